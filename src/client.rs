@@ -1,0 +1,359 @@
+//! The client (level 4): routes commands by slot, runs keyless commands across the store, and
+//! offers typed methods for Rust callers.
+
+use crate::bytes::Bytes;
+use crate::command::cluster::{self as cluster_cmd, ClusterCmd};
+use crate::command::keys::{self, Scan};
+use crate::command::strings::{self, Expiry, SetOptions};
+use crate::command::{lookup, server, unknown_command, Handler, Keyless};
+use crate::error::Error;
+use crate::glob::Glob;
+use crate::keyspace::Value;
+use crate::node::Registry;
+use crate::reply::Reply;
+use crate::slot::{key_slot, SLOTS};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Runs commands against a [`Cluster`](crate::Cluster).
+///
+/// Two faces over one semantics: [`Client::command`] takes Redis command words and returns a
+/// [`Reply`]; typed methods ([`get`](Client::get), [`set`](Client::set),
+/// [`incr_by`](Client::incr_by), ...) skip the parsing. A command runs on the calling thread
+/// under its slot's lock; no guard is ever handed out, so no call can deadlock another.
+///
+/// `Client` is `Clone + Send + Sync`; cloning is a reference-count bump.
+///
+/// ```
+/// # fn main() -> Result<(), slotstore::Error> {
+/// let client = slotstore::Cluster::builder().primaries(3).build()?.client();
+/// client.set("k", "v")?;
+/// assert_eq!(client.get("k")?.as_deref(), Some(&b"v"[..]));
+/// assert_eq!(client.command(&["APPEND", "k", "w"])?.as_int(), Some(2));
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    registry: Arc<Registry>,
+    /// Reserved for the cross-slot mode; always false until it exists.
+    _allow_cross_slot: bool,
+}
+
+/// The one slot of `keys`, or `CROSSSLOT`.
+fn one_slot<K: AsRef<[u8]>>(keys: &[K]) -> Result<Option<u16>, Error> {
+    let mut slot = None;
+    for k in keys {
+        let s = key_slot(k.as_ref());
+        if slot.is_some_and(|prev| prev != s) {
+            return Err(Error::CrossSlot);
+        }
+        slot = Some(s);
+    }
+    Ok(slot)
+}
+
+impl Client {
+    pub(crate) fn new(registry: Arc<Registry>, allow_cross_slot: bool) -> Client {
+        Client { registry, _allow_cross_slot: allow_cross_slot }
+    }
+
+    /// Runs one command given as Redis words, e.g. `["SET", "k", "v", "PX", "100"]`.
+    ///
+    /// # Errors
+    /// Whatever Redis would answer: `ERR` for unknown commands, wrong arity, syntax and
+    /// non-integers; `WRONGTYPE`; `CROSSSLOT` when the keys span slots (checked before
+    /// anything runs); `CLUSTERDOWN` when a slot is not served. A failed command changes
+    /// nothing.
+    pub fn command<A: AsRef<[u8]>>(&self, args: &[A]) -> Result<Reply, Error> {
+        let args: Vec<&[u8]> = args.iter().map(AsRef::as_ref).collect();
+        let Some(spec) = args.first().and_then(|name| lookup(name)) else {
+            return Err(unknown_command(&args));
+        };
+        spec.check_arity(args.len())?;
+        let slot = spec.slot(&args)?;
+        match (spec.handler, slot) {
+            (Handler::Read(f), Some(slot)) => self.registry.read(slot, |t, now| f(t, now, &args))?,
+            (Handler::Write(f), Some(slot)) => self.registry.write(slot, |t, now| f(t, now, &args))?,
+            (Handler::Keyless(k), _) => self.keyless(k, &args),
+            // A keyed command always has a key once its arity checked out.
+            (_, None) => Err(Error::arity(spec.name)),
+        }
+    }
+
+    fn keyless(&self, k: Keyless, a: &[&[u8]]) -> Result<Reply, Error> {
+        match k {
+            Keyless::Ping => server::ping(a),
+            Keyless::Echo => server::echo(a),
+            Keyless::DbSize => Ok(Reply::Int(self.dbsize() as i64)),
+            Keyless::FlushAll => {
+                keys::parse_flush(a)?;
+                self.flush_all();
+                Ok(Reply::ok())
+            }
+            Keyless::Scan => self.scan(&Scan::parse(a)?),
+            Keyless::Keys => Ok(Reply::Array(self.keys_matching(&Glob::new(a[1])))),
+            Keyless::Cluster => self.cluster_command(a),
+        }
+    }
+
+    fn cluster_command(&self, a: &[&[u8]]) -> Result<Reply, Error> {
+        let topology = self.registry.topology();
+        Ok(match cluster_cmd::parse(a)? {
+            ClusterCmd::KeySlot(s) => Reply::Int(s.into()),
+            ClusterCmd::CountKeysInSlot(s) => Reply::Int(self.count_keys_in_slot(s) as i64),
+            ClusterCmd::GetKeysInSlot(s, n) => {
+                Reply::Array(self.keys_in_slot(s, n).into_iter().map(Reply::Bulk).collect())
+            }
+            ClusterCmd::Shards => cluster_cmd::shards(&topology, |_| 0),
+            ClusterCmd::Slots => cluster_cmd::slots(&topology),
+            ClusterCmd::Nodes => cluster_cmd::nodes(&topology),
+            ClusterCmd::Info => cluster_cmd::info(&topology, true),
+        })
+    }
+
+    fn scan(&self, scan: &Scan) -> Result<Reply, Error> {
+        let (mut slot, mut pos) = (scan.slot, scan.pos);
+        let mut keys = Vec::new();
+        let mut visited = 0;
+        while slot < SLOTS && visited < scan.count {
+            let want = scan.count - visited;
+            let step = self
+                .registry
+                .read(slot as u16, |t, now| scan.scan_table(t, now, pos, want, &mut keys));
+            match step {
+                Ok((Some(next), taken)) => {
+                    visited += taken;
+                    pos = next;
+                }
+                Ok((None, taken)) => {
+                    visited += taken;
+                    (slot, pos) = (slot + 1, 0);
+                }
+                Err(_) => (slot, pos) = (slot + 1, 0),
+            }
+        }
+        let cursor = Scan::cursor(slot, pos);
+        Ok(Reply::Array(vec![Reply::bulk(cursor.to_string()), Reply::Array(keys)]))
+    }
+
+    // ----- keyspace-wide operations -----
+
+    /// Keys stored on all primaries together (`DBSIZE`), expired keys not yet deleted
+    /// included, as Redis counts them.
+    pub fn dbsize(&self) -> usize {
+        self.registry.primaries().iter().map(|n| n.key_count()).sum()
+    }
+
+    /// Deletes every key on every primary (`FLUSHALL`). Slot by slot: a concurrent writer
+    /// may leave keys in slots already flushed.
+    pub fn flush_all(&self) {
+        for n in self.registry.primaries() {
+            n.flush();
+        }
+    }
+
+    fn keys_matching(&self, pattern: &Glob) -> Vec<Reply> {
+        let mut out = Vec::new();
+        for slot in 0..SLOTS as u16 {
+            let _ = self.registry.read(slot, |t, now| keys::keys_matching(t, now, pattern, &mut out));
+        }
+        out
+    }
+
+    /// Keys stored in `slot` (`CLUSTER COUNTKEYSINSLOT`); 0 for a slot not served.
+    pub fn count_keys_in_slot(&self, slot: u16) -> usize {
+        self.registry.read(slot, |t, _| t.len()).unwrap_or(0)
+    }
+
+    /// Up to `count` keys of `slot` (`CLUSTER GETKEYSINSLOT`).
+    pub fn keys_in_slot(&self, slot: u16, count: usize) -> Vec<Bytes> {
+        self.registry
+            .read(slot, |t, _| t.iter().take(count).map(|(k, _)| Bytes::copy_from(k)).collect())
+            .unwrap_or_default()
+    }
+
+    // ----- typed methods -----
+
+    /// `GET`: the string at `key`.
+    ///
+    /// # Errors
+    /// `WRONGTYPE` if the key holds another type; `CLUSTERDOWN` if its slot is not served.
+    #[inline]
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>, Error> {
+        let key = key.as_ref();
+        self.registry.read(key_slot(key), |t, now| strings::get(t, now, key))?
+    }
+
+    /// `SET`: stores `value` at `key`, replacing any value and TTL.
+    ///
+    /// # Errors
+    /// `CLUSTERDOWN` if the key's slot is not served.
+    #[inline]
+    pub fn set(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<(), Error> {
+        let key = key.as_ref();
+        // Copy the value before taking the lock, to keep the critical section short.
+        let value = Value::Str(Bytes::copy_from(value.as_ref()));
+        self.registry.write(key_slot(key), |t, _| t.insert(key, value, None))
+    }
+
+    fn set_with(&self, key: &[u8], value: &[u8], o: SetOptions, cmd: &str) -> Result<bool, Error> {
+        let value = Bytes::copy_from(value);
+        let (stored, _) = self
+            .registry
+            .write(key_slot(key), |t, now| strings::set(t, now, key, value, &o, cmd))??;
+        Ok(stored)
+    }
+
+    /// `SET key value PX ttl`: stores `value` with a time to live.
+    ///
+    /// # Errors
+    /// `ERR invalid expire time in 'set' command` for a zero or overflowing `ttl`.
+    pub fn set_ex(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        ttl: Duration,
+    ) -> Result<(), Error> {
+        let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+        if ms == 0 {
+            return Err(Error::invalid_expire("set"));
+        }
+        let o = SetOptions { expiry: Expiry::In(ms), ..SetOptions::default() };
+        self.set_with(key.as_ref(), value.as_ref(), o, "set").map(drop)
+    }
+
+    /// `SET key value NX`: stores `value` only if `key` does not exist; true if stored.
+    ///
+    /// # Errors
+    /// `CLUSTERDOWN` if the key's slot is not served.
+    pub fn set_nx(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<bool, Error> {
+        let o = SetOptions { nx: true, ..SetOptions::default() };
+        self.set_with(key.as_ref(), value.as_ref(), o, "set")
+    }
+
+    /// `GETDEL`: removes the string at `key` and returns it.
+    ///
+    /// # Errors
+    /// `WRONGTYPE` if the key holds another type.
+    pub fn get_del(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>, Error> {
+        let key = key.as_ref();
+        self.registry.write(key_slot(key), |t, now| {
+            let v = strings::get(t, now, key)?;
+            if v.is_some() {
+                t.remove(key);
+            }
+            Ok(v)
+        })?
+    }
+
+    /// `INCRBY`: adds `delta` to the integer at `key` (0 if missing) and returns the result.
+    ///
+    /// # Errors
+    /// `ERR value is not an integer or out of range` if the value is not an integer;
+    /// `ERR increment or decrement would overflow`; `WRONGTYPE`.
+    #[inline]
+    pub fn incr_by(&self, key: impl AsRef<[u8]>, delta: i64) -> Result<i64, Error> {
+        let key = key.as_ref();
+        self.registry.write(key_slot(key), |t, now| strings::incr_by(t, now, key, delta))?
+    }
+
+    /// `INCRBYFLOAT`: adds `delta` to the number at `key` and returns the result.
+    ///
+    /// # Errors
+    /// `ERR value is not a valid float`; `ERR increment would produce NaN or Infinity`;
+    /// `WRONGTYPE`.
+    pub fn incr_by_float(&self, key: impl AsRef<[u8]>, delta: f64) -> Result<f64, Error> {
+        let key = key.as_ref();
+        let delta = crate::command::args::format_f64(delta);
+        let text = self
+            .registry
+            .write(key_slot(key), |t, now| strings::incr_by_float(t, now, key, delta.as_bytes()))??;
+        crate::command::args::parse_f64(&text).ok_or_else(Error::not_float)
+    }
+
+    /// `APPEND`: appends `tail` to the string at `key`; returns the new length.
+    ///
+    /// # Errors
+    /// `WRONGTYPE`; `ERR string exceeds maximum allowed size` past 512 MiB.
+    pub fn append(&self, key: impl AsRef<[u8]>, tail: impl AsRef<[u8]>) -> Result<usize, Error> {
+        let (key, tail) = (key.as_ref(), tail.as_ref());
+        self.registry.write(key_slot(key), |t, now| strings::append(t, now, key, tail))?
+    }
+
+    /// `DEL`: removes `keys`, which must share a slot; returns how many existed.
+    ///
+    /// # Errors
+    /// `CROSSSLOT` if the keys span slots (nothing is removed then).
+    pub fn del<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<usize, Error> {
+        let Some(slot) = one_slot(keys)? else { return Ok(0) };
+        self.registry.write(slot, |t, now| keys::del(t, now, keys))
+    }
+
+    /// `EXISTS`: how many of `keys` (sharing a slot) exist, repeats counted.
+    ///
+    /// # Errors
+    /// `CROSSSLOT` if the keys span slots.
+    pub fn exists<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<usize, Error> {
+        let Some(slot) = one_slot(keys)? else { return Ok(0) };
+        self.registry.read(slot, |t, now| keys::exists(t, now, keys))
+    }
+
+    /// `PEXPIRE`: sets a time to live on `key`; false if the key does not exist.
+    ///
+    /// # Errors
+    /// `ERR invalid expire time in 'pexpire' command` if `ttl` overflows.
+    pub fn expire(&self, key: impl AsRef<[u8]>, ttl: Duration) -> Result<bool, Error> {
+        let key = key.as_ref();
+        let ms = i64::try_from(ttl.as_millis()).map_err(|_| Error::invalid_expire("pexpire"))?;
+        self.registry.write(key_slot(key), |t, now| {
+            let at = ms.checked_add(now.ms() as i64).ok_or_else(|| Error::invalid_expire("pexpire"))?;
+            Ok(keys::expire_at(t, now, key, at, keys::ExpireFlags::default()))
+        })?
+    }
+
+    /// `PTTL`: the time `key` has left; None if it has no TTL or does not exist.
+    ///
+    /// # Errors
+    /// `CLUSTERDOWN` if the key's slot is not served.
+    pub fn ttl(&self, key: impl AsRef<[u8]>) -> Result<Option<Duration>, Error> {
+        let key = key.as_ref();
+        self.registry
+            .read(key_slot(key), |t, now| keys::pttl(t, now, key).ok().map(Duration::from_millis))
+    }
+
+    /// `PERSIST`: removes the TTL of `key`; true if it had one.
+    ///
+    /// # Errors
+    /// `CLUSTERDOWN` if the key's slot is not served.
+    pub fn persist(&self, key: impl AsRef<[u8]>) -> Result<bool, Error> {
+        let key = key.as_ref();
+        self.registry.write(key_slot(key), |t, now| keys::persist(t, now, key))
+    }
+
+    /// `MSET`: stores every pair at once; all keys must share a slot.
+    ///
+    /// # Errors
+    /// `CROSSSLOT` if the keys span slots (nothing is stored then).
+    pub fn mset<K: AsRef<[u8]>, V: AsRef<[u8]>>(&self, pairs: &[(K, V)]) -> Result<(), Error> {
+        let keys: Vec<&[u8]> = pairs.iter().map(|(k, _)| k.as_ref()).collect();
+        let Some(slot) = one_slot(&keys)? else { return Ok(()) };
+        let pairs: Vec<(&[u8], &[u8])> = pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
+        self.registry.write(slot, |t, _| strings::mset(t, &pairs))
+    }
+
+    /// `MGET`: the strings at `keys` (sharing a slot), None where missing or not a string.
+    ///
+    /// # Errors
+    /// `CROSSSLOT` if the keys span slots.
+    pub fn mget<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Option<Bytes>>, Error> {
+        let Some(slot) = one_slot(keys)? else { return Ok(Vec::new()) };
+        self.registry.read(slot, |t, now| {
+            keys.iter()
+                .map(|k| match t.get(k.as_ref(), now).map(|e| &e.value) {
+                    Some(Value::Str(b)) => Some(b.clone()),
+                    None => None,
+                })
+                .collect()
+        })
+    }
+}

@@ -1,0 +1,197 @@
+//! The control plane (level 4): building a cluster, its nodes' threads, topology views.
+
+use crate::client::Client;
+use crate::clock::Clock;
+use crate::config::{Config, EvictionPolicy};
+use crate::error::Error;
+use crate::ids::NodeId;
+use crate::node::{NodeThread, Registry};
+use crate::topology::Topology;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A slotstore cluster: primaries that own the 16384 slots, each with a thread of its own.
+///
+/// `Cluster` is a cheap handle (`Clone + Send + Sync`); dropping the last handle stops every
+/// node thread. [`Client`]s made from it keep the data readable after that, but nothing
+/// expires actively any more.
+///
+/// ```
+/// # fn main() -> Result<(), slotstore::Error> {
+/// use slotstore::{key_slot, Cluster};
+/// let cluster = Cluster::builder().primaries(3).build()?;
+/// let client = cluster.client();
+/// client.set("user:{42}:name", "kim")?;
+/// let owner = cluster.slot_owner(key_slot("user:{42}:name")).unwrap();
+/// assert!(cluster.primaries().contains(&owner));
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Cluster {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    registry: Arc<Registry>,
+    config: Config,
+    /// Dropped (stopped and joined) with the last handle.
+    _threads: Vec<NodeThread>,
+}
+
+impl Cluster {
+    /// Starts building a cluster: one primary, no replicas, no memory limit.
+    pub fn builder() -> ClusterBuilder {
+        ClusterBuilder::default()
+    }
+
+    /// A client that runs commands against this cluster. Cheap; clone it freely.
+    pub fn client(&self) -> Client {
+        Client::new(self.inner.registry.clone(), self.inner.config.allow_cross_slot)
+    }
+
+    /// The current topology snapshot.
+    pub fn topology(&self) -> Arc<Topology> {
+        self.inner.registry.topology()
+    }
+
+    /// The primaries, in id order.
+    pub fn primaries(&self) -> Vec<NodeId> {
+        self.topology().primaries()
+    }
+
+    /// The replicas of `primary`, in id order (empty for an unknown node).
+    pub fn replicas_of(&self, primary: NodeId) -> Vec<NodeId> {
+        self.topology().replicas_of(primary)
+    }
+
+    /// The primary serving `slot` now; None if the slot is unassigned or out of range.
+    pub fn slot_owner(&self, slot: u16) -> Option<NodeId> {
+        self.topology().slot_owner(slot)
+    }
+
+    /// The clock the cluster reads for expiry.
+    pub fn clock(&self) -> &Clock {
+        &self.inner.registry.clock
+    }
+
+    /// Runs one pass of active expiry on every primary now, instead of waiting for the node
+    /// threads' next tick; returns the keys deleted. Useful with a manual [`Clock`].
+    pub fn run_active_expiry(&self) -> usize {
+        self.inner
+            .registry
+            .primaries()
+            .iter()
+            .map(|n| n.active_expire_cycle(Duration::MAX))
+            .sum()
+    }
+}
+
+/// Builds a [`Cluster`]. Every option has Redis Cluster's default unless it says otherwise.
+///
+/// ```
+/// # fn main() -> Result<(), slotstore::Error> {
+/// use std::time::Duration;
+/// let cluster = slotstore::Cluster::builder()
+///     .primaries(3)
+///     .node_timeout(Duration::from_millis(200))
+///     .build()?;
+/// assert_eq!(cluster.primaries().len(), 3);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct ClusterBuilder {
+    config: Config,
+}
+
+impl ClusterBuilder {
+    /// Number of primaries (shards); default 1. Slots are split among them in contiguous
+    /// ranges as `redis-cli --cluster create` does.
+    pub fn primaries(mut self, n: usize) -> Self {
+        self.config.primaries = n;
+        self
+    }
+
+    /// Replicas per primary; default 0.
+    pub fn replicas(mut self, n: usize) -> Self {
+        self.config.replicas = n;
+        self
+    }
+
+    /// How long a node may miss heartbeats before it is marked failed; default 200 ms.
+    pub fn node_timeout(mut self, timeout: Duration) -> Self {
+        self.config.node_timeout = timeout;
+        self
+    }
+
+    /// Lets multi-key commands span slots (atomically); default false, as in Redis Cluster.
+    pub fn allow_cross_slot(mut self, allow: bool) -> Self {
+        self.config.allow_cross_slot = allow;
+        self
+    }
+
+    /// Memory budget in bytes for all primaries together; default unlimited.
+    pub fn max_memory(mut self, bytes: usize) -> Self {
+        self.config.max_memory = Some(bytes);
+        self
+    }
+
+    /// What to do when the memory budget is reached; default [`EvictionPolicy::NoEviction`].
+    pub fn eviction_policy(mut self, policy: EvictionPolicy) -> Self {
+        self.config.eviction_policy = policy;
+        self
+    }
+
+    /// With true (Redis's default), a slot with no serving primary makes every keyed command
+    /// fail with `CLUSTERDOWN`; with false, only that slot's commands fail.
+    pub fn require_full_coverage(mut self, require: bool) -> Self {
+        self.config.require_full_coverage = require;
+        self
+    }
+
+    /// The clock expiry reads; default the system clock. Pass [`Clock::manual`] to move time
+    /// by hand in tests.
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.config.clock = clock;
+        self
+    }
+
+    /// How often node threads run periodic work such as active expiry; default 100 ms
+    /// (Redis's `hz 10`).
+    pub fn cron_interval(mut self, interval: Duration) -> Self {
+        self.config.cron_interval = interval;
+        self
+    }
+
+    /// Builds the cluster and starts its node threads.
+    ///
+    /// # Errors
+    /// `ERR` if an option is out of range (no primaries, more primaries than slots), names a
+    /// feature this version does not have yet (replicas, a memory budget), or a thread cannot
+    /// be started.
+    pub fn build(self) -> Result<Cluster, Error> {
+        let config = self.config;
+        config.validate()?;
+        if config.replicas > 0 {
+            return Err(Error::msg("replicas are not supported yet"));
+        }
+        if config.max_memory.is_some() || config.eviction_policy != EvictionPolicy::NoEviction {
+            return Err(Error::msg("max_memory and eviction are not supported yet"));
+        }
+        if config.allow_cross_slot {
+            return Err(Error::msg("allow_cross_slot is not supported yet"));
+        }
+        let topology = Topology::initial(config.primaries);
+        let registry = Arc::new(Registry::new(topology.clone(), config.clock.clone()));
+        let threads = topology
+            .nodes()
+            .iter()
+            .map(|n| {
+                let node = registry.node(n.id).expect("created with the registry").clone();
+                NodeThread::spawn(node, config.cron_interval)
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| Error::Command(format!("cannot start a node thread: {e}")))?;
+        Ok(Cluster { inner: Arc::new(Inner { registry, config, _threads: threads }) })
+    }
+}

@@ -1,0 +1,225 @@
+//! `CLUSTER` subcommands: parsed here, answered from a [`Topology`] in Redis 7's reply shapes.
+
+use super::args::{int, is};
+use crate::error::Error;
+use crate::ids::NodeId;
+use crate::reply::Reply;
+use crate::slot::{key_slot, SLOT_COUNT};
+use crate::topology::{Role, Topology};
+
+/// A parsed `CLUSTER` subcommand.
+#[derive(Debug, PartialEq)]
+pub(crate) enum ClusterCmd {
+    KeySlot(u16),
+    CountKeysInSlot(u16),
+    GetKeysInSlot(u16, usize),
+    Shards,
+    Slots,
+    Nodes,
+    Info,
+}
+
+/// Parses `CLUSTER <subcommand> ...` (the words from `CLUSTER` on).
+pub(crate) fn parse(a: &[&[u8]]) -> Result<ClusterCmd, Error> {
+    let sub = String::from_utf8_lossy(a[1]).to_ascii_lowercase();
+    let arity = |n: usize| {
+        if a.len() == n {
+            Ok(())
+        } else {
+            Err(Error::arity(&format!("cluster|{sub}")))
+        }
+    };
+    match sub.as_str() {
+        "keyslot" => arity(3).map(|_| ClusterCmd::KeySlot(key_slot(a[2]))),
+        "countkeysinslot" => {
+            arity(3)?;
+            Ok(ClusterCmd::CountKeysInSlot(parse_slot(a[2])?))
+        }
+        "getkeysinslot" => {
+            arity(4)?;
+            let (slot, count) = (int(a[2])?, int(a[3])?);
+            if !(0..i64::from(SLOT_COUNT)).contains(&slot) || count < 0 {
+                return Err(Error::msg("Invalid slot or number of keys"));
+            }
+            Ok(ClusterCmd::GetKeysInSlot(slot as u16, count as usize))
+        }
+        "shards" => arity(2).map(|_| ClusterCmd::Shards),
+        "slots" => arity(2).map(|_| ClusterCmd::Slots),
+        "nodes" => arity(2).map(|_| ClusterCmd::Nodes),
+        "info" => arity(2).map(|_| ClusterCmd::Info),
+        _ => Err(Error::Command(format!(
+            "unknown subcommand '{}'. Try CLUSTER HELP.",
+            String::from_utf8_lossy(a[1])
+        ))),
+    }
+}
+
+/// A slot number argument, or `ERR Invalid or out of range slot`.
+pub(crate) fn parse_slot(arg: &[u8]) -> Result<u16, Error> {
+    match super::args::parse_i64(arg) {
+        Some(s) if (0..i64::from(SLOT_COUNT)).contains(&s) => Ok(s as u16),
+        _ => Err(Error::invalid_slot()),
+    }
+}
+
+fn node_entry(id: NodeId) -> Reply {
+    Reply::Array(vec![
+        Reply::bulk("127.0.0.1"),
+        Reply::Int(i64::from(id.port())),
+        Reply::bulk(id.to_string()),
+        Reply::Array(vec![]),
+    ])
+}
+
+/// `CLUSTER SLOTS`: one entry per contiguous range, primary first, then its replicas.
+pub(crate) fn slots(t: &Topology) -> Reply {
+    let mut ranges: Vec<(u16, u16, NodeId)> = t
+        .primaries()
+        .into_iter()
+        .flat_map(|p| t.slot_ranges(p).into_iter().map(move |(s, e)| (s, e, p)))
+        .collect();
+    ranges.sort_unstable();
+    Reply::Array(
+        ranges
+            .into_iter()
+            .map(|(start, end, p)| {
+                let mut entry = vec![Reply::Int(start.into()), Reply::Int(end.into()), node_entry(p)];
+                entry.extend(t.replicas_of(p).into_iter().filter(|r| !failed(t, *r)).map(node_entry));
+                Reply::Array(entry)
+            })
+            .collect(),
+    )
+}
+
+fn failed(t: &Topology, id: NodeId) -> bool {
+    t.node(id).is_some_and(|n| n.failed)
+}
+
+/// `CLUSTER SHARDS`: per shard, its slot ranges and its nodes.
+pub(crate) fn shards(t: &Topology, offset: impl Fn(NodeId) -> u64) -> Reply {
+    let node = |id: NodeId, role: &str| {
+        let pair = |k: &str, v: Reply| (Reply::bulk(k), v);
+        Reply::Map(vec![
+            pair("id", Reply::bulk(id.to_string())),
+            pair("port", Reply::Int(i64::from(id.port()))),
+            pair("ip", Reply::bulk("127.0.0.1")),
+            pair("endpoint", Reply::bulk("127.0.0.1")),
+            pair("role", Reply::bulk(role)),
+            pair("replication-offset", Reply::Int(offset(id) as i64)),
+            pair("health", Reply::bulk(if failed(t, id) { "fail" } else { "online" })),
+        ])
+    };
+    Reply::Array(
+        t.primaries()
+            .into_iter()
+            .map(|p| {
+                let slots = t
+                    .slot_ranges(p)
+                    .into_iter()
+                    .flat_map(|(s, e)| [Reply::Int(s.into()), Reply::Int(e.into())])
+                    .collect();
+                let mut nodes = vec![node(p, "master")];
+                nodes.extend(t.replicas_of(p).into_iter().map(|r| node(r, "replica")));
+                Reply::Map(vec![
+                    (Reply::bulk("slots"), Reply::Array(slots)),
+                    (Reply::bulk("nodes"), Reply::Array(nodes)),
+                ])
+            })
+            .collect(),
+    )
+}
+
+/// `CLUSTER NODES`: Redis's text format, one line per node.
+pub(crate) fn nodes(t: &Topology) -> Reply {
+    let mut out = String::new();
+    for n in t.nodes() {
+        let (flags, primary) = match n.role {
+            Role::Primary => ("master", "-".to_string()),
+            Role::Replica { of } => ("slave", of.to_string()),
+        };
+        let fail = if n.failed { ",fail" } else { "" };
+        let link = if n.failed { "disconnected" } else { "connected" };
+        out.push_str(&format!(
+            "{} {}@{} {flags}{fail} {primary} 0 0 {} {link}",
+            n.id,
+            n.id.addr(),
+            u32::from(n.id.port()) + 10000,
+            t.epoch()
+        ));
+        for (s, e) in t.slot_ranges(n.id) {
+            if s == e {
+                out.push_str(&format!(" {s}"));
+            } else {
+                out.push_str(&format!(" {s}-{e}"));
+            }
+        }
+        out.push('\n');
+    }
+    Reply::bulk(out)
+}
+
+/// `CLUSTER INFO`: the first fields of Redis's reply.
+pub(crate) fn info(t: &Topology, state_ok: bool) -> Reply {
+    let assigned = t.slots_assigned();
+    let failed_slots = (0..SLOT_COUNT)
+        .filter(|&s| t.slot_owner(s).is_some_and(|o| failed(t, o)))
+        .count();
+    let size = t.primaries().iter().filter(|p| !t.slot_ranges(**p).is_empty()).count();
+    let text = format!(
+        "cluster_state:{}\r\ncluster_slots_assigned:{assigned}\r\ncluster_slots_ok:{}\r\n\
+         cluster_slots_pfail:0\r\ncluster_slots_fail:{failed_slots}\r\ncluster_known_nodes:{}\r\n\
+         cluster_size:{size}\r\ncluster_current_epoch:{}\r\n",
+        if state_ok { "ok" } else { "fail" },
+        assigned - failed_slots,
+        t.nodes().len(),
+        t.epoch(),
+    );
+    Reply::bulk(text)
+}
+
+/// True if `a[1]` names a `CLUSTER` subcommand that needs no keyspace access.
+pub(crate) fn is_sub(a: &[&[u8]], name: &str) -> bool {
+    a.get(1).is_some_and(|s| is(s, name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(s: &str) -> Vec<&[u8]> {
+        s.split(' ').map(str::as_bytes).collect()
+    }
+
+    #[test]
+    fn parse_errors_are_redis_errors() {
+        assert_eq!(parse(&words("cluster keyslot foo")), Ok(ClusterCmd::KeySlot(12182)));
+        assert_eq!(
+            parse(&words("cluster keyslot")).unwrap_err().to_string(),
+            "ERR wrong number of arguments for 'cluster|keyslot' command"
+        );
+        assert_eq!(
+            parse(&words("cluster countkeysinslot 16384")).unwrap_err().to_string(),
+            "ERR Invalid or out of range slot"
+        );
+        assert_eq!(
+            parse(&words("cluster getkeysinslot 1 -1")).unwrap_err().to_string(),
+            "ERR Invalid slot or number of keys"
+        );
+        assert_eq!(
+            parse(&words("cluster bogus")).unwrap_err().to_string(),
+            "ERR unknown subcommand 'bogus'. Try CLUSTER HELP."
+        );
+    }
+
+    #[test]
+    fn slots_reply_shape() {
+        let t = Topology::initial(3);
+        let r = slots(&t);
+        let first = &r.as_array().unwrap()[0];
+        assert_eq!(first.as_array().unwrap()[0], Reply::Int(0));
+        assert_eq!(first.as_array().unwrap()[1], Reply::Int(5460));
+        let text = nodes(&t);
+        let line = String::from_utf8(text.as_bytes().unwrap().to_vec()).unwrap();
+        assert!(line.lines().next().unwrap().ends_with("master - 0 0 1 connected 0-5460"));
+    }
+}

@@ -1,0 +1,286 @@
+//! Generic key commands: DEL, EXISTS, TYPE, the EXPIRE and TTL families, SCAN and KEYS.
+
+use super::args::{int, is};
+use crate::error::Error;
+use crate::glob::Glob;
+use crate::keyspace::{scan_hash, Now, Table};
+use crate::reply::Reply;
+use crate::slot::SLOTS;
+
+/// `DEL`/`UNLINK`: how many of `keys` existed and were removed.
+pub(crate) fn del<K: AsRef<[u8]>>(t: &mut Table, now: &Now<'_>, keys: &[K]) -> usize {
+    keys.iter()
+        .filter(|k| t.get_mut(k.as_ref(), now).is_some() && t.remove(k.as_ref()).is_some())
+        .count()
+}
+
+/// `EXISTS`: how many of `keys` exist, counting repeats.
+pub(crate) fn exists<K: AsRef<[u8]>>(t: &Table, now: &Now<'_>, keys: &[K]) -> usize {
+    keys.iter().filter(|k| t.contains(k.as_ref(), now)).count()
+}
+
+/// The condition flags of `EXPIRE`.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ExpireFlags {
+    nx: bool,
+    xx: bool,
+    gt: bool,
+    lt: bool,
+}
+
+impl ExpireFlags {
+    fn parse(opts: &[&[u8]]) -> Result<Self, Error> {
+        let mut f = ExpireFlags::default();
+        for o in opts {
+            if is(o, "nx") {
+                f.nx = true;
+            } else if is(o, "xx") {
+                f.xx = true;
+            } else if is(o, "gt") {
+                f.gt = true;
+            } else if is(o, "lt") {
+                f.lt = true;
+            } else {
+                return Err(Error::Command(format!(
+                    "Unsupported option {}",
+                    String::from_utf8_lossy(o)
+                )));
+            }
+        }
+        if f.nx && (f.xx || f.gt || f.lt) {
+            return Err(Error::msg("NX and XX, GT or LT options at the same time are not compatible"));
+        }
+        if f.gt && f.lt {
+            return Err(Error::msg("GT and LT options at the same time are not compatible"));
+        }
+        Ok(f)
+    }
+}
+
+/// `EXPIRE` family: sets the deadline `at` (Unix ms, may be in the past, which deletes the
+/// key) subject to `flags`. Returns whether the TTL was set.
+pub(crate) fn expire_at(t: &mut Table, now: &Now<'_>, key: &[u8], at: i64, flags: ExpireFlags) -> bool {
+    let Some(e) = t.get_mut(key, now) else { return false };
+    let current = e.expire_at().map(|c| c as i64);
+    let refused = (flags.nx && current.is_some())
+        || (flags.xx && current.is_none())
+        || (flags.gt && current.map_or(true, |c| at <= c))
+        || (flags.lt && current.is_some_and(|c| at >= c));
+    if refused {
+        return false;
+    }
+    if at <= now.ms() as i64 {
+        t.remove(key);
+    } else {
+        t.set_expire(key, Some(at as u64));
+    }
+    true
+}
+
+fn expire_generic(
+    t: &mut Table,
+    now: &Now<'_>,
+    a: &[&[u8]],
+    command: &str,
+    secs: bool,
+    relative: bool,
+) -> Result<Reply, Error> {
+    let flags = ExpireFlags::parse(&a[3..])?;
+    let mut when = int(a[2])?;
+    if secs {
+        when = when.checked_mul(1000).ok_or_else(|| Error::invalid_expire(command))?;
+    }
+    if relative {
+        when = when.checked_add(now.ms() as i64).ok_or_else(|| Error::invalid_expire(command))?;
+    }
+    Ok(Reply::Int(expire_at(t, now, a[1], when, flags).into()))
+}
+
+pub(crate) fn expire_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+    expire_generic(t, now, a, "expire", true, true)
+}
+
+pub(crate) fn pexpire_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+    expire_generic(t, now, a, "pexpire", false, true)
+}
+
+pub(crate) fn expireat_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+    expire_generic(t, now, a, "expireat", true, false)
+}
+
+pub(crate) fn pexpireat_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+    expire_generic(t, now, a, "pexpireat", false, false)
+}
+
+/// Remaining time to live in ms: `Err(-2)` if missing, `Err(-1)` if no TTL.
+pub(crate) fn pttl(t: &Table, now: &Now<'_>, key: &[u8]) -> Result<u64, i64> {
+    let e = t.get(key, now).ok_or(-2)?;
+    let at = e.expire_at().ok_or(-1)?;
+    Ok(at.saturating_sub(now.ms()))
+}
+
+pub(crate) fn ttl_cmd(t: &Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+    Ok(Reply::Int(pttl(t, now, a[1]).map_or_else(|c| c, |ms| ((ms + 500) / 1000) as i64)))
+}
+
+pub(crate) fn pttl_cmd(t: &Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+    Ok(Reply::Int(pttl(t, now, a[1]).map_or_else(|c| c, |ms| ms as i64)))
+}
+
+fn expire_time(t: &Table, now: &Now<'_>, key: &[u8]) -> Result<u64, i64> {
+    let e = t.get(key, now).ok_or(-2)?;
+    e.expire_at().ok_or(-1)
+}
+
+pub(crate) fn expiretime_cmd(t: &Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+    let r = expire_time(t, now, a[1]).map_or_else(|c| c, |at| ((at + 500) / 1000) as i64);
+    Ok(Reply::Int(r))
+}
+
+pub(crate) fn pexpiretime_cmd(t: &Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+    Ok(Reply::Int(expire_time(t, now, a[1]).map_or_else(|c| c, |at| at as i64)))
+}
+
+/// `PERSIST`: removes the TTL; false if the key is missing or has none.
+pub(crate) fn persist(t: &mut Table, now: &Now<'_>, key: &[u8]) -> bool {
+    match t.get_mut(key, now) {
+        Some(e) if e.expire_at().is_some() => t.set_expire(key, None),
+        _ => false,
+    }
+}
+
+pub(crate) fn persist_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+    Ok(Reply::Int(persist(t, now, a[1]).into()))
+}
+
+pub(crate) fn del_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+    Ok(Reply::Int(del(t, now, &a[1..]) as i64))
+}
+
+pub(crate) fn exists_cmd(t: &Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+    Ok(Reply::Int(exists(t, now, &a[1..]) as i64))
+}
+
+pub(crate) fn type_cmd(t: &Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+    let name = t.get(a[1], now).map_or("none", |e| e.value.type_name());
+    Ok(Reply::Simple(name.into()))
+}
+
+// ----- SCAN and KEYS: parsed here, run slot by slot by the client -----
+
+/// Bits of a `SCAN` cursor below the slot number: the position in the slot's hash order.
+const POS_BITS: u32 = 64 - 14;
+
+/// A parsed `SCAN`.
+#[derive(Debug)]
+pub(crate) struct Scan {
+    pub(crate) slot: usize,
+    pub(crate) pos: u64,
+    pub(crate) count: usize,
+    pub(crate) pattern: Option<Glob>,
+    pub(crate) type_name: Option<String>,
+}
+
+impl Scan {
+    /// Parses `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`.
+    pub(crate) fn parse(a: &[&[u8]]) -> Result<Scan, Error> {
+        let cursor: u64 = std::str::from_utf8(a[1])
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| Error::msg("invalid cursor"))?;
+        let mut scan = Scan {
+            slot: (cursor >> POS_BITS) as usize,
+            pos: cursor & ((1 << POS_BITS) - 1),
+            count: 10,
+            pattern: None,
+            type_name: None,
+        };
+        let mut i = 2;
+        while i < a.len() {
+            let has_next = i + 1 < a.len();
+            if is(a[i], "count") && has_next {
+                let n = int(a[i + 1])?;
+                if n < 1 {
+                    return Err(Error::syntax());
+                }
+                scan.count = n as usize;
+            } else if is(a[i], "match") && has_next {
+                let g = Glob::new(a[i + 1]);
+                scan.pattern = (!g.matches_all()).then_some(g);
+            } else if is(a[i], "type") && has_next {
+                scan.type_name = Some(String::from_utf8_lossy(a[i + 1]).to_ascii_lowercase());
+            } else {
+                return Err(Error::syntax());
+            }
+            i += 2;
+        }
+        Ok(scan)
+    }
+
+    /// The cursor that resumes at `pos` of `slot`; 0 once every slot is done.
+    pub(crate) fn cursor(slot: usize, pos: u64) -> u64 {
+        if slot >= SLOTS {
+            0
+        } else {
+            ((slot as u64) << POS_BITS) | pos
+        }
+    }
+
+    /// Takes keys of one slot's table from `pos` on, in hash order, adding live matches to
+    /// `out`. Returns the position to resume at (None when the table is done) and how many
+    /// keys were visited.
+    ///
+    /// Keys are visited in the order of a process-wide hash, so a key present for the whole
+    /// scan is returned at least once however the table changes between calls, as Redis
+    /// promises. A batch never splits keys of equal position.
+    pub(crate) fn scan_table(
+        &self,
+        t: &Table,
+        now: &Now<'_>,
+        pos: u64,
+        want: usize,
+        out: &mut Vec<Reply>,
+    ) -> (Option<u64>, usize) {
+        let mut found: Vec<(u64, &[u8], &'static str, bool)> = t
+            .iter()
+            .map(|(k, e)| (scan_hash(k) >> 14, k, e.value.type_name(), Table::is_live(e, now)))
+            .filter(|(h, ..)| *h >= pos)
+            .collect();
+        found.sort_unstable_by_key(|(h, ..)| *h);
+        // A hint, as in Redis: huge tables are read in at most ~32 batches.
+        let mut take = want.max(t.len() / 32).min(found.len());
+        while take < found.len() && take > 0 && found[take].0 == found[take - 1].0 {
+            take += 1;
+        }
+        for &(_, key, type_name, live) in &found[..take] {
+            if live && self.accepts(key, type_name) {
+                out.push(Reply::bulk(key));
+            }
+        }
+        (found.get(take).map(|(h, ..)| *h), take)
+    }
+
+    fn accepts(&self, key: &[u8], type_name: &str) -> bool {
+        self.pattern.as_ref().map_or(true, |g| g.matches(key))
+            && self.type_name.as_deref().map_or(true, |t| t == type_name)
+    }
+}
+
+/// Appends the live keys of `t` that match `pattern` (`KEYS`).
+pub(crate) fn keys_matching(t: &Table, now: &Now<'_>, pattern: &Glob, out: &mut Vec<Reply>) {
+    let all = pattern.matches_all();
+    for (k, e) in t.iter() {
+        if Table::is_live(e, now) && (all || pattern.matches(k)) {
+            out.push(Reply::bulk(k));
+        }
+    }
+}
+
+/// Checks `FLUSHALL [ASYNC|SYNC]`.
+pub(crate) fn parse_flush(a: &[&[u8]]) -> Result<(), Error> {
+    match a {
+        [_] => Ok(()),
+        [_, mode] if is(mode, "async") || is(mode, "sync") => Ok(()),
+        _ => Err(Error::syntax()),
+    }
+}

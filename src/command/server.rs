@@ -1,0 +1,18 @@
+//! Connection and server commands that need no keys: PING, ECHO.
+
+use crate::error::Error;
+use crate::reply::Reply;
+
+/// `PING [message]`.
+pub(crate) fn ping(a: &[&[u8]]) -> Result<Reply, Error> {
+    match a {
+        [_] => Ok(Reply::Simple("PONG".into())),
+        [_, msg] => Ok(Reply::bulk(msg)),
+        _ => Err(Error::arity("ping")),
+    }
+}
+
+/// `ECHO message`.
+pub(crate) fn echo(a: &[&[u8]]) -> Result<Reply, Error> {
+    Ok(Reply::bulk(a[1]))
+}

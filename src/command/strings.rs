@@ -1,0 +1,408 @@
+//! String commands: GET, SET and its options, counters, ranges, MGET/MSET.
+
+use super::args::{float, format_f64, int, is, parse_f64, parse_i64};
+use crate::bytes::Bytes;
+use crate::error::Error;
+use crate::keyspace::{Entry, Now, Table, Value};
+use crate::reply::Reply;
+
+/// Redis's `proto-max-bulk-len`: the largest string a command may build.
+const MAX_STRING: u64 = 512 * 1024 * 1024;
+
+/// The string in `entry`, or `WRONGTYPE`.
+pub(crate) fn as_string(entry: &Entry) -> Result<&Bytes, Error> {
+    match &entry.value {
+        Value::Str(b) => Ok(b),
+    }
+}
+
+/// The string stored at `key`, if any.
+pub(crate) fn get(t: &Table, now: &Now<'_>, key: &[u8]) -> Result<Option<Bytes>, Error> {
+    t.get(key, now).map(|e| as_string(e).cloned()).transpose()
+}
+
+/// What `SET` does with the key's TTL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Expiry {
+    /// Remove any TTL (plain `SET`).
+    #[default]
+    Clear,
+    /// `KEEPTTL`.
+    Keep,
+    /// `EX`/`PX`: this many milliseconds from now (> 0).
+    In(u64),
+    /// `EXAT`/`PXAT`: this Unix time in milliseconds (> 0).
+    At(u64),
+}
+
+impl Expiry {
+    /// The absolute deadline, or `ERR invalid expire time` if it overflows.
+    fn deadline(self, now: &Now<'_>, command: &str) -> Result<Option<u64>, Error> {
+        match self {
+            Expiry::Clear | Expiry::Keep => Ok(None),
+            Expiry::In(ms) => now
+                .ms()
+                .checked_add(ms)
+                .filter(|&at| at <= i64::MAX as u64)
+                .map(Some)
+                .ok_or_else(|| Error::invalid_expire(command)),
+            Expiry::At(at) => Ok(Some(at)),
+        }
+    }
+}
+
+/// The options of `SET`.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct SetOptions {
+    /// `NX`: only if the key does not exist.
+    pub(crate) nx: bool,
+    /// `XX`: only if the key exists.
+    pub(crate) xx: bool,
+    /// `GET`: answer the old value.
+    pub(crate) get: bool,
+    pub(crate) expiry: Expiry,
+}
+
+/// `SET`: returns whether the value was stored and, with `GET`, the old value.
+pub(crate) fn set(
+    t: &mut Table,
+    now: &Now<'_>,
+    key: &[u8],
+    value: Bytes,
+    o: &SetOptions,
+    command: &str,
+) -> Result<(bool, Option<Bytes>), Error> {
+    let deadline = o.expiry.deadline(now, command)?;
+    let old = if o.get { get(t, now, key)? } else { None };
+    if o.nx || o.xx || o.expiry == Expiry::Keep {
+        let exists = t.get_mut(key, now).is_some();
+        if (o.nx && exists) || (o.xx && !exists) {
+            return Ok((false, old));
+        }
+        if exists && o.expiry == Expiry::Keep {
+            t.replace_value(key, Value::Str(value));
+            return Ok((true, old));
+        }
+    }
+    match deadline {
+        Some(at) if at <= now.ms() => {
+            t.remove(key);
+        }
+        _ => t.insert(key, Value::Str(value), deadline),
+    }
+    Ok((true, old))
+}
+
+/// `INCRBY`: adds `delta` to the integer at `key` (0 if missing), keeping its TTL.
+pub(crate) fn incr_by(t: &mut Table, now: &Now<'_>, key: &[u8], delta: i64) -> Result<i64, Error> {
+    let current = match t.get_mut(key, now) {
+        Some(e) => parse_i64(as_string(e)?).ok_or_else(Error::not_integer)?,
+        None => 0,
+    };
+    let next = current.checked_add(delta).ok_or_else(Error::overflow)?;
+    t.replace_value(key, Value::Str(Bytes::from(next.to_string())));
+    Ok(next)
+}
+
+/// `INCRBYFLOAT`: adds `delta` to the number at `key`, keeping its TTL.
+pub(crate) fn incr_by_float(
+    t: &mut Table,
+    now: &Now<'_>,
+    key: &[u8],
+    delta: &[u8],
+) -> Result<Bytes, Error> {
+    let current = match t.get_mut(key, now) {
+        Some(e) => parse_f64(as_string(e)?).ok_or_else(Error::not_float)?,
+        None => 0.0,
+    };
+    let next = current + float(delta)?;
+    if !next.is_finite() {
+        return Err(Error::msg("increment would produce NaN or Infinity"));
+    }
+    let text = Bytes::from(format_f64(next));
+    t.replace_value(key, Value::Str(text.clone()));
+    Ok(text)
+}
+
+/// `APPEND`: returns the new length.
+pub(crate) fn append(t: &mut Table, now: &Now<'_>, key: &[u8], tail: &[u8]) -> Result<usize, Error> {
+    let joined = match t.get_mut(key, now) {
+        Some(e) => {
+            let s = as_string(e)?;
+            check_length(s.len() as u64, tail.len() as u64)?;
+            [&s[..], tail].concat()
+        }
+        None => tail.to_vec(),
+    };
+    let len = joined.len();
+    t.replace_value(key, Value::Str(Bytes::from(joined)));
+    Ok(len)
+}
+
+fn check_length(offset: u64, len: u64) -> Result<(), Error> {
+    if offset + len > MAX_STRING {
+        return Err(Error::string_too_long());
+    }
+    Ok(())
+}
+
+/// `GETRANGE` with Redis's clamping of negative and out-of-range indexes.
+pub(crate) fn get_range(s: &[u8], start: i64, end: i64) -> &[u8] {
+    let len = s.len() as i64;
+    if (start < 0 && end < 0 && start > end) || len == 0 {
+        return &[];
+    }
+    let start = if start < 0 { (len + start).max(0) } else { start };
+    let end = if end < 0 { (len + end).max(0) } else { end.min(len - 1) };
+    if start > end {
+        return &[];
+    }
+    &s[start as usize..=end as usize]
+}
+
+/// `MSET`: stores every pair, clearing their TTLs.
+pub(crate) fn mset(t: &mut Table, pairs: &[(&[u8], &[u8])]) {
+    for (k, v) in pairs {
+        t.insert(k, Value::Str(Bytes::copy_from(v)), None);
+    }
+}
+
+// ----- handlers -----
+
+pub(crate) fn get_cmd(t: &Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+    Ok(get(t, now, a[1])?.into())
+}
+
+/// Parses the options of `SET` (from index 3) or `GETEX` (from index 2), as Redis's
+/// `parseExtendedStringArgumentsOrReply`: option syntax first, then the expire value.
+fn parse_expiry_options(a: &[&[u8]], set: bool, command: &str) -> Result<(SetOptions, bool), Error> {
+    let mut o = SetOptions::default();
+    let (mut keep, mut persist) = (false, false);
+    let mut expire: Option<(&[u8], bool, bool)> = None; // (value, in seconds, absolute)
+    let mut i = if set { 3 } else { 2 };
+    while i < a.len() {
+        let opt = a[i];
+        let has_next = i + 1 < a.len();
+        if set && is(opt, "nx") && !o.xx {
+            o.nx = true;
+        } else if set && is(opt, "xx") && !o.nx {
+            o.xx = true;
+        } else if set && is(opt, "get") {
+            o.get = true;
+        } else if set && is(opt, "keepttl") && expire.is_none() {
+            keep = true;
+        } else if !set && is(opt, "persist") && expire.is_none() {
+            persist = true;
+        } else if let Some((secs, abs)) = expiry_unit(opt) {
+            if keep || persist || expire.is_some() || !has_next {
+                return Err(Error::syntax());
+            }
+            i += 1;
+            expire = Some((a[i], secs, abs));
+        } else {
+            return Err(Error::syntax());
+        }
+        i += 1;
+    }
+    if keep {
+        o.expiry = Expiry::Keep;
+    }
+    if let Some((v, secs, abs)) = expire {
+        let n = int(v)?;
+        if n <= 0 || (secs && n > i64::MAX / 1000) {
+            return Err(Error::invalid_expire(command));
+        }
+        let ms = if secs { n as u64 * 1000 } else { n as u64 };
+        o.expiry = if abs { Expiry::At(ms) } else { Expiry::In(ms) };
+    }
+    Ok((o, persist))
+}
+
+/// `EX`, `PX`, `EXAT`, `PXAT` -> (in seconds, absolute).
+fn expiry_unit(opt: &[u8]) -> Option<(bool, bool)> {
+    [("ex", true, false), ("px", false, false), ("exat", true, true), ("pxat", false, true)]
+        .into_iter()
+        .find(|(name, ..)| is(opt, name))
+        .map(|(_, secs, abs)| (secs, abs))
+}
+
+pub(crate) fn set_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+    let (o, _) = parse_expiry_options(a, true, "set")?;
+    let (stored, old) = set(t, now, a[1], Bytes::copy_from(a[2]), &o, "set")?;
+    Ok(if o.get {
+        old.into()
+    } else if stored {
+        Reply::ok()
+    } else {
+        Reply::Nil
+    })
+}
+
+pub(crate) fn setnx_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+    let o = SetOptions { nx: true, ..SetOptions::default() };
+    let (stored, _) = set(t, now, a[1], Bytes::copy_from(a[2]), &o, "setnx")?;
+    Ok(Reply::Int(stored.into()))
+}
+
+fn setex_generic(t: &mut Table, now: &Now<'_>, a: &[&[u8]], secs: bool) -> Result<Reply, Error> {
+    let command = if secs { "setex" } else { "psetex" };
+    let n = int(a[2])?;
+    if n <= 0 || (secs && n > i64::MAX / 1000) {
+        return Err(Error::invalid_expire(command));
+    }
+    let ms = if secs { n as u64 * 1000 } else { n as u64 };
+    let o = SetOptions { expiry: Expiry::In(ms), ..SetOptions::default() };
+    set(t, now, a[1], Bytes::copy_from(a[3]), &o, command)?;
+    Ok(Reply::ok())
+}
+
+pub(crate) fn setex_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+    setex_generic(t, now, a, true)
+}
+
+pub(crate) fn psetex_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+    setex_generic(t, now, a, false)
+}
+
+pub(crate) fn getdel_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+    let old = get(t, now, a[1])?;
+    if old.is_some() {
+        t.remove(a[1]);
+    }
+    Ok(old.into())
+}
+
+pub(crate) fn getex_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+    let (o, persist) = parse_expiry_options(a, false, "getex")?;
+    let Some(value) = get(t, now, a[1])? else { return Ok(Reply::Nil) };
+    match o.expiry.deadline(now, "getex")? {
+        Some(at) if at <= now.ms() => {
+            t.remove(a[1]);
+        }
+        Some(at) => {
+            t.set_expire(a[1], Some(at));
+        }
+        None if persist => {
+            t.set_expire(a[1], None);
+        }
+        None => {}
+    }
+    Ok(Reply::Bulk(value))
+}
+
+pub(crate) fn getset_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+    let old = get(t, now, a[1])?;
+    t.insert(a[1], Value::Str(Bytes::copy_from(a[2])), None);
+    Ok(old.into())
+}
+
+pub(crate) fn append_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+    Ok(Reply::Int(append(t, now, a[1], a[2])? as i64))
+}
+
+pub(crate) fn strlen_cmd(t: &Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+    Ok(Reply::Int(get(t, now, a[1])?.map_or(0, |s| s.len()) as i64))
+}
+
+pub(crate) fn getrange_cmd(t: &Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+    let (start, end) = (int(a[2])?, int(a[3])?);
+    let s = get(t, now, a[1])?.unwrap_or_else(|| Bytes::from(""));
+    Ok(Reply::bulk(get_range(&s, start, end)))
+}
+
+pub(crate) fn setrange_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+    let offset = int(a[2])?;
+    if offset < 0 {
+        return Err(Error::msg("offset is out of range"));
+    }
+    let (offset, patch) = (offset as u64, a[3]);
+    let old = match t.get_mut(a[1], now) {
+        Some(e) => Some(as_string(e)?.clone()),
+        None => None,
+    };
+    if patch.is_empty() {
+        return Ok(Reply::Int(old.map_or(0, |s| s.len() as i64)));
+    }
+    check_length(offset, patch.len() as u64)?;
+    let offset = offset as usize;
+    let mut s = old.map(|s| s.to_vec()).unwrap_or_default();
+    if s.len() < offset + patch.len() {
+        s.resize(offset + patch.len(), 0);
+    }
+    s[offset..offset + patch.len()].copy_from_slice(patch);
+    let len = s.len();
+    t.replace_value(a[1], Value::Str(Bytes::from(s)));
+    Ok(Reply::Int(len as i64))
+}
+
+pub(crate) fn incr_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+    Ok(Reply::Int(incr_by(t, now, a[1], 1)?))
+}
+
+pub(crate) fn decr_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+    Ok(Reply::Int(incr_by(t, now, a[1], -1)?))
+}
+
+pub(crate) fn incrby_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+    let delta = int(a[2])?;
+    Ok(Reply::Int(incr_by(t, now, a[1], delta)?))
+}
+
+pub(crate) fn decrby_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+    let delta = int(a[2])?;
+    if delta == i64::MIN {
+        return Err(Error::msg("decrement would overflow"));
+    }
+    Ok(Reply::Int(incr_by(t, now, a[1], -delta)?))
+}
+
+pub(crate) fn incrbyfloat_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+    Ok(Reply::Bulk(incr_by_float(t, now, a[1], a[2])?))
+}
+
+pub(crate) fn mget_cmd(t: &Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+    let values = a[1..].iter().map(|k| match t.get(k, now).map(|e| &e.value) {
+        Some(Value::Str(b)) => Reply::Bulk(b.clone()),
+        None => Reply::Nil,
+    });
+    Ok(Reply::Array(values.collect()))
+}
+
+fn pairs<'a>(a: &[&'a [u8]], command: &str) -> Result<Vec<(&'a [u8], &'a [u8])>, Error> {
+    if a.len() % 2 == 0 {
+        return Err(Error::arity(command));
+    }
+    Ok(a[1..].chunks_exact(2).map(|p| (p[0], p[1])).collect())
+}
+
+pub(crate) fn mset_cmd(t: &mut Table, _now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+    mset(t, &pairs(a, "mset")?);
+    Ok(Reply::ok())
+}
+
+pub(crate) fn msetnx_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+    let pairs = pairs(a, "msetnx")?;
+    if pairs.iter().any(|(k, _)| t.contains(k, now)) {
+        return Ok(Reply::Int(0));
+    }
+    mset(t, &pairs);
+    Ok(Reply::Int(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::get_range;
+
+    #[test]
+    fn getrange_clamps_like_redis() {
+        let s = b"This is a string";
+        assert_eq!(get_range(s, 0, 3), b"This");
+        assert_eq!(get_range(s, -3, -1), b"ing");
+        assert_eq!(get_range(s, 0, -1), s);
+        assert_eq!(get_range(s, 10, 100), b"string");
+        assert_eq!(get_range(s, 5, 3), b"");
+        assert_eq!(get_range(s, -1, -5), b"");
+        assert_eq!(get_range(s, -100, 3), b"This");
+        assert_eq!(get_range(b"", 0, -1), b"");
+    }
+}

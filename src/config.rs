@@ -1,0 +1,151 @@
+//! Configuration values (level 0): what the builder collects, and the policy enums.
+
+use crate::clock::Clock;
+use crate::error::Error;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// What to do when a write would take memory past `max_memory`: Redis's eight
+/// `maxmemory-policy` values, with the same names and meanings.
+///
+/// ```
+/// use slotstore::EvictionPolicy;
+/// let p: EvictionPolicy = "allkeys-lru".parse().unwrap();
+/// assert_eq!(p, EvictionPolicy::AllKeysLru);
+/// assert_eq!(p.to_string(), "allkeys-lru");
+/// assert!("lru".parse::<EvictionPolicy>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum EvictionPolicy {
+    /// Refuse writes with `OOM` once the budget is used (Redis's default).
+    #[default]
+    NoEviction,
+    /// Evict the least recently used key among all keys.
+    AllKeysLru,
+    /// Evict the least frequently used key among all keys.
+    AllKeysLfu,
+    /// Evict a random key.
+    AllKeysRandom,
+    /// Evict the least recently used key among keys with a TTL.
+    VolatileLru,
+    /// Evict the least frequently used key among keys with a TTL.
+    VolatileLfu,
+    /// Evict a random key among keys with a TTL.
+    VolatileRandom,
+    /// Evict the key with a TTL that expires soonest.
+    VolatileTtl,
+}
+
+impl EvictionPolicy {
+    /// All policies, in Redis's documentation order.
+    pub const ALL: [EvictionPolicy; 8] = [
+        EvictionPolicy::NoEviction,
+        EvictionPolicy::AllKeysLru,
+        EvictionPolicy::AllKeysLfu,
+        EvictionPolicy::AllKeysRandom,
+        EvictionPolicy::VolatileLru,
+        EvictionPolicy::VolatileLfu,
+        EvictionPolicy::VolatileRandom,
+        EvictionPolicy::VolatileTtl,
+    ];
+
+    /// The Redis name, as in `CONFIG SET maxmemory-policy`.
+    pub fn name(self) -> &'static str {
+        match self {
+            EvictionPolicy::NoEviction => "noeviction",
+            EvictionPolicy::AllKeysLru => "allkeys-lru",
+            EvictionPolicy::AllKeysLfu => "allkeys-lfu",
+            EvictionPolicy::AllKeysRandom => "allkeys-random",
+            EvictionPolicy::VolatileLru => "volatile-lru",
+            EvictionPolicy::VolatileLfu => "volatile-lfu",
+            EvictionPolicy::VolatileRandom => "volatile-random",
+            EvictionPolicy::VolatileTtl => "volatile-ttl",
+        }
+    }
+}
+
+impl fmt::Display for EvictionPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for EvictionPolicy {
+    type Err = Error;
+
+    /// Parses a Redis policy name, case-insensitively.
+    ///
+    /// # Errors
+    /// `ERR` naming the value when it is not one of the eight policies.
+    fn from_str(s: &str) -> Result<Self, Error> {
+        EvictionPolicy::ALL
+            .into_iter()
+            .find(|p| p.name().eq_ignore_ascii_case(s))
+            .ok_or_else(|| Error::Command(format!("Invalid maxmemory-policy '{s}'")))
+    }
+}
+
+/// How [`Cluster::begin_migration`](crate::Cluster::begin_migration) moves a slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum MigrationMode {
+    /// The slot's table moves in one step under the slot's lock (in the spirit of Valkey 9
+    /// atomic slot migration): no `ASK`, no `TRYAGAIN`.
+    #[default]
+    Atomic,
+    /// Redis's classic MIGRATING/IMPORTING flow: keys move in batches, clients see `ASK` and
+    /// `TRYAGAIN`.
+    KeyByKey,
+}
+
+/// Everything the builder collects. Validated by `Config::validate`.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub primaries: usize,
+    pub replicas: usize,
+    pub node_timeout: Duration,
+    pub allow_cross_slot: bool,
+    pub max_memory: Option<usize>,
+    pub eviction_policy: EvictionPolicy,
+    pub require_full_coverage: bool,
+    pub clock: Clock,
+    /// How often each node thread runs its periodic work (Redis's `hz` 10 is 100 ms).
+    pub cron_interval: Duration,
+}
+
+/// Upper bound on nodes, so node handles live in a fixed array the hot path reads without locks.
+pub(crate) const MAX_NODES: usize = 1024;
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            primaries: 1,
+            replicas: 0,
+            node_timeout: Duration::from_millis(200),
+            allow_cross_slot: false,
+            max_memory: None,
+            eviction_policy: EvictionPolicy::NoEviction,
+            require_full_coverage: true,
+            clock: Clock::system(),
+            cron_interval: Duration::from_millis(100),
+        }
+    }
+}
+
+impl Config {
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        if self.primaries == 0 {
+            return Err(Error::msg("a cluster needs at least one primary"));
+        }
+        if self.primaries > crate::slot::SLOTS {
+            return Err(Error::msg("more primaries than hash slots"));
+        }
+        if self.primaries * (1 + self.replicas) > MAX_NODES {
+            return Err(Error::Command(format!("a cluster holds at most {MAX_NODES} nodes")));
+        }
+        if self.cron_interval.is_zero() {
+            return Err(Error::msg("cron interval must be positive"));
+        }
+        Ok(())
+    }
+}

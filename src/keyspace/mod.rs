@@ -1,0 +1,277 @@
+//! The keyspace (level 1): one [`Table`] per slot a node holds, with values and expiry.
+//!
+//! Single-threaded and pure: the node layer puts each table under its slot's lock, and the
+//! command layer runs commands on it. Nothing here locks, spawns or sends.
+
+mod value;
+
+pub(crate) use value::Value;
+
+use crate::clock::Clock;
+use std::cell::Cell;
+use std::collections::{BTreeSet, HashMap};
+use std::hash::{BuildHasher, Hasher};
+use std::sync::OnceLock;
+
+/// The hasher of every table: ahash with seeds drawn once per process. Zero-sized, so 16384
+/// tables per node do not each carry 32 bytes of seeds, and stable for the process's life, so
+/// `SCAN` can order a table's keys by hash.
+#[derive(Clone, Copy, Default, Debug)]
+pub(crate) struct KeyHasher;
+
+fn seeds() -> &'static ahash::RandomState {
+    static SEEDS: OnceLock<ahash::RandomState> = OnceLock::new();
+    SEEDS.get_or_init(ahash::RandomState::new)
+}
+
+impl BuildHasher for KeyHasher {
+    type Hasher = ahash::AHasher;
+    fn build_hasher(&self) -> ahash::AHasher {
+        seeds().build_hasher()
+    }
+}
+
+/// A key's position in its table's `SCAN` order.
+pub(crate) fn scan_hash(key: &[u8]) -> u64 {
+    let mut h = KeyHasher.build_hasher();
+    h.write(key);
+    h.finish()
+}
+
+/// The current time for one command, read from the clock at most once and only if some key
+/// touched has a deadline (most reads never need it).
+pub(crate) struct Now<'a> {
+    clock: &'a Clock,
+    ms: Cell<Option<u64>>,
+    saw_expired: Cell<bool>,
+}
+
+impl<'a> Now<'a> {
+    pub(crate) fn new(clock: &'a Clock) -> Self {
+        Now { clock, ms: Cell::new(None), saw_expired: Cell::new(false) }
+    }
+
+    pub(crate) fn ms(&self) -> u64 {
+        match self.ms.get() {
+            Some(ms) => ms,
+            None => {
+                let ms = self.clock.now_ms();
+                self.ms.set(Some(ms));
+                ms
+            }
+        }
+    }
+
+    /// True when a read met a key that is expired but not yet deleted.
+    pub(crate) fn saw_expired(&self) -> bool {
+        self.saw_expired.get()
+    }
+}
+
+/// One key's value and absolute expiry deadline (Unix ms; 0 = none).
+#[derive(Debug, Clone)]
+pub(crate) struct Entry {
+    pub(crate) value: Value,
+    expire_at: u64,
+}
+
+impl Entry {
+    /// The deadline in Unix ms, if the key has a TTL.
+    pub(crate) fn expire_at(&self) -> Option<u64> {
+        (self.expire_at != 0).then_some(self.expire_at)
+    }
+
+    fn is_expired(&self, now: &Now<'_>) -> bool {
+        self.expire_at != 0 && self.expire_at <= now.ms()
+    }
+}
+
+/// The keys of one slot on one node.
+#[derive(Debug, Default)]
+pub(crate) struct Table {
+    map: HashMap<Box<[u8]>, Entry, KeyHasher>,
+    /// Keys with a TTL, by deadline: active expiry pops from the front.
+    expires: BTreeSet<(u64, Box<[u8]>)>,
+}
+
+impl Table {
+    pub(crate) fn new() -> Self {
+        Table::default()
+    }
+
+    /// Keys stored, including expired keys not yet deleted (as Redis's `DBSIZE` counts them).
+    pub(crate) fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Keys with a TTL.
+    pub(crate) fn volatile_len(&self) -> usize {
+        self.expires.len()
+    }
+
+    /// Looks up a live key for reading; an expired key reads as missing.
+    pub(crate) fn get(&self, key: &[u8], now: &Now<'_>) -> Option<&Entry> {
+        let e = self.map.get(key)?;
+        if e.is_expired(now) {
+            now.saw_expired.set(true);
+            return None;
+        }
+        Some(e)
+    }
+
+    /// Looks up a live key for writing, deleting it first if it has expired.
+    pub(crate) fn get_mut(&mut self, key: &[u8], now: &Now<'_>) -> Option<&mut Entry> {
+        if self.map.get(key)?.is_expired(now) {
+            self.remove(key);
+            return None;
+        }
+        self.map.get_mut(key)
+    }
+
+    /// True if a live key exists.
+    pub(crate) fn contains(&self, key: &[u8], now: &Now<'_>) -> bool {
+        self.get(key, now).is_some()
+    }
+
+    /// Stores `value` under `key` with deadline `expire_at` (None: no TTL), replacing any old
+    /// value and TTL.
+    pub(crate) fn insert(&mut self, key: &[u8], value: Value, expire_at: Option<u64>) {
+        let expire_at = expire_at.unwrap_or(0);
+        match self.map.get_mut(key) {
+            Some(e) => {
+                e.value = value;
+                let old = std::mem::replace(&mut e.expire_at, expire_at);
+                if old != expire_at {
+                    self.reindex(key, old, expire_at);
+                }
+            }
+            None => {
+                self.map.insert(key.into(), Entry { value, expire_at });
+                if expire_at != 0 {
+                    self.expires.insert((expire_at, key.into()));
+                }
+            }
+        }
+    }
+
+    /// Replaces the value of a key, keeping its TTL. The key must exist (checked by the caller
+    /// through [`Table::get_mut`]); a missing key is inserted without TTL.
+    pub(crate) fn replace_value(&mut self, key: &[u8], value: Value) {
+        match self.map.get_mut(key) {
+            Some(e) => e.value = value,
+            None => self.insert(key, value, None),
+        }
+    }
+
+    /// Sets or clears the deadline of an existing key. Returns false if the key is missing.
+    pub(crate) fn set_expire(&mut self, key: &[u8], expire_at: Option<u64>) -> bool {
+        let expire_at = expire_at.unwrap_or(0);
+        let Some(e) = self.map.get_mut(key) else { return false };
+        let old = std::mem::replace(&mut e.expire_at, expire_at);
+        if old != expire_at {
+            self.reindex(key, old, expire_at);
+        }
+        true
+    }
+
+    fn reindex(&mut self, key: &[u8], old: u64, new: u64) {
+        if old != 0 {
+            self.expires.remove(&(old, Box::from(key)));
+        }
+        if new != 0 {
+            self.expires.insert((new, key.into()));
+        }
+    }
+
+    /// Deletes a key (expired or not) and returns its entry.
+    pub(crate) fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let e = self.map.remove(key)?;
+        if e.expire_at != 0 {
+            self.expires.remove(&(e.expire_at, Box::from(key)));
+        }
+        Some(e)
+    }
+
+    /// The earliest deadline in the table.
+    pub(crate) fn next_deadline(&self) -> Option<u64> {
+        self.expires.first().map(|(at, _)| *at)
+    }
+
+    /// Deletes up to `limit` keys whose deadline is at or before `now_ms`; returns how many.
+    pub(crate) fn purge_expired(&mut self, now_ms: u64, limit: usize) -> usize {
+        let mut n = 0;
+        while n < limit {
+            match self.expires.first() {
+                Some((at, _)) if *at <= now_ms => {
+                    let (_, key) = self.expires.pop_first().expect("first exists");
+                    self.map.remove(&key);
+                    n += 1;
+                }
+                _ => break,
+            }
+        }
+        n
+    }
+
+    /// Every stored key and entry, expired ones included, in no particular order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&[u8], &Entry)> {
+        self.map.iter().map(|(k, e)| (&**k, e))
+    }
+
+    /// True if the entry is live at `now`.
+    pub(crate) fn is_live(entry: &Entry, now: &Now<'_>) -> bool {
+        !entry.is_expired(now)
+    }
+
+    /// Deletes every key.
+    pub(crate) fn clear(&mut self) {
+        self.map.clear();
+        self.expires.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bytes::Bytes;
+
+    fn s(v: &str) -> Value {
+        Value::Str(Bytes::from(v))
+    }
+
+    #[test]
+    fn expiry_index_follows_every_change() {
+        let clock = Clock::manual(1000);
+        let now = Now::new(&clock);
+        let mut t = Table::new();
+        t.insert(b"a", s("1"), Some(1500));
+        t.insert(b"b", s("2"), None);
+        t.insert(b"c", s("3"), Some(1200));
+        assert_eq!(t.volatile_len(), 2);
+        assert_eq!(t.next_deadline(), Some(1200));
+        t.insert(b"c", s("3"), None);
+        assert_eq!(t.next_deadline(), Some(1500));
+        assert!(t.set_expire(b"b", Some(1100)));
+        assert!(!t.set_expire(b"zz", Some(1100)));
+        assert_eq!(t.next_deadline(), Some(1100));
+        t.remove(b"b");
+        assert_eq!(t.volatile_len(), 1);
+        clock.set(1500);
+        let now2 = Now::new(&clock);
+        assert!(t.get(b"a", &now2).is_none(), "expired keys read as missing");
+        assert!(now2.saw_expired());
+        assert_eq!(t.len(), 2, "but stay stored until purged");
+        assert_eq!(t.purge_expired(1500, 10), 1);
+        assert_eq!((t.len(), t.volatile_len()), (1, 0));
+        assert!(t.get(b"c", &now).is_some());
+    }
+
+    #[test]
+    fn get_mut_deletes_expired() {
+        let clock = Clock::manual(10);
+        let mut t = Table::new();
+        t.insert(b"a", s("1"), Some(10));
+        assert!(t.get_mut(b"a", &Now::new(&clock)).is_none());
+        assert_eq!((t.len(), t.volatile_len()), (0, 0));
+    }
+}

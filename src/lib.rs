@@ -1,0 +1,69 @@
+//! # slotstore
+//!
+//! Redis Cluster inside one process. Keys hash into the 16384 CRC16 slots of Redis Cluster
+//! (hash tags included), primaries own slots and each runs a thread of its own, and commands
+//! speak Redis: the same words, the same replies, the same errors (`CROSSSLOT`, `WRONGTYPE`,
+//! `MOVED`, `CLUSTERDOWN`, ...).
+//!
+//! ```
+//! # fn main() -> Result<(), slotstore::Error> {
+//! use slotstore::{key_slot, Cluster, Error, Reply};
+//! use std::time::Duration;
+//!
+//! let cluster = Cluster::builder().primaries(3).build()?;
+//! let client = cluster.client();
+//!
+//! // Typed methods: the fast path.
+//! client.set("user:{42}:name", "kim")?;
+//! client.set_ex("session:{42}", "token", Duration::from_secs(60))?;
+//! assert_eq!(client.incr_by("user:{42}:visits", 1)?, 1);
+//!
+//! // Hash tags keep a user's keys in one slot, so multi-key commands work on them...
+//! let names = client.mget(&["user:{42}:name", "user:{42}:visits"])?;
+//! assert_eq!(names[0].as_deref(), Some(&b"kim"[..]));
+//! // ...and keys in different slots are refused, as Redis Cluster refuses them.
+//! assert_eq!(client.mget(&["a", "b"]), Err(Error::CrossSlot));
+//!
+//! // Every command by its Redis words.
+//! assert_eq!(client.command(&["TTL", "session:{42}"])?, Reply::Int(60));
+//! assert_eq!(client.command(&["CLUSTER", "KEYSLOT", "foo"])?, Reply::Int(12182));
+//! assert_eq!(key_slot("foo"), 12182);
+//! # Ok(()) }
+//! ```
+//!
+//! ## Layout
+//! Imports go down only (see DESIGN.md):
+//! - level 0: [`slot`](key_slot), `error`, `reply`, `bytes`, `clock`, `config`, `ids`, `glob`;
+//! - level 1: `keyspace` — one table per slot: values, expiry;
+//! - level 2: `command/` — Redis words to typed commands, one file per family;
+//!   `topology` — immutable snapshots of nodes and slot owners;
+//! - level 3: `node/` — per-slot locks and the only place threads are spawned;
+//! - level 4: `cluster` (control plane) and `client` (routing, typed methods);
+//! - level 5: this file, docs and re-exports only.
+#![warn(missing_docs)]
+
+mod bytes;
+mod client;
+mod clock;
+mod cluster;
+mod command;
+mod config;
+mod error;
+mod glob;
+mod ids;
+mod keyspace;
+mod node;
+mod reply;
+mod slot;
+mod topology;
+
+pub use bytes::Bytes;
+pub use client::Client;
+pub use clock::Clock;
+pub use cluster::{Cluster, ClusterBuilder};
+pub use config::{EvictionPolicy, MigrationMode};
+pub use error::{ClusterDownReason, Error};
+pub use ids::NodeId;
+pub use reply::Reply;
+pub use slot::{crc16, hash_tag, key_slot, SLOT_COUNT};
+pub use topology::{NodeInfo, Role, Topology};

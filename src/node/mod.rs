@@ -1,0 +1,199 @@
+//! Nodes (level 3): per-slot tables under locks, and the thread each node runs.
+//!
+//! A caller's command runs on the caller's thread: it locks the slot's cell on the owning node
+//! and runs there (see `Registry::read`/`write`). A cell holding `None` means the node does
+//! not hold that slot (never had it, or it moved away, or the node crashed); finding `None`
+//! under the lock tells the caller to read the route again. This lock is the linearization
+//! point against migration and failover. Each node's own thread does the work that is not a
+//! caller's command: active expiry now; replication, migration and heartbeats as they come.
+
+mod registry;
+
+pub(crate) use registry::Registry;
+
+use crate::clock::Clock;
+use crate::ids::NodeId;
+use crate::keyspace::{Now, Table};
+use crate::slot::SLOTS;
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use parking_lot::RwLock;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// One slot's cell, padded to a cache line so neighbouring slots' locks do not share one.
+#[repr(align(64))]
+#[derive(Default)]
+struct Cell(RwLock<Option<Table>>);
+
+/// Keys deleted under one acquisition of a slot's write lock during active expiry, so a slot
+/// full of expiring keys never holds callers off for long.
+const EXPIRE_BATCH: usize = 64;
+
+/// One node's keyspace: a cell per slot.
+pub(crate) struct Node {
+    pub(crate) id: NodeId,
+    cells: Box<[Cell]>,
+    clock: Clock,
+}
+
+impl Node {
+    pub(crate) fn new(id: NodeId, clock: Clock) -> Node {
+        Node { id, cells: (0..SLOTS).map(|_| Cell::default()).collect(), clock }
+    }
+
+    /// Runs `f` on `slot`'s table under the read lock; None if this node does not hold it.
+    /// A read that met an expired key deletes the slot's expired keys afterwards, as Redis
+    /// deletes on access.
+    #[inline]
+    pub(crate) fn read<R>(&self, slot: usize, f: impl FnOnce(&Table, &Now<'_>) -> R) -> Option<R> {
+        let now = Now::new(&self.clock);
+        let r = {
+            let guard = self.cells[slot].0.read();
+            f(guard.as_ref()?, &now)
+        };
+        if now.saw_expired() {
+            self.purge(slot, now.ms());
+        }
+        Some(r)
+    }
+
+    /// Runs `f` on `slot`'s table under the write lock; None if this node does not hold it.
+    #[inline]
+    pub(crate) fn write<R>(&self, slot: usize, f: impl FnOnce(&mut Table, &Now<'_>) -> R) -> Option<R> {
+        let now = Now::new(&self.clock);
+        let mut guard = self.cells[slot].0.write();
+        Some(f(guard.as_mut()?, &now))
+    }
+
+    /// Gives this node `slot` with `table` (an empty table for a fresh assignment).
+    pub(crate) fn attach(&self, slot: usize, table: Table) {
+        *self.cells[slot].0.write() = Some(table);
+    }
+
+    /// True if this node holds `slot`.
+    pub(crate) fn holds(&self, slot: usize) -> bool {
+        self.cells[slot].0.read().is_some()
+    }
+
+    /// Keys stored in the slots this node holds.
+    pub(crate) fn key_count(&self) -> usize {
+        self.cells.iter().filter_map(|c| c.0.read().as_ref().map(Table::len)).sum()
+    }
+
+    /// Empties every table this node holds (`FLUSHALL`), slot by slot.
+    pub(crate) fn flush(&self) {
+        for c in self.cells.iter() {
+            if let Some(t) = c.0.write().as_mut() {
+                t.clear();
+            }
+        }
+    }
+
+    fn purge(&self, slot: usize, now_ms: u64) -> usize {
+        let mut guard = self.cells[slot].0.write();
+        guard.as_mut().map_or(0, |t| t.purge_expired(now_ms, EXPIRE_BATCH))
+    }
+
+    /// One pass of active expiry over every held slot: deletes keys whose deadline has passed,
+    /// a batch per lock acquisition, until `budget` is spent. Returns the keys deleted.
+    pub(crate) fn active_expire_cycle(&self, budget: Duration) -> usize {
+        let start = Instant::now();
+        let now_ms = self.clock.now_ms();
+        let mut deleted = 0;
+        for slot in 0..SLOTS {
+            loop {
+                let due = self.cells[slot].0.read().as_ref().and_then(Table::next_deadline);
+                if !due.is_some_and(|at| at <= now_ms) {
+                    break;
+                }
+                deleted += self.purge(slot, now_ms);
+                if start.elapsed() > budget {
+                    return deleted;
+                }
+            }
+        }
+        deleted
+    }
+}
+
+/// Messages to a node's thread.
+pub(crate) enum Control {
+    Stop,
+}
+
+/// The thread a node runs, stopped and joined on drop.
+pub(crate) struct NodeThread {
+    tx: Sender<Control>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl NodeThread {
+    /// Starts `node`'s thread: every `interval` it runs active expiry (Redis's `hz`).
+    pub(crate) fn spawn(node: Arc<Node>, interval: Duration) -> std::io::Result<NodeThread> {
+        let (tx, rx) = crossbeam_channel::bounded(16);
+        let handle = std::thread::Builder::new()
+            .name(format!("slotstore-node-{}", node.id.index()))
+            .spawn(move || run(&node, &rx, interval))?;
+        Ok(NodeThread { tx, handle: Some(handle) })
+    }
+}
+
+fn run(node: &Node, rx: &Receiver<Control>, interval: Duration) {
+    // Redis spends at most ~25% of each cron tick on active expiry.
+    let budget = interval / 4;
+    loop {
+        match rx.recv_timeout(interval) {
+            Ok(Control::Stop) | Err(RecvTimeoutError::Disconnected) => return,
+            Err(RecvTimeoutError::Timeout) => {
+                node.active_expire_cycle(budget);
+            }
+        }
+    }
+}
+
+impl Drop for NodeThread {
+    fn drop(&mut self) {
+        let _ = self.tx.send(Control::Stop);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bytes::Bytes;
+    use crate::keyspace::Value;
+
+    #[test]
+    fn cells_say_what_they_hold() {
+        let n = Node::new(NodeId(0), Clock::manual(1));
+        assert_eq!(n.read(5, |t, _| t.len()), None);
+        n.attach(5, Table::new());
+        assert!(n.holds(5));
+        n.write(5, |t, _| t.insert(b"k", Value::Str(Bytes::from("v")), Some(10)));
+        assert_eq!(n.read(5, |t, _| t.len()), Some(1));
+        assert_eq!(n.key_count(), 1);
+    }
+
+    #[test]
+    fn active_expiry_deletes_due_keys_only() {
+        let clock = Clock::manual(1000);
+        let n = Node::new(NodeId(0), clock.clone());
+        for slot in [1, 2, 3] {
+            n.attach(slot, Table::new());
+            n.write(slot, |t, _| {
+                for i in 0..100u32 {
+                    let at = if i % 2 == 0 { Some(1500) } else { None };
+                    t.insert(&i.to_be_bytes(), Value::Str(Bytes::from("v")), at);
+                }
+            });
+        }
+        assert_eq!(n.active_expire_cycle(Duration::from_secs(1)), 0);
+        clock.set(1500);
+        assert_eq!(n.active_expire_cycle(Duration::from_secs(1)), 150);
+        assert_eq!(n.key_count(), 150);
+    }
+}

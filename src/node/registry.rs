@@ -1,0 +1,116 @@
+//! The registry: every node, the route from each slot to the node serving it, and the current
+//! topology snapshot.
+
+use super::Node;
+use crate::clock::Clock;
+use crate::config::MAX_NODES;
+use crate::error::{ClusterDownReason, Error};
+use crate::ids::NodeId;
+use crate::keyspace::{Now, Table};
+use crate::slot::SLOTS;
+use crate::topology::Topology;
+use parking_lot::RwLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
+
+const NO_ROUTE: u32 = u32::MAX;
+
+/// A caller that finds the routed node no longer holds the slot reads the route again; this
+/// bounds how often before it reports the slot as not served (a bug guard: a route always
+/// changes before the old holder's lock is released).
+const MAX_REROUTES: usize = 64;
+
+/// Every node, and where each slot is served.
+///
+/// The hot path reads `routes` (one atomic load, no shared write) and the node array (a
+/// `OnceLock` per node, written once), then locks the slot's cell on that node. The topology
+/// snapshot behind the `RwLock` is for the control plane and for `CLUSTER` replies; the routes
+/// mirror its slot owners and are updated under the slot locks whenever it changes.
+pub(crate) struct Registry {
+    nodes: Box<[OnceLock<Arc<Node>>]>,
+    routes: Box<[AtomicU32]>,
+    topology: RwLock<Arc<Topology>>,
+    pub(crate) clock: Clock,
+}
+
+impl Registry {
+    /// Creates the nodes of `topology`, gives each primary empty tables for its slots and
+    /// routes every slot to its owner.
+    pub(crate) fn new(topology: Topology, clock: Clock) -> Registry {
+        let reg = Registry {
+            nodes: (0..MAX_NODES).map(|_| OnceLock::new()).collect(),
+            routes: (0..SLOTS).map(|_| AtomicU32::new(NO_ROUTE)).collect(),
+            topology: RwLock::new(Arc::new(topology.clone())),
+            clock,
+        };
+        for info in topology.nodes() {
+            let _ = reg.nodes[info.id.index()].set(Arc::new(Node::new(info.id, reg.clock.clone())));
+        }
+        for slot in 0..SLOTS {
+            if let Some(owner) = topology.slot_owner(slot as u16) {
+                reg.nodes[owner.index()].get().expect("owner exists").attach(slot, Table::new());
+                reg.routes[slot].store(owner.0, Ordering::Release);
+            }
+        }
+        reg
+    }
+
+    /// The node with this id, if it exists.
+    pub(crate) fn node(&self, id: NodeId) -> Option<&Arc<Node>> {
+        self.nodes.get(id.index())?.get()
+    }
+
+    /// The current topology snapshot.
+    pub(crate) fn topology(&self) -> Arc<Topology> {
+        self.topology.read().clone()
+    }
+
+    /// The node `slot` is routed to.
+    #[inline]
+    fn route(&self, slot: usize) -> Result<&Node, Error> {
+        let id = self.routes[slot].load(Ordering::Acquire);
+        if id == NO_ROUTE {
+            return Err(Error::ClusterDown(ClusterDownReason::Unbound));
+        }
+        self.nodes[id as usize].get().map(|n| &**n).ok_or(Error::ClusterDown(ClusterDownReason::Unbound))
+    }
+
+    /// Runs `f` under the read lock of `slot` on the node that holds it.
+    ///
+    /// # Errors
+    /// `CLUSTERDOWN Hash slot not served` if no node holds the slot.
+    #[inline]
+    pub(crate) fn read<R>(&self, slot: u16, f: impl FnOnce(&Table, &Now<'_>) -> R) -> Result<R, Error> {
+        let slot = usize::from(slot);
+        let mut f = Some(f);
+        for _ in 0..MAX_REROUTES {
+            let node = self.route(slot)?;
+            if let Some(r) = node.read(slot, |t, now| f.take().expect("runs once")(t, now)) {
+                return Ok(r);
+            }
+        }
+        Err(Error::ClusterDown(ClusterDownReason::Unbound))
+    }
+
+    /// Runs `f` under the write lock of `slot` on the node that holds it.
+    ///
+    /// # Errors
+    /// `CLUSTERDOWN Hash slot not served` if no node holds the slot.
+    #[inline]
+    pub(crate) fn write<R>(&self, slot: u16, f: impl FnOnce(&mut Table, &Now<'_>) -> R) -> Result<R, Error> {
+        let slot = usize::from(slot);
+        let mut f = Some(f);
+        for _ in 0..MAX_REROUTES {
+            let node = self.route(slot)?;
+            if let Some(r) = node.write(slot, |t, now| f.take().expect("runs once")(t, now)) {
+                return Ok(r);
+            }
+        }
+        Err(Error::ClusterDown(ClusterDownReason::Unbound))
+    }
+
+    /// Every primary node of the current topology.
+    pub(crate) fn primaries(&self) -> Vec<Arc<Node>> {
+        self.topology().primaries().into_iter().filter_map(|id| self.node(id).cloned()).collect()
+    }
+}

@@ -1,0 +1,166 @@
+//! Topology (level 2): an immutable snapshot of the nodes, their roles and the slot owners.
+//!
+//! Every change builds a new snapshot with a higher epoch; the cluster swaps it in whole.
+//! No threads, no locks: the node and cluster layers decide when to publish.
+
+use crate::ids::NodeId;
+use crate::slot::SLOTS;
+
+/// A node's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Owns slots and takes writes.
+    Primary,
+    /// Follows the primary it names.
+    Replica {
+        /// The primary it replicates.
+        of: NodeId,
+    },
+}
+
+/// One node as the topology sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeInfo {
+    /// The node.
+    pub id: NodeId,
+    /// Primary or replica.
+    pub role: Role,
+    /// Marked failed (crashed or unreachable).
+    pub failed: bool,
+}
+
+/// An immutable view of the cluster: epoch, nodes and slot owners.
+///
+/// ```
+/// # fn main() -> Result<(), slotstore::Error> {
+/// let cluster = slotstore::Cluster::builder().primaries(3).build()?;
+/// let t = cluster.topology();
+/// let first = cluster.primaries()[0];
+/// assert_eq!(t.slot_ranges(first), vec![(0, 5460)]);
+/// assert_eq!(t.slot_owner(16383), Some(cluster.primaries()[2]));
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topology {
+    epoch: u64,
+    nodes: Vec<NodeInfo>,
+    owners: Vec<Option<NodeId>>,
+}
+
+impl Topology {
+    /// `n` primaries with ids `0..n`, the slots split into contiguous ranges exactly as
+    /// `redis-cli --cluster create` splits them (3 primaries: 0-5460, 5461-10922, 10923-16383).
+    pub(crate) fn initial(n: usize) -> Topology {
+        let nodes = (0..n)
+            .map(|i| NodeInfo { id: NodeId(i as u32), role: Role::Primary, failed: false })
+            .collect();
+        let mut owners = vec![None; SLOTS];
+        let per_node = SLOTS as f64 / n as f64;
+        let (mut first, mut cursor) = (0usize, 0.0f64);
+        for i in 0..n {
+            let mut last = (cursor + per_node - 1.0).round() as usize;
+            if last >= SLOTS || i == n - 1 {
+                last = SLOTS - 1;
+            }
+            for owner in &mut owners[first..=last] {
+                *owner = Some(NodeId(i as u32));
+            }
+            first = last + 1;
+            cursor += per_node;
+        }
+        Topology { epoch: 1, nodes, owners }
+    }
+
+    /// The configuration epoch: it grows with every change.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Every node, in id order.
+    pub fn nodes(&self) -> &[NodeInfo] {
+        &self.nodes
+    }
+
+    /// One node, if it exists.
+    pub fn node(&self, id: NodeId) -> Option<&NodeInfo> {
+        self.nodes.iter().find(|n| n.id == id)
+    }
+
+    /// The primaries, in id order.
+    pub fn primaries(&self) -> Vec<NodeId> {
+        self.nodes.iter().filter(|n| n.role == Role::Primary).map(|n| n.id).collect()
+    }
+
+    /// The replicas of `primary`, in id order.
+    pub fn replicas_of(&self, primary: NodeId) -> Vec<NodeId> {
+        self.nodes
+            .iter()
+            .filter(|n| n.role == Role::Replica { of: primary })
+            .map(|n| n.id)
+            .collect()
+    }
+
+    /// The primary serving `slot`, if any (`None` for an unassigned or out-of-range slot).
+    pub fn slot_owner(&self, slot: u16) -> Option<NodeId> {
+        self.owners.get(usize::from(slot)).copied().flatten()
+    }
+
+    /// The contiguous slot ranges (inclusive) `node` owns, ascending.
+    pub fn slot_ranges(&self, node: NodeId) -> Vec<(u16, u16)> {
+        let mut ranges: Vec<(u16, u16)> = Vec::new();
+        for (slot, owner) in self.owners.iter().enumerate() {
+            if *owner != Some(node) {
+                continue;
+            }
+            match ranges.last_mut() {
+                Some((_, end)) if usize::from(*end) + 1 == slot => *end = slot as u16,
+                _ => ranges.push((slot as u16, slot as u16)),
+            }
+        }
+        ranges
+    }
+
+    /// Slots with an owner.
+    pub fn slots_assigned(&self) -> usize {
+        self.owners.iter().filter(|o| o.is_some()).count()
+    }
+
+    /// A copy with the epoch bumped, for the caller to change and publish.
+    pub(crate) fn next(&self) -> Topology {
+        Topology { epoch: self.epoch + 1, ..self.clone() }
+    }
+
+    /// Sets the owner of `slot` in a snapshot being built.
+    pub(crate) fn set_owner(&mut self, slot: usize, owner: Option<NodeId>) {
+        self.owners[slot] = owner;
+    }
+
+    /// Marks a node failed or healthy in a snapshot being built.
+    pub(crate) fn set_failed(&mut self, id: NodeId, failed: bool) {
+        if let Some(n) = self.nodes.iter_mut().find(|n| n.id == id) {
+            n.failed = failed;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ranges(n: usize) -> Vec<Vec<(u16, u16)>> {
+        let t = Topology::initial(n);
+        (0..n).map(|i| t.slot_ranges(NodeId(i as u32))).collect()
+    }
+
+    #[test]
+    fn splits_like_redis_cli() {
+        assert_eq!(ranges(1), vec![vec![(0, 16383)]]);
+        assert_eq!(ranges(3), vec![vec![(0, 5460)], vec![(5461, 10922)], vec![(10923, 16383)]]);
+        assert_eq!(
+            ranges(4),
+            vec![vec![(0, 4095)], vec![(4096, 8191)], vec![(8192, 12287)], vec![(12288, 16383)]]
+        );
+        let t = Topology::initial(7);
+        assert_eq!(t.slots_assigned(), SLOTS);
+    }
+}
