@@ -348,12 +348,7 @@ impl Client {
     pub fn mget<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Option<Bytes>>, Error> {
         let Some(slot) = one_slot(keys)? else { return Ok(Vec::new()) };
         self.registry.read(slot, |t, now| {
-            keys.iter()
-                .map(|k| match t.get(k.as_ref(), now).map(|e| &e.value) {
-                    Some(Value::Str(b)) => Some(b.clone()),
-                    None => None,
-                })
-                .collect()
+            keys.iter().map(|k| t.get(k.as_ref(), now).and_then(strings::string_or_none)).collect()
         })
     }
 }

@@ -6,6 +6,7 @@ use crate::config::{Config, EvictionPolicy};
 use crate::error::Error;
 use crate::ids::NodeId;
 use crate::node::{NodeThread, Registry};
+use crate::slot::SLOT_COUNT;
 use crate::topology::Topology;
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,6 +68,58 @@ impl Cluster {
     /// The primary serving `slot` now; None if the slot is unassigned or out of range.
     pub fn slot_owner(&self, slot: u16) -> Option<NodeId> {
         self.topology().slot_owner(slot)
+    }
+
+    /// Moves `slot` to the primary `to` atomically (in the spirit of Valkey 9 atomic slot
+    /// migration) and returns once `to` owns it. Commands on the slot wait for the move
+    /// under the slot's lock and then run on `to`: no `ASK`, no `TRYAGAIN`, no error.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), slotstore::Error> {
+    /// use slotstore::{key_slot, Cluster};
+    /// let cluster = Cluster::builder().primaries(2).build()?;
+    /// let client = cluster.client();
+    /// client.set("foo", "bar")?;
+    /// let slot = key_slot("foo");
+    /// let other = cluster.primaries().into_iter().find(|p| Some(*p) != cluster.slot_owner(slot)).unwrap();
+    /// cluster.migrate_slot(slot, other)?;
+    /// assert_eq!(cluster.slot_owner(slot), Some(other));
+    /// assert_eq!(client.get("foo")?.as_deref(), Some(&b"bar"[..]));
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// `ERR Invalid or out of range slot`; `ERR Unknown node` / `ERR Target node is not a
+    /// master` for a bad target; `ERR` if the target already owns the slot. Nothing changes
+    /// on error.
+    pub fn migrate_slot(&self, slot: u16, to: NodeId) -> Result<(), Error> {
+        if slot >= SLOT_COUNT {
+            return Err(Error::invalid_slot());
+        }
+        self.inner.registry.move_slot(slot, to)
+    }
+
+    /// Moves every slot of `slots` (inclusive range) to `to`, one at a time, as
+    /// [`migrate_slot`](Cluster::migrate_slot); slots `to` already owns are skipped.
+    ///
+    /// # Errors
+    /// As [`migrate_slot`](Cluster::migrate_slot); slots moved before an error stay moved.
+    pub fn migrate_slots(&self, slots: std::ops::RangeInclusive<u16>, to: NodeId) -> Result<(), Error> {
+        for slot in slots {
+            if self.slot_owner(slot) != Some(to) {
+                self.migrate_slot(slot, to)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Keys stored on `node` (expired keys not yet deleted included).
+    ///
+    /// # Errors
+    /// `ERR Unknown node` if the cluster has no such node.
+    pub fn node_key_count(&self, node: NodeId) -> Result<usize, Error> {
+        let n = self.inner.registry.node(node).ok_or_else(|| Error::Command(format!("Unknown node {node}")))?;
+        Ok(n.key_count())
     }
 
     /// The clock the cluster reads for expiry.

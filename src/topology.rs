@@ -134,13 +134,6 @@ impl Topology {
     pub(crate) fn set_owner(&mut self, slot: usize, owner: Option<NodeId>) {
         self.owners[slot] = owner;
     }
-
-    /// Marks a node failed or healthy in a snapshot being built.
-    pub(crate) fn set_failed(&mut self, id: NodeId, failed: bool) {
-        if let Some(n) = self.nodes.iter_mut().find(|n| n.id == id) {
-            n.failed = failed;
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! `CLUSTER` subcommands: parsed here, answered from a [`Topology`] in Redis 7's reply shapes.
 
-use super::args::{int, is};
+use super::args::int;
 use crate::error::Error;
 use crate::ids::NodeId;
 use crate::reply::Reply;
@@ -175,11 +175,6 @@ pub(crate) fn info(t: &Topology, state_ok: bool) -> Reply {
         t.epoch(),
     );
     Reply::bulk(text)
-}
-
-/// True if `a[1]` names a `CLUSTER` subcommand that needs no keyspace access.
-pub(crate) fn is_sub(a: &[&[u8]], name: &str) -> bool {
-    a.get(1).is_some_and(|s| is(s, name))
 }
 
 #[cfg(test)]

@@ -16,6 +16,13 @@ pub(crate) fn as_string(entry: &Entry) -> Result<&Bytes, Error> {
     }
 }
 
+/// The string in `entry`, or None for another type (what `MGET` answers for it).
+pub(crate) fn string_or_none(entry: &Entry) -> Option<Bytes> {
+    match &entry.value {
+        Value::Str(b) => Some(b.clone()),
+    }
+}
+
 /// The string stored at `key`, if any.
 pub(crate) fn get(t: &Table, now: &Now<'_>, key: &[u8]) -> Result<Option<Bytes>, Error> {
     t.get(key, now).map(|e| as_string(e).cloned()).transpose()
@@ -361,14 +368,14 @@ pub(crate) fn incrbyfloat_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Resu
 }
 
 pub(crate) fn mget_cmd(t: &Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
-    let values = a[1..].iter().map(|k| match t.get(k, now).map(|e| &e.value) {
-        Some(Value::Str(b)) => Reply::Bulk(b.clone()),
-        None => Reply::Nil,
-    });
+    let values = a[1..].iter().map(|k| t.get(k, now).and_then(string_or_none).into());
     Ok(Reply::Array(values.collect()))
 }
 
-fn pairs<'a>(a: &[&'a [u8]], command: &str) -> Result<Vec<(&'a [u8], &'a [u8])>, Error> {
+/// A key and its value, borrowed from the command words.
+type Pair<'a> = (&'a [u8], &'a [u8]);
+
+fn pairs<'a>(a: &[&'a [u8]], command: &str) -> Result<Vec<Pair<'a>>, Error> {
     if a.len() % 2 == 0 {
         return Err(Error::arity(command));
     }

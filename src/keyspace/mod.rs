@@ -105,6 +105,7 @@ impl Table {
     }
 
     /// Keys with a TTL.
+    #[cfg(test)]
     pub(crate) fn volatile_len(&self) -> usize {
         self.expires.len()
     }

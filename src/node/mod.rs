@@ -72,6 +72,7 @@ impl Node {
     }
 
     /// True if this node holds `slot`.
+    #[cfg(test)]
     pub(crate) fn holds(&self, slot: usize) -> bool {
         self.cells[slot].0.read().is_some()
     }

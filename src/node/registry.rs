@@ -8,8 +8,8 @@ use crate::error::{ClusterDownReason, Error};
 use crate::ids::NodeId;
 use crate::keyspace::{Now, Table};
 use crate::slot::SLOTS;
-use crate::topology::Topology;
-use parking_lot::RwLock;
+use crate::topology::{Role, Topology};
+use parking_lot::{Mutex, RwLock};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -30,6 +30,8 @@ pub(crate) struct Registry {
     nodes: Box<[OnceLock<Arc<Node>>]>,
     routes: Box<[AtomicU32]>,
     topology: RwLock<Arc<Topology>>,
+    /// Serializes control-plane changes (slot moves, failovers): one at a time.
+    control: Mutex<()>,
     pub(crate) clock: Clock,
 }
 
@@ -41,6 +43,7 @@ impl Registry {
             nodes: (0..MAX_NODES).map(|_| OnceLock::new()).collect(),
             routes: (0..SLOTS).map(|_| AtomicU32::new(NO_ROUTE)).collect(),
             topology: RwLock::new(Arc::new(topology.clone())),
+            control: Mutex::new(()),
             clock,
         };
         for info in topology.nodes() {
@@ -112,5 +115,39 @@ impl Registry {
     /// Every primary node of the current topology.
     pub(crate) fn primaries(&self) -> Vec<Arc<Node>> {
         self.topology().primaries().into_iter().filter_map(|id| self.node(id).cloned()).collect()
+    }
+
+    /// Moves `slot` to the primary `to` in one step: under the slot's lock on the source and
+    /// then on the target, the table changes hands, the route is rewritten and a topology with
+    /// a higher epoch is published. A caller waiting on the source's lock finds the cell empty
+    /// and follows the new route, so every command sees the slot in exactly one place.
+    ///
+    /// # Errors
+    /// `ERR` if `to` is not a primary or already owns the slot; `CLUSTERDOWN` if the slot has
+    /// no owner to move it from.
+    pub(crate) fn move_slot(&self, slot: u16, to: NodeId) -> Result<(), Error> {
+        let _control = self.control.lock();
+        let topology = self.topology();
+        match topology.node(to) {
+            None => return Err(Error::Command(format!("Unknown node {to}"))),
+            Some(n) if n.role != Role::Primary => {
+                return Err(Error::msg("Target node is not a master"))
+            }
+            Some(_) => {}
+        }
+        let from = topology.slot_owner(slot).ok_or(Error::ClusterDown(ClusterDownReason::Unbound))?;
+        if from == to {
+            return Err(Error::Command(format!("Node {to} already owns hash slot {slot}")));
+        }
+        let (src, dst) = (self.node(from).expect("owner exists"), self.node(to).expect("checked"));
+        let slot_ix = usize::from(slot);
+        let mut src_cell = src.cells[slot_ix].0.write();
+        let mut dst_cell = dst.cells[slot_ix].0.write();
+        *dst_cell = Some(src_cell.take().unwrap_or_default());
+        self.routes[slot_ix].store(to.0, Ordering::Release);
+        let mut next = topology.next();
+        next.set_owner(slot_ix, Some(to));
+        *self.topology.write() = Arc::new(next);
+        Ok(())
     }
 }
