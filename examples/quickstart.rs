@@ -47,7 +47,11 @@ fn main() -> Result<(), Error> {
     let from = cluster.slot_owner(slot).expect("assigned");
     let to = cluster.primaries().into_iter().find(|p| *p != from).expect("3 primaries");
     cluster.migrate_slot(slot, to)?;
-    println!("slot {slot}: {from:?} -> {:?} (epoch {})", cluster.slot_owner(slot).unwrap(), cluster.topology().epoch());
+    println!(
+        "slot {slot}: {from:?} -> {:?} (epoch {})",
+        cluster.slot_owner(slot).unwrap(),
+        cluster.topology().epoch()
+    );
     assert_eq!(client.get("user:{42}:name")?.as_deref(), Some(&b"kim"[..]));
     show(&client, &["GET", "user:{42}:name"]);
 

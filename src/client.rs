@@ -117,9 +117,8 @@ impl Client {
         let mut visited = 0;
         while slot < SLOTS && visited < scan.count {
             let want = scan.count - visited;
-            let step = self
-                .registry
-                .read(slot as u16, |t, now| scan.scan_table(t, now, pos, want, &mut keys));
+            let step =
+                self.registry.read(slot as u16, |t, now| scan.scan_table(t, now, pos, want, &mut keys));
             match step {
                 Ok((Some(next), taken)) => {
                     visited += taken;
@@ -198,9 +197,8 @@ impl Client {
 
     fn set_with(&self, key: &[u8], value: &[u8], o: SetOptions, cmd: &str) -> Result<bool, Error> {
         let value = Bytes::copy_from(value);
-        let (stored, _) = self
-            .registry
-            .write(key_slot(key), |t, now| strings::set(t, now, key, value, &o, cmd))??;
+        let (stored, _) =
+            self.registry.write(key_slot(key), |t, now| strings::set(t, now, key, value, &o, cmd))??;
         Ok(stored)
     }
 

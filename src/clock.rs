@@ -38,9 +38,7 @@ impl Clock {
     /// Now, in Unix milliseconds.
     pub fn now_ms(&self) -> u64 {
         match &self.0 {
-            None => SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as u64),
+            None => SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
             Some(t) => t.load(Ordering::Acquire),
         }
     }

@@ -118,7 +118,11 @@ impl Cluster {
     /// # Errors
     /// `ERR Unknown node` if the cluster has no such node.
     pub fn node_key_count(&self, node: NodeId) -> Result<usize, Error> {
-        let n = self.inner.registry.node(node).ok_or_else(|| Error::Command(format!("Unknown node {node}")))?;
+        let n = self
+            .inner
+            .registry
+            .node(node)
+            .ok_or_else(|| Error::Command(format!("Unknown node {node}")))?;
         Ok(n.key_count())
     }
 
@@ -130,12 +134,7 @@ impl Cluster {
     /// Runs one pass of active expiry on every primary now, instead of waiting for the node
     /// threads' next tick; returns the keys deleted. Useful with a manual [`Clock`].
     pub fn run_active_expiry(&self) -> usize {
-        self.inner
-            .registry
-            .primaries()
-            .iter()
-            .map(|n| n.active_expire_cycle(Duration::MAX))
-            .sum()
+        self.inner.registry.primaries().iter().map(|n| n.active_expire_cycle(Duration::MAX)).sum()
     }
 }
 

@@ -143,9 +143,7 @@ impl fmt::Display for Error {
             Error::ClusterDown(ClusterDownReason::ReadOnly) => {
                 f.write_str("CLUSTERDOWN The cluster is down and only accepts read commands")
             }
-            Error::OutOfMemory => {
-                f.write_str("OOM command not allowed when used memory > 'maxmemory'.")
-            }
+            Error::OutOfMemory => f.write_str("OOM command not allowed when used memory > 'maxmemory'."),
         }
     }
 }

@@ -67,3 +67,8 @@ pub use ids::NodeId;
 pub use reply::Reply;
 pub use slot::{crc16, hash_tag, key_slot, SLOT_COUNT};
 pub use topology::{NodeInfo, Role, Topology};
+
+/// The README's examples run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

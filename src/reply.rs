@@ -198,10 +198,8 @@ mod tests {
         assert_eq!(Reply::bulk("a\"b\n\x01").to_string(), "\"a\\\"b\\n\\x01\"");
         assert_eq!(Reply::ok().to_string(), "OK");
         assert_eq!(Reply::Array(vec![]).to_string(), "(empty array)");
-        let nested = Reply::Array(vec![
-            Reply::Array(vec![Reply::Int(0), Reply::Int(5460)]),
-            Reply::bulk("x"),
-        ]);
+        let nested =
+            Reply::Array(vec![Reply::Array(vec![Reply::Int(0), Reply::Int(5460)]), Reply::bulk("x")]);
         assert_eq!(nested.to_string(), "1) 1) (integer) 0\n   2) (integer) 5460\n2) \"x\"");
         let ten = Reply::Array((0..10).map(Reply::Int).collect());
         assert!(ten.to_string().starts_with(" 1) (integer) 0\n 2)"));

@@ -93,11 +93,7 @@ impl Topology {
 
     /// The replicas of `primary`, in id order.
     pub fn replicas_of(&self, primary: NodeId) -> Vec<NodeId> {
-        self.nodes
-            .iter()
-            .filter(|n| n.role == Role::Replica { of: primary })
-            .map(|n| n.id)
-            .collect()
+        self.nodes.iter().filter(|n| n.role == Role::Replica { of: primary }).map(|n| n.id).collect()
     }
 
     /// The primary serving `slot`, if any (`None` for an unassigned or out-of-range slot).

@@ -24,10 +24,8 @@ fn key_slot_matches_real_redis() {
     let mut n = 0;
     for line in data.lines().filter(|l| !l.starts_with('#')) {
         let (hex, slot) = line.split_once('\t').unwrap();
-        let key: Vec<u8> = (0..hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-            .collect();
+        let key: Vec<u8> =
+            (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
         let slot: u16 = slot.trim().parse().unwrap();
         assert_eq!(key_slot(&key), slot, "key {hex}");
         let reply = client.command(&[&b"CLUSTER"[..], b"KEYSLOT", &key]).unwrap();
@@ -174,7 +172,10 @@ fn scan_visits_every_key_once_and_keys_matches() {
             let r = r.as_array().unwrap();
             cursor = String::from_utf8(r[0].as_bytes().unwrap().to_vec()).unwrap();
             seen.extend(
-                r[1].as_array().unwrap().iter().map(|k| String::from_utf8(k.as_bytes().unwrap().to_vec()).unwrap()),
+                r[1].as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|k| String::from_utf8(k.as_bytes().unwrap().to_vec()).unwrap()),
             );
             if cursor == "0" {
                 break;
@@ -301,9 +302,37 @@ fn random_words_never_panic() {
     let client = cluster(3).client();
     client.set("sentinel", "kept").unwrap();
     let vocab = [
-        "SET", "GET", "INCR", "EXPIRE", "MSET", "SCAN", "CLUSTER", "KEYSLOT", "GETKEYSINSLOT", "EX", "PX",
-        "NX", "GETEX", "SETRANGE", "GETRANGE", "-1", "0", "9223372036854775807", "-9223372036854775808",
-        "1.5", "nan", "inf", "", "k", "{k}", "PERSIST", "KEEPTTL", "GET", "TYPE", "MATCH", "COUNT",
+        "SET",
+        "GET",
+        "INCR",
+        "EXPIRE",
+        "MSET",
+        "SCAN",
+        "CLUSTER",
+        "KEYSLOT",
+        "GETKEYSINSLOT",
+        "EX",
+        "PX",
+        "NX",
+        "GETEX",
+        "SETRANGE",
+        "GETRANGE",
+        "-1",
+        "0",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "1.5",
+        "nan",
+        "inf",
+        "",
+        "k",
+        "{k}",
+        "PERSIST",
+        "KEEPTTL",
+        "GET",
+        "TYPE",
+        "MATCH",
+        "COUNT",
     ];
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
     for _ in 0..20_000 {
@@ -311,7 +340,8 @@ fn random_words_never_panic() {
         x ^= x >> 7;
         x ^= x << 17;
         let n = (x % 6) as usize;
-        let cmd: Vec<&str> = (0..n).map(|i| vocab[((x >> (i * 5 + 3)) % vocab.len() as u64) as usize]).collect();
+        let cmd: Vec<&str> =
+            (0..n).map(|i| vocab[((x >> (i * 5 + 3)) % vocab.len() as u64) as usize]).collect();
         let _ = client.command(&cmd);
     }
     assert_eq!(client.get("sentinel").unwrap().unwrap(), "kept");

@@ -120,7 +120,8 @@ fn atomic_migration_under_load_loses_nothing() {
             for round in 0..200 {
                 let slot = slots[round % slots.len()];
                 let owner = c.slot_owner(slot).unwrap();
-                let to: NodeId = primaries[(primaries.iter().position(|p| *p == owner).unwrap() + 1) % 3];
+                let to: NodeId =
+                    primaries[(primaries.iter().position(|p| *p == owner).unwrap() + 1) % 3];
                 c.migrate_slot(slot, to).unwrap();
             }
         });
@@ -147,11 +148,17 @@ fn migrate_slot_refuses_bad_requests_and_changes_nothing() {
     let slot = key_slot("foo");
     let owner = c.slot_owner(slot).unwrap();
     let epoch = c.topology().epoch();
-    assert_eq!(c.migrate_slot(16384, owner).unwrap_err().to_string(), "ERR Invalid or out of range slot");
+    assert_eq!(
+        c.migrate_slot(16384, owner).unwrap_err().to_string(),
+        "ERR Invalid or out of range slot"
+    );
     assert!(c.migrate_slot(slot, owner).unwrap_err().to_string().starts_with("ERR"));
     let other = Cluster::builder().primaries(4).build().unwrap();
     let unknown = other.primaries()[3];
-    assert_eq!(c.migrate_slot(slot, unknown).unwrap_err().to_string(), format!("ERR Unknown node {unknown}"));
+    assert_eq!(
+        c.migrate_slot(slot, unknown).unwrap_err().to_string(),
+        format!("ERR Unknown node {unknown}")
+    );
     assert_eq!(c.topology().epoch(), epoch);
     assert_eq!(c.slot_owner(slot), Some(owner));
     assert_eq!(client.get("foo").unwrap().unwrap(), "bar");

@@ -161,9 +161,8 @@ pub(crate) fn nodes(t: &Topology) -> Reply {
 /// `CLUSTER INFO`: the first fields of Redis's reply.
 pub(crate) fn info(t: &Topology, state_ok: bool) -> Reply {
     let assigned = t.slots_assigned();
-    let failed_slots = (0..SLOT_COUNT)
-        .filter(|&s| t.slot_owner(s).is_some_and(|o| failed(t, o)))
-        .count();
+    let failed_slots =
+        (0..SLOT_COUNT).filter(|&s| t.slot_owner(s).is_some_and(|o| failed(t, o))).count();
     let size = t.primaries().iter().filter(|p| !t.slot_ranges(**p).is_empty()).count();
     let text = format!(
         "cluster_state:{}\r\ncluster_slots_assigned:{assigned}\r\ncluster_slots_ok:{}\r\n\

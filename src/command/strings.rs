@@ -180,16 +180,46 @@ pub(crate) fn get_cmd(t: &Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Er
     Ok(get(t, now, a[1])?.into())
 }
 
-/// Parses the options of `SET` (from index 3) or `GETEX` (from index 2), as Redis's
-/// `parseExtendedStringArgumentsOrReply`: option syntax first, then the expire value.
-fn parse_expiry_options(a: &[&[u8]], set: bool, command: &str) -> Result<(SetOptions, bool), Error> {
+/// An expire option of `SET` or `GETEX` as given: its value is checked only when the command
+/// needs it (`GETEX` on a missing key answers nil whatever the value).
+#[derive(Clone, Copy)]
+struct ExpireArg<'a> {
+    value: &'a [u8],
+    /// `EX`/`EXAT`: the value is in seconds.
+    secs: bool,
+    /// `EXAT`/`PXAT`: the value is a Unix time.
+    absolute: bool,
+}
+
+impl ExpireArg<'_> {
+    /// The value as an [`Expiry`], as Redis's `getExpireMillisecondsOrReply`: an integer,
+    /// positive, not overflowing once in milliseconds.
+    fn expiry(self, command: &str) -> Result<Expiry, Error> {
+        let n = int(self.value)?;
+        if n <= 0 || (self.secs && n > i64::MAX / 1000) {
+            return Err(Error::invalid_expire(command));
+        }
+        let ms = if self.secs { n as u64 * 1000 } else { n as u64 };
+        Ok(if self.absolute { Expiry::At(ms) } else { Expiry::In(ms) })
+    }
+}
+
+/// The options of `SET` (from index 3) or `GETEX` (from index 2), parsed as Redis's
+/// `parseExtendedStringArgumentsOrReply`: syntax only. `NX`/`XX`/`GET`/`KEEPTTL` belong to
+/// `SET`, `PERSIST` to `GETEX`; repeating an option is allowed (the last expire value wins),
+/// combining conflicting ones is a syntax error. Returns the options (with `Expiry::Keep` for
+/// `KEEPTTL`), `PERSIST`, and the expire option to check later.
+fn parse_expiry_options<'a>(
+    a: &[&'a [u8]],
+    set: bool,
+) -> Result<(SetOptions, bool, Option<ExpireArg<'a>>), Error> {
     let mut o = SetOptions::default();
     let (mut keep, mut persist) = (false, false);
-    let mut expire: Option<(&[u8], bool, bool)> = None; // (value, in seconds, absolute)
+    let mut expire: Option<ExpireArg<'a>> = None;
     let mut i = if set { 3 } else { 2 };
     while i < a.len() {
         let opt = a[i];
-        let has_next = i + 1 < a.len();
+        let next = a.get(i + 1).copied();
         if set && is(opt, "nx") && !o.xx {
             o.nx = true;
         } else if set && is(opt, "xx") && !o.nx {
@@ -200,12 +230,14 @@ fn parse_expiry_options(a: &[&[u8]], set: bool, command: &str) -> Result<(SetOpt
             keep = true;
         } else if !set && is(opt, "persist") && expire.is_none() {
             persist = true;
-        } else if let Some((secs, abs)) = expiry_unit(opt) {
-            if keep || persist || expire.is_some() || !has_next {
+        } else if let Some((secs, absolute)) = expiry_unit(opt) {
+            // Only the same unit may be given again.
+            let other_unit = expire.is_some_and(|e| (e.secs, e.absolute) != (secs, absolute));
+            let Some(value) = next.filter(|_| !keep && !persist && !other_unit) else {
                 return Err(Error::syntax());
-            }
+            };
+            expire = Some(ExpireArg { value, secs, absolute });
             i += 1;
-            expire = Some((a[i], secs, abs));
         } else {
             return Err(Error::syntax());
         }
@@ -214,15 +246,7 @@ fn parse_expiry_options(a: &[&[u8]], set: bool, command: &str) -> Result<(SetOpt
     if keep {
         o.expiry = Expiry::Keep;
     }
-    if let Some((v, secs, abs)) = expire {
-        let n = int(v)?;
-        if n <= 0 || (secs && n > i64::MAX / 1000) {
-            return Err(Error::invalid_expire(command));
-        }
-        let ms = if secs { n as u64 * 1000 } else { n as u64 };
-        o.expiry = if abs { Expiry::At(ms) } else { Expiry::In(ms) };
-    }
-    Ok((o, persist))
+    Ok((o, persist, expire))
 }
 
 /// `EX`, `PX`, `EXAT`, `PXAT` -> (in seconds, absolute).
@@ -234,7 +258,10 @@ fn expiry_unit(opt: &[u8]) -> Option<(bool, bool)> {
 }
 
 pub(crate) fn set_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
-    let (o, _) = parse_expiry_options(a, true, "set")?;
+    let (mut o, _, expire) = parse_expiry_options(a, true)?;
+    if let Some(e) = expire {
+        o.expiry = e.expiry("set")?;
+    }
     let (stored, old) = set(t, now, a[1], Bytes::copy_from(a[2]), &o, "set")?;
     Ok(if o.get {
         old.into()
@@ -280,9 +307,14 @@ pub(crate) fn getdel_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Re
 }
 
 pub(crate) fn getex_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
-    let (o, persist) = parse_expiry_options(a, false, "getex")?;
+    let (_, persist, expire) = parse_expiry_options(a, false)?;
+    // As Redis: a missing key answers nil before the expire value is looked at.
     let Some(value) = get(t, now, a[1])? else { return Ok(Reply::Nil) };
-    match o.expiry.deadline(now, "getex")? {
+    let expiry = match expire {
+        Some(e) => e.expiry("getex")?,
+        None => Expiry::Keep,
+    };
+    match expiry.deadline(now, "getex")? {
         Some(at) if at <= now.ms() => {
             t.remove(a[1]);
         }
@@ -398,7 +430,49 @@ pub(crate) fn msetnx_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Re
 
 #[cfg(test)]
 mod tests {
-    use super::get_range;
+    use super::*;
+    use crate::clock::Clock;
+
+    fn run(t: &mut Table, clock: &Clock, f: WriteFn, words: &str) -> Result<Reply, String> {
+        let a: Vec<&[u8]> = words.split(' ').map(str::as_bytes).collect();
+        f(t, &Now::new(clock), &a).map_err(|e| e.to_string())
+    }
+
+    type WriteFn = fn(&mut Table, &Now<'_>, &[&[u8]]) -> Result<Reply, Error>;
+
+    #[test]
+    fn expire_options_parse_as_redis() {
+        let clock = Clock::manual(1_000_000);
+        let mut t = Table::new();
+        // The same expire option again: the last value wins.
+        assert_eq!(run(&mut t, &clock, set_cmd, "set k v EX 10 ex 20"), Ok(Reply::ok()));
+        assert_eq!(t.get(b"k", &Now::new(&clock)).and_then(Entry::expire_at), Some(1_020_000));
+        assert_eq!(run(&mut t, &clock, set_cmd, "set k v NX NX GET"), Ok(Reply::bulk("v")));
+        // Another unit, or KEEPTTL, with it: a syntax error.
+        for bad in ["set k v EX 10 PX 20", "set k v KEEPTTL EX 1", "set k v EX 1 KEEPTTL", "set k v EX"]
+        {
+            assert_eq!(run(&mut t, &clock, set_cmd, bad), Err("ERR syntax error".into()), "{bad}");
+        }
+        // Syntax first, then the value.
+        assert_eq!(run(&mut t, &clock, set_cmd, "set k v EX abc FOO"), Err("ERR syntax error".into()));
+        assert_eq!(
+            run(&mut t, &clock, set_cmd, "set k v EX 0"),
+            Err("ERR invalid expire time in 'set' command".into())
+        );
+        // GETEX: a missing key answers nil whatever the value; an existing one checks it.
+        assert_eq!(run(&mut t, &clock, getex_cmd, "getex nokey EX abc"), Ok(Reply::Nil));
+        assert_eq!(run(&mut t, &clock, getex_cmd, "getex nokey PX -1"), Ok(Reply::Nil));
+        assert_eq!(
+            run(&mut t, &clock, getex_cmd, "getex nokey PX 1 PERSIST"),
+            Err("ERR syntax error".into())
+        );
+        assert_eq!(
+            run(&mut t, &clock, getex_cmd, "getex k EX -1"),
+            Err("ERR invalid expire time in 'getex' command".into())
+        );
+        assert_eq!(run(&mut t, &clock, getex_cmd, "getex k PX 5 PX 7"), Ok(Reply::bulk("v")));
+        assert_eq!(t.get(b"k", &Now::new(&clock)).and_then(Entry::expire_at), Some(1_000_007));
+    }
 
     #[test]
     fn getrange_clamps_like_redis() {

@@ -100,7 +100,11 @@ impl Registry {
     /// # Errors
     /// `CLUSTERDOWN Hash slot not served` if no node holds the slot.
     #[inline]
-    pub(crate) fn write<R>(&self, slot: u16, f: impl FnOnce(&mut Table, &Now<'_>) -> R) -> Result<R, Error> {
+    pub(crate) fn write<R>(
+        &self,
+        slot: u16,
+        f: impl FnOnce(&mut Table, &Now<'_>) -> R,
+    ) -> Result<R, Error> {
         let slot = usize::from(slot);
         let mut f = Some(f);
         for _ in 0..MAX_REROUTES {
@@ -130,9 +134,7 @@ impl Registry {
         let topology = self.topology();
         match topology.node(to) {
             None => return Err(Error::Command(format!("Unknown node {to}"))),
-            Some(n) if n.role != Role::Primary => {
-                return Err(Error::msg("Target node is not a master"))
-            }
+            Some(n) if n.role != Role::Primary => return Err(Error::msg("Target node is not a master")),
             Some(_) => {}
         }
         let from = topology.slot_owner(slot).ok_or(Error::ClusterDown(ClusterDownReason::Unbound))?;

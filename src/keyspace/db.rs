@@ -1,0 +1,105 @@
+//! Views over the tables a command may touch: one slot's table (the common case), or several
+//! slots' tables for an atomic cross-slot command. Commands see one keyspace either way; each
+//! key is looked up in its own slot's table.
+
+use super::{Entry, Now, Table, Value};
+use crate::slot::key_slot;
+
+/// The tables a writing command holds, borrowed mutably.
+pub(crate) enum Db<'a> {
+    /// One slot: every key of the command hashes here.
+    One(&'a mut Table),
+    /// Several slots, sorted by slot number.
+    Many(Vec<(u16, &'a mut Table)>),
+}
+
+/// The tables a reading command holds.
+pub(crate) enum View<'a> {
+    /// One slot.
+    One(&'a Table),
+    /// Several slots, sorted by slot number.
+    Many(Vec<(u16, &'a Table)>),
+}
+
+fn find<T>(tables: &[(u16, T)], key: &[u8]) -> usize {
+    let slot = key_slot(key);
+    tables
+        .binary_search_by_key(&slot, |(s, _)| *s)
+        .unwrap_or_else(|_| panic!("slot {slot} is not held by this command"))
+}
+
+impl<'a> View<'a> {
+    /// The table `key` lives in.
+    pub(crate) fn table(&self, key: &[u8]) -> &'a Table {
+        match self {
+            View::One(t) => t,
+            View::Many(v) => v[find(v, key)].1,
+        }
+    }
+
+    /// See [`Table::get`].
+    pub(crate) fn get(&self, key: &[u8], now: &Now<'_>) -> Option<&'a Entry> {
+        self.table(key).get(key, now)
+    }
+
+    /// See [`Table::contains`].
+    pub(crate) fn contains(&self, key: &[u8], now: &Now<'_>) -> bool {
+        self.table(key).contains(key, now)
+    }
+}
+
+impl<'a> Db<'a> {
+    /// The table `key` lives in.
+    pub(crate) fn table(&mut self, key: &[u8]) -> &mut Table {
+        match self {
+            Db::One(t) => t,
+            Db::Many(v) => {
+                let i = find(v, key);
+                v[i].1
+            }
+        }
+    }
+
+    /// A read-only view of the same tables.
+    pub(crate) fn view(&self) -> View<'_> {
+        match self {
+            Db::One(t) => View::One(t),
+            Db::Many(v) => View::Many(v.iter().map(|(s, t)| (*s, &**t)).collect()),
+        }
+    }
+
+    /// See [`Table::get`].
+    pub(crate) fn get(&mut self, key: &[u8], now: &Now<'_>) -> Option<&Entry> {
+        self.table(key).get(key, now)
+    }
+
+    /// See [`Table::get_mut`].
+    pub(crate) fn get_mut(&mut self, key: &[u8], now: &Now<'_>) -> Option<&mut Entry> {
+        self.table(key).get_mut(key, now)
+    }
+
+    /// See [`Table::contains`].
+    pub(crate) fn contains(&mut self, key: &[u8], now: &Now<'_>) -> bool {
+        self.table(key).contains(key, now)
+    }
+
+    /// See [`Table::insert`].
+    pub(crate) fn insert(&mut self, key: &[u8], value: Value, expire_at: Option<u64>) {
+        self.table(key).insert(key, value, expire_at)
+    }
+
+    /// See [`Table::replace_value`].
+    pub(crate) fn replace_value(&mut self, key: &[u8], value: Value) {
+        self.table(key).replace_value(key, value)
+    }
+
+    /// See [`Table::set_expire`].
+    pub(crate) fn set_expire(&mut self, key: &[u8], expire_at: Option<u64>) -> bool {
+        self.table(key).set_expire(key, expire_at)
+    }
+
+    /// See [`Table::remove`].
+    pub(crate) fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        self.table(key).remove(key)
+    }
+}
