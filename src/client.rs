@@ -5,11 +5,11 @@ use crate::bytes::Bytes;
 use crate::command::cluster::{self as cluster_cmd, ClusterCmd};
 use crate::command::keys::{self, Scan};
 use crate::command::strings::{self, Expiry, SetOptions};
-use crate::command::{lookup, server, unknown_command, Handler, Keyless};
-use crate::error::Error;
+use crate::command::{lookup, server, unknown_command, BlockFn, Handler, Keyless, Spec, TimeoutArg};
+use crate::error::{ClusterDownReason, Error};
 use crate::glob::Glob;
-use crate::keyspace::Value;
-use crate::node::Registry;
+use crate::keyspace::{Db, Now, Value, View};
+use crate::node::{Blocking, Registry, Serve};
 use crate::reply::Reply;
 use crate::slot::{key_slot, SLOTS};
 use std::sync::Arc;
@@ -72,11 +72,52 @@ impl Client {
         spec.check_arity(args.len())?;
         let slot = spec.slot(&args)?;
         match (spec.handler, slot) {
-            (Handler::Read(f), Some(slot)) => self.registry.read(slot, |t, now| f(t, now, &args))?,
-            (Handler::Write(f), Some(slot)) => self.registry.write(slot, |t, now| f(t, now, &args))?,
+            (Handler::Read(f), Some(slot)) => {
+                self.registry.read(slot, |t, now| f(&View::One(t), now, &args))?
+            }
+            (Handler::Write(f), Some(slot)) => {
+                self.registry.write(slot, |t, now| f(&mut Db::One(t), now, &args))?
+            }
+            (Handler::Blocking(f, timeout), Some(slot)) => self.blocking(slot, spec, f, timeout, &args),
             (Handler::Keyless(k), _) => self.keyless(k, &args),
             // A keyed command always has a key once its arity checked out.
             (_, None) => Err(Error::arity(spec.name)),
+        }
+    }
+
+    /// Runs a blocking command: at once if it can be served, else waits until a write on
+    /// another thread serves it or the timeout passes (then `Nil`, as Redis's null reply).
+    fn blocking(
+        &self,
+        slot: u16,
+        spec: &Spec,
+        f: BlockFn,
+        timeout: TimeoutArg,
+        a: &[&[u8]],
+    ) -> Result<Reply, Error> {
+        let timeout = timeout.parse(a)?;
+        let keys = spec.keys(a)?.into_iter().map(Box::from).collect();
+        let words: Vec<Box<[u8]>> = a.iter().map(|w| Box::from(*w)).collect();
+        let serve: Serve = Box::new(move |db, now| {
+            let a: Vec<&[u8]> = words.iter().map(|w| &**w).collect();
+            f(db, now, &a).transpose()
+        });
+        let (id, outcome) = self.registry.block(slot, keys, serve)?;
+        let rx = match outcome {
+            Blocking::Done(reply) => return reply,
+            Blocking::Waiting(rx) => rx,
+        };
+        let got = match timeout {
+            Some(d) => rx.recv_timeout(d).map_err(|e| e.is_disconnected()),
+            None => rx.recv().map_err(|_| true),
+        };
+        match got {
+            Ok(reply) => reply,
+            // The node holding the slot went away with the caller's queue.
+            Err(true) => Err(Error::ClusterDown(ClusterDownReason::Down)),
+            Err(false) if self.registry.cancel_block(slot, id) => Ok(Reply::Nil),
+            // Served while the timeout passed: the reply is on its way.
+            Err(false) => rx.recv().unwrap_or(Ok(Reply::Nil)),
         }
     }
 
@@ -173,6 +214,18 @@ impl Client {
 
     // ----- typed methods -----
 
+    /// Runs `f` on the table of `slot` as a one-slot view.
+    #[inline]
+    fn read<R>(&self, slot: u16, f: impl FnOnce(&View<'_>, &Now<'_>) -> R) -> Result<R, Error> {
+        self.registry.read(slot, |t, now| f(&View::One(t), now))
+    }
+
+    /// Runs `f` on the table of `slot` as a one-slot keyspace.
+    #[inline]
+    fn write<R>(&self, slot: u16, f: impl FnOnce(&mut Db<'_>, &Now<'_>) -> R) -> Result<R, Error> {
+        self.registry.write(slot, |t, now| f(&mut Db::One(t), now))
+    }
+
     /// `GET`: the string at `key`.
     ///
     /// # Errors
@@ -180,7 +233,7 @@ impl Client {
     #[inline]
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>, Error> {
         let key = key.as_ref();
-        self.registry.read(key_slot(key), |t, now| strings::get(t, now, key))?
+        self.read(key_slot(key), |t, now| strings::get(t, now, key))?
     }
 
     /// `SET`: stores `value` at `key`, replacing any value and TTL.
@@ -192,13 +245,13 @@ impl Client {
         let key = key.as_ref();
         // Copy the value before taking the lock, to keep the critical section short.
         let value = Value::Str(Bytes::copy_from(value.as_ref()));
-        self.registry.write(key_slot(key), |t, _| t.insert(key, value, None))
+        self.write(key_slot(key), |t, _| t.insert(key, value, None))
     }
 
     fn set_with(&self, key: &[u8], value: &[u8], o: SetOptions, cmd: &str) -> Result<bool, Error> {
         let value = Bytes::copy_from(value);
         let (stored, _) =
-            self.registry.write(key_slot(key), |t, now| strings::set(t, now, key, value, &o, cmd))??;
+            self.write(key_slot(key), |t, now| strings::set(t, now, key, value, &o, cmd))??;
         Ok(stored)
     }
 
@@ -235,7 +288,7 @@ impl Client {
     /// `WRONGTYPE` if the key holds another type.
     pub fn get_del(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>, Error> {
         let key = key.as_ref();
-        self.registry.write(key_slot(key), |t, now| {
+        self.write(key_slot(key), |t, now| {
             let v = strings::get(t, now, key)?;
             if v.is_some() {
                 t.remove(key);
@@ -252,7 +305,7 @@ impl Client {
     #[inline]
     pub fn incr_by(&self, key: impl AsRef<[u8]>, delta: i64) -> Result<i64, Error> {
         let key = key.as_ref();
-        self.registry.write(key_slot(key), |t, now| strings::incr_by(t, now, key, delta))?
+        self.write(key_slot(key), |t, now| strings::incr_by(t, now, key, delta))?
     }
 
     /// `INCRBYFLOAT`: adds `delta` to the number at `key` and returns the result.
@@ -263,9 +316,8 @@ impl Client {
     pub fn incr_by_float(&self, key: impl AsRef<[u8]>, delta: f64) -> Result<f64, Error> {
         let key = key.as_ref();
         let delta = crate::command::args::format_f64(delta);
-        let text = self
-            .registry
-            .write(key_slot(key), |t, now| strings::incr_by_float(t, now, key, delta.as_bytes()))??;
+        let text =
+            self.write(key_slot(key), |t, now| strings::incr_by_float(t, now, key, delta.as_bytes()))??;
         crate::command::args::parse_f64(&text).ok_or_else(Error::not_float)
     }
 
@@ -275,7 +327,7 @@ impl Client {
     /// `WRONGTYPE`; `ERR string exceeds maximum allowed size` past 512 MiB.
     pub fn append(&self, key: impl AsRef<[u8]>, tail: impl AsRef<[u8]>) -> Result<usize, Error> {
         let (key, tail) = (key.as_ref(), tail.as_ref());
-        self.registry.write(key_slot(key), |t, now| strings::append(t, now, key, tail))?
+        self.write(key_slot(key), |t, now| strings::append(t, now, key, tail))?
     }
 
     /// `DEL`: removes `keys`, which must share a slot; returns how many existed.
@@ -284,7 +336,7 @@ impl Client {
     /// `CROSSSLOT` if the keys span slots (nothing is removed then).
     pub fn del<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<usize, Error> {
         let Some(slot) = one_slot(keys)? else { return Ok(0) };
-        self.registry.write(slot, |t, now| keys::del(t, now, keys))
+        self.write(slot, |t, now| keys::del(t, now, keys))
     }
 
     /// `EXISTS`: how many of `keys` (sharing a slot) exist, repeats counted.
@@ -293,7 +345,7 @@ impl Client {
     /// `CROSSSLOT` if the keys span slots.
     pub fn exists<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<usize, Error> {
         let Some(slot) = one_slot(keys)? else { return Ok(0) };
-        self.registry.read(slot, |t, now| keys::exists(t, now, keys))
+        self.read(slot, |t, now| keys::exists(t, now, keys))
     }
 
     /// `PEXPIRE`: sets a time to live on `key`; false if the key does not exist.
@@ -303,7 +355,7 @@ impl Client {
     pub fn expire(&self, key: impl AsRef<[u8]>, ttl: Duration) -> Result<bool, Error> {
         let key = key.as_ref();
         let ms = i64::try_from(ttl.as_millis()).map_err(|_| Error::invalid_expire("pexpire"))?;
-        self.registry.write(key_slot(key), |t, now| {
+        self.write(key_slot(key), |t, now| {
             let at = ms.checked_add(now.ms() as i64).ok_or_else(|| Error::invalid_expire("pexpire"))?;
             Ok(keys::expire_at(t, now, key, at, keys::ExpireFlags::default()))
         })?
@@ -315,8 +367,7 @@ impl Client {
     /// `CLUSTERDOWN` if the key's slot is not served.
     pub fn ttl(&self, key: impl AsRef<[u8]>) -> Result<Option<Duration>, Error> {
         let key = key.as_ref();
-        self.registry
-            .read(key_slot(key), |t, now| keys::pttl(t, now, key).ok().map(Duration::from_millis))
+        self.read(key_slot(key), |t, now| keys::pttl(t, now, key).ok().map(Duration::from_millis))
     }
 
     /// `PERSIST`: removes the TTL of `key`; true if it had one.
@@ -325,7 +376,7 @@ impl Client {
     /// `CLUSTERDOWN` if the key's slot is not served.
     pub fn persist(&self, key: impl AsRef<[u8]>) -> Result<bool, Error> {
         let key = key.as_ref();
-        self.registry.write(key_slot(key), |t, now| keys::persist(t, now, key))
+        self.write(key_slot(key), |t, now| keys::persist(t, now, key))
     }
 
     /// `MSET`: stores every pair at once; all keys must share a slot.
@@ -336,7 +387,7 @@ impl Client {
         let keys: Vec<&[u8]> = pairs.iter().map(|(k, _)| k.as_ref()).collect();
         let Some(slot) = one_slot(&keys)? else { return Ok(()) };
         let pairs: Vec<(&[u8], &[u8])> = pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
-        self.registry.write(slot, |t, _| strings::mset(t, &pairs))
+        self.write(slot, |t, _| strings::mset(t, &pairs))
     }
 
     /// `MGET`: the strings at `keys` (sharing a slot), None where missing or not a string.
@@ -345,7 +396,7 @@ impl Client {
     /// `CROSSSLOT` if the keys span slots.
     pub fn mget<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Option<Bytes>>, Error> {
         let Some(slot) = one_slot(keys)? else { return Ok(Vec::new()) };
-        self.registry.read(slot, |t, now| {
+        self.read(slot, |t, now| {
             keys.iter().map(|k| t.get(k.as_ref(), now).and_then(strings::string_or_none)).collect()
         })
     }

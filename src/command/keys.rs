@@ -1,21 +1,22 @@
 //! Generic key commands: DEL, EXISTS, TYPE, the EXPIRE and TTL families, SCAN and KEYS.
 
 use super::args::{int, is};
+use super::{Keyless, Spec, ALL_KEYS, ONE_KEY, TWO_KEYS};
 use crate::error::Error;
 use crate::glob::Glob;
-use crate::keyspace::{scan_hash, Now, Table};
+use crate::keyspace::{scan_hash, Db, Now, Table, View};
 use crate::reply::Reply;
 use crate::slot::SLOTS;
 
 /// `DEL`/`UNLINK`: how many of `keys` existed and were removed.
-pub(crate) fn del<K: AsRef<[u8]>>(t: &mut Table, now: &Now<'_>, keys: &[K]) -> usize {
+pub(crate) fn del<K: AsRef<[u8]>>(t: &mut Db<'_>, now: &Now<'_>, keys: &[K]) -> usize {
     keys.iter()
         .filter(|k| t.get_mut(k.as_ref(), now).is_some() && t.remove(k.as_ref()).is_some())
         .count()
 }
 
 /// `EXISTS`: how many of `keys` exist, counting repeats.
-pub(crate) fn exists<K: AsRef<[u8]>>(t: &Table, now: &Now<'_>, keys: &[K]) -> usize {
+pub(crate) fn exists<K: AsRef<[u8]>>(t: &View<'_>, now: &Now<'_>, keys: &[K]) -> usize {
     keys.iter().filter(|k| t.contains(k.as_ref(), now)).count()
 }
 
@@ -59,7 +60,7 @@ impl ExpireFlags {
 
 /// `EXPIRE` family: sets the deadline `at` (Unix ms, may be in the past, which deletes the
 /// key) subject to `flags`. Returns whether the TTL was set.
-pub(crate) fn expire_at(t: &mut Table, now: &Now<'_>, key: &[u8], at: i64, flags: ExpireFlags) -> bool {
+pub(crate) fn expire_at(t: &mut Db<'_>, now: &Now<'_>, key: &[u8], at: i64, flags: ExpireFlags) -> bool {
     let Some(e) = t.get_mut(key, now) else { return false };
     let current = e.expire_at().map(|c| c as i64);
     let refused = (flags.nx && current.is_some())
@@ -78,7 +79,7 @@ pub(crate) fn expire_at(t: &mut Table, now: &Now<'_>, key: &[u8], at: i64, flags
 }
 
 fn expire_generic(
-    t: &mut Table,
+    t: &mut Db<'_>,
     now: &Now<'_>,
     a: &[&[u8]],
     command: &str,
@@ -96,75 +97,169 @@ fn expire_generic(
     Ok(Reply::Int(expire_at(t, now, a[1], when, flags).into()))
 }
 
-pub(crate) fn expire_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+pub(crate) fn expire_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
     expire_generic(t, now, a, "expire", true, true)
 }
 
-pub(crate) fn pexpire_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+pub(crate) fn pexpire_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
     expire_generic(t, now, a, "pexpire", false, true)
 }
 
-pub(crate) fn expireat_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+pub(crate) fn expireat_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
     expire_generic(t, now, a, "expireat", true, false)
 }
 
-pub(crate) fn pexpireat_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+pub(crate) fn pexpireat_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
     expire_generic(t, now, a, "pexpireat", false, false)
 }
 
 /// Remaining time to live in ms: `Err(-2)` if missing, `Err(-1)` if no TTL.
-pub(crate) fn pttl(t: &Table, now: &Now<'_>, key: &[u8]) -> Result<u64, i64> {
+pub(crate) fn pttl(t: &View<'_>, now: &Now<'_>, key: &[u8]) -> Result<u64, i64> {
     let e = t.get(key, now).ok_or(-2)?;
     let at = e.expire_at().ok_or(-1)?;
     Ok(at.saturating_sub(now.ms()))
 }
 
-pub(crate) fn ttl_cmd(t: &Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+pub(crate) fn ttl_cmd(t: &View<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
     Ok(Reply::Int(pttl(t, now, a[1]).map_or_else(|c| c, |ms| ((ms + 500) / 1000) as i64)))
 }
 
-pub(crate) fn pttl_cmd(t: &Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+pub(crate) fn pttl_cmd(t: &View<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
     Ok(Reply::Int(pttl(t, now, a[1]).map_or_else(|c| c, |ms| ms as i64)))
 }
 
-fn expire_time(t: &Table, now: &Now<'_>, key: &[u8]) -> Result<u64, i64> {
+fn expire_time(t: &View<'_>, now: &Now<'_>, key: &[u8]) -> Result<u64, i64> {
     let e = t.get(key, now).ok_or(-2)?;
     e.expire_at().ok_or(-1)
 }
 
-pub(crate) fn expiretime_cmd(t: &Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+pub(crate) fn expiretime_cmd(t: &View<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
     let r = expire_time(t, now, a[1]).map_or_else(|c| c, |at| ((at + 500) / 1000) as i64);
     Ok(Reply::Int(r))
 }
 
-pub(crate) fn pexpiretime_cmd(t: &Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+pub(crate) fn pexpiretime_cmd(t: &View<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
     Ok(Reply::Int(expire_time(t, now, a[1]).map_or_else(|c| c, |at| at as i64)))
 }
 
 /// `PERSIST`: removes the TTL; false if the key is missing or has none.
-pub(crate) fn persist(t: &mut Table, now: &Now<'_>, key: &[u8]) -> bool {
+pub(crate) fn persist(t: &mut Db<'_>, now: &Now<'_>, key: &[u8]) -> bool {
     match t.get_mut(key, now) {
         Some(e) if e.expire_at().is_some() => t.set_expire(key, None),
         _ => false,
     }
 }
 
-pub(crate) fn persist_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+pub(crate) fn persist_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
     Ok(Reply::Int(persist(t, now, a[1]).into()))
 }
 
-pub(crate) fn del_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+pub(crate) fn del_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
     Ok(Reply::Int(del(t, now, &a[1..]) as i64))
 }
 
-pub(crate) fn exists_cmd(t: &Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+pub(crate) fn exists_cmd(t: &View<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
     Ok(Reply::Int(exists(t, now, &a[1..]) as i64))
 }
 
-pub(crate) fn type_cmd(t: &Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+/// `RENAME`/`RENAMENX`: moves the value and TTL of `src` to `dst`. With `nx`, returns false
+/// (and changes nothing) if `dst` exists.
+///
+/// # Errors
+/// `ERR no such key` if `src` does not exist.
+pub(crate) fn rename(
+    t: &mut Db<'_>,
+    now: &Now<'_>,
+    src: &[u8],
+    dst: &[u8],
+    nx: bool,
+) -> Result<bool, Error> {
+    if !t.contains(src, now) {
+        return Err(Error::msg("no such key"));
+    }
+    if src == dst {
+        return Ok(!nx);
+    }
+    if nx && t.contains(dst, now) {
+        return Ok(false);
+    }
+    let e = t.remove(src).expect("checked above");
+    let at = e.expire_at();
+    t.remove(dst);
+    t.insert(dst, e.value, at);
+    Ok(true)
+}
+
+pub(crate) fn rename_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+    rename(t, now, a[1], a[2], false).map(|_| Reply::ok())
+}
+
+pub(crate) fn renamenx_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+    rename(t, now, a[1], a[2], true).map(|done| Reply::Int(done.into()))
+}
+
+/// `COPY source destination [DB 0] [REPLACE]`.
+pub(crate) fn copy_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+    let mut replace = false;
+    let mut i = 3;
+    while i < a.len() {
+        if is(a[i], "replace") {
+            replace = true;
+        } else if is(a[i], "db") && i + 1 < a.len() {
+            let db = int(a[i + 1])?;
+            if db != 0 {
+                return Err(Error::msg("Copying to another database is not allowed in cluster mode"));
+            }
+            i += 1;
+        } else {
+            return Err(Error::syntax());
+        }
+        i += 1;
+    }
+    let (src, dst) = (a[1], a[2]);
+    if src == dst {
+        return Err(Error::msg("source and destination objects are the same"));
+    }
+    let Some(e) = t.get(src, now) else { return Ok(Reply::Int(0)) };
+    let (value, at) = (e.value.clone(), e.expire_at());
+    if t.contains(dst, now) && !replace {
+        return Ok(Reply::Int(0));
+    }
+    t.remove(dst);
+    t.insert(dst, value, at);
+    Ok(Reply::Int(1))
+}
+
+pub(crate) fn type_cmd(t: &View<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
     let name = t.get(a[1], now).map_or("none", |e| e.value.type_name());
     Ok(Reply::Simple(name.into()))
 }
+
+/// The commands of this family.
+pub(crate) static COMMANDS: &[Spec] = &[
+    Spec::write("del", -2, ALL_KEYS, del_cmd),
+    Spec::write("unlink", -2, ALL_KEYS, del_cmd),
+    Spec::read("exists", -2, ALL_KEYS, exists_cmd),
+    Spec::read("touch", -2, ALL_KEYS, exists_cmd),
+    Spec::read("type", 2, ONE_KEY, type_cmd),
+    Spec::write("expire", -3, ONE_KEY, expire_cmd),
+    Spec::write("pexpire", -3, ONE_KEY, pexpire_cmd),
+    Spec::write("expireat", -3, ONE_KEY, expireat_cmd),
+    Spec::write("pexpireat", -3, ONE_KEY, pexpireat_cmd),
+    Spec::read("ttl", 2, ONE_KEY, ttl_cmd),
+    Spec::read("pttl", 2, ONE_KEY, pttl_cmd),
+    Spec::read("expiretime", 2, ONE_KEY, expiretime_cmd),
+    Spec::read("pexpiretime", 2, ONE_KEY, pexpiretime_cmd),
+    Spec::write("persist", 2, ONE_KEY, persist_cmd),
+    Spec::write("rename", 3, TWO_KEYS, rename_cmd),
+    Spec::write("renamenx", 3, TWO_KEYS, renamenx_cmd),
+    Spec::write("copy", -3, TWO_KEYS, copy_cmd),
+    Spec::keyless("dbsize", 1, Keyless::DbSize),
+    Spec::keyless("flushall", -1, Keyless::FlushAll),
+    Spec::keyless("flushdb", -1, Keyless::FlushAll),
+    Spec::keyless("scan", -2, Keyless::Scan),
+    Spec::keyless("keys", 2, Keyless::Keys),
+];
 
 // ----- SCAN and KEYS: parsed here, run slot by slot by the client -----
 

@@ -8,21 +8,58 @@
 
 pub(crate) mod args;
 pub(crate) mod cluster;
+pub(crate) mod hashes;
 pub(crate) mod keys;
+pub(crate) mod lists;
 pub(crate) mod server;
+pub(crate) mod sets;
 pub(crate) mod strings;
+pub(crate) mod zsets;
 
 use crate::error::Error;
-use crate::keyspace::{Now, Table};
+use crate::keyspace::{Db, Now, View};
 use crate::reply::Reply;
 use crate::slot::key_slot;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-/// A command that reads one slot's table.
-pub(crate) type ReadFn = fn(&Table, &Now<'_>, &[&[u8]]) -> Result<Reply, Error>;
-/// A command that writes one slot's table.
-pub(crate) type WriteFn = fn(&mut Table, &Now<'_>, &[&[u8]]) -> Result<Reply, Error>;
+/// A command that reads the tables of its keys' slots.
+pub(crate) type ReadFn = fn(&View<'_>, &Now<'_>, &[&[u8]]) -> Result<Reply, Error>;
+/// A command that writes the tables of its keys' slots.
+pub(crate) type WriteFn = fn(&mut Db<'_>, &Now<'_>, &[&[u8]]) -> Result<Reply, Error>;
+
+/// A blocking command (`BLPOP` ...) tried once: `Ok(None)` means it would block, as every
+/// key it waits on is empty; the node runs it again when one of them is signalled ready.
+pub(crate) type BlockFn = fn(&mut Db<'_>, &Now<'_>, &[&[u8]]) -> Result<Option<Reply>, Error>;
+
+/// Where a blocking command's timeout (seconds, a float; 0 waits forever) is.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum TimeoutArg {
+    /// The last argument (`BLPOP key... timeout`).
+    Last,
+    /// This argument (`BLMPOP timeout numkeys key...` has it at 1).
+    At(usize),
+}
+
+impl TimeoutArg {
+    /// Parses the timeout as Redis does: None waits forever.
+    pub(crate) fn parse(self, a: &[&[u8]]) -> Result<Option<std::time::Duration>, Error> {
+        let i = match self {
+            TimeoutArg::Last => a.len() - 1,
+            TimeoutArg::At(i) => i,
+        };
+        let secs = args::parse_f64(a[i])
+            .filter(|s| s.is_finite())
+            .ok_or_else(|| Error::msg("timeout is not a float or out of range"))?;
+        if secs < 0.0 {
+            return Err(Error::msg("timeout is negative"));
+        }
+        if secs > 1e12 {
+            return Err(Error::msg("timeout is out of range"));
+        }
+        Ok((secs > 0.0).then(|| std::time::Duration::from_secs_f64(secs)))
+    }
+}
 
 /// Commands without keys, which the client runs across the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,23 +80,33 @@ pub(crate) enum Handler {
     Read(ReadFn),
     /// Under the slot's write lock.
     Write(WriteFn),
+    /// Under the slot's write lock; if it would block, the caller waits until a write
+    /// signals one of its keys ready or the timeout passes.
+    Blocking(BlockFn, TimeoutArg),
     /// By the client, across slots and nodes.
     Keyless(Keyless),
 }
 
-/// Where the keys are among the arguments, as Redis's legacy key specs say: from `first` to
-/// `last` (negative: counted from the end, -1 is the last argument) every `step`.
+/// Where the keys are among the arguments.
 #[derive(Clone, Copy)]
-pub(crate) struct KeySpec {
-    first: usize,
-    last: isize,
-    step: usize,
+pub(crate) enum KeySpec {
+    /// As Redis's legacy key specs: from `first` to `last` (negative: counted from the end,
+    /// -1 is the last argument) every `step`; `first == 0` means no keys.
+    Range { first: usize, last: isize, step: usize },
+    /// Positions computed from the arguments, for commands whose keys move (`numkeys`
+    /// arguments, `STORE` destinations). An error is the command's own error for the bad
+    /// argument, reported before anything runs.
+    Custom(fn(&[&[u8]]) -> Result<Vec<usize>, Error>),
 }
 
-const NO_KEYS: KeySpec = KeySpec { first: 0, last: 0, step: 0 };
-const ONE_KEY: KeySpec = KeySpec { first: 1, last: 1, step: 1 };
-const ALL_KEYS: KeySpec = KeySpec { first: 1, last: -1, step: 1 };
-const KEY_VALUE_PAIRS: KeySpec = KeySpec { first: 1, last: -1, step: 2 };
+pub(crate) const NO_KEYS: KeySpec = KeySpec::Range { first: 0, last: 0, step: 0 };
+pub(crate) const ONE_KEY: KeySpec = KeySpec::Range { first: 1, last: 1, step: 1 };
+pub(crate) const ALL_KEYS: KeySpec = KeySpec::Range { first: 1, last: -1, step: 1 };
+pub(crate) const KEY_VALUE_PAIRS: KeySpec = KeySpec::Range { first: 1, last: -1, step: 2 };
+/// Every argument but the name and the last (`BLPOP key... timeout`).
+pub(crate) const ALL_BUT_LAST: KeySpec = KeySpec::Range { first: 1, last: -2, step: 1 };
+/// The first two arguments (`LMOVE src dst ...`, `SMOVE`, `RENAME`).
+pub(crate) const TWO_KEYS: KeySpec = KeySpec::Range { first: 1, last: 2, step: 1 };
 
 /// One entry of the command table.
 pub(crate) struct Spec {
@@ -72,15 +119,25 @@ pub(crate) struct Spec {
 }
 
 impl Spec {
-    const fn read(name: &'static str, arity: i32, keys: KeySpec, f: ReadFn) -> Spec {
+    pub(crate) const fn read(name: &'static str, arity: i32, keys: KeySpec, f: ReadFn) -> Spec {
         Spec { name, arity, keys, handler: Handler::Read(f) }
     }
 
-    const fn write(name: &'static str, arity: i32, keys: KeySpec, f: WriteFn) -> Spec {
+    pub(crate) const fn write(name: &'static str, arity: i32, keys: KeySpec, f: WriteFn) -> Spec {
         Spec { name, arity, keys, handler: Handler::Write(f) }
     }
 
-    const fn keyless(name: &'static str, arity: i32, k: Keyless) -> Spec {
+    pub(crate) const fn blocking(
+        name: &'static str,
+        arity: i32,
+        keys: KeySpec,
+        f: BlockFn,
+        timeout: TimeoutArg,
+    ) -> Spec {
+        Spec { name, arity, keys, handler: Handler::Blocking(f, timeout) }
+    }
+
+    pub(crate) const fn keyless(name: &'static str, arity: i32, k: Keyless) -> Spec {
         Spec { name, arity, keys: NO_KEYS, handler: Handler::Keyless(k) }
     }
 
@@ -99,17 +156,26 @@ impl Spec {
     }
 
     /// The keys among `args` (the name at index 0).
-    pub(crate) fn keys<'a>(&self, args: &'a [&'a [u8]]) -> impl Iterator<Item = &'a [u8]> + 'a {
-        let KeySpec { first, last, step } = self.keys;
-        let last = if last < 0 { args.len() as isize + last } else { last };
-        let end = if first == 0 { 0 } else { (last + 1).max(0) as usize };
-        (first..end).step_by(step.max(1)).filter_map(move |i| args.get(i).copied())
+    ///
+    /// # Errors
+    /// A [`KeySpec::Custom`] command's error for a bad key-count argument.
+    pub(crate) fn keys<'a>(&self, args: &[&'a [u8]]) -> Result<Vec<&'a [u8]>, Error> {
+        match self.keys {
+            KeySpec::Range { first, last, step } => {
+                let last = if last < 0 { args.len() as isize + last } else { last };
+                let end = if first == 0 { 0 } else { (last + 1).max(0) as usize };
+                Ok((first..end.min(args.len())).step_by(step.max(1)).map(|i| args[i]).collect())
+            }
+            KeySpec::Custom(f) => {
+                Ok(f(args)?.into_iter().filter_map(|i| args.get(i).copied()).collect())
+            }
+        }
     }
 
     /// The one slot all keys hash to; `CROSSSLOT` if they span slots. Keyless specs give None.
-    pub(crate) fn slot<'a>(&self, args: &'a [&'a [u8]]) -> Result<Option<u16>, Error> {
+    pub(crate) fn slot(&self, args: &[&[u8]]) -> Result<Option<u16>, Error> {
         let mut slot = None;
-        for key in self.keys(args) {
+        for key in self.keys(args)? {
             let s = key_slot(key);
             match slot {
                 None => slot = Some(s),
@@ -121,59 +187,23 @@ impl Spec {
     }
 }
 
-static TABLE: &[Spec] = &[
-    // strings
-    Spec::read("get", 2, ONE_KEY, strings::get_cmd),
-    Spec::write("set", -3, ONE_KEY, strings::set_cmd),
-    Spec::write("setnx", 3, ONE_KEY, strings::setnx_cmd),
-    Spec::write("setex", 4, ONE_KEY, strings::setex_cmd),
-    Spec::write("psetex", 4, ONE_KEY, strings::psetex_cmd),
-    Spec::write("getdel", 2, ONE_KEY, strings::getdel_cmd),
-    Spec::write("getex", -2, ONE_KEY, strings::getex_cmd),
-    Spec::write("getset", 3, ONE_KEY, strings::getset_cmd),
-    Spec::write("append", 3, ONE_KEY, strings::append_cmd),
-    Spec::read("strlen", 2, ONE_KEY, strings::strlen_cmd),
-    Spec::read("getrange", 4, ONE_KEY, strings::getrange_cmd),
-    Spec::read("substr", 4, ONE_KEY, strings::getrange_cmd),
-    Spec::write("setrange", 4, ONE_KEY, strings::setrange_cmd),
-    Spec::write("incr", 2, ONE_KEY, strings::incr_cmd),
-    Spec::write("decr", 2, ONE_KEY, strings::decr_cmd),
-    Spec::write("incrby", 3, ONE_KEY, strings::incrby_cmd),
-    Spec::write("decrby", 3, ONE_KEY, strings::decrby_cmd),
-    Spec::write("incrbyfloat", 3, ONE_KEY, strings::incrbyfloat_cmd),
-    Spec::read("mget", -2, ALL_KEYS, strings::mget_cmd),
-    Spec::write("mset", -3, KEY_VALUE_PAIRS, strings::mset_cmd),
-    Spec::write("msetnx", -3, KEY_VALUE_PAIRS, strings::msetnx_cmd),
-    // keys
-    Spec::write("del", -2, ALL_KEYS, keys::del_cmd),
-    Spec::write("unlink", -2, ALL_KEYS, keys::del_cmd),
-    Spec::read("exists", -2, ALL_KEYS, keys::exists_cmd),
-    Spec::read("touch", -2, ALL_KEYS, keys::exists_cmd),
-    Spec::read("type", 2, ONE_KEY, keys::type_cmd),
-    Spec::write("expire", -3, ONE_KEY, keys::expire_cmd),
-    Spec::write("pexpire", -3, ONE_KEY, keys::pexpire_cmd),
-    Spec::write("expireat", -3, ONE_KEY, keys::expireat_cmd),
-    Spec::write("pexpireat", -3, ONE_KEY, keys::pexpireat_cmd),
-    Spec::read("ttl", 2, ONE_KEY, keys::ttl_cmd),
-    Spec::read("pttl", 2, ONE_KEY, keys::pttl_cmd),
-    Spec::read("expiretime", 2, ONE_KEY, keys::expiretime_cmd),
-    Spec::read("pexpiretime", 2, ONE_KEY, keys::pexpiretime_cmd),
-    Spec::write("persist", 2, ONE_KEY, keys::persist_cmd),
-    Spec::keyless("dbsize", 1, Keyless::DbSize),
-    Spec::keyless("flushall", -1, Keyless::FlushAll),
-    Spec::keyless("flushdb", -1, Keyless::FlushAll),
-    Spec::keyless("scan", -2, Keyless::Scan),
-    Spec::keyless("keys", 2, Keyless::Keys),
-    // server and cluster
-    Spec::keyless("ping", -1, Keyless::Ping),
-    Spec::keyless("echo", 2, Keyless::Echo),
-    Spec::keyless("cluster", -2, Keyless::Cluster),
+/// Every family's commands.
+static FAMILIES: &[&[Spec]] = &[
+    strings::COMMANDS,
+    keys::COMMANDS,
+    lists::COMMANDS,
+    hashes::COMMANDS,
+    sets::COMMANDS,
+    zsets::COMMANDS,
+    server::COMMANDS,
 ];
 
 /// Finds a command by name, case-insensitively.
 pub(crate) fn lookup(name: &[u8]) -> Option<&'static Spec> {
     static INDEX: OnceLock<HashMap<&'static [u8], &'static Spec>> = OnceLock::new();
-    let index = INDEX.get_or_init(|| TABLE.iter().map(|s| (s.name.as_bytes(), s)).collect());
+    let index = INDEX.get_or_init(|| {
+        FAMILIES.iter().flat_map(|f| f.iter()).map(|s| (s.name.as_bytes(), s)).collect()
+    });
     let mut buf = [0u8; 32];
     let lower = buf.get_mut(..name.len())?;
     lower.copy_from_slice(name);
@@ -208,7 +238,7 @@ mod tests {
     #[test]
     fn key_positions() {
         let args: Vec<&[u8]> = vec![b"mset", b"a", b"1", b"b", b"2"];
-        let keys: Vec<_> = lookup(b"mset").unwrap().keys(&args).collect();
+        let keys = lookup(b"mset").unwrap().keys(&args).unwrap();
         assert_eq!(keys, vec![&b"a"[..], b"b"]);
         let args: Vec<&[u8]> = vec![b"mget", b"{t}a", b"{t}b"];
         assert_eq!(lookup(b"mget").unwrap().slot(&args), Ok(Some(key_slot("t"))));

@@ -1,5 +1,6 @@
 //! Connection and server commands that need no keys: PING, ECHO.
 
+use super::{Keyless, Spec};
 use crate::error::Error;
 use crate::reply::Reply;
 
@@ -16,3 +17,10 @@ pub(crate) fn ping(a: &[&[u8]]) -> Result<Reply, Error> {
 pub(crate) fn echo(a: &[&[u8]]) -> Result<Reply, Error> {
     Ok(Reply::bulk(a[1]))
 }
+
+/// The commands of this family.
+pub(crate) static COMMANDS: &[Spec] = &[
+    Spec::keyless("ping", -1, Keyless::Ping),
+    Spec::keyless("echo", 2, Keyless::Echo),
+    Spec::keyless("cluster", -2, Keyless::Cluster),
+];

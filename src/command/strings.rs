@@ -1,9 +1,10 @@
 //! String commands: GET, SET and its options, counters, ranges, MGET/MSET.
 
 use super::args::{float, format_f64, int, is, parse_f64, parse_i64};
+use super::{Spec, ALL_KEYS, KEY_VALUE_PAIRS, ONE_KEY};
 use crate::bytes::Bytes;
 use crate::error::Error;
-use crate::keyspace::{Entry, Now, Table, Value};
+use crate::keyspace::{Db, Entry, Lookup, Now, Value, View};
 use crate::reply::Reply;
 
 /// Redis's `proto-max-bulk-len`: the largest string a command may build.
@@ -13,6 +14,7 @@ const MAX_STRING: u64 = 512 * 1024 * 1024;
 pub(crate) fn as_string(entry: &Entry) -> Result<&Bytes, Error> {
     match &entry.value {
         Value::Str(b) => Ok(b),
+        _ => Err(Error::WrongType),
     }
 }
 
@@ -20,12 +22,13 @@ pub(crate) fn as_string(entry: &Entry) -> Result<&Bytes, Error> {
 pub(crate) fn string_or_none(entry: &Entry) -> Option<Bytes> {
     match &entry.value {
         Value::Str(b) => Some(b.clone()),
+        _ => None,
     }
 }
 
 /// The string stored at `key`, if any.
-pub(crate) fn get(t: &Table, now: &Now<'_>, key: &[u8]) -> Result<Option<Bytes>, Error> {
-    t.get(key, now).map(|e| as_string(e).cloned()).transpose()
+pub(crate) fn get(t: &impl Lookup, now: &Now<'_>, key: &[u8]) -> Result<Option<Bytes>, Error> {
+    t.entry(key, now).map(|e| as_string(e).cloned()).transpose()
 }
 
 /// What `SET` does with the key's TTL.
@@ -72,7 +75,7 @@ pub(crate) struct SetOptions {
 
 /// `SET`: returns whether the value was stored and, with `GET`, the old value.
 pub(crate) fn set(
-    t: &mut Table,
+    t: &mut Db<'_>,
     now: &Now<'_>,
     key: &[u8],
     value: Bytes,
@@ -101,7 +104,7 @@ pub(crate) fn set(
 }
 
 /// `INCRBY`: adds `delta` to the integer at `key` (0 if missing), keeping its TTL.
-pub(crate) fn incr_by(t: &mut Table, now: &Now<'_>, key: &[u8], delta: i64) -> Result<i64, Error> {
+pub(crate) fn incr_by(t: &mut Db<'_>, now: &Now<'_>, key: &[u8], delta: i64) -> Result<i64, Error> {
     let current = match t.get_mut(key, now) {
         Some(e) => parse_i64(as_string(e)?).ok_or_else(Error::not_integer)?,
         None => 0,
@@ -113,7 +116,7 @@ pub(crate) fn incr_by(t: &mut Table, now: &Now<'_>, key: &[u8], delta: i64) -> R
 
 /// `INCRBYFLOAT`: adds `delta` to the number at `key`, keeping its TTL.
 pub(crate) fn incr_by_float(
-    t: &mut Table,
+    t: &mut Db<'_>,
     now: &Now<'_>,
     key: &[u8],
     delta: &[u8],
@@ -132,7 +135,7 @@ pub(crate) fn incr_by_float(
 }
 
 /// `APPEND`: returns the new length.
-pub(crate) fn append(t: &mut Table, now: &Now<'_>, key: &[u8], tail: &[u8]) -> Result<usize, Error> {
+pub(crate) fn append(t: &mut Db<'_>, now: &Now<'_>, key: &[u8], tail: &[u8]) -> Result<usize, Error> {
     let joined = match t.get_mut(key, now) {
         Some(e) => {
             let s = as_string(e)?;
@@ -168,15 +171,40 @@ pub(crate) fn get_range(s: &[u8], start: i64, end: i64) -> &[u8] {
 }
 
 /// `MSET`: stores every pair, clearing their TTLs.
-pub(crate) fn mset(t: &mut Table, pairs: &[(&[u8], &[u8])]) {
+pub(crate) fn mset(t: &mut Db<'_>, pairs: &[(&[u8], &[u8])]) {
     for (k, v) in pairs {
         t.insert(k, Value::Str(Bytes::copy_from(v)), None);
     }
 }
 
+/// The commands of this family.
+pub(crate) static COMMANDS: &[Spec] = &[
+    Spec::read("get", 2, ONE_KEY, get_cmd),
+    Spec::write("set", -3, ONE_KEY, set_cmd),
+    Spec::write("setnx", 3, ONE_KEY, setnx_cmd),
+    Spec::write("setex", 4, ONE_KEY, setex_cmd),
+    Spec::write("psetex", 4, ONE_KEY, psetex_cmd),
+    Spec::write("getdel", 2, ONE_KEY, getdel_cmd),
+    Spec::write("getex", -2, ONE_KEY, getex_cmd),
+    Spec::write("getset", 3, ONE_KEY, getset_cmd),
+    Spec::write("append", 3, ONE_KEY, append_cmd),
+    Spec::read("strlen", 2, ONE_KEY, strlen_cmd),
+    Spec::read("getrange", 4, ONE_KEY, getrange_cmd),
+    Spec::read("substr", 4, ONE_KEY, getrange_cmd),
+    Spec::write("setrange", 4, ONE_KEY, setrange_cmd),
+    Spec::write("incr", 2, ONE_KEY, incr_cmd),
+    Spec::write("decr", 2, ONE_KEY, decr_cmd),
+    Spec::write("incrby", 3, ONE_KEY, incrby_cmd),
+    Spec::write("decrby", 3, ONE_KEY, decrby_cmd),
+    Spec::write("incrbyfloat", 3, ONE_KEY, incrbyfloat_cmd),
+    Spec::read("mget", -2, ALL_KEYS, mget_cmd),
+    Spec::write("mset", -3, KEY_VALUE_PAIRS, mset_cmd),
+    Spec::write("msetnx", -3, KEY_VALUE_PAIRS, msetnx_cmd),
+];
+
 // ----- handlers -----
 
-pub(crate) fn get_cmd(t: &Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+pub(crate) fn get_cmd(t: &View<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
     Ok(get(t, now, a[1])?.into())
 }
 
@@ -257,7 +285,7 @@ fn expiry_unit(opt: &[u8]) -> Option<(bool, bool)> {
         .map(|(_, secs, abs)| (secs, abs))
 }
 
-pub(crate) fn set_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+pub(crate) fn set_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
     let (mut o, _, expire) = parse_expiry_options(a, true)?;
     if let Some(e) = expire {
         o.expiry = e.expiry("set")?;
@@ -272,13 +300,13 @@ pub(crate) fn set_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply
     })
 }
 
-pub(crate) fn setnx_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+pub(crate) fn setnx_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
     let o = SetOptions { nx: true, ..SetOptions::default() };
     let (stored, _) = set(t, now, a[1], Bytes::copy_from(a[2]), &o, "setnx")?;
     Ok(Reply::Int(stored.into()))
 }
 
-fn setex_generic(t: &mut Table, now: &Now<'_>, a: &[&[u8]], secs: bool) -> Result<Reply, Error> {
+fn setex_generic(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]], secs: bool) -> Result<Reply, Error> {
     let command = if secs { "setex" } else { "psetex" };
     let n = int(a[2])?;
     if n <= 0 || (secs && n > i64::MAX / 1000) {
@@ -290,15 +318,15 @@ fn setex_generic(t: &mut Table, now: &Now<'_>, a: &[&[u8]], secs: bool) -> Resul
     Ok(Reply::ok())
 }
 
-pub(crate) fn setex_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+pub(crate) fn setex_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
     setex_generic(t, now, a, true)
 }
 
-pub(crate) fn psetex_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+pub(crate) fn psetex_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
     setex_generic(t, now, a, false)
 }
 
-pub(crate) fn getdel_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+pub(crate) fn getdel_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
     let old = get(t, now, a[1])?;
     if old.is_some() {
         t.remove(a[1]);
@@ -306,7 +334,7 @@ pub(crate) fn getdel_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Re
     Ok(old.into())
 }
 
-pub(crate) fn getex_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+pub(crate) fn getex_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
     let (_, persist, expire) = parse_expiry_options(a, false)?;
     // As Redis: a missing key answers nil before the expire value is looked at.
     let Some(value) = get(t, now, a[1])? else { return Ok(Reply::Nil) };
@@ -329,27 +357,27 @@ pub(crate) fn getex_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Rep
     Ok(Reply::Bulk(value))
 }
 
-pub(crate) fn getset_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+pub(crate) fn getset_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
     let old = get(t, now, a[1])?;
     t.insert(a[1], Value::Str(Bytes::copy_from(a[2])), None);
     Ok(old.into())
 }
 
-pub(crate) fn append_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+pub(crate) fn append_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
     Ok(Reply::Int(append(t, now, a[1], a[2])? as i64))
 }
 
-pub(crate) fn strlen_cmd(t: &Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+pub(crate) fn strlen_cmd(t: &View<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
     Ok(Reply::Int(get(t, now, a[1])?.map_or(0, |s| s.len()) as i64))
 }
 
-pub(crate) fn getrange_cmd(t: &Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+pub(crate) fn getrange_cmd(t: &View<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
     let (start, end) = (int(a[2])?, int(a[3])?);
     let s = get(t, now, a[1])?.unwrap_or_else(|| Bytes::from(""));
     Ok(Reply::bulk(get_range(&s, start, end)))
 }
 
-pub(crate) fn setrange_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+pub(crate) fn setrange_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
     let offset = int(a[2])?;
     if offset < 0 {
         return Err(Error::msg("offset is out of range"));
@@ -374,20 +402,20 @@ pub(crate) fn setrange_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<
     Ok(Reply::Int(len as i64))
 }
 
-pub(crate) fn incr_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+pub(crate) fn incr_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
     Ok(Reply::Int(incr_by(t, now, a[1], 1)?))
 }
 
-pub(crate) fn decr_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+pub(crate) fn decr_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
     Ok(Reply::Int(incr_by(t, now, a[1], -1)?))
 }
 
-pub(crate) fn incrby_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+pub(crate) fn incrby_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
     let delta = int(a[2])?;
     Ok(Reply::Int(incr_by(t, now, a[1], delta)?))
 }
 
-pub(crate) fn decrby_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+pub(crate) fn decrby_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
     let delta = int(a[2])?;
     if delta == i64::MIN {
         return Err(Error::msg("decrement would overflow"));
@@ -395,11 +423,11 @@ pub(crate) fn decrby_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Re
     Ok(Reply::Int(incr_by(t, now, a[1], -delta)?))
 }
 
-pub(crate) fn incrbyfloat_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+pub(crate) fn incrbyfloat_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
     Ok(Reply::Bulk(incr_by_float(t, now, a[1], a[2])?))
 }
 
-pub(crate) fn mget_cmd(t: &Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+pub(crate) fn mget_cmd(t: &View<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
     let values = a[1..].iter().map(|k| t.get(k, now).and_then(string_or_none).into());
     Ok(Reply::Array(values.collect()))
 }
@@ -414,12 +442,12 @@ fn pairs<'a>(a: &[&'a [u8]], command: &str) -> Result<Vec<Pair<'a>>, Error> {
     Ok(a[1..].chunks_exact(2).map(|p| (p[0], p[1])).collect())
 }
 
-pub(crate) fn mset_cmd(t: &mut Table, _now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+pub(crate) fn mset_cmd(t: &mut Db<'_>, _now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
     mset(t, &pairs(a, "mset")?);
     Ok(Reply::ok())
 }
 
-pub(crate) fn msetnx_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+pub(crate) fn msetnx_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
     let pairs = pairs(a, "msetnx")?;
     if pairs.iter().any(|(k, _)| t.contains(k, now)) {
         return Ok(Reply::Int(0));
@@ -432,13 +460,17 @@ pub(crate) fn msetnx_cmd(t: &mut Table, now: &Now<'_>, a: &[&[u8]]) -> Result<Re
 mod tests {
     use super::*;
     use crate::clock::Clock;
+    use crate::keyspace::Table;
 
-    fn run(t: &mut Table, clock: &Clock, f: WriteFn, words: &str) -> Result<Reply, String> {
+    fn run(
+        t: &mut Table,
+        clock: &Clock,
+        f: crate::command::WriteFn,
+        words: &str,
+    ) -> Result<Reply, String> {
         let a: Vec<&[u8]> = words.split(' ').map(str::as_bytes).collect();
-        f(t, &Now::new(clock), &a).map_err(|e| e.to_string())
+        f(&mut Db::One(t), &Now::new(clock), &a).map_err(|e| e.to_string())
     }
-
-    type WriteFn = fn(&mut Table, &Now<'_>, &[&[u8]]) -> Result<Reply, Error>;
 
     #[test]
     fn expire_options_parse_as_redis() {

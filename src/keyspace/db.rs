@@ -68,9 +68,17 @@ impl<'a> Db<'a> {
         }
     }
 
+    /// The table `key` lives in, shared.
+    pub(crate) fn table_ref(&self, key: &[u8]) -> &Table {
+        match self {
+            Db::One(t) => t,
+            Db::Many(v) => v[find(v, key)].1,
+        }
+    }
+
     /// See [`Table::get`].
-    pub(crate) fn get(&mut self, key: &[u8], now: &Now<'_>) -> Option<&Entry> {
-        self.table(key).get(key, now)
+    pub(crate) fn get(&self, key: &[u8], now: &Now<'_>) -> Option<&Entry> {
+        self.table_ref(key).get(key, now)
     }
 
     /// See [`Table::get_mut`].
@@ -79,8 +87,8 @@ impl<'a> Db<'a> {
     }
 
     /// See [`Table::contains`].
-    pub(crate) fn contains(&mut self, key: &[u8], now: &Now<'_>) -> bool {
-        self.table(key).contains(key, now)
+    pub(crate) fn contains(&self, key: &[u8], now: &Now<'_>) -> bool {
+        self.table_ref(key).contains(key, now)
     }
 
     /// See [`Table::insert`].
@@ -98,8 +106,31 @@ impl<'a> Db<'a> {
         self.table(key).set_expire(key, expire_at)
     }
 
+    /// See [`Table::signal_ready`].
+    pub(crate) fn signal_ready(&mut self, key: &[u8]) {
+        self.table(key).signal_ready(key)
+    }
+
     /// See [`Table::remove`].
     pub(crate) fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         self.table(key).remove(key)
+    }
+}
+
+/// Reading keys, from a [`View`] or a [`Db`] alike, so read logic is written once.
+pub(crate) trait Lookup {
+    /// The live entry at `key`; see [`Table::get`].
+    fn entry(&self, key: &[u8], now: &Now<'_>) -> Option<&Entry>;
+}
+
+impl Lookup for View<'_> {
+    fn entry(&self, key: &[u8], now: &Now<'_>) -> Option<&Entry> {
+        self.get(key, now)
+    }
+}
+
+impl Lookup for Db<'_> {
+    fn entry(&self, key: &[u8], now: &Now<'_>) -> Option<&Entry> {
+        self.get(key, now)
     }
 }

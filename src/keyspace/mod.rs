@@ -3,8 +3,14 @@
 //! Single-threaded and pure: the node layer puts each table under its slot's lock, and the
 //! command layer runs commands on it. Nothing here locks, spawns or sends.
 
+mod db;
+pub(crate) mod hash;
+pub(crate) mod list;
+pub(crate) mod set;
 mod value;
+pub(crate) mod zset;
 
+pub(crate) use db::{Db, Lookup, View};
 pub(crate) use value::Value;
 
 use crate::clock::Clock;
@@ -92,6 +98,17 @@ pub(crate) struct Table {
     map: HashMap<Box<[u8]>, Entry, KeyHasher>,
     /// Keys with a TTL, by deadline: active expiry pops from the front.
     expires: BTreeSet<(u64, Box<[u8]>)>,
+    /// Rarely used state, boxed so an idle table stays small.
+    extra: Option<Box<Extra>>,
+}
+
+/// Keys callers are blocked on (`BLPOP` ...), and which of them writes have made ready.
+#[derive(Debug, Default)]
+struct Extra {
+    /// Key -> number of blocked callers waiting on it.
+    blocked: HashMap<Box<[u8]>, u32, KeyHasher>,
+    /// Blocked-on keys that a write may have made servable, in signal order.
+    ready: Vec<Box<[u8]>>,
 }
 
 impl Table {
@@ -222,6 +239,45 @@ impl Table {
     /// True if the entry is live at `now`.
     pub(crate) fn is_live(entry: &Entry, now: &Now<'_>) -> bool {
         !entry.is_expired(now)
+    }
+
+    /// Notes that `key` may now serve a caller blocked on it (a push to a list, an add to a
+    /// sorted set). Costs one branch when nobody is blocked.
+    pub(crate) fn signal_ready(&mut self, key: &[u8]) {
+        let Some(x) = self.extra.as_mut() else { return };
+        if x.blocked.contains_key(key) && !x.ready.iter().any(|k| **k == *key) {
+            x.ready.push(key.into());
+        }
+    }
+
+    /// True if some signalled key waits to be served.
+    #[inline]
+    pub(crate) fn has_ready(&self) -> bool {
+        self.extra.as_ref().is_some_and(|x| !x.ready.is_empty())
+    }
+
+    /// Takes the keys signalled ready so far.
+    pub(crate) fn take_ready(&mut self) -> Vec<Box<[u8]>> {
+        self.extra.as_mut().map(|x| std::mem::take(&mut x.ready)).unwrap_or_default()
+    }
+
+    /// Counts one more caller blocked on `key`.
+    pub(crate) fn block_on(&mut self, key: &[u8]) {
+        *self.extra.get_or_insert_with(Box::default).blocked.entry(key.into()).or_insert(0) += 1;
+    }
+
+    /// Counts one caller fewer blocked on `key`.
+    pub(crate) fn unblock(&mut self, key: &[u8]) {
+        let Some(x) = self.extra.as_mut() else { return };
+        if let Some(n) = x.blocked.get_mut(key) {
+            *n -= 1;
+            if *n == 0 {
+                x.blocked.remove(key);
+            }
+        }
+        if x.blocked.is_empty() && x.ready.is_empty() {
+            self.extra = None;
+        }
     }
 
     /// Deletes every key.

@@ -1,5 +1,9 @@
 //! The values a key can hold.
 
+use super::hash::HashValue;
+use super::list::ListValue;
+use super::set::SetValue;
+use super::zset::ZSetValue;
 use crate::bytes::Bytes;
 
 /// A stored value. Each Redis data type is one variant; commands check the variant and answer
@@ -9,6 +13,14 @@ pub(crate) enum Value {
     /// A binary-safe string (also holds integers and floats in their decimal form, as Redis
     /// replies with them).
     Str(Bytes),
+    /// A list (`LPUSH`, `LRANGE`, ...).
+    List(ListValue),
+    /// A hash of fields to values (`HSET`, ...).
+    Hash(HashValue),
+    /// A set of members (`SADD`, ...).
+    Set(SetValue),
+    /// A sorted set of members with scores (`ZADD`, ...).
+    ZSet(ZSetValue),
 }
 
 impl Value {
@@ -16,6 +28,10 @@ impl Value {
     pub(crate) fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::List(_) => "list",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 }

@@ -7,16 +7,21 @@
 //! point against migration and failover. Each node's own thread does the work that is not a
 //! caller's command: active expiry now; replication, migration and heartbeats as they come.
 
+mod blocking;
 mod registry;
 
+pub(crate) use blocking::{Blocking, Serve};
 pub(crate) use registry::Registry;
+
+use blocking::Blocked;
 
 use crate::clock::Clock;
 use crate::ids::NodeId;
-use crate::keyspace::{Now, Table};
+use crate::keyspace::{Db, Now, Table};
 use crate::slot::SLOTS;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -34,12 +39,19 @@ const EXPIRE_BATCH: usize = 64;
 pub(crate) struct Node {
     pub(crate) id: NodeId,
     cells: Box<[Cell]>,
+    /// Callers blocked on keys, per slot. Locked only while the slot's cell is write-locked.
+    blocked: Mutex<HashMap<u16, Blocked>>,
     clock: Clock,
 }
 
 impl Node {
     pub(crate) fn new(id: NodeId, clock: Clock) -> Node {
-        Node { id, cells: (0..SLOTS).map(|_| Cell::default()).collect(), clock }
+        Node {
+            id,
+            cells: (0..SLOTS).map(|_| Cell::default()).collect(),
+            blocked: Mutex::new(HashMap::new()),
+            clock,
+        }
     }
 
     /// Runs `f` on `slot`'s table under the read lock; None if this node does not hold it.
@@ -63,7 +75,67 @@ impl Node {
     pub(crate) fn write<R>(&self, slot: usize, f: impl FnOnce(&mut Table, &Now<'_>) -> R) -> Option<R> {
         let now = Now::new(&self.clock);
         let mut guard = self.cells[slot].0.write();
-        Some(f(guard.as_mut()?, &now))
+        let table = guard.as_mut()?;
+        let r = f(table, &now);
+        if table.has_ready() {
+            self.serve_blocked(slot, table, &now);
+        }
+        Some(r)
+    }
+
+    fn serve_blocked(&self, slot: usize, table: &mut Table, now: &Now<'_>) {
+        let mut blocked = self.blocked.lock();
+        match blocked.get_mut(&(slot as u16)) {
+            Some(b) => b.serve(table, now),
+            None => drop(table.take_ready()),
+        }
+    }
+
+    /// Runs a blocking command on `slot`: at once if it can be served, else queues it on
+    /// `keys`. Gives `serve` back if this node does not hold the slot.
+    pub(crate) fn block(
+        &self,
+        slot: usize,
+        id: u64,
+        keys: Vec<Box<[u8]>>,
+        mut serve: Serve,
+    ) -> Result<Blocking, Serve> {
+        let now = Now::new(&self.clock);
+        let mut guard = self.cells[slot].0.write();
+        let Some(table) = guard.as_mut() else { return Err(serve) };
+        let first = serve(&mut Db::One(table), &now);
+        if table.has_ready() {
+            self.serve_blocked(slot, table, &now);
+        }
+        if let Some(reply) = first {
+            return Ok(Blocking::Done(reply));
+        }
+        let mut blocked = self.blocked.lock();
+        let rx = blocked.entry(slot as u16).or_default().add(id, keys, serve, table);
+        Ok(Blocking::Waiting(rx))
+    }
+
+    /// Takes a blocked caller off `slot`'s queues. None if this node does not hold the slot;
+    /// false if the caller was already served.
+    pub(crate) fn cancel_block(&self, slot: usize, id: u64) -> Option<bool> {
+        let mut guard = self.cells[slot].0.write();
+        let table = guard.as_mut()?;
+        let mut blocked = self.blocked.lock();
+        let b = blocked.get_mut(&(slot as u16))?;
+        let cancelled = b.cancel(id, table);
+        if b.is_empty() {
+            blocked.remove(&(slot as u16));
+        }
+        Some(cancelled)
+    }
+
+    /// Takes `slot`'s blocked callers, to move them with the slot.
+    fn take_blocked(&self, slot: usize) -> Option<Blocked> {
+        self.blocked.lock().remove(&(slot as u16))
+    }
+
+    fn put_blocked(&self, slot: usize, b: Blocked) {
+        self.blocked.lock().insert(slot as u16, b);
     }
 
     /// Gives this node `slot` with `table` (an empty table for a fresh assignment).

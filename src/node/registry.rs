@@ -1,7 +1,7 @@
 //! The registry: every node, the route from each slot to the node serving it, and the current
 //! topology snapshot.
 
-use super::Node;
+use super::{Blocking, Node, Serve};
 use crate::clock::Clock;
 use crate::config::MAX_NODES;
 use crate::error::{ClusterDownReason, Error};
@@ -10,7 +10,7 @@ use crate::keyspace::{Now, Table};
 use crate::slot::SLOTS;
 use crate::topology::{Role, Topology};
 use parking_lot::{Mutex, RwLock};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 const NO_ROUTE: u32 = u32::MAX;
@@ -30,6 +30,8 @@ pub(crate) struct Registry {
     nodes: Box<[OnceLock<Arc<Node>>]>,
     routes: Box<[AtomicU32]>,
     topology: RwLock<Arc<Topology>>,
+    /// Ids for blocked callers.
+    next_waiter: AtomicU64,
     /// Serializes control-plane changes (slot moves, failovers): one at a time.
     control: Mutex<()>,
     pub(crate) clock: Clock,
@@ -44,6 +46,7 @@ impl Registry {
             routes: (0..SLOTS).map(|_| AtomicU32::new(NO_ROUTE)).collect(),
             topology: RwLock::new(Arc::new(topology.clone())),
             control: Mutex::new(()),
+            next_waiter: AtomicU64::new(1),
             clock,
         };
         for info in topology.nodes() {
@@ -116,6 +119,41 @@ impl Registry {
         Err(Error::ClusterDown(ClusterDownReason::Unbound))
     }
 
+    /// Runs a blocking command on `slot`'s holder: at once if it can be served, else queued
+    /// there. Returns the caller's id (for [`Registry::cancel_block`]) and the outcome.
+    ///
+    /// # Errors
+    /// `CLUSTERDOWN Hash slot not served` if no node holds the slot.
+    pub(crate) fn block(
+        &self,
+        slot: u16,
+        keys: Vec<Box<[u8]>>,
+        mut serve: Serve,
+    ) -> Result<(u64, Blocking), Error> {
+        let id = self.next_waiter.fetch_add(1, Ordering::Relaxed);
+        let slot = usize::from(slot);
+        for _ in 0..MAX_REROUTES {
+            match self.route(slot)?.block(slot, id, keys.clone(), serve) {
+                Ok(outcome) => return Ok((id, outcome)),
+                Err(s) => serve = s,
+            }
+        }
+        Err(Error::ClusterDown(ClusterDownReason::Unbound))
+    }
+
+    /// Takes a blocked caller off its slot's queues wherever the slot is now; false if it was
+    /// already served (or its node is gone).
+    pub(crate) fn cancel_block(&self, slot: u16, id: u64) -> bool {
+        let slot = usize::from(slot);
+        for _ in 0..MAX_REROUTES {
+            let Ok(node) = self.route(slot) else { return false };
+            if let Some(cancelled) = node.cancel_block(slot, id) {
+                return cancelled;
+            }
+        }
+        false
+    }
+
     /// Every primary node of the current topology.
     pub(crate) fn primaries(&self) -> Vec<Arc<Node>> {
         self.topology().primaries().into_iter().filter_map(|id| self.node(id).cloned()).collect()
@@ -146,6 +184,9 @@ impl Registry {
         let mut src_cell = src.cells[slot_ix].0.write();
         let mut dst_cell = dst.cells[slot_ix].0.write();
         *dst_cell = Some(src_cell.take().unwrap_or_default());
+        if let Some(blocked) = src.take_blocked(slot_ix) {
+            dst.put_blocked(slot_ix, blocked);
+        }
         self.routes[slot_ix].store(to.0, Ordering::Release);
         let mut next = topology.next();
         next.set_owner(slot_ix, Some(to));

@@ -1,0 +1,6 @@
+//! Sets commands.
+
+use super::Spec;
+
+/// The commands of this family.
+pub(crate) static COMMANDS: &[Spec] = &[];

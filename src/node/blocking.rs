@@ -1,0 +1,106 @@
+//! Callers blocked on keys (`BLPOP` and friends): queued per slot in arrival order and served
+//! by the write that makes one of their keys ready, under that write's lock, so the first
+//! caller to block is the first served and no wakeup is lost.
+
+use crate::error::Error;
+use crate::keyspace::{Db, Now, Table};
+use crate::reply::Reply;
+use crossbeam_channel::{Receiver, Sender};
+use std::collections::{HashMap, VecDeque};
+
+/// What a blocked caller runs when one of its keys is ready: `None` if it still cannot be
+/// served, else its reply.
+pub(crate) type Serve = Box<dyn FnMut(&mut Db<'_>, &Now<'_>) -> Option<Result<Reply, Error>> + Send>;
+
+/// The result of trying a blocking command.
+pub(crate) enum Blocking {
+    /// It ran at once.
+    Done(Result<Reply, Error>),
+    /// It waits; its reply arrives on this channel.
+    Waiting(Receiver<Result<Reply, Error>>),
+}
+
+struct Waiter {
+    keys: Vec<Box<[u8]>>,
+    serve: Serve,
+    tx: Sender<Result<Reply, Error>>,
+}
+
+/// The blocked callers of one slot. Moves with the slot's table.
+#[derive(Default)]
+pub(crate) struct Blocked {
+    queues: HashMap<Box<[u8]>, VecDeque<u64>>,
+    waiters: HashMap<u64, Waiter>,
+}
+
+impl Blocked {
+    /// Queues a caller on `keys` and returns where its reply will arrive.
+    pub(crate) fn add(
+        &mut self,
+        id: u64,
+        keys: Vec<Box<[u8]>>,
+        serve: Serve,
+        table: &mut Table,
+    ) -> Receiver<Result<Reply, Error>> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        for k in &keys {
+            self.queues.entry(k.clone()).or_default().push_back(id);
+            table.block_on(k);
+        }
+        self.waiters.insert(id, Waiter { keys, serve, tx });
+        rx
+    }
+
+    /// Takes a caller off every queue; None if it is not here (served, or never queued).
+    fn take(&mut self, id: u64, table: &mut Table) -> Option<Waiter> {
+        let w = self.waiters.remove(&id)?;
+        for k in &w.keys {
+            if let Some(q) = self.queues.get_mut(k) {
+                q.retain(|x| *x != id);
+                if q.is_empty() {
+                    self.queues.remove(k);
+                }
+            }
+            table.unblock(k);
+        }
+        Some(w)
+    }
+
+    /// Removes a caller that gave up waiting; false if it was already served.
+    pub(crate) fn cancel(&mut self, id: u64, table: &mut Table) -> bool {
+        self.take(id, table).is_some()
+    }
+
+    /// Serves callers on the keys writes signalled ready, first come first served, until
+    /// each key can serve no one more. Serving may signal more keys (`BLMOVE` pushes).
+    pub(crate) fn serve(&mut self, table: &mut Table, now: &Now<'_>) {
+        loop {
+            let ready = table.take_ready();
+            if ready.is_empty() {
+                return;
+            }
+            for key in ready {
+                while let Some(id) = self.queues.get(&key).and_then(|q| q.front().copied()) {
+                    let w = self.waiters.get_mut(&id).expect("queued callers are registered");
+                    let Some(reply) = (w.serve)(&mut Db::One(table), now) else { break };
+                    if let Some(w) = self.take(id, table) {
+                        // The caller may have just timed out; then the reply is dropped with
+                        // its channel, as Redis drops a reply to a closed connection.
+                        let _ = w.tx.send(reply);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Answers every caller with `err` (the slot went away with its node).
+    pub(crate) fn fail_all(self, err: &Error) {
+        for (_, w) in self.waiters {
+            let _ = w.tx.send(Err(err.clone()));
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.waiters.is_empty()
+    }
+}
