@@ -1,5 +1,11 @@
 //! The client (level 4): routes commands by slot, runs keyless commands across the store, and
-//! offers typed methods for Rust callers.
+//! offers typed methods for Rust callers (strings and keys here, each data type in its own
+//! file).
+
+mod hashes;
+mod lists;
+mod sets;
+mod zsets;
 
 use crate::bytes::Bytes;
 use crate::command::cluster::{self as cluster_cmd, ClusterCmd};

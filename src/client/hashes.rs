@@ -1,0 +1,5 @@
+//! Typed methods for hashes.
+
+use super::Client;
+
+impl Client {}

@@ -1,0 +1,5 @@
+//! Typed methods for lists.
+
+use super::Client;
+
+impl Client {}

@@ -1,0 +1,5 @@
+//! Typed methods for sets.
+
+use super::Client;
+
+impl Client {}

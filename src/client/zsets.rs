@@ -1,0 +1,5 @@
+//! Typed methods for zsets.
+
+use super::Client;
+
+impl Client {}
