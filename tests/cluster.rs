@@ -121,7 +121,14 @@ fn ttl_follows_a_manual_clock() {
     clock.advance(Duration::from_millis(1499));
     assert_eq!(client.get("k").unwrap().unwrap(), "v");
     clock.advance(Duration::from_millis(1));
-    assert_eq!(client.get("k").unwrap(), None, "a deadline equal to now has passed");
+    assert_eq!(
+        client.get("k").unwrap().unwrap(),
+        "v",
+        "alive through its deadline's millisecond, as in Redis"
+    );
+    assert_eq!(run(&client, "PTTL k").unwrap(), Reply::Int(0));
+    clock.advance(Duration::from_millis(1));
+    assert_eq!(client.get("k").unwrap(), None);
     assert_eq!(run(&client, "EXISTS k").unwrap(), Reply::Int(0));
 
     // Active expiry removes keys nobody reads.
@@ -130,6 +137,8 @@ fn ttl_follows_a_manual_clock() {
     }
     assert_eq!(client.dbsize(), 101);
     clock.advance(Duration::from_secs(10));
+    assert_eq!(c.run_active_expiry(), 0);
+    clock.advance(Duration::from_millis(1));
     assert_eq!(c.run_active_expiry(), 100);
     assert_eq!(client.dbsize(), 1);
 }
@@ -148,7 +157,7 @@ fn node_threads_expire_keys_on_their_own() {
         client.set_ex(format!("k{i}"), "v", Duration::from_millis(100)).unwrap();
     }
     client.set("keep", "v").unwrap();
-    clock.advance(Duration::from_millis(100));
+    clock.advance(Duration::from_millis(101));
     let start = Instant::now();
     while client.dbsize() > 1 {
         assert!(start.elapsed() < Duration::from_secs(10), "node threads did not expire keys");

@@ -85,7 +85,8 @@ pub(crate) fn set(
     let deadline = o.expiry.deadline(now, command)?;
     let old = if o.get { get(t, now, key)? } else { None };
     if o.nx || o.xx || o.expiry == Expiry::Keep {
-        let exists = t.get_mut(key, now).is_some();
+        // An existence check, not a write: `contains` leaves WATCH versions alone.
+        let exists = t.contains(key, now);
         if (o.nx && exists) || (o.xx && !exists) {
             return Ok((false, old));
         }
@@ -94,8 +95,9 @@ pub(crate) fn set(
             return Ok((true, old));
         }
     }
+    // As Redis, a key lives through its deadline's millisecond and is gone after it.
     match deadline {
-        Some(at) if at <= now.ms() => {
+        Some(at) if at < now.ms() => {
             t.remove(key);
         }
         _ => t.insert(key, Value::Str(value), deadline),

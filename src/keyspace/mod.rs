@@ -87,8 +87,9 @@ impl Entry {
         (self.expire_at != 0).then_some(self.expire_at)
     }
 
+    /// Redis's rule (`keyIsExpired`): expired once now is past the deadline.
     fn is_expired(&self, now: &Now<'_>) -> bool {
-        self.expire_at != 0 && self.expire_at <= now.ms()
+        self.expire_at != 0 && self.expire_at < now.ms()
     }
 }
 
@@ -102,13 +103,21 @@ pub(crate) struct Table {
     extra: Option<Box<Extra>>,
 }
 
-/// Keys callers are blocked on (`BLPOP` ...), and which of them writes have made ready.
+/// Keys callers are blocked on (`BLPOP` ...) or watch (`WATCH`).
 #[derive(Debug, Default)]
 struct Extra {
     /// Key -> number of blocked callers waiting on it.
     blocked: HashMap<Box<[u8]>, u32, KeyHasher>,
     /// Blocked-on keys that a write may have made servable, in signal order.
     ready: Vec<Box<[u8]>>,
+    /// Key -> (sessions watching it, modifications seen since the first watch).
+    watched: HashMap<Box<[u8]>, (u32, u64), KeyHasher>,
+}
+
+impl Extra {
+    fn is_idle(&self) -> bool {
+        self.blocked.is_empty() && self.ready.is_empty() && self.watched.is_empty()
+    }
 }
 
 impl Table {
@@ -143,6 +152,8 @@ impl Table {
             self.remove(key);
             return None;
         }
+        // A caller that asks for a key mutably means to change it: `WATCH` must see that.
+        self.touch(key);
         self.map.get_mut(key)
     }
 
@@ -154,6 +165,7 @@ impl Table {
     /// Stores `value` under `key` with deadline `expire_at` (None: no TTL), replacing any old
     /// value and TTL.
     pub(crate) fn insert(&mut self, key: &[u8], value: Value, expire_at: Option<u64>) {
+        self.touch(key);
         let expire_at = expire_at.unwrap_or(0);
         match self.map.get_mut(key) {
             Some(e) => {
@@ -176,7 +188,10 @@ impl Table {
     /// through [`Table::get_mut`]); a missing key is inserted without TTL.
     pub(crate) fn replace_value(&mut self, key: &[u8], value: Value) {
         match self.map.get_mut(key) {
-            Some(e) => e.value = value,
+            Some(e) => {
+                e.value = value;
+                self.touch(key);
+            }
             None => self.insert(key, value, None),
         }
     }
@@ -188,6 +203,7 @@ impl Table {
         let old = std::mem::replace(&mut e.expire_at, expire_at);
         if old != expire_at {
             self.reindex(key, old, expire_at);
+            self.touch(key);
         }
         true
     }
@@ -204,6 +220,7 @@ impl Table {
     /// Deletes a key (expired or not) and returns its entry.
     pub(crate) fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let e = self.map.remove(key)?;
+        self.touch(key);
         if e.expire_at != 0 {
             self.expires.remove(&(e.expire_at, Box::from(key)));
         }
@@ -215,14 +232,15 @@ impl Table {
         self.expires.first().map(|(at, _)| *at)
     }
 
-    /// Deletes up to `limit` keys whose deadline is at or before `now_ms`; returns how many.
+    /// Deletes up to `limit` keys whose deadline is before `now_ms`; returns how many.
     pub(crate) fn purge_expired(&mut self, now_ms: u64, limit: usize) -> usize {
         let mut n = 0;
         while n < limit {
             match self.expires.first() {
-                Some((at, _)) if *at <= now_ms => {
+                Some((at, _)) if *at < now_ms => {
                     let (_, key) = self.expires.pop_first().expect("first exists");
                     self.map.remove(&key);
+                    self.touch(&key);
                     n += 1;
                 }
                 _ => break,
@@ -275,7 +293,45 @@ impl Table {
                 x.blocked.remove(key);
             }
         }
-        if x.blocked.is_empty() && x.ready.is_empty() {
+        if x.is_idle() {
+            self.extra = None;
+        }
+    }
+
+    /// Records a modification of `key` for the sessions watching it. One branch when nobody
+    /// watches anything in this slot.
+    #[inline]
+    fn touch(&mut self, key: &[u8]) {
+        if let Some(x) = self.extra.as_mut() {
+            if let Some(w) = x.watched.get_mut(key) {
+                w.1 += 1;
+            }
+        }
+    }
+
+    /// Starts watching `key` (`WATCH`); returns its modification count, to compare at `EXEC`.
+    pub(crate) fn watch(&mut self, key: &[u8]) -> u64 {
+        let x = self.extra.get_or_insert_with(Box::default);
+        let w = x.watched.entry(key.into()).or_insert((0, 0));
+        w.0 += 1;
+        w.1
+    }
+
+    /// The modification count of a watched key (0 if nobody watches it).
+    pub(crate) fn watch_version(&self, key: &[u8]) -> u64 {
+        self.extra.as_ref().and_then(|x| x.watched.get(key)).map_or(0, |w| w.1)
+    }
+
+    /// Stops one session's watch of `key`.
+    pub(crate) fn unwatch(&mut self, key: &[u8]) {
+        let Some(x) = self.extra.as_mut() else { return };
+        if let Some(w) = x.watched.get_mut(key) {
+            w.0 -= 1;
+            if w.0 == 0 {
+                x.watched.remove(key);
+            }
+        }
+        if x.is_idle() {
             self.extra = None;
         }
     }
@@ -284,6 +340,9 @@ impl Table {
     pub(crate) fn clear(&mut self) {
         self.map.clear();
         self.expires.clear();
+        if let Some(x) = self.extra.as_mut() {
+            x.watched.values_mut().for_each(|w| w.1 += 1);
+        }
     }
 }
 
@@ -314,18 +373,21 @@ mod tests {
         t.remove(b"b");
         assert_eq!(t.volatile_len(), 1);
         clock.set(1500);
+        assert!(t.get(b"a", &Now::new(&clock)).is_some(), "alive through its deadline's millisecond");
+        clock.set(1501);
         let now2 = Now::new(&clock);
         assert!(t.get(b"a", &now2).is_none(), "expired keys read as missing");
         assert!(now2.saw_expired());
         assert_eq!(t.len(), 2, "but stay stored until purged");
-        assert_eq!(t.purge_expired(1500, 10), 1);
+        assert_eq!(t.purge_expired(1500, 10), 0);
+        assert_eq!(t.purge_expired(1501, 10), 1);
         assert_eq!((t.len(), t.volatile_len()), (1, 0));
         assert!(t.get(b"c", &now).is_some());
     }
 
     #[test]
     fn get_mut_deletes_expired() {
-        let clock = Clock::manual(10);
+        let clock = Clock::manual(11);
         let mut t = Table::new();
         t.insert(b"a", s("1"), Some(10));
         assert!(t.get_mut(b"a", &Now::new(&clock)).is_none());

@@ -177,7 +177,7 @@ impl Node {
         for slot in 0..SLOTS {
             loop {
                 let due = self.cells[slot].0.read().as_ref().and_then(Table::next_deadline);
-                if !due.is_some_and(|at| at <= now_ms) {
+                if !due.is_some_and(|at| at < now_ms) {
                     break;
                 }
                 deleted += self.purge(slot, now_ms);
@@ -266,6 +266,8 @@ mod tests {
         }
         assert_eq!(n.active_expire_cycle(Duration::from_secs(1)), 0);
         clock.set(1500);
+        assert_eq!(n.active_expire_cycle(Duration::from_secs(1)), 0);
+        clock.set(1501);
         assert_eq!(n.active_expire_cycle(Duration::from_secs(1)), 150);
         assert_eq!(n.key_count(), 150);
     }

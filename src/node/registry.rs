@@ -6,7 +6,7 @@ use crate::clock::Clock;
 use crate::config::MAX_NODES;
 use crate::error::{ClusterDownReason, Error};
 use crate::ids::NodeId;
-use crate::keyspace::{Now, Table};
+use crate::keyspace::{Db, Now, Table};
 use crate::slot::SLOTS;
 use crate::topology::{Role, Topology};
 use parking_lot::{Mutex, RwLock};
@@ -152,6 +152,43 @@ impl Registry {
             }
         }
         false
+    }
+
+    /// Runs `f` with the tables of `slots` (ascending, no repeats) all write-locked: the
+    /// atomic path of cross-slot commands and transactions. Locks are taken in ascending slot
+    /// order, so two such callers cannot deadlock; if a slot moved while this caller waited,
+    /// every lock is released and the whole set taken again.
+    ///
+    /// # Errors
+    /// `CLUSTERDOWN Hash slot not served` if a slot has no holder.
+    pub(crate) fn write_many<R>(
+        &self,
+        slots: &[u16],
+        f: impl FnOnce(&mut Db<'_>, &Now<'_>) -> R,
+    ) -> Result<R, Error> {
+        debug_assert!(slots.windows(2).all(|w| w[0] < w[1]), "slots ascending, no repeats");
+        'retry: for _ in 0..MAX_REROUTES {
+            let mut held = Vec::with_capacity(slots.len());
+            for &slot in slots {
+                let node = self.route(usize::from(slot))?;
+                let guard = node.cells[usize::from(slot)].0.write();
+                if guard.is_none() {
+                    continue 'retry;
+                }
+                held.push((slot, node, guard));
+            }
+            let now = Now::new(&self.clock);
+            let tables = held.iter_mut().map(|(s, _, g)| (*s, g.as_mut().expect("checked"))).collect();
+            let r = f(&mut Db::Many(tables), &now);
+            for (slot, node, guard) in &mut held {
+                let table = guard.as_mut().expect("checked");
+                if table.has_ready() {
+                    node.serve_blocked(usize::from(*slot), table, &now);
+                }
+            }
+            return Ok(r);
+        }
+        Err(Error::ClusterDown(ClusterDownReason::Unbound))
     }
 
     /// Every primary node of the current topology.
