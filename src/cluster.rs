@@ -176,7 +176,10 @@ impl ClusterBuilder {
         self
     }
 
-    /// Lets multi-key commands span slots (atomically); default false, as in Redis Cluster.
+    /// Lets multi-key commands, `MULTI`/`EXEC` blocks and [`Client::transaction`] span slots
+    /// and primaries, atomically: every slot involved is locked (in ascending slot order, so
+    /// callers cannot deadlock) before anything runs. Default false: Redis Cluster's
+    /// `CROSSSLOT` rule. Blocking commands stay single-slot either way.
     pub fn allow_cross_slot(mut self, allow: bool) -> Self {
         self.config.allow_cross_slot = allow;
         self
@@ -229,9 +232,6 @@ impl ClusterBuilder {
         }
         if config.max_memory.is_some() || config.eviction_policy != EvictionPolicy::NoEviction {
             return Err(Error::msg("max_memory and eviction are not supported yet"));
-        }
-        if config.allow_cross_slot {
-            return Err(Error::msg("allow_cross_slot is not supported yet"));
         }
         let topology = Topology::initial(config.primaries);
         let registry = Arc::new(Registry::new(topology.clone(), config.clock.clone()));

@@ -61,6 +61,9 @@ pub enum Error {
     ClusterDown(ClusterDownReason),
     /// `OOM command not allowed when used memory > 'maxmemory'.`
     OutOfMemory,
+    /// `EXECABORT Transaction discarded because of previous errors.`: a command queued after
+    /// `MULTI` was refused, so `EXEC` runs nothing.
+    ExecAbort,
 }
 
 impl Error {
@@ -75,6 +78,7 @@ impl Error {
             Error::TryAgain => "TRYAGAIN",
             Error::ClusterDown(_) => "CLUSTERDOWN",
             Error::OutOfMemory => "OOM",
+            Error::ExecAbort => "EXECABORT",
         }
     }
 
@@ -144,6 +148,9 @@ impl fmt::Display for Error {
                 f.write_str("CLUSTERDOWN The cluster is down and only accepts read commands")
             }
             Error::OutOfMemory => f.write_str("OOM command not allowed when used memory > 'maxmemory'."),
+            Error::ExecAbort => {
+                f.write_str("EXECABORT Transaction discarded because of previous errors.")
+            }
         }
     }
 }

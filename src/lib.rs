@@ -58,7 +58,7 @@ mod slot;
 mod topology;
 
 pub use bytes::Bytes;
-pub use client::Client;
+pub use client::{Client, Session, Transaction};
 pub use clock::Clock;
 pub use cluster::{Cluster, ClusterBuilder};
 pub use config::{EvictionPolicy, MigrationMode};

@@ -4,8 +4,13 @@
 
 mod hashes;
 mod lists;
+mod session;
 mod sets;
+mod transaction;
 mod zsets;
+
+pub use session::Session;
+pub use transaction::Transaction;
 
 use crate::bytes::Bytes;
 use crate::command::cluster::{self as cluster_cmd, ClusterCmd};
@@ -41,26 +46,35 @@ use std::time::Duration;
 #[derive(Clone)]
 pub struct Client {
     registry: Arc<Registry>,
-    /// Reserved for the cross-slot mode; always false until it exists.
-    _allow_cross_slot: bool,
+    /// Multi-key commands may span slots (atomically, under every slot's lock).
+    allow_cross_slot: bool,
 }
 
-/// The one slot of `keys`, or `CROSSSLOT`.
-fn one_slot<K: AsRef<[u8]>>(keys: &[K]) -> Result<Option<u16>, Error> {
-    let mut slot = None;
-    for k in keys {
-        let s = key_slot(k.as_ref());
-        if slot.is_some_and(|prev| prev != s) {
-            return Err(Error::CrossSlot);
+/// Runs one parsed command on tables already locked (a transaction, a cross-slot command).
+/// Blocking commands run once without blocking, as inside Redis's `MULTI`.
+pub(crate) fn run_locked(
+    spec: &Spec,
+    db: &mut Db<'_>,
+    now: &Now<'_>,
+    a: &[&[u8]],
+) -> Result<Reply, Error> {
+    match spec.handler {
+        Handler::Read(f) => f(&db.view(), now, a),
+        Handler::Write(f) => f(db, now, a),
+        Handler::Blocking(f, timeout) => {
+            timeout.parse(a)?;
+            Ok(f(db, now, a)?.unwrap_or(Reply::Nil))
         }
-        slot = Some(s);
+        Handler::Keyless(Keyless::Ping) => server::ping(a),
+        Handler::Keyless(Keyless::Echo) => server::echo(a),
+        Handler::Keyless(Keyless::Unwatch) => Ok(Reply::ok()),
+        Handler::Keyless(_) => Err(Error::msg("Command not allowed inside a transaction")),
     }
-    Ok(slot)
 }
 
 impl Client {
     pub(crate) fn new(registry: Arc<Registry>, allow_cross_slot: bool) -> Client {
-        Client { registry, _allow_cross_slot: allow_cross_slot }
+        Client { registry, allow_cross_slot }
     }
 
     /// Runs one command given as Redis words, e.g. `["SET", "k", "v", "PX", "100"]`.
@@ -68,26 +82,61 @@ impl Client {
     /// # Errors
     /// Whatever Redis would answer: `ERR` for unknown commands, wrong arity, syntax and
     /// non-integers; `WRONGTYPE`; `CROSSSLOT` when the keys span slots (checked before
-    /// anything runs); `CLUSTERDOWN` when a slot is not served. A failed command changes
-    /// nothing.
+    /// anything runs; with [`allow_cross_slot`](crate::ClusterBuilder::allow_cross_slot) the
+    /// command runs atomically across them instead); `CLUSTERDOWN` when a slot is not served.
+    /// A failed command changes nothing.
     pub fn command<A: AsRef<[u8]>>(&self, args: &[A]) -> Result<Reply, Error> {
         let args: Vec<&[u8]> = args.iter().map(AsRef::as_ref).collect();
         let Some(spec) = args.first().and_then(|name| lookup(name)) else {
             return Err(unknown_command(&args));
         };
         spec.check_arity(args.len())?;
-        let slot = spec.slot(&args)?;
-        match (spec.handler, slot) {
-            (Handler::Read(f), Some(slot)) => {
-                self.registry.read(slot, |t, now| f(&View::One(t), now, &args))?
-            }
-            (Handler::Write(f), Some(slot)) => {
-                self.registry.write(slot, |t, now| f(&mut Db::One(t), now, &args))?
-            }
-            (Handler::Blocking(f, timeout), Some(slot)) => self.blocking(slot, spec, f, timeout, &args),
-            (Handler::Keyless(k), _) => self.keyless(k, &args),
+        if let Handler::Keyless(k) = spec.handler {
+            return self.keyless(k, &args);
+        }
+        let slot = match spec.slot(&args) {
+            Ok(Some(slot)) => slot,
             // A keyed command always has a key once its arity checked out.
-            (_, None) => Err(Error::arity(spec.name)),
+            Ok(None) => return Err(Error::arity(spec.name)),
+            Err(Error::CrossSlot)
+                if self.allow_cross_slot && !matches!(spec.handler, Handler::Blocking(..)) =>
+            {
+                let slots = spec.slots(&args)?;
+                return self.registry.write_many(&slots, |db, now| run_locked(spec, db, now, &args))?;
+            }
+            Err(e) => return Err(e),
+        };
+        match spec.handler {
+            Handler::Read(f) => self.registry.read(slot, |t, now| f(&View::One(t), now, &args))?,
+            Handler::Write(f) => self.registry.write(slot, |t, now| f(&mut Db::One(t), now, &args))?,
+            Handler::Blocking(f, timeout) => self.blocking(slot, spec, f, timeout, &args),
+            Handler::Keyless(_) => unreachable!("handled above"),
+        }
+    }
+
+    /// The slots of `keys`, ascending without repeats; `CROSSSLOT` if there are several and
+    /// this cluster does not allow cross-slot commands.
+    fn slots_of<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<u16>, Error> {
+        let mut slots: Vec<u16> = keys.iter().map(|k| key_slot(k.as_ref())).collect();
+        slots.sort_unstable();
+        slots.dedup();
+        if slots.len() > 1 && !self.allow_cross_slot {
+            return Err(Error::CrossSlot);
+        }
+        Ok(slots)
+    }
+
+    /// Runs `f` on the tables of `keys`: one slot's lock, or every slot's lock in cross-slot
+    /// mode.
+    fn write_keys<K: AsRef<[u8]>, R>(
+        &self,
+        keys: &[K],
+        f: impl FnOnce(&mut Db<'_>, &Now<'_>) -> R,
+    ) -> Result<Option<R>, Error> {
+        match self.slots_of(keys)?.as_slice() {
+            [] => Ok(None),
+            [slot] => self.write(*slot, f).map(Some),
+            slots => self.registry.write_many(slots, f).map(Some),
         }
     }
 
@@ -140,6 +189,11 @@ impl Client {
             Keyless::Scan => self.scan(&Scan::parse(a)?),
             Keyless::Keys => Ok(Reply::Array(self.keys_matching(&Glob::new(a[1])))),
             Keyless::Cluster => self.cluster_command(a),
+            Keyless::Unwatch => Ok(Reply::ok()),
+            Keyless::NeedsSession => Err(Error::Command(format!(
+                "{} needs a session: run it through Client::session()",
+                String::from_utf8_lossy(a[0]).to_ascii_uppercase()
+            ))),
         }
     }
 
@@ -336,13 +390,13 @@ impl Client {
         self.write(key_slot(key), |t, now| strings::append(t, now, key, tail))?
     }
 
-    /// `DEL`: removes `keys`, which must share a slot; returns how many existed.
+    /// `DEL`: removes `keys`, which must share a slot (unless the cluster allows cross-slot
+    /// commands); returns how many existed.
     ///
     /// # Errors
     /// `CROSSSLOT` if the keys span slots (nothing is removed then).
     pub fn del<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<usize, Error> {
-        let Some(slot) = one_slot(keys)? else { return Ok(0) };
-        self.write(slot, |t, now| keys::del(t, now, keys))
+        Ok(self.write_keys(keys, |t, now| keys::del(t, now, keys))?.unwrap_or(0))
     }
 
     /// `EXISTS`: how many of `keys` (sharing a slot) exist, repeats counted.
@@ -350,8 +404,11 @@ impl Client {
     /// # Errors
     /// `CROSSSLOT` if the keys span slots.
     pub fn exists<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<usize, Error> {
-        let Some(slot) = one_slot(keys)? else { return Ok(0) };
-        self.read(slot, |t, now| keys::exists(t, now, keys))
+        match self.slots_of(keys)?.as_slice() {
+            [] => Ok(0),
+            [slot] => self.read(*slot, |t, now| keys::exists(t, now, keys)),
+            slots => self.registry.write_many(slots, |t, now| keys::exists(&t.view(), now, keys)),
+        }
     }
 
     /// `PEXPIRE`: sets a time to live on `key`; false if the key does not exist.
@@ -391,9 +448,8 @@ impl Client {
     /// `CROSSSLOT` if the keys span slots (nothing is stored then).
     pub fn mset<K: AsRef<[u8]>, V: AsRef<[u8]>>(&self, pairs: &[(K, V)]) -> Result<(), Error> {
         let keys: Vec<&[u8]> = pairs.iter().map(|(k, _)| k.as_ref()).collect();
-        let Some(slot) = one_slot(&keys)? else { return Ok(()) };
         let pairs: Vec<(&[u8], &[u8])> = pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
-        self.write(slot, |t, _| strings::mset(t, &pairs))
+        self.write_keys(&keys, |t, _| strings::mset(t, &pairs)).map(drop)
     }
 
     /// `MGET`: the strings at `keys` (sharing a slot), None where missing or not a string.
@@ -401,9 +457,71 @@ impl Client {
     /// # Errors
     /// `CROSSSLOT` if the keys span slots.
     pub fn mget<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Option<Bytes>>, Error> {
-        let Some(slot) = one_slot(keys)? else { return Ok(Vec::new()) };
-        self.read(slot, |t, now| {
+        let mget = |t: &View<'_>, now: &Now<'_>| {
             keys.iter().map(|k| t.get(k.as_ref(), now).and_then(strings::string_or_none)).collect()
-        })
+        };
+        match self.slots_of(keys)?.as_slice() {
+            [] => Ok(Vec::new()),
+            [slot] => self.read(*slot, mget),
+            slots => self.registry.write_many(slots, |t, now| mget(&t.view(), now)),
+        }
+    }
+
+    // ----- non-atomic splits, as cluster clients do -----
+
+    /// Positions of `keys` grouped by slot, in slot order.
+    fn by_slot<K: AsRef<[u8]>>(keys: &[K]) -> Vec<(u16, Vec<usize>)> {
+        let mut groups: std::collections::BTreeMap<u16, Vec<usize>> = std::collections::BTreeMap::new();
+        for (i, k) in keys.iter().enumerate() {
+            groups.entry(key_slot(k.as_ref())).or_default().push(i);
+        }
+        groups.into_iter().collect()
+    }
+
+    /// `MGET` over keys in any slots, split into one `MGET` per slot as redis-rs and Lettuce
+    /// split it, answers in the keys' order. **Not atomic**: each slot is read on its own, so
+    /// a concurrent writer may be seen in one slot and not another. Use [`Client::mget`] (one
+    /// slot) or a cross-slot cluster for an atomic read.
+    ///
+    /// # Errors
+    /// `CLUSTERDOWN` if a slot is not served (slots read before it are not undone).
+    pub fn mget_nonatomic<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Option<Bytes>>, Error> {
+        let mut out = vec![None; keys.len()];
+        for (slot, idx) in Self::by_slot(keys) {
+            self.read(slot, |t, now| {
+                for &i in &idx {
+                    out[i] = t.get(keys[i].as_ref(), now).and_then(strings::string_or_none);
+                }
+            })?;
+        }
+        Ok(out)
+    }
+
+    /// `MSET` over keys in any slots, one `MSET` per slot. **Not atomic**: a reader may see
+    /// some slots' values before others'.
+    ///
+    /// # Errors
+    /// `CLUSTERDOWN` if a slot is not served (slots written before it stay written).
+    pub fn mset_nonatomic<K: AsRef<[u8]>, V: AsRef<[u8]>>(&self, pairs: &[(K, V)]) -> Result<(), Error> {
+        let keys: Vec<&[u8]> = pairs.iter().map(|(k, _)| k.as_ref()).collect();
+        for (slot, idx) in Self::by_slot(&keys) {
+            let group: Vec<(&[u8], &[u8])> =
+                idx.iter().map(|&i| (keys[i], pairs[i].1.as_ref())).collect();
+            self.write(slot, |t, _| strings::mset(t, &group))?;
+        }
+        Ok(())
+    }
+
+    /// `DEL` over keys in any slots, one `DEL` per slot, counts summed. **Not atomic**.
+    ///
+    /// # Errors
+    /// `CLUSTERDOWN` if a slot is not served (slots deleted before it stay deleted).
+    pub fn del_nonatomic<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<usize, Error> {
+        let mut removed = 0;
+        for (slot, idx) in Self::by_slot(keys) {
+            let group: Vec<&[u8]> = idx.iter().map(|&i| keys[i].as_ref()).collect();
+            removed += self.write(slot, |t, now| keys::del(t, now, &group))?;
+        }
+        Ok(removed)
     }
 }

@@ -71,6 +71,10 @@ pub(crate) enum Keyless {
     Scan,
     Keys,
     Cluster,
+    /// `UNWATCH` outside a session: nothing is watched, so it only answers OK.
+    Unwatch,
+    /// `MULTI`/`EXEC`/`DISCARD`/`WATCH` need per-connection state: a `Session`.
+    NeedsSession,
 }
 
 /// How a command runs.
@@ -184,6 +188,14 @@ impl Spec {
             }
         }
         Ok(slot)
+    }
+
+    /// Every slot the keys hash to, ascending, without repeats (for cross-slot commands).
+    pub(crate) fn slots(&self, args: &[&[u8]]) -> Result<Vec<u16>, Error> {
+        let mut slots: Vec<u16> = self.keys(args)?.into_iter().map(key_slot).collect();
+        slots.sort_unstable();
+        slots.dedup();
+        Ok(slots)
     }
 }
 

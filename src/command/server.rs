@@ -23,4 +23,9 @@ pub(crate) static COMMANDS: &[Spec] = &[
     Spec::keyless("ping", -1, Keyless::Ping),
     Spec::keyless("echo", 2, Keyless::Echo),
     Spec::keyless("cluster", -2, Keyless::Cluster),
+    Spec::keyless("unwatch", 1, Keyless::Unwatch),
+    Spec::keyless("multi", 1, Keyless::NeedsSession),
+    Spec::keyless("exec", 1, Keyless::NeedsSession),
+    Spec::keyless("discard", 1, Keyless::NeedsSession),
+    Spec::keyless("watch", -2, Keyless::NeedsSession),
 ];

@@ -1,0 +1,209 @@
+//! Sessions: the per-connection state of the command interface, for `MULTI`/`EXEC`/`DISCARD`
+//! and `WATCH`/`UNWATCH`. A [`Client`] is shared by many threads; a `Session` belongs to one.
+
+use super::{run_locked, Client};
+use crate::command::{lookup, unknown_command, Handler, Keyless};
+use crate::error::Error;
+use crate::reply::Reply;
+use crate::slot::key_slot;
+
+/// One connection's view of the command interface: what `MULTI` queued and what `WATCH`
+/// watches, with Redis's rules.
+///
+/// - Commands after `MULTI` are checked (name, arity, keys) and answered `QUEUED`; a refused
+///   one makes `EXEC` answer `EXECABORT` and run nothing.
+/// - `EXEC` runs the queue atomically under its slots' locks and answers each command's
+///   reply; an error inside (e.g. `WRONGTYPE`) is that command's reply, nothing rolls back.
+/// - `EXEC` answers nil, running nothing, if a watched key changed since `WATCH` (by anyone,
+///   this session included) or expired.
+/// - All keys of a transaction, watched keys included, share one slot unless the cluster
+///   allows cross-slot commands; else `EXEC` answers `CROSSSLOT` and runs nothing.
+///
+/// Keyless commands other than `PING` and `ECHO` are refused inside `MULTI` (they span the
+/// whole store and cannot run under one transaction's locks).
+///
+/// ```
+/// # fn main() -> Result<(), slotstore::Error> {
+/// use slotstore::Reply;
+/// let client = slotstore::Cluster::builder().primaries(3).build()?.client();
+/// let mut s = client.session();
+/// s.command(&["MULTI"])?;
+/// assert_eq!(s.command(&["INCR", "{acct}:n"])?.to_string(), "QUEUED");
+/// s.command(&["INCR", "{acct}:n"])?;
+/// assert_eq!(s.command(&["EXEC"])?, Reply::Array(vec![Reply::Int(1), Reply::Int(2)]));
+/// # Ok(()) }
+/// ```
+pub struct Session {
+    client: Client,
+    /// Commands queued since `MULTI`; None outside a transaction.
+    queued: Option<Vec<Vec<Box<[u8]>>>>,
+    /// A command was refused while queueing: `EXEC` must abort.
+    refused: bool,
+    watches: Vec<Watch>,
+}
+
+/// A key under `WATCH`: its modification count and liveness when watched.
+struct Watch {
+    slot: u16,
+    key: Box<[u8]>,
+    version: u64,
+    live: bool,
+}
+
+impl Client {
+    /// A new session over this client, for `MULTI`/`EXEC` and `WATCH`.
+    pub fn session(&self) -> Session {
+        Session { client: self.clone(), queued: None, refused: false, watches: Vec::new() }
+    }
+}
+
+impl Session {
+    /// True between `MULTI` and `EXEC`/`DISCARD`.
+    pub fn in_transaction(&self) -> bool {
+        self.queued.is_some()
+    }
+
+    /// Runs one command with this session's state, as [`Client::command`] does otherwise.
+    ///
+    /// # Errors
+    /// As [`Client::command`], plus Redis's transaction errors: `ERR MULTI calls can not be
+    /// nested`, `ERR EXEC without MULTI`, `ERR DISCARD without MULTI`, `ERR WATCH inside MULTI
+    /// is not allowed`, `EXECABORT`.
+    pub fn command<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Result<Reply, Error> {
+        let args: Vec<&[u8]> = args.iter().map(AsRef::as_ref).collect();
+        let name = args.first().map(|n| n.to_ascii_lowercase()).unwrap_or_default();
+        let arity = |ok: bool, name: &str| if ok { Ok(()) } else { Err(Error::arity(name)) };
+        match name.as_slice() {
+            b"multi" => {
+                arity(args.len() == 1, "multi")?;
+                if self.queued.is_some() {
+                    return Err(Error::msg("MULTI calls can not be nested"));
+                }
+                self.queued = Some(Vec::new());
+                self.refused = false;
+                Ok(Reply::ok())
+            }
+            b"exec" => {
+                arity(args.len() == 1, "exec").inspect_err(|_| self.refused |= self.queued.is_some())?;
+                self.exec()
+            }
+            b"discard" => {
+                arity(args.len() == 1, "discard")?;
+                if self.queued.take().is_none() {
+                    return Err(Error::msg("DISCARD without MULTI"));
+                }
+                self.unwatch();
+                Ok(Reply::ok())
+            }
+            b"watch" => {
+                if self.queued.is_some() {
+                    return Err(Error::msg("WATCH inside MULTI is not allowed"));
+                }
+                arity(args.len() >= 2, "watch")?;
+                self.watch(&args[1..])
+            }
+            b"unwatch" if self.queued.is_none() => {
+                arity(args.len() == 1, "unwatch")?;
+                self.unwatch();
+                Ok(Reply::ok())
+            }
+            _ if self.queued.is_some() => {
+                let checked = self.check_queueable(&args);
+                if checked.is_err() {
+                    self.refused = true;
+                }
+                checked?;
+                let words = args.iter().map(|a| Box::from(*a)).collect();
+                self.queued.as_mut().expect("in MULTI").push(words);
+                Ok(Reply::Simple("QUEUED".into()))
+            }
+            _ => self.client.command(&args),
+        }
+    }
+
+    /// What Redis checks when queueing: the command exists, its arity, its keys.
+    fn check_queueable(&self, a: &[&[u8]]) -> Result<(), Error> {
+        let spec = lookup(a[0]).ok_or_else(|| unknown_command(a))?;
+        spec.check_arity(a.len())?;
+        match spec.handler {
+            Handler::Keyless(Keyless::Ping | Keyless::Echo | Keyless::Unwatch) => Ok(()),
+            Handler::Keyless(_) => Err(Error::msg("Command not allowed inside a transaction")),
+            _ if self.client.allow_cross_slot => spec.keys(a).map(drop),
+            _ => spec.slot(a).map(drop),
+        }
+    }
+
+    /// `WATCH key...`: records each key's modification count under its slot's lock.
+    fn watch(&mut self, keys: &[&[u8]]) -> Result<Reply, Error> {
+        self.client.slots_of(keys)?;
+        for key in keys {
+            let slot = key_slot(key);
+            let (version, live) =
+                self.client.registry.write(slot, |t, now| (t.watch(key), t.contains(key, now)))?;
+            self.watches.push(Watch { slot, key: Box::from(*key), version, live });
+        }
+        Ok(Reply::ok())
+    }
+
+    fn unwatch(&mut self) {
+        for w in self.watches.drain(..) {
+            let _ = self.client.registry.write(w.slot, |t, _| t.unwatch(&w.key));
+        }
+    }
+
+    fn exec(&mut self) -> Result<Reply, Error> {
+        let queued = self.queued.take().ok_or_else(|| Error::msg("EXEC without MULTI"))?;
+        let result = if self.refused { Err(Error::ExecAbort) } else { self.run(&queued) };
+        self.unwatch();
+        result
+    }
+
+    /// Runs the queue under the locks of every slot it and the watched keys touch.
+    fn run(&self, queued: &[Vec<Box<[u8]>>]) -> Result<Reply, Error> {
+        let commands: Vec<Vec<&[u8]>> =
+            queued.iter().map(|c| c.iter().map(|w| &**w).collect()).collect();
+        let mut slots: Vec<u16> = self.watches.iter().map(|w| w.slot).collect();
+        for a in &commands {
+            slots.extend(lookup(a[0]).expect("checked when queued").slots(a)?);
+        }
+        slots.sort_unstable();
+        slots.dedup();
+        if slots.len() > 1 && !self.client.allow_cross_slot {
+            return Err(Error::CrossSlot);
+        }
+        let run_all = |db: &mut crate::keyspace::Db<'_>, now: &crate::keyspace::Now<'_>| {
+            let changed = self.watches.iter().any(|w| {
+                let t = db.table_ref(&w.key);
+                t.watch_version(&w.key) != w.version || (w.live && !t.contains(&w.key, now))
+            });
+            if changed {
+                return Reply::Nil;
+            }
+            Reply::Array(
+                commands
+                    .iter()
+                    .map(|a| {
+                        let spec = lookup(a[0]).expect("checked when queued");
+                        run_locked(spec, db, now, a).unwrap_or_else(Reply::Error)
+                    })
+                    .collect(),
+            )
+        };
+        if slots.is_empty() {
+            // Only PING/ECHO were queued: nothing to lock.
+            let clock = &self.client.registry.clock;
+            let mut empty = crate::keyspace::Table::new();
+            return Ok(run_all(
+                &mut crate::keyspace::Db::One(&mut empty),
+                &crate::keyspace::Now::new(clock),
+            ));
+        }
+        self.client.registry.write_many(&slots, run_all)
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.unwatch();
+    }
+}
