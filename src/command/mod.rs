@@ -210,17 +210,35 @@ static FAMILIES: &[&[Spec]] = &[
     server::COMMANDS,
 ];
 
-/// Finds a command by name, case-insensitively.
-pub(crate) fn lookup(name: &[u8]) -> Option<&'static Spec> {
-    static INDEX: OnceLock<HashMap<&'static [u8], &'static Spec>> = OnceLock::new();
-    let index = INDEX.get_or_init(|| {
-        FAMILIES.iter().flat_map(|f| f.iter()).map(|s| (s.name.as_bytes(), s)).collect()
-    });
+fn index() -> &'static HashMap<&'static [u8], (usize, &'static Spec)> {
+    static INDEX: OnceLock<HashMap<&'static [u8], (usize, &'static Spec)>> = OnceLock::new();
+    INDEX.get_or_init(|| {
+        FAMILIES.iter().flat_map(|f| f.iter()).enumerate().map(|(i, s)| (s.name.as_bytes(), (i, s))).collect()
+    })
+}
+
+/// Finds a command by name, case-insensitively, with its index in the table (for counters).
+pub(crate) fn lookup_id(name: &[u8]) -> Option<(usize, &'static Spec)> {
     let mut buf = [0u8; 32];
     let lower = buf.get_mut(..name.len())?;
     lower.copy_from_slice(name);
     lower.make_ascii_lowercase();
-    index.get(&*lower).copied()
+    index().get(&*lower).copied()
+}
+
+/// Finds a command by name, case-insensitively.
+pub(crate) fn lookup(name: &[u8]) -> Option<&'static Spec> {
+    lookup_id(name).map(|(_, s)| s)
+}
+
+/// Every command name, by table index.
+pub(crate) fn names() -> Vec<&'static str> {
+    FAMILIES.iter().flat_map(|f| f.iter()).map(|s| s.name).collect()
+}
+
+/// The table index of a command known to exist (the typed methods' counters).
+pub(crate) fn id(name: &str) -> usize {
+    lookup_id(name.as_bytes()).map_or(usize::MAX, |(i, _)| i)
 }
 
 /// Redis's text for an unknown command: the name and the first arguments, quoted.

@@ -8,3 +8,10 @@ use std::collections::VecDeque;
 pub(crate) struct ListValue {
     items: VecDeque<Bytes>,
 }
+
+impl ListValue {
+    /// Approximate heap bytes held (the list helper replaces this with exact accounting).
+    pub(crate) fn mem_usage(&self) -> usize {
+        self.items.capacity() * std::mem::size_of::<Bytes>() + self.items.iter().map(|b| b.len() + 16).sum::<usize>()
+    }
+}

@@ -4,6 +4,7 @@
 //! command layer runs commands on it. Nothing here locks, spawns or sends.
 
 mod db;
+pub(crate) mod memory;
 pub(crate) mod hash;
 pub(crate) mod list;
 pub(crate) mod set;
@@ -11,6 +12,9 @@ mod value;
 pub(crate) mod zset;
 
 pub(crate) use db::{Db, Lookup, View};
+pub(crate) use memory::Access;
+
+use memory::{key_cost, malloc_size, value_cost, Stamp};
 pub(crate) use value::Value;
 
 use crate::clock::Clock;
@@ -50,11 +54,36 @@ pub(crate) struct Now<'a> {
     clock: &'a Clock,
     ms: Cell<Option<u64>>,
     saw_expired: Cell<bool>,
+    /// How reads stamp entries (set from the eviction policy).
+    access: Access,
+    hits: Cell<u32>,
+    misses: Cell<u32>,
 }
 
 impl<'a> Now<'a> {
     pub(crate) fn new(clock: &'a Clock) -> Self {
-        Now { clock, ms: Cell::new(None), saw_expired: Cell::new(false) }
+        Now::with_access(clock, Access::None)
+    }
+
+    pub(crate) fn with_access(clock: &'a Clock, access: Access) -> Self {
+        Now {
+            clock,
+            ms: Cell::new(None),
+            saw_expired: Cell::new(false),
+            access,
+            hits: Cell::new(0),
+            misses: Cell::new(0),
+        }
+    }
+
+    /// The access stamping mode of this command.
+    pub(crate) fn access(&self) -> Access {
+        self.access
+    }
+
+    /// Lookups of keys that existed, and that did not, during this command.
+    pub(crate) fn hits_misses(&self) -> (u32, u32) {
+        (self.hits.get(), self.misses.get())
     }
 
     pub(crate) fn ms(&self) -> u64 {
@@ -79,9 +108,23 @@ impl<'a> Now<'a> {
 pub(crate) struct Entry {
     pub(crate) value: Value,
     expire_at: u64,
+    /// Heap bytes of key and value, as last accounted (see `memory`).
+    cost: u32,
+    /// Last access (LRU) or access frequency (LFU).
+    stamp: Stamp,
 }
 
 impl Entry {
+    /// The entry's access stamp, for eviction and `OBJECT IDLETIME`/`FREQ`.
+    pub(crate) fn stamp(&self) -> &Stamp {
+        &self.stamp
+    }
+
+    /// Heap bytes of this key and value as last accounted (`MEMORY USAGE` adds the slot).
+    pub(crate) fn cost(&self) -> usize {
+        self.cost as usize
+    }
+
     /// The deadline in Unix ms, if the key has a TTL.
     pub(crate) fn expire_at(&self) -> Option<u64> {
         (self.expire_at != 0).then_some(self.expire_at)
@@ -99,6 +142,13 @@ pub(crate) struct Table {
     map: HashMap<Box<[u8]>, Entry, KeyHasher>,
     /// Keys with a TTL, by deadline: active expiry pops from the front.
     expires: BTreeSet<(u64, Box<[u8]>)>,
+    /// Sum of the entries' `cost`; the hash table's own buckets are added in `used`.
+    entry_bytes: usize,
+    /// Collections handed out by `get_mut`, whose cost must be settled after the command.
+    unsettled: Vec<Box<[u8]>>,
+    /// The access stamp new keys get, set by the node before each write under an LRU or
+    /// LFU policy (so a new key is not the first evicted).
+    fresh_stamp: u32,
     /// Rarely used state, boxed so an idle table stays small.
     extra: Option<Box<Extra>>,
 }
@@ -120,9 +170,46 @@ impl Extra {
     }
 }
 
+fn entry_cost(key: &[u8], value: &Value, expire_at: u64) -> u32 {
+    (key_cost(key, expire_at != 0) + value_cost(value)).min(u32::MAX as usize) as u32
+}
+
 impl Table {
     pub(crate) fn new() -> Self {
         Table::default()
+    }
+
+    /// Heap bytes this table holds: entries, keys, values, TTL index and hash buckets.
+    pub(crate) fn used(&self) -> usize {
+        let cap = self.map.capacity();
+        let buckets = match cap {
+            0 => 0,
+            1..=7 => cap + 1,
+            _ => (cap * 8 / 7).next_power_of_two(),
+        };
+        let slot = std::mem::size_of::<(Box<[u8]>, Entry)>();
+        let table = if buckets == 0 { 0 } else { malloc_size(buckets * (slot + 1) + 16) };
+        self.entry_bytes + table
+    }
+
+    /// Sets the stamp keys created by the next write get.
+    pub(crate) fn prepare(&mut self, access: Access, now_ms: u64) {
+        self.fresh_stamp = Stamp::new(access, now_ms).raw();
+    }
+
+    /// Re-accounts collections changed in place since the last call (after every write).
+    #[inline]
+    pub(crate) fn settle(&mut self) {
+        if self.unsettled.is_empty() {
+            return;
+        }
+        for key in std::mem::take(&mut self.unsettled) {
+            if let Some(e) = self.map.get_mut(&key) {
+                let cost = entry_cost(&key, &e.value, e.expire_at);
+                self.entry_bytes = self.entry_bytes - e.cost as usize + cost as usize;
+                e.cost = cost;
+            }
+        }
     }
 
     /// Keys stored, including expired keys not yet deleted (as Redis's `DBSIZE` counts them).
@@ -131,19 +218,32 @@ impl Table {
     }
 
     /// Keys with a TTL.
-    #[cfg(test)]
     pub(crate) fn volatile_len(&self) -> usize {
         self.expires.len()
     }
 
     /// Looks up a live key for reading; an expired key reads as missing.
     pub(crate) fn get(&self, key: &[u8], now: &Now<'_>) -> Option<&Entry> {
-        let e = self.map.get(key)?;
+        let Some(e) = self.map.get(key) else {
+            now.misses.set(now.misses.get() + 1);
+            return None;
+        };
         if e.is_expired(now) {
             now.saw_expired.set(true);
+            now.misses.set(now.misses.get() + 1);
             return None;
         }
+        now.hits.set(now.hits.get() + 1);
+        if now.access != Access::None {
+            e.stamp.touch(now.access, now.ms());
+        }
         Some(e)
+    }
+
+    /// The stored entry, expired or not, without counting a lookup or stamping an access
+    /// (eviction and introspection).
+    pub(crate) fn get_raw(&self, key: &[u8]) -> Option<&Entry> {
+        self.map.get(key)
     }
 
     /// Looks up a live key for writing, deleting it first if it has expired.
@@ -154,7 +254,16 @@ impl Table {
         }
         // A caller that asks for a key mutably means to change it: `WATCH` must see that.
         self.touch(key);
-        self.map.get_mut(key)
+        let e = self.map.get_mut(key)?;
+        if now.access != Access::None {
+            e.stamp.touch(now.access, now.ms());
+        }
+        // Strings are always replaced whole (and accounted then); a collection changes in
+        // place, so its cost is settled after the command.
+        if !matches!(e.value, Value::Str(_)) {
+            self.unsettled.push(key.into());
+        }
+        Some(e)
     }
 
     /// True if a live key exists.
@@ -167,16 +276,21 @@ impl Table {
     pub(crate) fn insert(&mut self, key: &[u8], value: Value, expire_at: Option<u64>) {
         self.touch(key);
         let expire_at = expire_at.unwrap_or(0);
+        let cost = entry_cost(key, &value, expire_at);
         match self.map.get_mut(key) {
             Some(e) => {
                 e.value = value;
+                self.entry_bytes = self.entry_bytes - e.cost as usize + cost as usize;
+                e.cost = cost;
                 let old = std::mem::replace(&mut e.expire_at, expire_at);
                 if old != expire_at {
                     self.reindex(key, old, expire_at);
                 }
             }
             None => {
-                self.map.insert(key.into(), Entry { value, expire_at });
+                self.entry_bytes += cost as usize;
+                let stamp = Stamp::from_raw(self.fresh_stamp);
+                self.map.insert(key.into(), Entry { value, expire_at, cost, stamp });
                 if expire_at != 0 {
                     self.expires.insert((expire_at, key.into()));
                 }
@@ -189,6 +303,9 @@ impl Table {
     pub(crate) fn replace_value(&mut self, key: &[u8], value: Value) {
         match self.map.get_mut(key) {
             Some(e) => {
+                let cost = entry_cost(key, &value, e.expire_at);
+                self.entry_bytes = self.entry_bytes - e.cost as usize + cost as usize;
+                e.cost = cost;
                 e.value = value;
                 self.touch(key);
             }
@@ -202,6 +319,9 @@ impl Table {
         let Some(e) = self.map.get_mut(key) else { return false };
         let old = std::mem::replace(&mut e.expire_at, expire_at);
         if old != expire_at {
+            let cost = entry_cost(key, &e.value, expire_at);
+            self.entry_bytes = self.entry_bytes - e.cost as usize + cost as usize;
+            e.cost = cost;
             self.reindex(key, old, expire_at);
             self.touch(key);
         }
@@ -220,6 +340,7 @@ impl Table {
     /// Deletes a key (expired or not) and returns its entry.
     pub(crate) fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let e = self.map.remove(key)?;
+        self.entry_bytes -= e.cost as usize;
         self.touch(key);
         if e.expire_at != 0 {
             self.expires.remove(&(e.expire_at, Box::from(key)));
@@ -239,7 +360,9 @@ impl Table {
             match self.expires.first() {
                 Some((at, _)) if *at < now_ms => {
                     let (_, key) = self.expires.pop_first().expect("first exists");
-                    self.map.remove(&key);
+                    if let Some(e) = self.map.remove(&key) {
+                        self.entry_bytes -= e.cost as usize;
+                    }
                     self.touch(&key);
                     n += 1;
                 }
@@ -338,8 +461,10 @@ impl Table {
 
     /// Deletes every key.
     pub(crate) fn clear(&mut self) {
-        self.map.clear();
+        self.map = HashMap::default();
         self.expires.clear();
+        self.entry_bytes = 0;
+        self.unsettled.clear();
         if let Some(x) = self.extra.as_mut() {
             x.watched.values_mut().for_each(|w| w.1 += 1);
         }

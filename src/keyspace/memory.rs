@@ -1,0 +1,187 @@
+//! What keys and values cost in memory, and the access clocks approximated LRU and LFU
+//! eviction read (Redis's 24-bit `lru` field, same layouts).
+
+use super::Value;
+use std::mem::size_of;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Bytes a heap allocation of `n` bytes really takes with a glibc-style malloc: a word of
+/// header, 16-byte granules, 32 bytes at least. Other allocators differ a little; the figure
+/// is an estimate, checked within 15% against a counting allocator in `tests/memory.rs`.
+pub(crate) fn malloc_size(n: usize) -> usize {
+    if n == 0 {
+        return 0;
+    }
+    ((n + 8 + 15) & !15).max(32)
+}
+
+/// Heap bytes a value holds (not counting the table slot it sits in).
+pub(crate) fn value_cost(v: &Value) -> usize {
+    match v {
+        // `Arc<[u8]>`: two counters, then the bytes.
+        Value::Str(b) => malloc_size(2 * size_of::<usize>() + b.len()),
+        Value::List(l) => l.mem_usage(),
+        Value::Hash(h) => h.mem_usage(),
+        Value::Set(s) => s.mem_usage(),
+        Value::ZSet(z) => z.mem_usage(),
+    }
+}
+
+/// Heap bytes a key holds beyond its table slot: its own copy, plus its copy and share of a
+/// B-tree node in the expiry index when it has a TTL.
+pub(crate) fn key_cost(key: &[u8], volatile: bool) -> usize {
+    let own = malloc_size(key.len());
+    if volatile {
+        // (deadline, key) in a B-tree of ~2/3-full nodes of 11 entries.
+        own + malloc_size(key.len()) + (size_of::<(u64, Box<[u8]>)>() * 3) / 2
+    } else {
+        own
+    }
+}
+
+/// How reads stamp the entries they touch, for the eviction policy in force.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Access {
+    /// No policy reads access times: reads write nothing.
+    #[default]
+    None,
+    /// LRU: the stamp is the clock in milliseconds, wrapping every 49 days. (Redis keeps
+    /// seconds in 24 bits; milliseconds tell apart keys used within the same second, which
+    /// is what a cache under load needs.)
+    Lru,
+    /// LFU: 16 bits of minutes since the last decay, 8 bits of logarithmic counter.
+    Lfu,
+}
+
+/// Redis's `lfu-log-factor` and `lfu-decay-time` defaults.
+const LFU_LOG_FACTOR: f64 = 10.0;
+const LFU_DECAY_MINUTES: u32 = 1;
+/// A new key's LFU counter, so it is not evicted before it has a chance to be read.
+pub(crate) const LFU_INIT: u32 = 5;
+
+/// An entry's access stamp. Atomic because reads update it under a shared lock.
+#[derive(Debug, Default)]
+pub(crate) struct Stamp(AtomicU32);
+
+impl Clone for Stamp {
+    fn clone(&self) -> Self {
+        Stamp(AtomicU32::new(self.0.load(Ordering::Relaxed)))
+    }
+}
+
+fn lru_clock(now_ms: u64) -> u32 {
+    now_ms as u32
+}
+
+fn lfu_minutes(now_ms: u64) -> u32 {
+    ((now_ms / 60_000) & 0xFFFF) as u32
+}
+
+/// A cheap random number for LFU's probabilistic increment, from a per-thread xorshift.
+fn random_unit() -> f64 {
+    use std::cell::Cell;
+    thread_local!(static STATE: Cell<u64> = Cell::new(0x2545_F491_4F6C_DD1D ^ (&STATE as *const _ as u64)));
+    STATE.with(|s| {
+        let mut x = s.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        s.set(x);
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    })
+}
+
+impl Stamp {
+    /// The stamp of a key just written.
+    pub(crate) fn new(access: Access, now_ms: u64) -> Stamp {
+        Stamp(AtomicU32::new(match access {
+            Access::Lfu => (lfu_minutes(now_ms) << 8) | LFU_INIT,
+            _ => lru_clock(now_ms),
+        }))
+    }
+
+    /// A stamp from its raw bits ([`Stamp::raw`]).
+    pub(crate) fn from_raw(raw: u32) -> Stamp {
+        Stamp(AtomicU32::new(raw))
+    }
+
+    /// The raw bits.
+    pub(crate) fn raw(&self) -> u32 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Records a read or write. Under LRU it stores only when the clock moved, so hot
+    /// keys read by many threads do not keep writing one cache line.
+    #[inline]
+    pub(crate) fn touch(&self, access: Access, now_ms: u64) {
+        match access {
+            Access::None => {}
+            Access::Lru => {
+                let clock = lru_clock(now_ms);
+                if self.0.load(Ordering::Relaxed) != clock {
+                    self.0.store(clock, Ordering::Relaxed);
+                }
+            }
+            Access::Lfu => {
+                let old = self.0.load(Ordering::Relaxed);
+                let counter = Self::decayed(old, now_ms);
+                // Redis's LFULogIncr: the higher the counter, the less likely it grows.
+                let base = counter.saturating_sub(LFU_INIT) as f64;
+                let grow = counter < 255 && random_unit() < 1.0 / (base * LFU_LOG_FACTOR + 1.0);
+                let counter = if grow { counter + 1 } else { counter };
+                let new = (lfu_minutes(now_ms) << 8) | counter;
+                if new != old {
+                    self.0.store(new, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
+    /// The LFU counter after decaying one step per `lfu-decay-time` minutes elapsed.
+    fn decayed(stamp: u32, now_ms: u64) -> u32 {
+        let (last, counter) = (stamp >> 8, stamp & 0xFF);
+        let elapsed = (lfu_minutes(now_ms) + 0x1_0000 - last) & 0xFFFF;
+        counter.saturating_sub(elapsed / LFU_DECAY_MINUTES)
+    }
+
+    /// Milliseconds since the last access (`OBJECT IDLETIME` divides by 1000), from an LRU
+    /// stamp.
+    pub(crate) fn idle_ms(&self, now_ms: u64) -> u64 {
+        u64::from(lru_clock(now_ms).wrapping_sub(self.0.load(Ordering::Relaxed)))
+    }
+
+    /// The logarithmic access frequency (`OBJECT FREQ`), from an LFU stamp.
+    pub(crate) fn freq(&self, now_ms: u64) -> u32 {
+        Self::decayed(self.0.load(Ordering::Relaxed), now_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malloc_sizes() {
+        assert_eq!(malloc_size(0), 0);
+        assert_eq!(malloc_size(1), 32);
+        assert_eq!(malloc_size(24), 32);
+        assert_eq!(malloc_size(25), 48);
+        assert_eq!(malloc_size(48), 64);
+    }
+
+    #[test]
+    fn lru_and_lfu_stamps() {
+        let s = Stamp::new(Access::Lru, 10_000);
+        assert_eq!(s.idle_ms(15_000), 5000);
+        s.touch(Access::Lru, 15_000);
+        assert_eq!(s.idle_ms(15_500), 500);
+        let f = Stamp::new(Access::Lfu, 0);
+        assert_eq!(f.freq(0), LFU_INIT);
+        for _ in 0..10_000 {
+            f.touch(Access::Lfu, 0);
+        }
+        let hot = f.freq(0);
+        assert!(hot > 15 && hot < 255, "logarithmic growth: {hot}");
+        assert_eq!(f.freq(3 * 60_000), hot - 3, "one step of decay per minute");
+    }
+}
