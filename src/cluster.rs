@@ -5,7 +5,7 @@ use crate::clock::Clock;
 use crate::config::{Config, EvictionPolicy};
 use crate::error::Error;
 use crate::ids::NodeId;
-use crate::node::{NodeThread, Registry};
+use crate::node::{Budget, NodeThread, Registry};
 use crate::slot::SLOT_COUNT;
 use crate::topology::Topology;
 use std::sync::Arc;
@@ -230,11 +230,9 @@ impl ClusterBuilder {
         if config.replicas > 0 {
             return Err(Error::msg("replicas are not supported yet"));
         }
-        if config.max_memory.is_some() || config.eviction_policy != EvictionPolicy::NoEviction {
-            return Err(Error::msg("max_memory and eviction are not supported yet"));
-        }
         let topology = Topology::initial(config.primaries);
-        let registry = Arc::new(Registry::new(topology.clone(), config.clock.clone()));
+        let budget = Arc::new(Budget::new(config.max_memory, config.eviction_policy));
+        let registry = Arc::new(Registry::new(topology.clone(), config.clock.clone(), budget));
         let threads = topology
             .nodes()
             .iter()

@@ -58,12 +58,13 @@ mod slot;
 mod topology;
 
 pub use bytes::Bytes;
-pub use client::{Client, Session, Transaction};
+pub use client::{Client, ClusterStats, Session, Transaction};
 pub use clock::Clock;
 pub use cluster::{Cluster, ClusterBuilder};
 pub use config::{EvictionPolicy, MigrationMode};
 pub use error::{ClusterDownReason, Error};
 pub use ids::NodeId;
+pub use node::NodeStats;
 pub use reply::Reply;
 pub use slot::{crc16, hash_tag, key_slot, SLOT_COUNT};
 pub use topology::{NodeInfo, Role, Topology};

@@ -3,12 +3,14 @@
 //! file).
 
 mod hashes;
+mod info;
 mod lists;
 mod session;
 mod sets;
 mod transaction;
 mod zsets;
 
+pub use info::ClusterStats;
 pub use session::Session;
 pub use transaction::Transaction;
 
@@ -16,7 +18,9 @@ use crate::bytes::Bytes;
 use crate::command::cluster::{self as cluster_cmd, ClusterCmd};
 use crate::command::keys::{self, Scan};
 use crate::command::strings::{self, Expiry, SetOptions};
-use crate::command::{lookup, server, unknown_command, BlockFn, Handler, Keyless, Spec, TimeoutArg};
+use crate::command::{
+    lookup, lookup_id, server, unknown_command, BlockFn, Handler, Keyless, Spec, TimeoutArg,
+};
 use crate::error::{ClusterDownReason, Error};
 use crate::glob::Glob;
 use crate::keyspace::{Db, Now, Value, View};
@@ -48,6 +52,14 @@ pub struct Client {
     registry: Arc<Registry>,
     /// Multi-key commands may span slots (atomically, under every slot's lock).
     allow_cross_slot: bool,
+}
+
+/// The command-table index of a command, looked up once per call site (for counters).
+macro_rules! cmd_id {
+    ($name:literal) => {{
+        static ID: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        *ID.get_or_init(|| crate::command::id($name))
+    }};
 }
 
 /// Runs one parsed command on tables already locked (a transaction, a cross-slot command).
@@ -87,7 +99,7 @@ impl Client {
     /// A failed command changes nothing.
     pub fn command<A: AsRef<[u8]>>(&self, args: &[A]) -> Result<Reply, Error> {
         let args: Vec<&[u8]> = args.iter().map(AsRef::as_ref).collect();
-        let Some(spec) = args.first().and_then(|name| lookup(name)) else {
+        let Some((id, spec)) = args.first().and_then(|name| lookup_id(name)) else {
             return Err(unknown_command(&args));
         };
         spec.check_arity(args.len())?;
@@ -107,8 +119,12 @@ impl Client {
             Err(e) => return Err(e),
         };
         match spec.handler {
-            Handler::Read(f) => self.registry.read(slot, |t, now| f(&View::One(t), now, &args))?,
-            Handler::Write(f) => self.registry.write(slot, |t, now| f(&mut Db::One(t), now, &args))?,
+            Handler::Read(f) => {
+                self.registry.read_cmd(slot, id, |t, now| f(&View::One(t), now, &args))?
+            }
+            Handler::Write(f) => {
+                self.registry.write_cmd(slot, id, spec.grows, |t, now| f(&mut Db::One(t), now, &args))?
+            }
             Handler::Blocking(f, timeout) => self.blocking(slot, spec, f, timeout, &args),
             Handler::Keyless(_) => unreachable!("handled above"),
         }
@@ -133,9 +149,20 @@ impl Client {
         keys: &[K],
         f: impl FnOnce(&mut Db<'_>, &Now<'_>) -> R,
     ) -> Result<Option<R>, Error> {
+        self.write_keys_as(keys, true, f)
+    }
+
+    /// [`Client::write_keys`], saying whether the write may grow memory.
+    fn write_keys_as<K: AsRef<[u8]>, R>(
+        &self,
+        keys: &[K],
+        grows: bool,
+        f: impl FnOnce(&mut Db<'_>, &Now<'_>) -> R,
+    ) -> Result<Option<R>, Error> {
         match self.slots_of(keys)?.as_slice() {
             [] => Ok(None),
-            [slot] => self.write(*slot, f).map(Some),
+            [slot] if grows => self.write(*slot, f).map(Some),
+            [slot] => self.write_shrink(*slot, f).map(Some),
             slots => self.registry.write_many(slots, f).map(Some),
         }
     }
@@ -190,6 +217,8 @@ impl Client {
             Keyless::Keys => Ok(Reply::Array(self.keys_matching(&Glob::new(a[1])))),
             Keyless::Cluster => self.cluster_command(a),
             Keyless::Unwatch => Ok(Reply::ok()),
+            Keyless::Info => self.info(a),
+            Keyless::Config => self.config(a),
             Keyless::NeedsSession => Err(Error::Command(format!(
                 "{} needs a session: run it through Client::session()",
                 String::from_utf8_lossy(a[0]).to_ascii_uppercase()
@@ -282,7 +311,18 @@ impl Client {
 
     /// Runs `f` on the table of `slot` as a one-slot keyspace.
     #[inline]
+    ///
+    /// The write may grow memory: under a budget it first makes room (or answers `OOM`).
     fn write<R>(&self, slot: u16, f: impl FnOnce(&mut Db<'_>, &Now<'_>) -> R) -> Result<R, Error> {
+        self.registry.write_cmd(slot, usize::MAX, true, |t, now| f(&mut Db::One(t), now))
+    }
+
+    /// A write that never grows memory (deletes, TTL changes, pops): runs even over budget.
+    fn write_shrink<R>(
+        &self,
+        slot: u16,
+        f: impl FnOnce(&mut Db<'_>, &Now<'_>) -> R,
+    ) -> Result<R, Error> {
         self.registry.write(slot, |t, now| f(&mut Db::One(t), now))
     }
 
@@ -293,7 +333,8 @@ impl Client {
     #[inline]
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>, Error> {
         let key = key.as_ref();
-        self.read(key_slot(key), |t, now| strings::get(t, now, key))?
+        self.registry
+            .read_cmd(key_slot(key), cmd_id!("get"), |t, now| strings::get(&View::One(t), now, key))?
     }
 
     /// `SET`: stores `value` at `key`, replacing any value and TTL.
@@ -305,7 +346,7 @@ impl Client {
         let key = key.as_ref();
         // Copy the value before taking the lock, to keep the critical section short.
         let value = Value::Str(Bytes::copy_from(value.as_ref()));
-        self.write(key_slot(key), |t, _| t.insert(key, value, None))
+        self.registry.write_cmd(key_slot(key), cmd_id!("set"), true, |t, _| t.insert(key, value, None))
     }
 
     fn set_with(&self, key: &[u8], value: &[u8], o: SetOptions, cmd: &str) -> Result<bool, Error> {
@@ -348,7 +389,7 @@ impl Client {
     /// `WRONGTYPE` if the key holds another type.
     pub fn get_del(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>, Error> {
         let key = key.as_ref();
-        self.write(key_slot(key), |t, now| {
+        self.write_shrink(key_slot(key), |t, now| {
             let v = strings::get(t, now, key)?;
             if v.is_some() {
                 t.remove(key);
@@ -396,7 +437,7 @@ impl Client {
     /// # Errors
     /// `CROSSSLOT` if the keys span slots (nothing is removed then).
     pub fn del<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<usize, Error> {
-        Ok(self.write_keys(keys, |t, now| keys::del(t, now, keys))?.unwrap_or(0))
+        Ok(self.write_keys_as(keys, false, |t, now| keys::del(t, now, keys))?.unwrap_or(0))
     }
 
     /// `EXISTS`: how many of `keys` (sharing a slot) exist, repeats counted.
@@ -418,7 +459,7 @@ impl Client {
     pub fn expire(&self, key: impl AsRef<[u8]>, ttl: Duration) -> Result<bool, Error> {
         let key = key.as_ref();
         let ms = i64::try_from(ttl.as_millis()).map_err(|_| Error::invalid_expire("pexpire"))?;
-        self.write(key_slot(key), |t, now| {
+        self.write_shrink(key_slot(key), |t, now| {
             let at = ms.checked_add(now.ms() as i64).ok_or_else(|| Error::invalid_expire("pexpire"))?;
             Ok(keys::expire_at(t, now, key, at, keys::ExpireFlags::default()))
         })?
@@ -439,7 +480,7 @@ impl Client {
     /// `CLUSTERDOWN` if the key's slot is not served.
     pub fn persist(&self, key: impl AsRef<[u8]>) -> Result<bool, Error> {
         let key = key.as_ref();
-        self.write(key_slot(key), |t, now| keys::persist(t, now, key))
+        self.write_shrink(key_slot(key), |t, now| keys::persist(t, now, key))
     }
 
     /// `MSET`: stores every pair at once; all keys must share a slot.
@@ -520,7 +561,7 @@ impl Client {
         let mut removed = 0;
         for (slot, idx) in Self::by_slot(keys) {
             let group: Vec<&[u8]> = idx.iter().map(|&i| keys[i].as_ref()).collect();
-            removed += self.write(slot, |t, now| keys::del(t, now, &group))?;
+            removed += self.write_shrink(slot, |t, now| keys::del(t, now, &group))?;
         }
         Ok(removed)
     }

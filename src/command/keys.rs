@@ -1,10 +1,10 @@
 //! Generic key commands: DEL, EXISTS, TYPE, the EXPIRE and TTL families, SCAN and KEYS.
 
 use super::args::{int, is};
-use super::{Keyless, Spec, ALL_KEYS, ONE_KEY, TWO_KEYS};
+use super::{KeySpec, Keyless, Spec, ALL_KEYS, ONE_KEY, TWO_KEYS};
 use crate::error::Error;
 use crate::glob::Glob;
-use crate::keyspace::{scan_hash, Db, Now, Table, View};
+use crate::keyspace::{scan_hash, Access, Db, Now, Table, Value, View};
 use crate::reply::Reply;
 use crate::slot::SLOTS;
 
@@ -230,6 +230,80 @@ pub(crate) fn copy_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Rep
     Ok(Reply::Int(1))
 }
 
+/// The key of `OBJECT`/`MEMORY` subcommands: the argument after the subcommand.
+const SUBCOMMAND_KEY: KeySpec = KeySpec::Range { first: 2, last: 2, step: 1 };
+
+/// The encoding `OBJECT ENCODING` names for a string, by Redis's rules.
+fn string_encoding(s: &[u8]) -> &'static str {
+    if s.len() <= 20 && super::args::parse_i64(s).is_some() {
+        "int"
+    } else if s.len() <= 44 {
+        "embstr"
+    } else {
+        "raw"
+    }
+}
+
+/// `OBJECT ENCODING|FREQ|IDLETIME|REFCOUNT key`.
+pub(crate) fn object_cmd(t: &View<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+    let sub = String::from_utf8_lossy(a[1]).to_ascii_lowercase();
+    if !["encoding", "freq", "idletime", "refcount"].contains(&sub.as_str()) || a.len() != 3 {
+        return Err(Error::Command(format!(
+            "unknown subcommand or wrong number of arguments for '{}'. Try OBJECT HELP.",
+            String::from_utf8_lossy(a[1])
+        )));
+    }
+    let Some(e) = t.table(a[2]).get_raw(a[2]).filter(|e| Table::is_live(e, now)) else {
+        return Ok(Reply::Nil);
+    };
+    Ok(match sub.as_str() {
+        "encoding" => Reply::bulk(match &e.value {
+            Value::Str(s) => string_encoding(s),
+            Value::List(l) => if l.len() <= 128 { "listpack" } else { "quicklist" },
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => if z.len() <= 128 { "listpack" } else { "skiplist" },
+        }),
+        "refcount" => Reply::Int(1),
+        "freq" if now.access() == Access::Lfu => Reply::Int(e.stamp().freq(now.ms()).into()),
+        "freq" => {
+            return Err(Error::msg(
+                "An LFU maxmemory policy is not selected, access frequency not tracked. Please note that \
+                 when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+            ))
+        }
+        _ if now.access() == Access::Lfu => {
+            return Err(Error::msg(
+                "An LFU maxmemory policy is selected, idle time not tracked. Please note that when \
+                 switching between policies at runtime LRU and LFU data will take some time to adjust.",
+            ))
+        }
+        _ => Reply::Int((e.stamp().idle_ms(now.ms()) / 1000) as i64),
+    })
+}
+
+/// `MEMORY USAGE key [SAMPLES n]`: the key's bytes, its share of the table included.
+pub(crate) fn memory_cmd(t: &View<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+    if !is(a[1], "usage") {
+        return Err(Error::Command(format!(
+            "unknown subcommand or wrong number of arguments for '{}'. Try MEMORY HELP.",
+            String::from_utf8_lossy(a[1])
+        )));
+    }
+    match &a[3..] {
+        [] => {}
+        [opt, n] if is(opt, "samples") => {
+            int(n)?;
+        }
+        _ => return Err(Error::syntax()),
+    }
+    let table = t.table(a[2]);
+    Ok(match table.get(a[2], now) {
+        Some(e) => Reply::Int((e.cost() + table.slot_bytes()) as i64),
+        None => Reply::Nil,
+    })
+}
+
 pub(crate) fn type_cmd(t: &View<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
     let name = t.get(a[1], now).map_or("none", |e| e.value.type_name());
     Ok(Reply::Simple(name.into()))
@@ -237,23 +311,25 @@ pub(crate) fn type_cmd(t: &View<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply
 
 /// The commands of this family.
 pub(crate) static COMMANDS: &[Spec] = &[
-    Spec::write("del", -2, ALL_KEYS, del_cmd),
-    Spec::write("unlink", -2, ALL_KEYS, del_cmd),
+    Spec::shrink("del", -2, ALL_KEYS, del_cmd),
+    Spec::shrink("unlink", -2, ALL_KEYS, del_cmd),
     Spec::read("exists", -2, ALL_KEYS, exists_cmd),
     Spec::read("touch", -2, ALL_KEYS, exists_cmd),
     Spec::read("type", 2, ONE_KEY, type_cmd),
-    Spec::write("expire", -3, ONE_KEY, expire_cmd),
-    Spec::write("pexpire", -3, ONE_KEY, pexpire_cmd),
-    Spec::write("expireat", -3, ONE_KEY, expireat_cmd),
-    Spec::write("pexpireat", -3, ONE_KEY, pexpireat_cmd),
+    Spec::shrink("expire", -3, ONE_KEY, expire_cmd),
+    Spec::shrink("pexpire", -3, ONE_KEY, pexpire_cmd),
+    Spec::shrink("expireat", -3, ONE_KEY, expireat_cmd),
+    Spec::shrink("pexpireat", -3, ONE_KEY, pexpireat_cmd),
     Spec::read("ttl", 2, ONE_KEY, ttl_cmd),
     Spec::read("pttl", 2, ONE_KEY, pttl_cmd),
     Spec::read("expiretime", 2, ONE_KEY, expiretime_cmd),
     Spec::read("pexpiretime", 2, ONE_KEY, pexpiretime_cmd),
-    Spec::write("persist", 2, ONE_KEY, persist_cmd),
-    Spec::write("rename", 3, TWO_KEYS, rename_cmd),
-    Spec::write("renamenx", 3, TWO_KEYS, renamenx_cmd),
+    Spec::shrink("persist", 2, ONE_KEY, persist_cmd),
+    Spec::shrink("rename", 3, TWO_KEYS, rename_cmd),
+    Spec::shrink("renamenx", 3, TWO_KEYS, renamenx_cmd),
     Spec::write("copy", -3, TWO_KEYS, copy_cmd),
+    Spec::read("object", 3, SUBCOMMAND_KEY, object_cmd),
+    Spec::read("memory", -3, SUBCOMMAND_KEY, memory_cmd),
     Spec::keyless("dbsize", 1, Keyless::DbSize),
     Spec::keyless("flushall", -1, Keyless::FlushAll),
     Spec::keyless("flushdb", -1, Keyless::FlushAll),

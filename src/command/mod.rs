@@ -75,6 +75,8 @@ pub(crate) enum Keyless {
     Unwatch,
     /// `MULTI`/`EXEC`/`DISCARD`/`WATCH` need per-connection state: a `Session`.
     NeedsSession,
+    Info,
+    Config,
 }
 
 /// How a command runs.
@@ -120,15 +122,23 @@ pub(crate) struct Spec {
     arity: i32,
     keys: KeySpec,
     pub(crate) handler: Handler,
+    /// May take more memory (Redis's `denyoom`): runs only after the budget has room.
+    pub(crate) grows: bool,
 }
 
 impl Spec {
     pub(crate) const fn read(name: &'static str, arity: i32, keys: KeySpec, f: ReadFn) -> Spec {
-        Spec { name, arity, keys, handler: Handler::Read(f) }
+        Spec { name, arity, keys, handler: Handler::Read(f), grows: false }
     }
 
     pub(crate) const fn write(name: &'static str, arity: i32, keys: KeySpec, f: WriteFn) -> Spec {
-        Spec { name, arity, keys, handler: Handler::Write(f) }
+        Spec { name, arity, keys, handler: Handler::Write(f), grows: true }
+    }
+
+    /// A write that never takes more memory (`DEL`, `EXPIRE`, pops): allowed when over
+    /// budget, as Redis allows commands without `denyoom`.
+    pub(crate) const fn shrink(name: &'static str, arity: i32, keys: KeySpec, f: WriteFn) -> Spec {
+        Spec { name, arity, keys, handler: Handler::Write(f), grows: false }
     }
 
     pub(crate) const fn blocking(
@@ -138,11 +148,11 @@ impl Spec {
         f: BlockFn,
         timeout: TimeoutArg,
     ) -> Spec {
-        Spec { name, arity, keys, handler: Handler::Blocking(f, timeout) }
+        Spec { name, arity, keys, handler: Handler::Blocking(f, timeout), grows: true }
     }
 
     pub(crate) const fn keyless(name: &'static str, arity: i32, k: Keyless) -> Spec {
-        Spec { name, arity, keys: NO_KEYS, handler: Handler::Keyless(k) }
+        Spec { name, arity, keys: NO_KEYS, handler: Handler::Keyless(k), grows: false }
     }
 
     /// `ERR wrong number of arguments` unless `argc` (name included) fits the arity.
@@ -213,7 +223,12 @@ static FAMILIES: &[&[Spec]] = &[
 fn index() -> &'static HashMap<&'static [u8], (usize, &'static Spec)> {
     static INDEX: OnceLock<HashMap<&'static [u8], (usize, &'static Spec)>> = OnceLock::new();
     INDEX.get_or_init(|| {
-        FAMILIES.iter().flat_map(|f| f.iter()).enumerate().map(|(i, s)| (s.name.as_bytes(), (i, s))).collect()
+        FAMILIES
+            .iter()
+            .flat_map(|f| f.iter())
+            .enumerate()
+            .map(|(i, s)| (s.name.as_bytes(), (i, s)))
+            .collect()
     })
 }
 

@@ -24,6 +24,8 @@ pub(crate) static COMMANDS: &[Spec] = &[
     Spec::keyless("echo", 2, Keyless::Echo),
     Spec::keyless("cluster", -2, Keyless::Cluster),
     Spec::keyless("unwatch", 1, Keyless::Unwatch),
+    Spec::keyless("info", -1, Keyless::Info),
+    Spec::keyless("config", -2, Keyless::Config),
     Spec::keyless("multi", 1, Keyless::NeedsSession),
     Spec::keyless("exec", 1, Keyless::NeedsSession),
     Spec::keyless("discard", 1, Keyless::NeedsSession),

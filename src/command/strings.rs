@@ -186,7 +186,7 @@ pub(crate) static COMMANDS: &[Spec] = &[
     Spec::write("setnx", 3, ONE_KEY, setnx_cmd),
     Spec::write("setex", 4, ONE_KEY, setex_cmd),
     Spec::write("psetex", 4, ONE_KEY, psetex_cmd),
-    Spec::write("getdel", 2, ONE_KEY, getdel_cmd),
+    Spec::shrink("getdel", 2, ONE_KEY, getdel_cmd),
     Spec::write("getex", -2, ONE_KEY, getex_cmd),
     Spec::write("getset", 3, ONE_KEY, getset_cmd),
     Spec::write("append", 3, ONE_KEY, append_cmd),

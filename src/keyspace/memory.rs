@@ -27,16 +27,34 @@ pub(crate) fn value_cost(v: &Value) -> usize {
     }
 }
 
-/// Heap bytes a key holds beyond its table slot: its own copy, plus its copy and share of a
-/// B-tree node in the expiry index when it has a TTL.
+/// Heap bytes a key holds beyond its table slot: its own copy, and a second copy in the
+/// expiry index when it has a TTL (the index's nodes are counted per table, `btree_cost`).
 pub(crate) fn key_cost(key: &[u8], volatile: bool) -> usize {
     let own = malloc_size(key.len());
     if volatile {
-        // (deadline, key) in a B-tree of ~2/3-full nodes of 11 entries.
-        own + malloc_size(key.len()) + (size_of::<(u64, Box<[u8]>)>() * 3) / 2
+        own + malloc_size(key.len())
     } else {
         own
     }
+}
+
+/// Heap bytes of a B-tree set of `len` (deadline, key) pairs: one leaf up to 11 entries,
+/// then leaves about 2/3 full plus an internal node per 11 leaves.
+pub(crate) fn btree_cost(len: usize) -> usize {
+    const CAP: usize = 11;
+    let elem = size_of::<(u64, Box<[u8]>)>();
+    let leaf = malloc_size(2 * size_of::<usize>() + CAP * elem);
+    let leaves = match len {
+        0 => 0,
+        1..=CAP => 1,
+        _ => (len * 3).div_ceil(CAP * 2),
+    };
+    let internal = if leaves > 1 {
+        leaves.div_ceil(CAP) * (leaf + malloc_size((CAP + 1) * size_of::<usize>()))
+    } else {
+        0
+    };
+    leaves * leaf + internal
 }
 
 /// How reads stamp the entries they touch, for the eviction policy in force.

@@ -4,9 +4,9 @@
 //! command layer runs commands on it. Nothing here locks, spawns or sends.
 
 mod db;
-pub(crate) mod memory;
 pub(crate) mod hash;
 pub(crate) mod list;
+pub(crate) mod memory;
 pub(crate) mod set;
 mod value;
 pub(crate) mod zset;
@@ -14,7 +14,7 @@ pub(crate) mod zset;
 pub(crate) use db::{Db, Lookup, View};
 pub(crate) use memory::Access;
 
-use memory::{key_cost, malloc_size, value_cost, Stamp};
+use memory::{btree_cost, key_cost, malloc_size, value_cost, Stamp};
 pub(crate) use value::Value;
 
 use crate::clock::Clock;
@@ -189,7 +189,12 @@ impl Table {
         };
         let slot = std::mem::size_of::<(Box<[u8]>, Entry)>();
         let table = if buckets == 0 { 0 } else { malloc_size(buckets * (slot + 1) + 16) };
-        self.entry_bytes + table
+        self.entry_bytes + table + btree_cost(self.expires.len())
+    }
+
+    /// Bytes one key's slot in the hash table takes (its share of the buckets).
+    pub(crate) fn slot_bytes(&self) -> usize {
+        std::mem::size_of::<(Box<[u8]>, Entry)>() * 8 / 7 + 1
     }
 
     /// Sets the stamp keys created by the next write get.

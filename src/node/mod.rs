@@ -8,12 +8,19 @@
 //! caller's command: active expiry now; replication, migration and heartbeats as they come.
 
 mod blocking;
+mod evict;
 mod registry;
+pub(crate) mod stats;
+
+pub use stats::NodeStats;
 
 pub(crate) use blocking::{Blocking, Serve};
 pub(crate) use registry::Registry;
 
 use blocking::Blocked;
+pub(crate) use evict::Budget;
+use evict::Candidate;
+use stats::{Stats, EXPIRED, FIRST_COMMAND, HITS, MISSES};
 
 use crate::clock::Clock;
 use crate::ids::NodeId;
@@ -22,6 +29,7 @@ use crate::slot::SLOTS;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -42,28 +50,48 @@ pub(crate) struct Node {
     /// Callers blocked on keys, per slot. Locked only while the slot's cell is write-locked.
     blocked: Mutex<HashMap<u16, Blocked>>,
     clock: Clock,
+    pub(crate) stats: Stats,
+    /// The cluster's memory budget and eviction policy.
+    budget: Arc<Budget>,
+    /// Bytes this node's tables hold, kept current while a budget is set (`recount` starts it).
+    used: AtomicUsize,
+    /// Slots this node holds: its share of the budget.
+    held: AtomicUsize,
+    /// Eviction candidates between evictions.
+    pool: Mutex<Vec<Candidate>>,
 }
 
 impl Node {
-    pub(crate) fn new(id: NodeId, clock: Clock) -> Node {
+    pub(crate) fn new(id: NodeId, clock: Clock, budget: Arc<Budget>) -> Node {
         Node {
             id,
             cells: (0..SLOTS).map(|_| Cell::default()).collect(),
             blocked: Mutex::new(HashMap::new()),
             clock,
+            stats: Stats::new(crate::command::names().len()),
+            budget,
+            used: AtomicUsize::new(0),
+            held: AtomicUsize::new(0),
+            pool: Mutex::new(Vec::new()),
         }
     }
 
     /// Runs `f` on `slot`'s table under the read lock; None if this node does not hold it.
     /// A read that met an expired key deletes the slot's expired keys afterwards, as Redis
-    /// deletes on access.
+    /// deletes on access. `cmd` (a command-table index, or `usize::MAX`) is counted.
     #[inline]
-    pub(crate) fn read<R>(&self, slot: usize, f: impl FnOnce(&Table, &Now<'_>) -> R) -> Option<R> {
-        let now = Now::new(&self.clock);
+    pub(crate) fn read<R>(
+        &self,
+        slot: usize,
+        cmd: usize,
+        f: impl FnOnce(&Table, &Now<'_>) -> R,
+    ) -> Option<R> {
+        let now = Now::with_access(&self.clock, self.budget.access());
         let r = {
             let guard = self.cells[slot].0.read();
             f(guard.as_ref()?, &now)
         };
+        self.count(cmd, &now);
         if now.saw_expired() {
             self.purge(slot, now.ms());
         }
@@ -73,14 +101,87 @@ impl Node {
     /// Runs `f` on `slot`'s table under the write lock; None if this node does not hold it.
     #[inline]
     pub(crate) fn write<R>(&self, slot: usize, f: impl FnOnce(&mut Table, &Now<'_>) -> R) -> Option<R> {
-        let now = Now::new(&self.clock);
+        self.write_cmd(slot, usize::MAX, f)
+    }
+
+    /// [`Node::write`], counting command `cmd`.
+    #[inline]
+    pub(crate) fn write_cmd<R>(
+        &self,
+        slot: usize,
+        cmd: usize,
+        f: impl FnOnce(&mut Table, &Now<'_>) -> R,
+    ) -> Option<R> {
+        let now = Now::with_access(&self.clock, self.budget.access());
         let mut guard = self.cells[slot].0.write();
         let table = guard.as_mut()?;
+        let before = self.before_write(table, &now);
         let r = f(table, &now);
-        if table.has_ready() {
-            self.serve_blocked(slot, table, &now);
-        }
+        self.after_write(slot, table, &now, before);
+        self.count(cmd, &now);
         Some(r)
+    }
+
+    /// Readies a table for a write: the stamp new keys get, and its size to diff against.
+    #[inline]
+    fn before_write(&self, table: &mut Table, now: &Now<'_>) -> usize {
+        if now.access() != crate::keyspace::Access::None {
+            table.prepare(now.access(), now.ms());
+        }
+        if self.budget.limit().is_some() {
+            table.used()
+        } else {
+            0
+        }
+    }
+
+    /// Settles a write: collection sizes, blocked callers it can serve, the node's total.
+    #[inline]
+    fn after_write(&self, slot: usize, table: &mut Table, now: &Now<'_>, before: usize) {
+        table.settle();
+        if table.has_ready() {
+            self.serve_blocked(slot, table, now);
+            table.settle();
+        }
+        if self.budget.limit().is_some() {
+            let after = table.used();
+            if after >= before {
+                self.used.fetch_add(after - before, Ordering::Relaxed);
+            } else {
+                self.used.fetch_sub(
+                    (before - after).min(self.used.load(Ordering::Relaxed)),
+                    Ordering::Relaxed,
+                );
+            }
+        }
+    }
+
+    #[inline]
+    fn count(&self, cmd: usize, now: &Now<'_>) {
+        let (hits, misses) = now.hits_misses();
+        self.stats.add(HITS, hits.into());
+        self.stats.add(MISSES, misses.into());
+        self.stats.add(FIRST_COMMAND.saturating_add(cmd), 1);
+    }
+
+    /// Bytes this node's tables hold, counted now.
+    pub(crate) fn memory_used(&self) -> usize {
+        self.cells.iter().filter_map(|c| c.0.read().as_ref().map(Table::used)).sum()
+    }
+
+    /// This node's counters, keys and memory now.
+    pub(crate) fn snapshot(&self) -> NodeStats {
+        NodeStats {
+            node: Some(self.id),
+            keys: self.key_count(),
+            memory: self.memory_used(),
+            ..self.stats.snapshot()
+        }
+    }
+
+    /// Restarts the running total from a full count (when a budget is set).
+    pub(crate) fn recount(&self) {
+        self.used.store(self.memory_used(), Ordering::Relaxed);
     }
 
     fn serve_blocked(&self, slot: usize, table: &mut Table, now: &Now<'_>) {
@@ -100,13 +201,12 @@ impl Node {
         keys: Vec<Box<[u8]>>,
         mut serve: Serve,
     ) -> Result<Blocking, Serve> {
-        let now = Now::new(&self.clock);
+        let now = Now::with_access(&self.clock, self.budget.access());
         let mut guard = self.cells[slot].0.write();
         let Some(table) = guard.as_mut() else { return Err(serve) };
+        let before = self.before_write(table, &now);
         let first = serve(&mut Db::One(table), &now);
-        if table.has_ready() {
-            self.serve_blocked(slot, table, &now);
-        }
+        self.after_write(slot, table, &now, before);
         if let Some(reply) = first {
             return Ok(Blocking::Done(reply));
         }
@@ -140,7 +240,23 @@ impl Node {
 
     /// Gives this node `slot` with `table` (an empty table for a fresh assignment).
     pub(crate) fn attach(&self, slot: usize, table: Table) {
-        *self.cells[slot].0.write() = Some(table);
+        let mut cell = self.cells[slot].0.write();
+        self.gain(&cell, &table);
+        *cell = Some(table);
+    }
+
+    /// Accounts a table arriving in `cell` (which must not hold one).
+    fn gain(&self, cell: &Option<Table>, table: &Table) {
+        debug_assert!(cell.is_none());
+        self.held.fetch_add(1, Ordering::Relaxed);
+        self.used.fetch_add(table.used(), Ordering::Relaxed);
+    }
+
+    /// Accounts a table leaving.
+    fn lose(&self, table: &Table) {
+        self.held.fetch_sub(1, Ordering::Relaxed);
+        let bytes = table.used().min(self.used.load(Ordering::Relaxed));
+        self.used.fetch_sub(bytes, Ordering::Relaxed);
     }
 
     /// True if this node holds `slot`.
@@ -156,16 +272,15 @@ impl Node {
 
     /// Empties every table this node holds (`FLUSHALL`), slot by slot.
     pub(crate) fn flush(&self) {
-        for c in self.cells.iter() {
-            if let Some(t) = c.0.write().as_mut() {
-                t.clear();
-            }
+        for slot in 0..SLOTS {
+            self.write(slot, |t, _| t.clear());
         }
     }
 
     fn purge(&self, slot: usize, now_ms: u64) -> usize {
-        let mut guard = self.cells[slot].0.write();
-        guard.as_mut().map_or(0, |t| t.purge_expired(now_ms, EXPIRE_BATCH))
+        let n = self.write(slot, |t, _| t.purge_expired(now_ms, EXPIRE_BATCH)).unwrap_or(0);
+        self.stats.add(EXPIRED, n as u64);
+        n
     }
 
     /// One pass of active expiry over every held slot: deletes keys whose deadline has passed,
@@ -242,19 +357,19 @@ mod tests {
 
     #[test]
     fn cells_say_what_they_hold() {
-        let n = Node::new(NodeId(0), Clock::manual(1));
-        assert_eq!(n.read(5, |t, _| t.len()), None);
+        let n = Node::new(NodeId(0), Clock::manual(1), Arc::default());
+        assert_eq!(n.read(5, usize::MAX, |t, _| t.len()), None);
         n.attach(5, Table::new());
         assert!(n.holds(5));
         n.write(5, |t, _| t.insert(b"k", Value::Str(Bytes::from("v")), Some(10)));
-        assert_eq!(n.read(5, |t, _| t.len()), Some(1));
+        assert_eq!(n.read(5, usize::MAX, |t, _| t.len()), Some(1));
         assert_eq!(n.key_count(), 1);
     }
 
     #[test]
     fn active_expiry_deletes_due_keys_only() {
         let clock = Clock::manual(1000);
-        let n = Node::new(NodeId(0), clock.clone());
+        let n = Node::new(NodeId(0), clock.clone(), Arc::default());
         for slot in [1, 2, 3] {
             n.attach(slot, Table::new());
             n.write(slot, |t, _| {

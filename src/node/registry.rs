@@ -1,7 +1,8 @@
 //! The registry: every node, the route from each slot to the node serving it, and the current
 //! topology snapshot.
 
-use super::{Blocking, Node, Serve};
+use super::stats::REROUTES;
+use super::{Blocking, Budget, Node, Serve};
 use crate::clock::Clock;
 use crate::config::MAX_NODES;
 use crate::error::{ClusterDownReason, Error};
@@ -30,6 +31,8 @@ pub(crate) struct Registry {
     nodes: Box<[OnceLock<Arc<Node>>]>,
     routes: Box<[AtomicU32]>,
     topology: RwLock<Arc<Topology>>,
+    /// The memory budget all nodes share.
+    pub(crate) budget: Arc<Budget>,
     /// Ids for blocked callers.
     next_waiter: AtomicU64,
     /// Serializes control-plane changes (slot moves, failovers): one at a time.
@@ -40,17 +43,19 @@ pub(crate) struct Registry {
 impl Registry {
     /// Creates the nodes of `topology`, gives each primary empty tables for its slots and
     /// routes every slot to its owner.
-    pub(crate) fn new(topology: Topology, clock: Clock) -> Registry {
+    pub(crate) fn new(topology: Topology, clock: Clock, budget: Arc<Budget>) -> Registry {
         let reg = Registry {
             nodes: (0..MAX_NODES).map(|_| OnceLock::new()).collect(),
             routes: (0..SLOTS).map(|_| AtomicU32::new(NO_ROUTE)).collect(),
             topology: RwLock::new(Arc::new(topology.clone())),
+            budget: budget.clone(),
             control: Mutex::new(()),
             next_waiter: AtomicU64::new(1),
             clock,
         };
         for info in topology.nodes() {
-            let _ = reg.nodes[info.id.index()].set(Arc::new(Node::new(info.id, reg.clock.clone())));
+            let node = Node::new(info.id, reg.clock.clone(), budget.clone());
+            let _ = reg.nodes[info.id.index()].set(Arc::new(node));
         }
         for slot in 0..SLOTS {
             if let Some(owner) = topology.slot_owner(slot as u16) {
@@ -87,13 +92,25 @@ impl Registry {
     /// `CLUSTERDOWN Hash slot not served` if no node holds the slot.
     #[inline]
     pub(crate) fn read<R>(&self, slot: u16, f: impl FnOnce(&Table, &Now<'_>) -> R) -> Result<R, Error> {
+        self.read_cmd(slot, usize::MAX, f)
+    }
+
+    /// [`Registry::read`], counting command `cmd` (a command-table index) on the node.
+    #[inline]
+    pub(crate) fn read_cmd<R>(
+        &self,
+        slot: u16,
+        cmd: usize,
+        f: impl FnOnce(&Table, &Now<'_>) -> R,
+    ) -> Result<R, Error> {
         let slot = usize::from(slot);
         let mut f = Some(f);
         for _ in 0..MAX_REROUTES {
             let node = self.route(slot)?;
-            if let Some(r) = node.read(slot, |t, now| f.take().expect("runs once")(t, now)) {
+            if let Some(r) = node.read(slot, cmd, |t, now| f.take().expect("runs once")(t, now)) {
                 return Ok(r);
             }
+            node.stats.add(REROUTES, 1);
         }
         Err(Error::ClusterDown(ClusterDownReason::Unbound))
     }
@@ -108,13 +125,33 @@ impl Registry {
         slot: u16,
         f: impl FnOnce(&mut Table, &Now<'_>) -> R,
     ) -> Result<R, Error> {
+        self.write_cmd(slot, usize::MAX, false, f)
+    }
+
+    /// [`Registry::write`], counting command `cmd`; a write that may `grow` memory first
+    /// makes room under the budget (evicting, or refusing with `OOM`).
+    ///
+    /// # Errors
+    /// `CLUSTERDOWN Hash slot not served`; `OOM` when a growing write finds no room.
+    #[inline]
+    pub(crate) fn write_cmd<R>(
+        &self,
+        slot: u16,
+        cmd: usize,
+        grow: bool,
+        f: impl FnOnce(&mut Table, &Now<'_>) -> R,
+    ) -> Result<R, Error> {
         let slot = usize::from(slot);
         let mut f = Some(f);
         for _ in 0..MAX_REROUTES {
             let node = self.route(slot)?;
-            if let Some(r) = node.write(slot, |t, now| f.take().expect("runs once")(t, now)) {
+            if grow {
+                node.make_room()?;
+            }
+            if let Some(r) = node.write_cmd(slot, cmd, |t, now| f.take().expect("runs once")(t, now)) {
                 return Ok(r);
             }
+            node.stats.add(REROUTES, 1);
         }
         Err(Error::ClusterDown(ClusterDownReason::Unbound))
     }
@@ -133,7 +170,9 @@ impl Registry {
         let id = self.next_waiter.fetch_add(1, Ordering::Relaxed);
         let slot = usize::from(slot);
         for _ in 0..MAX_REROUTES {
-            match self.route(slot)?.block(slot, id, keys.clone(), serve) {
+            let node = self.route(slot)?;
+            node.make_room()?;
+            match node.block(slot, id, keys.clone(), serve) {
                 Ok(outcome) => return Ok((id, outcome)),
                 Err(s) => serve = s,
             }
@@ -177,14 +216,15 @@ impl Registry {
                 }
                 held.push((slot, node, guard));
             }
-            let now = Now::new(&self.clock);
+            let now = Now::with_access(&self.clock, self.budget.access());
+            let before: Vec<usize> = held
+                .iter_mut()
+                .map(|(_, n, g)| n.before_write(g.as_mut().expect("checked"), &now))
+                .collect();
             let tables = held.iter_mut().map(|(s, _, g)| (*s, g.as_mut().expect("checked"))).collect();
             let r = f(&mut Db::Many(tables), &now);
-            for (slot, node, guard) in &mut held {
-                let table = guard.as_mut().expect("checked");
-                if table.has_ready() {
-                    node.serve_blocked(usize::from(*slot), table, &now);
-                }
+            for ((slot, node, guard), before) in held.iter_mut().zip(before) {
+                node.after_write(usize::from(*slot), guard.as_mut().expect("checked"), &now, before);
             }
             return Ok(r);
         }
@@ -220,7 +260,10 @@ impl Registry {
         let slot_ix = usize::from(slot);
         let mut src_cell = src.cells[slot_ix].0.write();
         let mut dst_cell = dst.cells[slot_ix].0.write();
-        *dst_cell = Some(src_cell.take().unwrap_or_default());
+        let table = src_cell.take().unwrap_or_default();
+        src.lose(&table);
+        dst.gain(&dst_cell, &table);
+        *dst_cell = Some(table);
         if let Some(blocked) = src.take_blocked(slot_ix) {
             dst.put_blocked(slot_ix, blocked);
         }

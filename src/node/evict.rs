@@ -1,0 +1,184 @@
+//! The memory budget and eviction: Redis's `maxmemory` policies, approximated as Redis does
+//! (sample keys, keep a pool of the best candidates, evict the best), with larger samples:
+//! a run of entries from a random slot's table per probe.
+
+use super::stats::EVICTED;
+use super::Node;
+use crate::config::EvictionPolicy;
+use crate::error::Error;
+use crate::keyspace::{Access, Table};
+use crate::slot::SLOTS;
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+
+/// The cluster-wide budget, shared by every node.
+#[derive(Debug, Default)]
+pub(crate) struct Budget {
+    /// Bytes for all primaries together; 0 means unlimited.
+    limit: AtomicUsize,
+    policy: AtomicU8,
+}
+
+impl Budget {
+    pub(crate) fn new(limit: Option<usize>, policy: EvictionPolicy) -> Budget {
+        let b = Budget::default();
+        b.set(limit, policy);
+        b
+    }
+
+    pub(crate) fn set(&self, limit: Option<usize>, policy: EvictionPolicy) {
+        self.limit.store(limit.unwrap_or(0), Ordering::Relaxed);
+        let i = EvictionPolicy::ALL.iter().position(|p| *p == policy).unwrap_or(0);
+        self.policy.store(i as u8, Ordering::Relaxed);
+    }
+
+    pub(crate) fn limit(&self) -> Option<usize> {
+        Some(self.limit.load(Ordering::Relaxed)).filter(|l| *l > 0)
+    }
+
+    pub(crate) fn policy(&self) -> EvictionPolicy {
+        EvictionPolicy::ALL[usize::from(self.policy.load(Ordering::Relaxed)) % 8]
+    }
+
+    /// How reads must stamp entries for the policy in force.
+    #[inline]
+    pub(crate) fn access(&self) -> Access {
+        match self.policy() {
+            EvictionPolicy::AllKeysLru | EvictionPolicy::VolatileLru => Access::Lru,
+            EvictionPolicy::AllKeysLfu | EvictionPolicy::VolatileLfu => Access::Lfu,
+            _ => Access::None,
+        }
+    }
+}
+
+/// Entries read from one table per probe, and probes per pool refill.
+const RUN: usize = 64;
+const PROBES: usize = 4;
+/// Candidates kept between evictions (Redis's `EVPOOL_SIZE`).
+const POOL: usize = 16;
+
+/// A key worth evicting; higher `score` goes first.
+#[derive(Debug)]
+pub(crate) struct Candidate {
+    score: u64,
+    slot: usize,
+    key: Box<[u8]>,
+}
+
+fn random() -> u64 {
+    thread_local!(static STATE: Cell<u64> = const { Cell::new(0x9E37_79B9_7F4A_7C15) });
+    STATE.with(|s| {
+        let mut x = s.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        s.set(x);
+        x
+    })
+}
+
+fn volatile_only(p: EvictionPolicy) -> bool {
+    matches!(
+        p,
+        EvictionPolicy::VolatileLru
+            | EvictionPolicy::VolatileLfu
+            | EvictionPolicy::VolatileRandom
+            | EvictionPolicy::VolatileTtl
+    )
+}
+
+impl Node {
+    /// This node's share of the budget: the cluster's limit split by slots held.
+    pub(crate) fn budget_share(&self) -> Option<usize> {
+        let limit = self.budget.limit()?;
+        let held = self.held.load(Ordering::Relaxed);
+        Some((limit as u128 * held as u128 / SLOTS as u128) as usize)
+    }
+
+    /// Makes room before a write that may grow memory: evicts by the policy until this node
+    /// is within its share.
+    ///
+    /// # Errors
+    /// `OOM` under `noeviction`, or when nothing is left to evict (volatile policies with no
+    /// key that has a TTL).
+    pub(crate) fn make_room(&self) -> Result<(), Error> {
+        let Some(share) = self.budget_share() else { return Ok(()) };
+        while self.used.load(Ordering::Relaxed) > share {
+            if self.budget.policy() == EvictionPolicy::NoEviction || !self.evict_one() {
+                return Err(Error::OutOfMemory);
+            }
+        }
+        Ok(())
+    }
+
+    /// Evicts the best candidate; false if there is nothing to evict.
+    fn evict_one(&self) -> bool {
+        let policy = self.budget.policy();
+        let mut pool = self.pool.lock();
+        for _ in 0..4 {
+            if pool.is_empty() {
+                self.fill_pool(&mut pool, policy);
+            }
+            while let Some(c) = pool.pop() {
+                let evicted = self.write(c.slot, |t, _| {
+                    if volatile_only(policy)
+                        && t.get_raw(&c.key).is_some_and(|e| e.expire_at().is_none())
+                    {
+                        return false;
+                    }
+                    t.remove(&c.key).is_some()
+                });
+                if evicted == Some(true) {
+                    self.stats.add(EVICTED, 1);
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    /// Samples runs of entries from random held slots and keeps the best `POOL` of them.
+    fn fill_pool(&self, pool: &mut Vec<Candidate>, policy: EvictionPolicy) {
+        let now = self.clock.now_ms();
+        let volatile = volatile_only(policy);
+        let start = (random() % SLOTS as u64) as usize;
+        let mut probes = 0;
+        for i in 0..SLOTS {
+            let slot = (start + i) % SLOTS;
+            let guard = self.cells[slot].0.read();
+            let Some(t) = guard.as_ref() else { continue };
+            let n = if volatile { t.volatile_len() } else { t.len() };
+            if n == 0 {
+                continue;
+            }
+            Self::sample(t, slot, policy, now, pool);
+            probes += 1;
+            if probes == PROBES {
+                break;
+            }
+        }
+        pool.sort_unstable_by_key(|c| c.score);
+        let excess = pool.len().saturating_sub(POOL);
+        pool.drain(..excess);
+    }
+
+    fn sample(t: &Table, slot: usize, policy: EvictionPolicy, now: u64, pool: &mut Vec<Candidate>) {
+        let skip = if t.len() > RUN { (random() % (t.len() - RUN) as u64) as usize } else { 0 };
+        for (key, e) in t.iter().skip(skip).take(RUN) {
+            let ttl = e.expire_at();
+            let score = match policy {
+                EvictionPolicy::NoEviction => return,
+                EvictionPolicy::AllKeysLru | EvictionPolicy::VolatileLru => e.stamp().idle_ms(now),
+                EvictionPolicy::AllKeysLfu | EvictionPolicy::VolatileLfu => {
+                    255 - u64::from(e.stamp().freq(now).min(255))
+                }
+                EvictionPolicy::AllKeysRandom | EvictionPolicy::VolatileRandom => random(),
+                EvictionPolicy::VolatileTtl => u64::MAX - ttl.unwrap_or(u64::MAX),
+            };
+            if volatile_only(policy) && ttl.is_none() {
+                continue;
+            }
+            pool.push(Candidate { score, slot, key: key.into() });
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! Per-node counters, striped by thread so hot commands on many threads do not fight over
+//! one cache line.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+/// Counter indexes below the per-command counters.
+pub(crate) const HITS: usize = 0;
+pub(crate) const MISSES: usize = 1;
+pub(crate) const EVICTED: usize = 2;
+pub(crate) const EXPIRED: usize = 3;
+pub(crate) const REROUTES: usize = 4;
+/// Command `i` (its index in the command table) counts at `FIRST_COMMAND + i`.
+pub(crate) const FIRST_COMMAND: usize = 5;
+
+const STRIPES: usize = 16;
+
+thread_local! {
+    static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+fn stripe() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    STRIPE.with(|s| {
+        if s.get() == usize::MAX {
+            s.set(NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES);
+        }
+        s.get()
+    })
+}
+
+/// Counters of one node.
+pub(crate) struct Stats {
+    /// `STRIPES` rows of `width` counters; `width` is a multiple of 8 so rows do not share
+    /// cache lines.
+    cells: Box<[AtomicU64]>,
+    width: usize,
+}
+
+impl Stats {
+    pub(crate) fn new(commands: usize) -> Stats {
+        let width = (FIRST_COMMAND + commands).next_multiple_of(8);
+        Stats { cells: (0..STRIPES * width).map(|_| AtomicU64::new(0)).collect(), width }
+    }
+
+    #[inline]
+    pub(crate) fn add(&self, counter: usize, n: u64) {
+        if n != 0 && counter < self.width {
+            self.cells[stripe() * self.width + counter].fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn get(&self, counter: usize) -> u64 {
+        (0..STRIPES).map(|s| self.cells[s * self.width + counter].load(Ordering::Relaxed)).sum()
+    }
+
+    pub(crate) fn reset(&self) {
+        self.cells.iter().for_each(|c| c.store(0, Ordering::Relaxed));
+    }
+}
+
+/// What one node has counted since it started (or since `CONFIG RESETSTAT`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NodeStats {
+    /// The node.
+    pub node: Option<crate::NodeId>,
+    /// Key lookups that found a live key (`keyspace_hits`).
+    pub hits: u64,
+    /// Key lookups that found nothing (`keyspace_misses`).
+    pub misses: u64,
+    /// Keys removed to stay within `max_memory` (`evicted_keys`).
+    pub evictions: u64,
+    /// Keys removed because their TTL passed (`expired_keys`).
+    pub expired: u64,
+    /// Times a command found its slot had moved and followed it to the new owner (the
+    /// in-process counterpart of following a `MOVED`).
+    pub redirects: u64,
+    /// Keys stored now.
+    pub keys: usize,
+    /// Bytes held now.
+    pub memory: usize,
+    /// Commands run, by lowercase name (only those run at least once).
+    pub commands: std::collections::BTreeMap<&'static str, u64>,
+}
+
+impl NodeStats {
+    /// `hits / (hits + misses)`, or 0 before any lookup.
+    pub fn hit_ratio(&self) -> f64 {
+        let total = self.hits + self.misses;
+        if total == 0 {
+            0.0
+        } else {
+            self.hits as f64 / total as f64
+        }
+    }
+
+    /// Adds `other`'s counts to these (for the cluster total).
+    pub(crate) fn absorb(&mut self, other: &NodeStats) {
+        self.hits += other.hits;
+        self.misses += other.misses;
+        self.evictions += other.evictions;
+        self.expired += other.expired;
+        self.redirects += other.redirects;
+        self.keys += other.keys;
+        self.memory += other.memory;
+        for (name, n) in &other.commands {
+            *self.commands.entry(name).or_insert(0) += n;
+        }
+    }
+}
+
+impl Stats {
+    /// The counters as a [`NodeStats`] (keys and memory left for the caller to fill).
+    pub(crate) fn snapshot(&self) -> NodeStats {
+        let commands = crate::command::names()
+            .into_iter()
+            .enumerate()
+            .map(|(i, name)| (name, self.get(FIRST_COMMAND + i)))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        NodeStats {
+            node: None,
+            hits: self.get(HITS),
+            misses: self.get(MISSES),
+            evictions: self.get(EVICTED),
+            expired: self.get(EXPIRED),
+            redirects: self.get(REROUTES),
+            keys: 0,
+            memory: 0,
+            commands,
+        }
+    }
+}
