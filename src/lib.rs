@@ -64,6 +64,7 @@ pub use cluster::{Cluster, ClusterBuilder};
 pub use config::{EvictionPolicy, MigrationMode};
 pub use error::{ClusterDownReason, Error};
 pub use ids::NodeId;
+pub use keyspace::list::ListEnd;
 pub use node::NodeStats;
 pub use reply::Reply;
 pub use slot::{crc16, hash_tag, key_slot, SLOT_COUNT};

@@ -18,9 +18,7 @@ use crate::bytes::Bytes;
 use crate::command::cluster::{self as cluster_cmd, ClusterCmd};
 use crate::command::keys::{self, Scan};
 use crate::command::strings::{self, Expiry, SetOptions};
-use crate::command::{
-    lookup, lookup_id, server, unknown_command, BlockFn, Handler, Keyless, Spec, TimeoutArg,
-};
+use crate::command::{lookup_id, server, unknown_command, BlockFn, Handler, Keyless, Spec, TimeoutArg};
 use crate::error::{ClusterDownReason, Error};
 use crate::glob::Glob;
 use crate::keyspace::{Db, Now, Value, View};

@@ -187,6 +187,8 @@ pub(crate) fn rename(
     let at = e.expire_at();
     t.remove(dst);
     t.insert(dst, e.value, at);
+    // A caller blocked on `dst` (BLPOP, BZPOPMIN) may now be served, as Redis wakes it.
+    t.signal_ready(dst);
     Ok(true)
 }
 
@@ -227,6 +229,7 @@ pub(crate) fn copy_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Rep
     }
     t.remove(dst);
     t.insert(dst, value, at);
+    t.signal_ready(dst);
     Ok(Reply::Int(1))
 }
 
@@ -259,7 +262,8 @@ pub(crate) fn object_cmd(t: &View<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Rep
     Ok(match sub.as_str() {
         "encoding" => Reply::bulk(match &e.value {
             Value::Str(s) => string_encoding(s),
-            Value::List(l) => if l.len() <= 128 { "listpack" } else { "quicklist" },
+            // Redis 7.0 answers quicklist for every list.
+            Value::List(_) => "quicklist",
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
             Value::ZSet(z) => if z.len() <= 128 { "listpack" } else { "skiplist" },

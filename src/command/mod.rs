@@ -48,16 +48,14 @@ impl TimeoutArg {
             TimeoutArg::Last => a.len() - 1,
             TimeoutArg::At(i) => i,
         };
-        let secs = args::parse_f64(a[i])
-            .filter(|s| s.is_finite())
-            .ok_or_else(|| Error::msg("timeout is not a float or out of range"))?;
-        if secs < 0.0 {
+        let secs =
+            args::parse_f64(a[i]).ok_or_else(|| Error::msg("timeout is not a float or out of range"))?;
+        // As Redis 7.0: whole milliseconds rounded up; below zero or beyond i64 is negative.
+        let ms = (secs * 1000.0).ceil();
+        if !(0.0..9.2e18).contains(&ms) {
             return Err(Error::msg("timeout is negative"));
         }
-        if secs > 1e12 {
-            return Err(Error::msg("timeout is out of range"));
-        }
-        Ok((secs > 0.0).then(|| std::time::Duration::from_secs_f64(secs)))
+        Ok((ms > 0.0).then(|| std::time::Duration::from_millis(ms as u64)))
     }
 }
 

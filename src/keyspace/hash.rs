@@ -11,6 +11,7 @@
 //! O(1) random picks, and the index gives `HSCAN`/`SSCAN` Redis's cursor guarantee (see
 //! [`Dict::scan`]); `std`'s `HashMap` offers neither.
 
+use super::memory::malloc_size;
 use super::scan_hash;
 use crate::bytes::Bytes;
 use std::cell::Cell;
@@ -78,10 +79,10 @@ pub(crate) fn format_int(n: i64, buf: &mut [u8; 20]) -> &[u8] {
     &buf[i..]
 }
 
-/// Heap bytes of one [`Bytes`] of `len` bytes: the two reference counts and the data,
-/// rounded to the allocation's alignment.
+/// Heap bytes of one [`Bytes`] of `len` bytes: the two reference counts and the data, as
+/// malloc rounds them.
 pub(crate) fn shared_heap(len: usize) -> usize {
-    (16 + len + 7) & !7
+    malloc_size(16 + len)
 }
 
 // ----- randomness -----
@@ -216,7 +217,7 @@ impl Listpack {
 
     /// Heap bytes held.
     pub(crate) fn mem_usage(&self) -> usize {
-        self.buf.capacity()
+        malloc_size(self.buf.capacity())
     }
 }
 
@@ -517,10 +518,11 @@ impl<T: Keyed> Dict<T> {
         }
     }
 
-    /// Heap bytes held, elements included.
+    /// Heap bytes held, elements and the box holding the table included.
     pub(crate) fn mem_usage(&self) -> usize {
-        self.items.capacity() * std::mem::size_of::<T>()
-            + self.slots.len() * std::mem::size_of::<Slot>()
+        malloc_size(std::mem::size_of::<Self>())
+            + malloc_size(self.items.capacity() * std::mem::size_of::<T>())
+            + malloc_size(self.slots.len() * std::mem::size_of::<Slot>())
             + self.heap
     }
 }
@@ -698,7 +700,7 @@ impl HashValue {
     pub(crate) fn mem_usage(&self) -> usize {
         match &self.repr {
             HashRepr::Packed(lp) => lp.mem_usage(),
-            HashRepr::Table(d) => std::mem::size_of::<Dict<(Bytes, Bytes)>>() + d.mem_usage(),
+            HashRepr::Table(d) => d.mem_usage(),
         }
     }
 }
@@ -726,16 +728,16 @@ impl PartialEq for HashValue {
         self.len() == other.len()
             && self.iter().all(|(f, v)| {
                 let mut buf = [0; 20];
-                other.get(f.bytes(&mut buf)).is_some_and(|o| o.bytes(&mut [0; 20]) == v.bytes(&mut [0; 20]))
+                other
+                    .get(f.bytes(&mut buf))
+                    .is_some_and(|o| o.bytes(&mut [0; 20]) == v.bytes(&mut [0; 20]))
             })
     }
 }
 
 impl fmt::Debug for HashValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map()
-            .entries(self.iter().map(|(k, v)| (k.to_bytes(), v.to_bytes())))
-            .finish()
+        f.debug_map().entries(self.iter().map(|(k, v)| (k.to_bytes(), v.to_bytes()))).finish()
     }
 }
 
@@ -760,7 +762,10 @@ mod tests {
         assert!(h.insert(b"c", b"3"));
         assert!(!h.insert(b"b", b"nine"));
         let pairs: Vec<_> = h.iter().map(|(f, v)| (f.to_bytes(), v.to_bytes())).collect();
-        assert_eq!(pairs, vec![("b".into(), "nine".into()), ("a".into(), "2".into()), ("c".into(), "3".into())]);
+        assert_eq!(
+            pairs,
+            vec![("b".into(), "nine".into()), ("a".into(), "2".into()), ("c".into(), "3".into())]
+        );
         assert!(h.remove(b"a"));
         assert!(!h.remove(b"a"));
         assert_eq!(h.len(), 2);

@@ -197,6 +197,14 @@ impl Table {
         std::mem::size_of::<(Box<[u8]>, Entry)>() * 8 / 7 + 1
     }
 
+    /// Frees an emptied table's buckets: with 16384 tables per node, empty tables holding
+    /// their high-water allocation would cost more than the keys.
+    fn release_if_empty(&mut self) {
+        if self.map.is_empty() && self.map.capacity() > 0 {
+            self.map = HashMap::default();
+        }
+    }
+
     /// Sets the stamp keys created by the next write get.
     pub(crate) fn prepare(&mut self, access: Access, now_ms: u64) {
         self.fresh_stamp = Stamp::new(access, now_ms).raw();
@@ -347,6 +355,7 @@ impl Table {
         let e = self.map.remove(key)?;
         self.entry_bytes -= e.cost as usize;
         self.touch(key);
+        self.release_if_empty();
         if e.expire_at != 0 {
             self.expires.remove(&(e.expire_at, Box::from(key)));
         }
@@ -369,6 +378,7 @@ impl Table {
                         self.entry_bytes -= e.cost as usize;
                     }
                     self.touch(&key);
+                    self.release_if_empty();
                     n += 1;
                 }
                 _ => break,

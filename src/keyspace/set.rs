@@ -7,6 +7,7 @@
 //! only moves forward through them, never back, as in Redis.
 
 use super::hash::{format_int, random_below, sample_indexes, Dict, Elem, Listpack, ListpackIter};
+use super::memory::malloc_size;
 use crate::bytes::Bytes;
 use std::fmt;
 
@@ -129,12 +130,12 @@ impl SetValue {
                             v.insert(i, n);
                             return true;
                         }
-                        Err(_) => self.into_table(),
+                        Err(_) => self.make_table(),
                     },
                     None if v.len() < Self::MAX_PACKED_LEN && e.len() <= Self::MAX_PACKED_BYTES => {
-                        self.into_packed()
+                        self.make_packed()
                     }
-                    None => self.into_table(),
+                    None => self.make_table(),
                 }
             }
             SetRepr::Packed(lp) => {
@@ -146,7 +147,7 @@ impl SetValue {
                     lp.push(m);
                     return true;
                 }
-                self.into_table();
+                self.make_table();
             }
             SetRepr::Table(_) => {}
         }
@@ -161,7 +162,7 @@ impl SetValue {
         }
     }
 
-    fn into_packed(&mut self) {
+    fn make_packed(&mut self) {
         let SetRepr::Ints(v) = &self.repr else { return };
         let mut lp = Listpack::default();
         for &n in v {
@@ -170,7 +171,7 @@ impl SetValue {
         self.repr = SetRepr::Packed(lp);
     }
 
-    fn into_table(&mut self) {
+    fn make_table(&mut self) {
         let mut d = Dict::with_capacity(self.len() + 1);
         for e in self.iter() {
             d.find_or_insert_with(e.bytes(&mut [0; 20]), || e.to_bytes());
@@ -260,9 +261,9 @@ impl SetValue {
     /// Approximate heap bytes held.
     pub(crate) fn mem_usage(&self) -> usize {
         match &self.repr {
-            SetRepr::Ints(v) => v.capacity() * std::mem::size_of::<i64>(),
+            SetRepr::Ints(v) => malloc_size(v.capacity() * std::mem::size_of::<i64>()),
             SetRepr::Packed(lp) => lp.mem_usage(),
-            SetRepr::Table(d) => std::mem::size_of::<Dict<Bytes>>() + d.mem_usage(),
+            SetRepr::Table(d) => d.mem_usage(),
         }
     }
 }
@@ -324,7 +325,9 @@ mod tests {
         assert_eq!(as_int(b"-12"), Some(-12));
         assert_eq!(as_int(b"9223372036854775807"), Some(i64::MAX));
         assert_eq!(as_int(b"-9223372036854775808"), Some(i64::MIN));
-        for bad in [&b""[..], b"-", b"-0", b"01", b"+1", b" 1", b"1 ", b"1.0", b"9223372036854775808", b"1x"] {
+        for bad in
+            [&b""[..], b"-", b"-0", b"01", b"+1", b" 1", b"1 ", b"1.0", b"9223372036854775808", b"1x"]
+        {
             assert_eq!(as_int(bad), None, "{:?}", String::from_utf8_lossy(bad));
             assert_eq!(as_int(bad), crate::command::args::parse_i64(bad));
         }
@@ -350,7 +353,7 @@ mod tests {
         assert!(s.insert(b"-1"));
         assert_eq!(s.encoding(), "hashtable");
         let mut after = members(&s);
-        assert!(after.remove(&b"-1".to_vec()));
+        assert!(after.remove(b"-1".as_slice()));
         assert_eq!(before, after);
         assert!(s.contains(b"511") && !s.contains(b"512"));
     }
@@ -402,7 +405,8 @@ mod tests {
 
     #[test]
     fn pops_and_removes_in_every_representation() {
-        for seed in [&["1", "2", "3"][..], &["a", "b", "3"], &["x".repeat(70).leak() as &str, "b", "c"]] {
+        for seed in [&["1", "2", "3"][..], &["a", "b", "3"], &["x".repeat(70).leak() as &str, "b", "c"]]
+        {
             let mut s: SetValue = seed.iter().map(|m| Elem::Borrowed(m.as_bytes())).collect();
             assert!(s.remove(seed[1].as_bytes()));
             assert!(!s.remove(seed[1].as_bytes()));

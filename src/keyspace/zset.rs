@@ -29,6 +29,22 @@ pub(crate) const MAX_COMPACT_MEMBER: usize = 64;
 /// Bytes an `Arc<[u8]>` allocation spends besides its data (the two reference counts).
 const ARC_HEADER: usize = 2 * std::mem::size_of::<usize>();
 
+/// Bytes a heap allocation of `n` bytes takes with a glibc-style malloc (a word of header,
+/// 16-byte granules, 32 bytes at least): the rule of the crate's memory accounting
+/// (`keyspace::memory::malloc_size`), repeated here so this file stands alone.
+fn alloc_size(n: usize) -> usize {
+    if n == 0 {
+        0
+    } else {
+        ((n + 8 + 15) & !15).max(32)
+    }
+}
+
+/// Heap bytes of one member's string.
+fn member_cost(member: &[u8]) -> usize {
+    alloc_size(ARC_HEADER + member.len())
+}
+
 // ----- a small PRNG -----
 
 /// A small, fast pseudo-random generator (splitmix64): skip-list levels and `ZRANDMEMBER`
@@ -41,12 +57,10 @@ impl Rng {
     pub(crate) fn new() -> Rng {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         static BASE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+        // RandomState is seeded from the OS: different runs draw different sequences.
         let base = *BASE.get_or_init(|| {
-            use std::hash::{BuildHasher, Hasher};
-            // RandomState is seeded from the OS: different runs draw different sequences.
-            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-            h.write_u64(0x5107_5702e);
-            h.finish()
+            use std::hash::BuildHasher;
+            std::collections::hash_map::RandomState::new().hash_one(0u64)
         });
         let n = NEXT.fetch_add(1, AtomicOrdering::Relaxed);
         let mut rng = Rng(base ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
@@ -151,12 +165,14 @@ pub(crate) struct LexRange {
 }
 
 impl LexRange {
-    fn gte_min(&self, member: &[u8]) -> bool {
+    /// True if `member` is at or above the lower end.
+    pub(crate) fn gte_min(&self, member: &[u8]) -> bool {
         let c = self.min.cmp_member(member);
         c == Ordering::Greater || (c == Ordering::Equal && !self.min.exclusive())
     }
 
-    fn lte_max(&self, member: &[u8]) -> bool {
+    /// True if `member` is at or below the upper end.
+    pub(crate) fn lte_max(&self, member: &[u8]) -> bool {
         let c = self.max.cmp_member(member);
         c == Ordering::Less || (c == Ordering::Equal && !self.max.exclusive())
     }
@@ -168,11 +184,13 @@ impl LexRange {
             (Min, Min) | (Max, Max) => Ordering::Equal,
             (Min, _) | (_, Max) => Ordering::Less,
             (Max, _) | (_, Min) => Ordering::Greater,
-            (LexBound::Inclusive(a) | LexBound::Exclusive(a), LexBound::Inclusive(b) | LexBound::Exclusive(b)) => {
-                a.cmp(b)
-            }
+            (
+                LexBound::Inclusive(a) | LexBound::Exclusive(a),
+                LexBound::Inclusive(b) | LexBound::Exclusive(b),
+            ) => a.cmp(b),
         };
-        c == Ordering::Greater || (c == Ordering::Equal && (self.min.exclusive() || self.max.exclusive()))
+        c == Ordering::Greater
+            || (c == Ordering::Equal && (self.min.exclusive() || self.max.exclusive()))
     }
 }
 
@@ -233,8 +251,8 @@ struct SkipList {
     /// Levels in use (at least 1).
     level: usize,
     len: usize,
-    /// Links above level 0 held by member nodes, for memory accounting.
-    upper_links: usize,
+    /// Heap bytes of the member nodes' upper levels, for memory accounting.
+    upper_heap: usize,
     rng: Rng,
 }
 
@@ -250,7 +268,15 @@ impl SkipList {
             level0: NO_LINK,
             upper: vec![NO_LINK; MAX_LEVEL - 1].into_boxed_slice(),
         };
-        SkipList { nodes: vec![head], free: Vec::new(), tail: NIL, level: 1, len: 0, upper_links: 0, rng: Rng::new() }
+        SkipList {
+            nodes: vec![head],
+            free: Vec::new(),
+            tail: NIL,
+            level: 1,
+            len: 0,
+            upper_heap: 0,
+            rng: Rng::new(),
+        }
     }
 
     #[inline]
@@ -317,7 +343,7 @@ impl SkipList {
 
     fn alloc(&mut self, score: f64, member: Bytes, level: usize) -> u32 {
         let upper = vec![NO_LINK; level - 1].into_boxed_slice();
-        self.upper_links += level - 1;
+        self.upper_heap += alloc_size((level - 1) * std::mem::size_of::<Link>());
         let node = Node { score, member, back: NIL, level0: NO_LINK, upper };
         match self.free.pop() {
             Some(x) => {
@@ -337,7 +363,7 @@ impl SkipList {
         let filler = self.nodes[HEAD as usize].member.clone();
         let n = &mut self.nodes[x as usize];
         let member = std::mem::replace(&mut n.member, filler);
-        self.upper_links -= n.upper.len();
+        self.upper_heap -= alloc_size(n.upper.len() * std::mem::size_of::<Link>());
         n.upper = Box::default();
         self.free.push(x);
         (member, n.score)
@@ -551,14 +577,17 @@ impl SkipList {
 struct Indexed {
     list: SkipList,
     scores: HashMap<Bytes, f64, KeyHasher>,
-    /// Bytes of all members, for memory accounting.
-    member_bytes: usize,
+    /// Heap bytes of the member strings, for memory accounting.
+    member_heap: usize,
 }
 
 #[derive(Clone)]
 enum Repr {
     /// Sorted by score, then member; at most [`MAX_COMPACT_LEN`] members.
-    Compact { entries: Vec<(f64, Bytes)>, member_bytes: usize },
+    Compact {
+        entries: Vec<(f64, Bytes)>,
+        member_heap: usize,
+    },
     Indexed(Box<Indexed>),
 }
 
@@ -583,7 +612,8 @@ impl fmt::Debug for ZSetValue {
 impl PartialEq for ZSetValue {
     /// Equal members with equal scores, whatever the encodings.
     fn eq(&self, other: &Self) -> bool {
-        self.len() == other.len() && self.iter().zip(other.iter()).all(|((m1, s1), (m2, s2))| s1 == s2 && m1 == m2)
+        self.len() == other.len()
+            && self.iter().zip(other.iter()).all(|((m1, s1), (m2, s2))| s1 == s2 && m1 == m2)
     }
 }
 
@@ -599,11 +629,11 @@ fn compact_score(score: f64) -> f64 {
 
 impl Indexed {
     fn new() -> Indexed {
-        Indexed { list: SkipList::new(), scores: HashMap::default(), member_bytes: 0 }
+        Indexed { list: SkipList::new(), scores: HashMap::default(), member_heap: 0 }
     }
 
     fn insert_new(&mut self, member: Bytes, score: f64) {
-        self.member_bytes += member.len();
+        self.member_heap += member_cost(&member);
         self.scores.insert(member.clone(), score);
         self.list.insert(score, member);
     }
@@ -612,7 +642,7 @@ impl Indexed {
 impl ZSetValue {
     /// An empty set in the compact encoding.
     pub(crate) fn new() -> ZSetValue {
-        ZSetValue { repr: Repr::Compact { entries: Vec::new(), member_bytes: 0 } }
+        ZSetValue { repr: Repr::Compact { entries: Vec::new(), member_heap: 0 } }
     }
 
     /// An empty set in the encoding Redis 7.0's `ZADD` creates when its first member is
@@ -632,9 +662,9 @@ impl ZSetValue {
         let max_member = entries.iter().map(|(m, _)| m.len()).max().unwrap_or(0);
         if entries.len() <= MAX_COMPACT_LEN && max_member <= MAX_COMPACT_MEMBER {
             entries.sort_unstable_by(|(m1, s1), (m2, s2)| cmp_entry(*s1, m1, *s2, m2));
-            let member_bytes = entries.iter().map(|(m, _)| m.len()).sum();
+            let member_heap = entries.iter().map(|(m, _)| member_cost(m)).sum();
             let entries = entries.into_iter().map(|(m, s)| (compact_score(s), m)).collect();
-            return ZSetValue { repr: Repr::Compact { entries, member_bytes } };
+            return ZSetValue { repr: Repr::Compact { entries, member_heap } };
         }
         let mut ix = Indexed::new();
         ix.scores.reserve(entries.len());
@@ -665,7 +695,9 @@ impl ZSetValue {
     /// The score of `member`.
     pub(crate) fn score(&self, member: &[u8]) -> Option<f64> {
         match &self.repr {
-            Repr::Compact { entries, .. } => entries.iter().find(|(_, m)| **m == *member).map(|(s, _)| *s),
+            Repr::Compact { entries, .. } => {
+                entries.iter().find(|(_, m)| **m == *member).map(|(s, _)| *s)
+            }
             Repr::Indexed(ix) => ix.scores.get(member).copied(),
         }
     }
@@ -674,7 +706,7 @@ impl ZSetValue {
     /// must not be NaN.
     pub(crate) fn insert(&mut self, member: &[u8], score: f64) -> Option<f64> {
         debug_assert!(!score.is_nan());
-        if let Repr::Compact { entries, member_bytes } = &mut self.repr {
+        if let Repr::Compact { entries, member_heap } = &mut self.repr {
             let score = compact_score(score);
             if let Some(i) = entries.iter().position(|(_, m)| **m == *member) {
                 let old = entries[i].0;
@@ -688,7 +720,7 @@ impl ZSetValue {
             if entries.len() < MAX_COMPACT_LEN && member.len() <= MAX_COMPACT_MEMBER {
                 let at = entries.partition_point(|(s, e)| cmp_entry(*s, e, score, member).is_lt());
                 entries.insert(at, (score, Bytes::copy_from(member)));
-                *member_bytes += member.len();
+                *member_heap += member_cost(member);
                 return None;
             }
             self.convert();
@@ -725,14 +757,14 @@ impl ZSetValue {
     /// Removes `member`; returns its score if it was there.
     pub(crate) fn remove(&mut self, member: &[u8]) -> Option<f64> {
         match &mut self.repr {
-            Repr::Compact { entries, member_bytes } => {
+            Repr::Compact { entries, member_heap } => {
                 let i = entries.iter().position(|(_, m)| **m == *member)?;
-                *member_bytes -= member.len();
+                *member_heap -= member_cost(member);
                 Some(entries.remove(i).0)
             }
             Repr::Indexed(ix) => {
                 let score = ix.scores.remove(member)?;
-                ix.member_bytes -= member.len();
+                ix.member_heap -= member_cost(member);
                 ix.list.remove(score, member);
                 Some(score)
             }
@@ -795,9 +827,10 @@ impl ZSetValue {
                 entries.partition_point(|(s, _)| !r.gte_min(*s)),
                 entries.partition_point(|(s, _)| r.lte_max(*s)),
             ),
-            Repr::Indexed(ix) => {
-                (ix.list.count_while(|n| !r.gte_min(n.score)), ix.list.count_while(|n| r.lte_max(n.score)))
-            }
+            Repr::Indexed(ix) => (
+                ix.list.count_while(|n| !r.gte_min(n.score)),
+                ix.list.count_while(|n| r.lte_max(n.score)),
+            ),
         };
         lo..hi.max(lo)
     }
@@ -844,9 +877,10 @@ impl ZSetValue {
             return Vec::new();
         }
         match &mut self.repr {
-            Repr::Compact { entries, member_bytes } => {
-                let out: Vec<(Bytes, f64)> = entries.drain(ranks.start..end).map(|(s, m)| (m, s)).collect();
-                *member_bytes -= out.iter().map(|(m, _)| m.len()).sum::<usize>();
+            Repr::Compact { entries, member_heap } => {
+                let out: Vec<(Bytes, f64)> =
+                    entries.drain(ranks.start..end).map(|(s, m)| (m, s)).collect();
+                *member_heap -= out.iter().map(|(m, _)| member_cost(m)).sum::<usize>();
                 out
             }
             Repr::Indexed(ix) => {
@@ -854,7 +888,7 @@ impl ZSetValue {
                 ix.list.remove_ranks(ranks.start..end, &mut out);
                 for (m, _) in &out {
                     ix.scores.remove(&**m);
-                    ix.member_bytes -= m.len();
+                    ix.member_heap -= member_cost(m);
                 }
                 out
             }
@@ -865,20 +899,32 @@ impl ZSetValue {
     // For memory accounting (`MEMORY USAGE`, eviction), which no caller wires up yet.
     #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn mem_usage(&self) -> usize {
+        use std::mem::size_of;
         match &self.repr {
-            Repr::Compact { entries, member_bytes } => {
-                entries.capacity() * std::mem::size_of::<(f64, Bytes)>() + member_bytes + entries.len() * ARC_HEADER
+            Repr::Compact { entries, member_heap } => {
+                alloc_size(entries.capacity() * size_of::<(f64, Bytes)>()) + member_heap
             }
             Repr::Indexed(ix) => {
                 let list = &ix.list;
-                std::mem::size_of::<Indexed>()
-                    + list.nodes.capacity() * std::mem::size_of::<Node>()
-                    + (list.upper_links + MAX_LEVEL - 1) * std::mem::size_of::<Link>()
-                    + list.free.capacity() * std::mem::size_of::<u32>()
-                    // hashbrown: one control byte per bucket besides the bucket itself
-                    + ix.scores.capacity() * (std::mem::size_of::<(Bytes, f64)>() + 1)
-                    + ix.member_bytes
-                    + (list.len + 1) * ARC_HEADER
+                // hashbrown: one allocation of buckets plus a control byte each (and a group's
+                // worth more); it keeps at most 7/8 of its buckets full.
+                let cap = ix.scores.capacity();
+                let buckets = match cap {
+                    0 => 0,
+                    1..=3 => 4,
+                    4..=7 => 8,
+                    _ => (cap * 8 / 7).next_power_of_two(),
+                };
+                let table =
+                    if buckets == 0 { 0 } else { buckets * (size_of::<(Bytes, f64)>() + 1) + 16 };
+                alloc_size(size_of::<Indexed>())
+                    + alloc_size(list.nodes.capacity() * size_of::<Node>())
+                    + alloc_size((MAX_LEVEL - 1) * size_of::<Link>())
+                    + list.upper_heap
+                    + alloc_size(list.free.capacity() * size_of::<u32>())
+                    + alloc_size(table)
+                    + ix.member_heap
+                    + member_cost(&[])
             }
         }
     }
@@ -887,9 +933,9 @@ impl ZSetValue {
     #[cfg(test)]
     fn check(&self) {
         let Repr::Indexed(ix) = &self.repr else {
-            let Repr::Compact { entries, member_bytes } = &self.repr else { unreachable!() };
+            let Repr::Compact { entries, member_heap } = &self.repr else { unreachable!() };
             assert!(entries.windows(2).all(|w| cmp_entry(w[0].0, &w[0].1, w[1].0, &w[1].1).is_lt()));
-            assert_eq!(*member_bytes, entries.iter().map(|(_, m)| m.len()).sum::<usize>());
+            assert_eq!(*member_heap, entries.iter().map(|(_, m)| member_cost(m)).sum::<usize>());
             return;
         };
         let l = &ix.list;
@@ -912,7 +958,7 @@ impl ZSetValue {
         assert_eq!(i, l.len);
         assert_eq!(l.tail, prev);
         assert_eq!(ix.scores.len(), l.len);
-        assert_eq!(ix.member_bytes, ix.scores.keys().map(|m| m.len()).sum::<usize>());
+        assert_eq!(ix.member_heap, ix.scores.keys().map(|m| member_cost(m)).sum::<usize>());
         // Every level's spans add up to the distance in level-0 steps.
         for lvl in 0..l.level {
             let (mut x, mut at) = (HEAD, 0usize);
@@ -932,6 +978,9 @@ impl ZSetValue {
             assert_eq!(l.link(HEAD, lvl).next, NIL);
         }
         assert_eq!(l.nodes.len(), l.len + 1 + l.free.len());
+        let upper: usize =
+            l.nodes[1..].iter().map(|n| alloc_size(n.upper.len() * std::mem::size_of::<Link>())).sum();
+        assert_eq!(l.upper_heap, upper);
     }
 }
 
@@ -994,7 +1043,7 @@ mod tests {
     }
 
     #[test]
-    fn orders_by_score_then_member_bytes() {
+    fn orders_by_score_then_member_heap() {
         for mut z in [ZSetValue::new(), indexed()] {
             assert_eq!(z.insert(b"b", 1.0), None);
             assert_eq!(z.insert(b"a", 1.0), None);
@@ -1058,7 +1107,8 @@ mod tests {
             for (i, m) in ["a", "b", "c", "d", "e"].iter().enumerate() {
                 z.insert(m.as_bytes(), i as f64);
             }
-            let r = |min, minx, max, maxx| ScoreRange { min, min_exclusive: minx, max, max_exclusive: maxx };
+            let r =
+                |min, minx, max, maxx| ScoreRange { min, min_exclusive: minx, max, max_exclusive: maxx };
             assert_eq!(z.score_ranks(&r(1.0, false, 3.0, false)), 1..4);
             assert_eq!(z.score_ranks(&r(1.0, true, 3.0, true)), 2..3);
             assert_eq!(z.score_ranks(&r(f64::NEG_INFINITY, false, f64::INFINITY, false)), 0..5);
@@ -1174,7 +1224,8 @@ mod tests {
                         assert_eq!(z.insert(&member, score), prev);
                     }
                     5..=6 => {
-                        let old = model.iter().position(|(_, m)| *m == member).map(|i| model.remove(i).0);
+                        let old =
+                            model.iter().position(|(_, m)| *m == member).map(|i| model.remove(i).0);
                         assert_eq!(z.remove(&member), old);
                     }
                     7 => {
@@ -1191,9 +1242,16 @@ mod tests {
                     _ => {
                         let lo = (rng.below(40) as f64 - 20.0) / 4.0;
                         let hi = lo + rng.below(20) as f64 / 4.0;
-                        let r = ScoreRange { min: lo, min_exclusive: step % 2 == 0, max: hi, max_exclusive: step % 3 == 0 };
+                        let r = ScoreRange {
+                            min: lo,
+                            min_exclusive: step % 2 == 0,
+                            max: hi,
+                            max_exclusive: step % 3 == 0,
+                        };
                         let got = z.score_ranks(&r);
-                        let want: Vec<usize> = (0..model.len()).filter(|&i| r.gte_min(model[i].0) && r.lte_max(model[i].0)).collect();
+                        let want: Vec<usize> = (0..model.len())
+                            .filter(|&i| r.gte_min(model[i].0) && r.lte_max(model[i].0))
+                            .collect();
                         assert_eq!(got.len(), want.len());
                         if let Some(&first) = want.first() {
                             assert_eq!(got.start, first);
@@ -1206,7 +1264,8 @@ mod tests {
                     let all: Vec<(Vec<u8>, f64)> = z.iter().map(|(m, s)| (m.to_vec(), s)).collect();
                     let want: Vec<(Vec<u8>, f64)> = model.iter().map(|(s, m)| (m.clone(), *s)).collect();
                     assert_eq!(all, want);
-                    let rev: Vec<(Vec<u8>, f64)> = z.range(0..z.len(), true).map(|(m, s)| (m.to_vec(), s)).collect();
+                    let rev: Vec<(Vec<u8>, f64)> =
+                        z.range(0..z.len(), true).map(|(m, s)| (m.to_vec(), s)).collect();
                     assert_eq!(rev, want.iter().rev().cloned().collect::<Vec<_>>());
                 }
                 if !model.is_empty() {
@@ -1216,7 +1275,8 @@ mod tests {
                     assert_eq!((&m[..], s), (&model[i].1[..], model[i].0));
                     let from = rng.below(model.len() as u64) as usize;
                     let got: Vec<&[u8]> = z.range(from..from + 3, false).map(|(m, _)| &m[..]).collect();
-                    let want: Vec<&[u8]> = model[from..(from + 3).min(model.len())].iter().map(|(_, m)| &m[..]).collect();
+                    let want: Vec<&[u8]> =
+                        model[from..(from + 3).min(model.len())].iter().map(|(_, m)| &m[..]).collect();
                     assert_eq!(got, want);
                 }
             }

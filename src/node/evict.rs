@@ -51,9 +51,10 @@ impl Budget {
     }
 }
 
-/// Entries read from one table per probe, and probes per pool refill.
-const RUN: usize = 64;
-const PROBES: usize = 4;
+/// Entries read from one table per probe, and the candidates a pool refill gathers (from
+/// as many random slots as it takes, Redis samples 5 keys per eviction).
+const RUN: usize = 16;
+const SAMPLE: usize = 16;
 /// Candidates kept between evictions (Redis's `EVPOOL_SIZE`).
 const POOL: usize = 16;
 
@@ -63,6 +64,8 @@ pub(crate) struct Candidate {
     score: u64,
     slot: usize,
     key: Box<[u8]>,
+    /// The access stamp when sampled: a key used since then is no longer a candidate.
+    stamp: u32,
 }
 
 fn random() -> u64 {
@@ -91,7 +94,7 @@ impl Node {
     /// This node's share of the budget: the cluster's limit split by slots held.
     pub(crate) fn budget_share(&self) -> Option<usize> {
         let limit = self.budget.limit()?;
-        let held = self.held.load(Ordering::Relaxed);
+        let held = self.held.read().len();
         Some((limit as u128 * held as u128 / SLOTS as u128) as usize)
     }
 
@@ -115,15 +118,15 @@ impl Node {
     fn evict_one(&self) -> bool {
         let policy = self.budget.policy();
         let mut pool = self.pool.lock();
-        for _ in 0..4 {
-            if pool.is_empty() {
-                self.fill_pool(&mut pool, policy);
-            }
+        for _ in 0..16 {
+            // Fresh samples every time, merged with the best candidates of earlier rounds,
+            // as Redis's eviction pool does: each eviction takes the best of both.
+            self.fill_pool(&mut pool, policy);
             while let Some(c) = pool.pop() {
                 let evicted = self.write(c.slot, |t, _| {
-                    if volatile_only(policy)
-                        && t.get_raw(&c.key).is_some_and(|e| e.expire_at().is_none())
-                    {
+                    let Some(e) = t.get_raw(&c.key) else { return false };
+                    let stale = e.stamp().raw() != c.stamp;
+                    if stale || (volatile_only(policy) && e.expire_at().is_none()) {
                         return false;
                     }
                     t.remove(&c.key).is_some()
@@ -141,19 +144,27 @@ impl Node {
     fn fill_pool(&self, pool: &mut Vec<Candidate>, policy: EvictionPolicy) {
         let now = self.clock.now_ms();
         let volatile = volatile_only(policy);
-        let start = (random() % SLOTS as u64) as usize;
-        let mut probes = 0;
-        for i in 0..SLOTS {
-            let slot = (start + i) % SLOTS;
-            let guard = self.cells[slot].0.read();
-            let Some(t) = guard.as_ref() else { continue };
-            let n = if volatile { t.volatile_len() } else { t.len() };
-            if n == 0 {
-                continue;
+        let mut sampled = 0;
+        for _ in 0..64 {
+            // Pick a run of held slots, then let go of the list before locking cells (the
+            // list's writers hold cell locks).
+            let run: Vec<usize> = {
+                let held = self.held.read();
+                if held.is_empty() {
+                    return;
+                }
+                let start = (random() % held.len() as u64) as usize;
+                (0..held.len().min(8)).map(|i| usize::from(held[(start + i) % held.len()])).collect()
+            };
+            for slot in run {
+                let guard = self.cells[slot].0.read();
+                let Some(t) = guard.as_ref() else { continue };
+                let n = if volatile { t.volatile_len() } else { t.len() };
+                if n > 0 {
+                    sampled += Self::sample(t, slot, policy, now, pool);
+                }
             }
-            Self::sample(t, slot, policy, now, pool);
-            probes += 1;
-            if probes == PROBES {
+            if sampled >= SAMPLE {
                 break;
             }
         }
@@ -162,12 +173,21 @@ impl Node {
         pool.drain(..excess);
     }
 
-    fn sample(t: &Table, slot: usize, policy: EvictionPolicy, now: u64, pool: &mut Vec<Candidate>) {
+    /// Adds up to `RUN` entries of `t` from a random start; returns how many it looked at.
+    fn sample(
+        t: &Table,
+        slot: usize,
+        policy: EvictionPolicy,
+        now: u64,
+        pool: &mut Vec<Candidate>,
+    ) -> usize {
         let skip = if t.len() > RUN { (random() % (t.len() - RUN) as u64) as usize } else { 0 };
+        let mut seen = 0;
         for (key, e) in t.iter().skip(skip).take(RUN) {
+            seen += 1;
             let ttl = e.expire_at();
             let score = match policy {
-                EvictionPolicy::NoEviction => return,
+                EvictionPolicy::NoEviction => return seen,
                 EvictionPolicy::AllKeysLru | EvictionPolicy::VolatileLru => e.stamp().idle_ms(now),
                 EvictionPolicy::AllKeysLfu | EvictionPolicy::VolatileLfu => {
                     255 - u64::from(e.stamp().freq(now).min(255))
@@ -175,10 +195,13 @@ impl Node {
                 EvictionPolicy::AllKeysRandom | EvictionPolicy::VolatileRandom => random(),
                 EvictionPolicy::VolatileTtl => u64::MAX - ttl.unwrap_or(u64::MAX),
             };
-            if volatile_only(policy) && ttl.is_none() {
+            if (volatile_only(policy) && ttl.is_none())
+                || pool.iter().any(|c| c.slot == slot && *c.key == *key)
+            {
                 continue;
             }
-            pool.push(Candidate { score, slot, key: key.into() });
+            pool.push(Candidate { score, slot, key: key.into(), stamp: e.stamp().raw() });
         }
+        seen
     }
 }

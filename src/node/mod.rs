@@ -55,8 +55,9 @@ pub(crate) struct Node {
     budget: Arc<Budget>,
     /// Bytes this node's tables hold, kept current while a budget is set (`recount` starts it).
     used: AtomicUsize,
-    /// Slots this node holds: its share of the budget.
-    held: AtomicUsize,
+    /// The slots this node holds, ascending: its share of the budget, and where eviction and
+    /// expiry look (instead of walking all 16384 cells).
+    held: RwLock<Vec<u16>>,
     /// Eviction candidates between evictions.
     pool: Mutex<Vec<Candidate>>,
 }
@@ -71,7 +72,7 @@ impl Node {
             stats: Stats::new(crate::command::names().len()),
             budget,
             used: AtomicUsize::new(0),
-            held: AtomicUsize::new(0),
+            held: RwLock::new(Vec::new()),
             pool: Mutex::new(Vec::new()),
         }
     }
@@ -241,22 +242,33 @@ impl Node {
     /// Gives this node `slot` with `table` (an empty table for a fresh assignment).
     pub(crate) fn attach(&self, slot: usize, table: Table) {
         let mut cell = self.cells[slot].0.write();
-        self.gain(&cell, &table);
+        self.gain(slot, &cell, &table);
         *cell = Some(table);
     }
 
     /// Accounts a table arriving in `cell` (which must not hold one).
-    fn gain(&self, cell: &Option<Table>, table: &Table) {
+    fn gain(&self, slot: usize, cell: &Option<Table>, table: &Table) {
         debug_assert!(cell.is_none());
-        self.held.fetch_add(1, Ordering::Relaxed);
+        let mut held = self.held.write();
+        if let Err(i) = held.binary_search(&(slot as u16)) {
+            held.insert(i, slot as u16);
+        }
         self.used.fetch_add(table.used(), Ordering::Relaxed);
     }
 
     /// Accounts a table leaving.
-    fn lose(&self, table: &Table) {
-        self.held.fetch_sub(1, Ordering::Relaxed);
+    fn lose(&self, slot: usize, table: &Table) {
+        let mut held = self.held.write();
+        if let Ok(i) = held.binary_search(&(slot as u16)) {
+            held.remove(i);
+        }
         let bytes = table.used().min(self.used.load(Ordering::Relaxed));
         self.used.fetch_sub(bytes, Ordering::Relaxed);
+    }
+
+    /// The slots this node holds now.
+    pub(crate) fn held_slots(&self) -> Vec<u16> {
+        self.held.read().clone()
     }
 
     /// True if this node holds `slot`.
@@ -272,8 +284,8 @@ impl Node {
 
     /// Empties every table this node holds (`FLUSHALL`), slot by slot.
     pub(crate) fn flush(&self) {
-        for slot in 0..SLOTS {
-            self.write(slot, |t, _| t.clear());
+        for slot in self.held_slots() {
+            self.write(usize::from(slot), |t, _| t.clear());
         }
     }
 
@@ -289,7 +301,7 @@ impl Node {
         let start = Instant::now();
         let now_ms = self.clock.now_ms();
         let mut deleted = 0;
-        for slot in 0..SLOTS {
+        for slot in self.held_slots().into_iter().map(usize::from) {
             loop {
                 let due = self.cells[slot].0.read().as_ref().and_then(Table::next_deadline);
                 if !due.is_some_and(|at| at < now_ms) {

@@ -261,8 +261,8 @@ impl Registry {
         let mut src_cell = src.cells[slot_ix].0.write();
         let mut dst_cell = dst.cells[slot_ix].0.write();
         let table = src_cell.take().unwrap_or_default();
-        src.lose(&table);
-        dst.gain(&dst_cell, &table);
+        src.lose(slot_ix, &table);
+        dst.gain(slot_ix, &dst_cell, &table);
         *dst_cell = Some(table);
         if let Some(blocked) = src.take_blocked(slot_ix) {
             dst.put_blocked(slot_ix, blocked);
