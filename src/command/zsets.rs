@@ -15,7 +15,7 @@ use crate::bytes::Bytes;
 use crate::error::Error;
 use crate::glob::Glob;
 use crate::keyspace::set::SetValue;
-use crate::keyspace::zset::{LexBound, LexRange, Rng, ScoreRange, ZSetValue};
+use crate::keyspace::zset::{LexBound, LexRange, Member, Rng, ScoreRange, ZSetValue};
 use crate::keyspace::{scan_hash, Db, Entry, Lookup, Now, Value, View};
 use crate::reply::Reply;
 use std::collections::{HashMap, HashSet};
@@ -602,7 +602,7 @@ pub(crate) fn zrange(
     limit: Limit,
 ) -> Result<Vec<(Bytes, f64)>, Error> {
     let Some(z) = zset(t, now, key)? else { return Ok(Vec::new()) };
-    Ok(z.range(select(z, by, rev, limit), rev).map(|(m, s)| (m.clone(), s)).collect())
+    Ok(z.range(select(z, by, rev, limit), rev).map(|(m, s)| (m.to_bytes(), s)).collect())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -935,7 +935,7 @@ pub(crate) fn zrandmember(
     let Some(z) = zset(t, now, key)? else { return Ok(Vec::new()) };
     let (len, n) = (z.len(), count.unsigned_abs());
     let mut rng = Rng::new();
-    let at = |r: usize| z.get(r).map(|(m, s)| (m.clone(), s)).expect("rank in range");
+    let at = |r: usize| z.get(r).map(|(m, s)| (m.to_bytes(), s)).expect("rank in range");
     if n == 0 || len == 0 {
         return Ok(Vec::new());
     }
@@ -945,7 +945,7 @@ pub(crate) fn zrandmember(
     }
     if n >= len as u64 {
         // Redis iterates the whole set from its tail here.
-        return Ok(z.range(0..len, true).map(|(m, s)| (m.clone(), s)).collect());
+        return Ok(z.range(0..len, true).map(|(m, s)| (m.to_bytes(), s)).collect());
     }
     let n = n as usize;
     let ranks: Vec<usize> = if n * 3 > len {
@@ -978,7 +978,7 @@ fn zrandmember_cmd(t: &View<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Er
         let mut rng = Rng::new();
         return Ok(match z {
             Some(z) if !z.is_empty() => {
-                Reply::Bulk(z.get(rng.below(z.len() as u64) as usize).expect("in range").0.clone())
+                Reply::Bulk(z.get(rng.below(z.len() as u64) as usize).expect("in range").0.to_bytes())
             }
             _ => Reply::Nil,
         });
@@ -1087,7 +1087,7 @@ impl<'a> Source<'a> {
 
     /// Every member with its score; a sorted set from its highest (Redis's iterators start at
     /// the tail).
-    fn for_each(&self, mut f: impl FnMut(&Bytes, f64)) {
+    fn for_each(&self, mut f: impl FnMut(Member<'_>, f64)) {
         match self {
             Source::Missing => {}
             Source::Sorted(z) => {
@@ -1097,7 +1097,7 @@ impl<'a> Source<'a> {
             }
             Source::Plain(s) => {
                 for e in s.iter() {
-                    f(&e.to_bytes(), 1.0);
+                    f(Member::Shared(&e.to_bytes()), 1.0);
                 }
             }
         }
@@ -1139,10 +1139,10 @@ fn combine(
             for (s, w) in &src {
                 s.for_each(|m, score| {
                     let v = weigh(*w, score);
-                    match acc.get_mut(&**m) {
+                    match acc.get_mut(m.as_slice()) {
                         Some(cur) => aggregate.apply(cur, v),
                         None => {
-                            acc.insert(m.clone(), v);
+                            acc.insert(m.to_bytes(), v);
                         }
                     }
                 });
@@ -1154,20 +1154,20 @@ fn combine(
             first.for_each(|m, score| {
                 let mut acc = weigh(w0, score);
                 for (s, w) in &src[1..] {
-                    match s.score(m) {
+                    match s.score(&m) {
                         // Unlike the first term, Redis leaves these unchecked for NaN.
                         Some(v) => aggregate.apply(&mut acc, v * w),
                         None => return,
                     }
                 }
-                out.push((m.clone(), acc));
+                out.push((m.to_bytes(), acc));
             });
         }
         SetOp::Diff => {
             let (first, _) = src[0];
             first.for_each(|m, score| {
-                if src[1..].iter().all(|(s, _)| s.score(m).is_none()) {
-                    out.push((m.clone(), score));
+                if src[1..].iter().all(|(s, _)| s.score(&m).is_none()) {
+                    out.push((m.to_bytes(), score));
                 }
             });
         }
@@ -1383,7 +1383,7 @@ fn zintercard_cmd(t: &View<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Err
     let mut found = 0usize;
     let mut stop = false;
     src[0].for_each(|m, _| {
-        if !stop && src[1..].iter().all(|s| s.score(m).is_some()) {
+        if !stop && src[1..].iter().all(|s| s.score(&m).is_some()) {
             found += 1;
             stop = limit > 0 && found >= limit;
         }
@@ -1448,9 +1448,9 @@ fn zscan_cmd(t: &View<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
     }
     let accepts = |m: &[u8]| pattern.as_ref().map_or(true, |g| g.matches(m));
     let mut out = Vec::new();
-    let mut push = |m: &Bytes, text: String| {
-        if accepts(m) {
-            out.push(Reply::Bulk(m.clone()));
+    let mut push = |m: Member<'_>, text: String| {
+        if accepts(&m) {
+            out.push(Reply::Bulk(m.to_bytes()));
             out.push(Reply::Bulk(Bytes::from(text)));
         }
     };
@@ -1461,8 +1461,8 @@ fn zscan_cmd(t: &View<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
         return Ok(Reply::Array(vec![Reply::bulk("0"), Reply::Array(out)]));
     }
     let pos = cursor.saturating_sub(1);
-    let mut found: Vec<(u64, &Bytes, f64)> =
-        z.iter().map(|(m, s)| (scan_hash(m) >> 1, m, s)).filter(|(h, ..)| *h >= pos).collect();
+    let mut found: Vec<(u64, Member<'_>, f64)> =
+        z.iter().map(|(m, s)| (scan_hash(&m) >> 1, m, s)).filter(|(h, ..)| *h >= pos).collect();
     found.sort_unstable_by_key(|(h, ..)| *h);
     // A hint, as in Redis: a huge set is read in at most ~32 calls.
     let mut take = count.max(z.len() / 32).min(found.len());

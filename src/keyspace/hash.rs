@@ -129,9 +129,19 @@ pub(crate) fn sample_indexes(n: usize, count: usize, distinct: bool) -> Vec<usiz
         all.truncate(count);
         return all;
     }
-    // Sparse: rejection, under 4/3 draws per index on average.
-    let mut seen = HashSet::with_capacity(count);
+    // Sparse: rejection, under 4/3 draws per index on average; a few picks are checked
+    // against each other directly, cheaper than building a set.
     let mut out = Vec::with_capacity(count);
+    if count <= 16 {
+        while out.len() < count {
+            let i = random_below(n);
+            if !out.contains(&i) {
+                out.push(i);
+            }
+        }
+        return out;
+    }
+    let mut seen = HashSet::with_capacity(count);
     while out.len() < count {
         let i = random_below(n);
         if seen.insert(i) {

@@ -2,10 +2,13 @@
 //!
 //! Two encodings, as Redis has two:
 //! - small sets (at most [`MAX_COMPACT_LEN`] members of at most [`MAX_COMPACT_MEMBER`] bytes,
-//!   Redis's `zset-max-listpack-*` defaults) are one sorted `Vec`: a lookup is a short linear
-//!   scan, but the whole set is two allocations per member at most and is cache friendly;
+//!   Redis's `zset-max-listpack-*` defaults) are a sorted index of (score, offset, length)
+//!   over one byte buffer of members: two allocations for the whole set (about 16 bytes per
+//!   member besides its bytes, against some 50 for a string per member), a lookup is a short
+//!   linear scan as in a listpack, a rank is direct;
 //! - larger sets are an indexable skip list (Pugh's, with Redis's per-link spans, so rank and
-//!   range queries are O(log n)) beside a member -> score hash map (O(1) `ZSCORE`).
+//!   range queries are O(log n)) in an index-based arena, beside a member -> score hash map
+//!   (O(1) `ZSCORE`); the two share each member's reference-counted string.
 //!
 //! A set converts to the large form when it outgrows the small one and never converts back in
 //! place, as in Redis; a value built whole (a `ZUNIONSTORE` result) picks its form by size.
@@ -572,6 +575,113 @@ impl SkipList {
 
 // ----- the value -----
 
+/// A member read out of a set without copying it: borrowed from a compact set's buffer
+/// (copied when handed out) or shared with an indexed set (handed out by a reference-count
+/// bump). Dereferences to its bytes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Member<'a> {
+    /// Bytes inside a compact set's buffer.
+    Borrowed(&'a [u8]),
+    /// An indexed set's own string.
+    Shared(&'a Bytes),
+}
+
+impl<'a> Member<'a> {
+    /// The member as an owned string.
+    pub(crate) fn to_bytes(self) -> Bytes {
+        match self {
+            Member::Borrowed(b) => Bytes::copy_from(b),
+            Member::Shared(b) => b.clone(),
+        }
+    }
+
+    /// The member's bytes, for as long as the set is borrowed.
+    pub(crate) fn as_slice(self) -> &'a [u8] {
+        match self {
+            Member::Borrowed(b) => b,
+            Member::Shared(b) => b,
+        }
+    }
+}
+
+impl std::ops::Deref for Member<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+/// An empty compact set, for iterators over nothing.
+static EMPTY: Compact = Compact { index: Vec::new(), bytes: Vec::new(), garbage: 0 };
+
+/// The compact encoding, in the spirit of Redis's listpack: two allocations for the whole
+/// set, however many members. `index` holds (score, offset, length) in order; the member
+/// bytes live in `bytes`, appended as members arrive. Lookups scan (at most
+/// [`MAX_COMPACT_LEN`] entries, as a listpack scan does); ranks are direct.
+#[derive(Debug, Clone, Default)]
+struct Compact {
+    index: Vec<(f64, u32, u32)>,
+    bytes: Vec<u8>,
+    /// Bytes of `bytes` left by removed members, reclaimed once they are the larger part.
+    garbage: usize,
+}
+
+impl Compact {
+    #[inline]
+    fn member(&self, i: usize) -> &[u8] {
+        let (_, at, len) = self.index[i];
+        &self.bytes[at as usize..(at + len) as usize]
+    }
+
+    fn find(&self, member: &[u8]) -> Option<usize> {
+        (0..self.index.len()).find(|&i| self.member(i) == member)
+    }
+
+    /// Where `(score, member)` goes in the order.
+    fn position(&self, score: f64, member: &[u8]) -> usize {
+        self.index.partition_point(|&(s, at, len)| {
+            cmp_entry(s, &self.bytes[at as usize..(at + len) as usize], score, member).is_lt()
+        })
+    }
+
+    /// Adds a member known to be absent.
+    fn insert_new(&mut self, member: &[u8], score: f64) {
+        let at = self.position(score, member);
+        let offset = self.bytes.len() as u32;
+        self.bytes.extend_from_slice(member);
+        self.index.insert(at, (score, offset, member.len() as u32));
+    }
+
+    /// Removes the entry at rank `i`; returns its score.
+    fn remove_at(&mut self, i: usize) -> f64 {
+        let (score, _, len) = self.index.remove(i);
+        self.garbage += len as usize;
+        self.reclaim();
+        score
+    }
+
+    /// Rewrites `bytes` without the garbage once garbage is more than half of it, so a set
+    /// churning members stays within twice its live size.
+    fn reclaim(&mut self) {
+        if self.index.is_empty() {
+            self.bytes = Vec::new();
+            self.garbage = 0;
+            return;
+        }
+        if self.garbage * 2 <= self.bytes.len() {
+            return;
+        }
+        let mut bytes = Vec::with_capacity(self.bytes.len() - self.garbage);
+        for e in &mut self.index {
+            let (at, len) = (e.1 as usize, e.2 as usize);
+            e.1 = bytes.len() as u32;
+            bytes.extend_from_slice(&self.bytes[at..at + len]);
+        }
+        self.bytes = bytes;
+        self.garbage = 0;
+    }
+}
+
 /// The large encoding: the ordered index and the member -> score map.
 #[derive(Debug, Clone)]
 struct Indexed {
@@ -581,13 +691,21 @@ struct Indexed {
     member_heap: usize,
 }
 
+impl Indexed {
+    fn new() -> Indexed {
+        Indexed { list: SkipList::new(), scores: HashMap::default(), member_heap: 0 }
+    }
+
+    fn insert_new(&mut self, member: Bytes, score: f64) {
+        self.member_heap += member_cost(&member);
+        self.scores.insert(member.clone(), score);
+        self.list.insert(score, member);
+    }
+}
+
 #[derive(Clone)]
 enum Repr {
-    /// Sorted by score, then member; at most [`MAX_COMPACT_LEN`] members.
-    Compact {
-        entries: Vec<(f64, Bytes)>,
-        member_heap: usize,
-    },
+    Compact(Compact),
     Indexed(Box<Indexed>),
 }
 
@@ -605,7 +723,7 @@ impl Default for ZSetValue {
 
 impl fmt::Debug for ZSetValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(self.iter().map(|(m, s)| (s, m))).finish()
+        f.debug_list().entries(self.iter().map(|(m, s)| (s, m.escape_ascii().to_string()))).finish()
     }
 }
 
@@ -613,7 +731,7 @@ impl PartialEq for ZSetValue {
     /// Equal members with equal scores, whatever the encodings.
     fn eq(&self, other: &Self) -> bool {
         self.len() == other.len()
-            && self.iter().zip(other.iter()).all(|((m1, s1), (m2, s2))| s1 == s2 && m1 == m2)
+            && self.iter().zip(other.iter()).all(|((m1, s1), (m2, s2))| s1 == s2 && *m1 == *m2)
     }
 }
 
@@ -627,22 +745,10 @@ fn compact_score(score: f64) -> f64 {
     }
 }
 
-impl Indexed {
-    fn new() -> Indexed {
-        Indexed { list: SkipList::new(), scores: HashMap::default(), member_heap: 0 }
-    }
-
-    fn insert_new(&mut self, member: Bytes, score: f64) {
-        self.member_heap += member_cost(&member);
-        self.scores.insert(member.clone(), score);
-        self.list.insert(score, member);
-    }
-}
-
 impl ZSetValue {
     /// An empty set in the compact encoding.
     pub(crate) fn new() -> ZSetValue {
-        ZSetValue { repr: Repr::Compact { entries: Vec::new(), member_heap: 0 } }
+        ZSetValue { repr: Repr::Compact(Compact::default()) }
     }
 
     /// An empty set in the encoding Redis 7.0's `ZADD` creates when its first member is
@@ -662,9 +768,16 @@ impl ZSetValue {
         let max_member = entries.iter().map(|(m, _)| m.len()).max().unwrap_or(0);
         if entries.len() <= MAX_COMPACT_LEN && max_member <= MAX_COMPACT_MEMBER {
             entries.sort_unstable_by(|(m1, s1), (m2, s2)| cmp_entry(*s1, m1, *s2, m2));
-            let member_heap = entries.iter().map(|(m, _)| member_cost(m)).sum();
-            let entries = entries.into_iter().map(|(m, s)| (compact_score(s), m)).collect();
-            return ZSetValue { repr: Repr::Compact { entries, member_heap } };
+            let mut c = Compact {
+                index: Vec::with_capacity(entries.len()),
+                bytes: Vec::with_capacity(entries.iter().map(|(m, _)| m.len()).sum()),
+                garbage: 0,
+            };
+            for (m, s) in entries {
+                c.index.push((compact_score(s), c.bytes.len() as u32, m.len() as u32));
+                c.bytes.extend_from_slice(&m);
+            }
+            return ZSetValue { repr: Repr::Compact(c) };
         }
         let mut ix = Indexed::new();
         ix.scores.reserve(entries.len());
@@ -677,7 +790,7 @@ impl ZSetValue {
     /// Members in the set.
     pub(crate) fn len(&self) -> usize {
         match &self.repr {
-            Repr::Compact { entries, .. } => entries.len(),
+            Repr::Compact(c) => c.index.len(),
             Repr::Indexed(ix) => ix.list.len,
         }
     }
@@ -689,15 +802,13 @@ impl ZSetValue {
 
     /// True in the compact (listpack-like) encoding, which `ZSCAN` answers in one reply.
     pub(crate) fn is_compact(&self) -> bool {
-        matches!(self.repr, Repr::Compact { .. })
+        matches!(self.repr, Repr::Compact(_))
     }
 
     /// The score of `member`.
     pub(crate) fn score(&self, member: &[u8]) -> Option<f64> {
         match &self.repr {
-            Repr::Compact { entries, .. } => {
-                entries.iter().find(|(_, m)| **m == *member).map(|(s, _)| *s)
-            }
+            Repr::Compact(c) => c.find(member).map(|i| c.index[i].0),
             Repr::Indexed(ix) => ix.scores.get(member).copied(),
         }
     }
@@ -706,21 +817,19 @@ impl ZSetValue {
     /// must not be NaN.
     pub(crate) fn insert(&mut self, member: &[u8], score: f64) -> Option<f64> {
         debug_assert!(!score.is_nan());
-        if let Repr::Compact { entries, member_heap } = &mut self.repr {
+        if let Repr::Compact(c) = &mut self.repr {
             let score = compact_score(score);
-            if let Some(i) = entries.iter().position(|(_, m)| **m == *member) {
-                let old = entries[i].0;
+            if let Some(i) = c.find(member) {
+                let old = c.index[i].0;
                 if old != score {
-                    let (_, m) = entries.remove(i);
-                    let at = entries.partition_point(|(s, e)| cmp_entry(*s, e, score, member).is_lt());
-                    entries.insert(at, (score, m));
+                    let (_, at, len) = c.index.remove(i);
+                    let to = c.position(score, member);
+                    c.index.insert(to, (score, at, len));
                 }
                 return Some(old);
             }
-            if entries.len() < MAX_COMPACT_LEN && member.len() <= MAX_COMPACT_MEMBER {
-                let at = entries.partition_point(|(s, e)| cmp_entry(*s, e, score, member).is_lt());
-                entries.insert(at, (score, Bytes::copy_from(member)));
-                *member_heap += member_cost(member);
+            if c.index.len() < MAX_COMPACT_LEN && member.len() <= MAX_COMPACT_MEMBER {
+                c.insert_new(member, score);
                 return None;
             }
             self.convert();
@@ -744,12 +853,11 @@ impl ZSetValue {
 
     /// Moves the compact entries into the indexed encoding.
     fn convert(&mut self) {
-        let Repr::Compact { entries, .. } = &mut self.repr else { return };
-        let entries = std::mem::take(entries);
+        let Repr::Compact(c) = &self.repr else { return };
         let mut ix = Indexed::new();
-        ix.scores.reserve(entries.len() + 1);
-        for (s, m) in entries {
-            ix.insert_new(m, s);
+        ix.scores.reserve(c.index.len() + 1);
+        for i in 0..c.index.len() {
+            ix.insert_new(Bytes::copy_from(c.member(i)), c.index[i].0);
         }
         self.repr = Repr::Indexed(Box::new(ix));
     }
@@ -757,10 +865,9 @@ impl ZSetValue {
     /// Removes `member`; returns its score if it was there.
     pub(crate) fn remove(&mut self, member: &[u8]) -> Option<f64> {
         match &mut self.repr {
-            Repr::Compact { entries, member_heap } => {
-                let i = entries.iter().position(|(_, m)| **m == *member)?;
-                *member_heap -= member_cost(member);
-                Some(entries.remove(i).0)
+            Repr::Compact(c) => {
+                let i = c.find(member)?;
+                Some(c.remove_at(i))
             }
             Repr::Indexed(ix) => {
                 let score = ix.scores.remove(member)?;
@@ -774,7 +881,7 @@ impl ZSetValue {
     /// The 0-based position of `member` in ascending order.
     pub(crate) fn rank(&self, member: &[u8]) -> Option<usize> {
         match &self.repr {
-            Repr::Compact { entries, .. } => entries.iter().position(|(_, m)| **m == *member),
+            Repr::Compact(c) => c.find(member),
             Repr::Indexed(ix) => {
                 let score = *ix.scores.get(member)?;
                 ix.list.rank(score, member).map(|r| r - 1)
@@ -783,15 +890,15 @@ impl ZSetValue {
     }
 
     /// The member at 0-based `rank` and its score.
-    pub(crate) fn get(&self, rank: usize) -> Option<(&Bytes, f64)> {
+    pub(crate) fn get(&self, rank: usize) -> Option<(Member<'_>, f64)> {
         if rank >= self.len() {
             return None;
         }
         match &self.repr {
-            Repr::Compact { entries, .. } => entries.get(rank).map(|(s, m)| (m, *s)),
+            Repr::Compact(c) => Some((Member::Borrowed(c.member(rank)), c.index[rank].0)),
             Repr::Indexed(ix) => {
                 let n = ix.list.node(ix.list.by_rank(rank + 1));
-                Some((&n.member, n.score))
+                Some((Member::Shared(&n.member), n.score))
             }
         }
     }
@@ -806,12 +913,10 @@ impl ZSetValue {
     pub(crate) fn range(&self, ranks: Range<usize>, rev: bool) -> Iter<'_> {
         let end = ranks.end.min(self.len());
         let left = end.saturating_sub(ranks.start);
-        if left == 0 {
-            return Iter { inner: IterInner::Compact(&[], 0), left: 0, rev };
-        }
-        let first = if rev { end - 1 } else { ranks.start };
+        let first = if rev { end.wrapping_sub(1) } else { ranks.start };
         let inner = match &self.repr {
-            Repr::Compact { entries, .. } => IterInner::Compact(entries, first),
+            Repr::Compact(c) => IterInner::Compact(c, first),
+            Repr::Indexed(_) if left == 0 => IterInner::Compact(&EMPTY, 0),
             Repr::Indexed(ix) => IterInner::Indexed(&ix.list, ix.list.by_rank(first + 1)),
         };
         Iter { inner, left, rev }
@@ -823,9 +928,9 @@ impl ZSetValue {
             return 0..0;
         }
         let (lo, hi) = match &self.repr {
-            Repr::Compact { entries, .. } => (
-                entries.partition_point(|(s, _)| !r.gte_min(*s)),
-                entries.partition_point(|(s, _)| r.lte_max(*s)),
+            Repr::Compact(c) => (
+                c.index.partition_point(|&(s, ..)| !r.gte_min(s)),
+                c.index.partition_point(|&(s, ..)| r.lte_max(s)),
             ),
             Repr::Indexed(ix) => (
                 ix.list.count_while(|n| !r.gte_min(n.score)),
@@ -848,18 +953,19 @@ impl ZSetValue {
             return 0..0;
         }
         let (first, last) = (self.get(0).expect("non-empty").0, self.get(n - 1).expect("non-empty").0);
-        if !r.gte_min(last) || !r.lte_max(first) {
+        // Redis first checks that the ends of the set reach into the range.
+        if !r.gte_min(&last) || !r.lte_max(&first) {
             return 0..0;
         }
         match &self.repr {
-            Repr::Compact { entries, .. } if !rev => {
-                let lo = entries.iter().position(|(_, m)| r.gte_min(m)).unwrap_or(n);
-                let len = entries[lo..].iter().take_while(|(_, m)| r.lte_max(m)).count();
+            Repr::Compact(c) if !rev => {
+                let lo = (0..n).find(|&i| r.gte_min(c.member(i))).unwrap_or(n);
+                let len = (lo..n).take_while(|&i| r.lte_max(c.member(i))).count();
                 lo..lo + len
             }
-            Repr::Compact { entries, .. } => {
-                let Some(hi) = entries.iter().rposition(|(_, m)| r.lte_max(m)) else { return 0..0 };
-                let len = entries[..=hi].iter().rev().take_while(|(_, m)| r.gte_min(m)).count();
+            Repr::Compact(c) => {
+                let Some(hi) = (0..n).rev().find(|&i| r.lte_max(c.member(i))) else { return 0..0 };
+                let len = (0..=hi).rev().take_while(|&i| r.gte_min(c.member(i))).count();
                 hi + 1 - len..hi + 1
             }
             Repr::Indexed(ix) => {
@@ -877,10 +983,12 @@ impl ZSetValue {
             return Vec::new();
         }
         match &mut self.repr {
-            Repr::Compact { entries, member_heap } => {
+            Repr::Compact(c) => {
                 let out: Vec<(Bytes, f64)> =
-                    entries.drain(ranks.start..end).map(|(s, m)| (m, s)).collect();
-                *member_heap -= out.iter().map(|(m, _)| member_cost(m)).sum::<usize>();
+                    (ranks.start..end).map(|i| (Bytes::copy_from(c.member(i)), c.index[i].0)).collect();
+                c.index.drain(ranks.start..end);
+                c.garbage += out.iter().map(|(m, _)| m.len()).sum::<usize>();
+                c.reclaim();
                 out
             }
             Repr::Indexed(ix) => {
@@ -896,13 +1004,14 @@ impl ZSetValue {
     }
 
     /// Approximate heap bytes held by the set: its arrays, hash table and member strings.
-    // For memory accounting (`MEMORY USAGE`, eviction), which no caller wires up yet.
+    // For memory accounting (`MEMORY USAGE`, eviction).
     #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn mem_usage(&self) -> usize {
         use std::mem::size_of;
         match &self.repr {
-            Repr::Compact { entries, member_heap } => {
-                alloc_size(entries.capacity() * size_of::<(f64, Bytes)>()) + member_heap
+            Repr::Compact(c) => {
+                alloc_size(c.index.capacity() * size_of::<(f64, u32, u32)>())
+                    + alloc_size(c.bytes.capacity())
             }
             Repr::Indexed(ix) => {
                 let list = &ix.list;
@@ -932,11 +1041,22 @@ impl ZSetValue {
     /// Checks the skip list's links, spans and back pointers against its order (tests only).
     #[cfg(test)]
     fn check(&self) {
-        let Repr::Indexed(ix) = &self.repr else {
-            let Repr::Compact { entries, member_heap } = &self.repr else { unreachable!() };
-            assert!(entries.windows(2).all(|w| cmp_entry(w[0].0, &w[0].1, w[1].0, &w[1].1).is_lt()));
-            assert_eq!(*member_heap, entries.iter().map(|(_, m)| member_cost(m)).sum::<usize>());
-            return;
+        let ix = match &self.repr {
+            Repr::Compact(c) => {
+                let n = c.index.len();
+                assert!((1..n).all(|i| cmp_entry(
+                    c.index[i - 1].0,
+                    c.member(i - 1),
+                    c.index[i].0,
+                    c.member(i)
+                )
+                .is_lt()));
+                let live: usize = c.index.iter().map(|e| e.2 as usize).sum();
+                assert_eq!(c.bytes.len(), live + c.garbage);
+                assert!(c.garbage * 2 <= c.bytes.len());
+                return;
+            }
+            Repr::Indexed(ix) => ix,
         };
         let l = &ix.list;
         // Level 0 in order, with back pointers, and positions by index.
@@ -992,12 +1112,12 @@ pub(crate) struct Iter<'a> {
 }
 
 enum IterInner<'a> {
-    Compact(&'a [(f64, Bytes)], usize),
+    Compact(&'a Compact, usize),
     Indexed(&'a SkipList, u32),
 }
 
 impl<'a> Iterator for Iter<'a> {
-    type Item = (&'a Bytes, f64);
+    type Item = (Member<'a>, f64);
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.left == 0 {
@@ -1005,15 +1125,15 @@ impl<'a> Iterator for Iter<'a> {
         }
         self.left -= 1;
         match &mut self.inner {
-            IterInner::Compact(entries, i) => {
-                let (s, m) = &entries[*i];
+            IterInner::Compact(c, i) => {
+                let item = (Member::Borrowed(c.member(*i)), c.index[*i].0);
                 *i = if self.rev { i.wrapping_sub(1) } else { *i + 1 };
-                Some((m, *s))
+                Some(item)
             }
             IterInner::Indexed(list, x) => {
                 let n = list.node(*x);
                 *x = if self.rev { n.back } else { n.level0.next };
-                Some((&n.member, n.score))
+                Some((Member::Shared(&n.member), n.score))
             }
         }
     }
@@ -1034,7 +1154,7 @@ mod tests {
     }
 
     fn members(it: Iter<'_>) -> Vec<String> {
-        it.map(|(m, _)| String::from_utf8_lossy(m).into_owned()).collect()
+        it.map(|(m, _)| String::from_utf8_lossy(&m).into_owned()).collect()
     }
 
     /// A set forced into the indexed encoding.
@@ -1183,8 +1303,8 @@ mod tests {
         z.insert(b"m20", -1.0); // moves to the front
         z.insert(b"m00", 100.0); // moves to the back
         z.check();
-        assert_eq!(z.get(0).map(|(m, _)| m.clone()), Some(b("m20")));
-        assert_eq!(z.get(49).map(|(m, s)| (m.clone(), s)), Some((b("m00"), 100.0)));
+        assert_eq!(z.get(0).map(|(m, _)| m.to_bytes()), Some(b("m20")));
+        assert_eq!(z.get(49).map(|(m, s)| (m.to_bytes(), s)), Some((b("m00"), 100.0)));
         assert_eq!(z.rank(b"m10"), Some(10)); // after m20 and m01..m09
     }
 
@@ -1274,7 +1394,8 @@ mod tests {
                     let (m, s) = z.get(i).unwrap();
                     assert_eq!((&m[..], s), (&model[i].1[..], model[i].0));
                     let from = rng.below(model.len() as u64) as usize;
-                    let got: Vec<&[u8]> = z.range(from..from + 3, false).map(|(m, _)| &m[..]).collect();
+                    let got: Vec<&[u8]> =
+                        z.range(from..from + 3, false).map(|(m, _)| m.as_slice()).collect();
                     let want: Vec<&[u8]> =
                         model[from..(from + 3).min(model.len())].iter().map(|(_, m)| &m[..]).collect();
                     assert_eq!(got, want);
