@@ -1,9 +1,10 @@
 //! slotstore as a cache beside moka and quick_cache: hit ratio and throughput on the same key
 //! streams at the same capacity.
 //!
-//! Capacity: slotstore gets a `max_memory` budget; moka and quick_cache get the number of
-//! entries that budget holds in slotstore (its bytes per entry, measured first), so all three
-//! keep about as many entries. Each access is cache-aside: `get`, and on a miss `insert`.
+//! Capacity: the same bytes for all. slotstore gets a `max_memory` budget (its accounting is
+//! within 15% of the real heap, `tests/memory.rs`); moka and quick_cache get as many entries
+//! as fit in that many bytes of real heap, measured here with a counting allocator. Each
+//! access is cache-aside: `get`, and on a miss `insert`.
 //!
 //! Streams over 1M keys: Zipf s=0.9, Zipf s=0.99, and Zipf 0.99 mixed with one-off scans
 //! (a quarter of the accesses are keys that never repeat).
@@ -12,11 +13,36 @@
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use slotstore::{Cluster, EvictionPolicy};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+/// Counts live heap bytes, to give every cache the same real memory.
+struct Counting;
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        System.alloc(layout)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        System.dealloc(ptr, layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
+        System.realloc(ptr, layout, new_size)
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
 const UNIVERSE: usize = 1_000_000;
-const CAPACITY: usize = 100_000;
+/// The byte budget every cache gets.
+const BUDGET: usize = 32 << 20;
 const STREAM: usize = 2_000_000;
 const VALUE: [u8; 64] = [b'v'; 64];
 
@@ -87,18 +113,23 @@ fn key(k: u64) -> [u8; 16] {
     b
 }
 
-/// slotstore's bytes per entry at `CAPACITY` entries, as `memory_used` counts them.
-fn bytes_per_entry() -> usize {
-    let client = Cluster::builder().primaries(3).build().unwrap().client();
-    for k in 0..CAPACITY as u64 {
-        client.set(key(k * 7919), VALUE).unwrap();
+/// Real heap bytes per entry of a cache filled with `n` entries by `fill`.
+fn heap_per_entry<C>(n: usize, make: impl Fn() -> C, fill: impl Fn(&C, u64)) -> usize {
+    let before = LIVE.load(Ordering::Relaxed);
+    let cache = make();
+    for k in 0..n as u64 {
+        fill(&cache, k * 7919);
     }
-    client.memory_used() / CAPACITY
+    let bytes = (LIVE.load(Ordering::Relaxed) - before) as usize;
+    drop(cache);
+    bytes / n
 }
 
 trait CacheAside {
     /// One access; true on a hit.
     fn access(&self, k: u64) -> bool;
+    /// Entries held now.
+    fn len(&self) -> usize;
 }
 
 struct Slot(slotstore::Client);
@@ -111,10 +142,17 @@ impl CacheAside for Slot {
         self.0.set(key, VALUE).unwrap();
         false
     }
+    fn len(&self) -> usize {
+        self.0.dbsize()
+    }
 }
 
 struct Moka(moka::sync::Cache<[u8; 16], std::sync::Arc<[u8]>>);
 impl CacheAside for Moka {
+    fn len(&self) -> usize {
+        self.0.run_pending_tasks();
+        self.0.entry_count() as usize
+    }
     fn access(&self, k: u64) -> bool {
         let key = key(k);
         if self.0.get(&key).is_some() {
@@ -127,6 +165,9 @@ impl CacheAside for Moka {
 
 struct Quick(quick_cache::sync::Cache<[u8; 16], std::sync::Arc<[u8]>>);
 impl CacheAside for Quick {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
     fn access(&self, k: u64) -> bool {
         let key = key(k);
         if self.0.get(&key).is_some() {
@@ -137,35 +178,50 @@ impl CacheAside for Quick {
     }
 }
 
-fn contenders(budget: usize) -> Vec<(&'static str, Box<dyn CacheAside>)> {
+fn contenders() -> Vec<(String, Box<dyn CacheAside>)> {
+    const PROBE: usize = 100_000;
+    let moka_entry = heap_per_entry(
+        PROBE,
+        || moka::sync::Cache::<[u8; 16], std::sync::Arc<[u8]>>::new(u64::MAX),
+        |c, k| c.insert(key(k), std::sync::Arc::from(&VALUE[..])),
+    );
+    let quick_entry = heap_per_entry(
+        PROBE,
+        || quick_cache::sync::Cache::<[u8; 16], std::sync::Arc<[u8]>>::new(PROBE * 2),
+        |c, k| c.insert(key(k), std::sync::Arc::from(&VALUE[..])),
+    );
     let slot = |p| {
-        let c = Cluster::builder().primaries(3).max_memory(budget).eviction_policy(p).build().unwrap();
+        let c = Cluster::builder().primaries(3).max_memory(BUDGET).eviction_policy(p).build().unwrap();
         Box::new(Slot(c.client())) as Box<dyn CacheAside>
     };
+    let (moka_cap, quick_cap) = (BUDGET / moka_entry, BUDGET / quick_entry);
     vec![
-        ("slotstore allkeys-lfu", slot(EvictionPolicy::AllKeysLfu)),
-        ("slotstore allkeys-lru", slot(EvictionPolicy::AllKeysLru)),
-        ("moka", Box::new(Moka(moka::sync::Cache::new(CAPACITY as u64)))),
-        ("quick_cache", Box::new(Quick(quick_cache::sync::Cache::new(CAPACITY)))),
+        ("slotstore allkeys-lfu".into(), slot(EvictionPolicy::AllKeysLfu)),
+        ("slotstore allkeys-lru".into(), slot(EvictionPolicy::AllKeysLru)),
+        (format!("moka ({moka_cap} entries)"), Box::new(Moka(moka::sync::Cache::new(moka_cap as u64)))),
+        (
+            format!("quick_cache ({quick_cap} entries)"),
+            Box::new(Quick(quick_cache::sync::Cache::new(quick_cap))),
+        ),
     ]
 }
 
 fn hit_ratios_and_throughput(c: &mut Criterion) {
-    let budget = bytes_per_entry() * CAPACITY;
-    println!("capacity: {CAPACITY} entries = {budget} bytes of slotstore budget");
+    println!("budget: {BUDGET} bytes each");
     for (name, stream) in streams() {
         let mut g = c.benchmark_group(format!("cache-aside {name}"));
         g.throughput(Throughput::Elements(100_000));
-        for (store, cache) in contenders(budget) {
+        for (store, cache) in contenders() {
             // Warm with the first half, measure the hit ratio on the second.
             let (warm, rest) = stream.split_at(stream.len() / 2);
             warm.iter().for_each(|&k| {
                 cache.access(k);
             });
             let hits = rest.iter().filter(|&&k| cache.access(k)).count();
-            println!("hit ratio {name:<15} {store:<22} {:.2}%", 100.0 * hits as f64 / rest.len() as f64);
+            let ratio = 100.0 * hits as f64 / rest.len() as f64;
+            println!("hit ratio {name:<15} {store:<30} {ratio:.2}%  ({} entries held)", cache.len());
             let mut pos = 0;
-            g.bench_function(BenchmarkId::from_parameter(store), |b| {
+            g.bench_function(BenchmarkId::from_parameter(&store), |b| {
                 b.iter(|| {
                     for _ in 0..100_000 {
                         black_box(cache.access(rest[pos % rest.len()]));

@@ -105,9 +105,7 @@ impl Zipf {
 
     fn sample(&self, rng: &mut SplitMix64) -> usize {
         let u = rng.next_f64();
-        self.cdf
-            .partition_point(|&c| c <= u)
-            .min(self.cdf.len() - 1)
+        self.cdf.partition_point(|&c| c <= u).min(self.cdf.len() - 1)
     }
 }
 
@@ -224,13 +222,7 @@ fn run<S: Store>(store: &S, op: Op, stream: &[Key], start: usize, n: usize) {
 
 /// Wall time of `iters` batches on each of `streams.len()` threads (1: the calling thread).
 /// `cursor` moves through the streams from one call to the next, so batches do not repeat.
-fn timed<S: Store>(
-    store: &S,
-    op: Op,
-    streams: &[Vec<Key>],
-    cursor: &mut usize,
-    iters: u64,
-) -> Duration {
+fn timed<S: Store>(store: &S, op: Op, streams: &[Vec<Key>], cursor: &mut usize, iters: u64) -> Duration {
     let n = BATCH * iters as usize;
     let start = *cursor;
     *cursor = (start + n) % STREAM;
@@ -268,10 +260,7 @@ fn preload<S: Store>(store: &S) {
 }
 
 fn bench_hot_path(c: &mut Criterion) {
-    let cluster = slotstore::Cluster::builder()
-        .primaries(3)
-        .build()
-        .expect("cluster");
+    let cluster = slotstore::Cluster::builder().primaries(3).build().expect("cluster");
     let slotstore = cluster.client();
     let dashmap: DashMap<Box<[u8]>, Arc<[u8]>> = DashMap::new();
     let dashmap_ahash: DashMap<Box<[u8]>, Arc<[u8]>, ahash::RandomState> =
@@ -282,10 +271,7 @@ fn bench_hot_path(c: &mut Criterion) {
     preload(&dashmap_ahash);
     preload(&mutex_map);
     assert_eq!(slotstore.dbsize(), KEYS);
-    assert_eq!(
-        (dashmap.len(), dashmap_ahash.len(), mutex_map.lock().len()),
-        (KEYS, KEYS, KEYS)
-    );
+    assert_eq!((dashmap.len(), dashmap_ahash.len(), mutex_map.lock().len()), (KEYS, KEYS, KEYS));
 
     let zipf = Zipf::new(KEYS, 0.99);
     let mut rank_to_key: Vec<u32> = (0..KEYS as u32).collect();
@@ -298,11 +284,8 @@ fn bench_hot_path(c: &mut Criterion) {
         for threads in [1, 2] {
             for dist in [Dist::Uniform, Dist::Zipf] {
                 let streams = streams(dist, threads, &zipf, &rank_to_key);
-                let mut g = c.benchmark_group(format!(
-                    "{} threads={threads} dist={}",
-                    op.name(),
-                    dist.name()
-                ));
+                let mut g =
+                    c.benchmark_group(format!("{} threads={threads} dist={}", op.name(), dist.name()));
                 g.throughput(Throughput::Elements((BATCH * threads) as u64));
                 let mut cursor = 0;
                 g.bench_function(BenchmarkId::from_parameter("slotstore"), |b| {

@@ -42,10 +42,7 @@ fn bench_key_slot(c: &mut Criterion) {
     for (name, key) in &cases {
         // The two implementations must agree before their speed means anything.
         assert_eq!(slotstore::key_slot(key), crate_key_slot(key));
-        assert_eq!(
-            slotstore::crc16(key),
-            crc16::State::<crc16::XMODEM>::calculate(key)
-        );
+        assert_eq!(slotstore::crc16(key), crc16::State::<crc16::XMODEM>::calculate(key));
 
         let mut g = c.benchmark_group(format!("key_slot {name}"));
         g.throughput(Throughput::Bytes(key.len() as u64));

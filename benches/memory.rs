@@ -96,11 +96,7 @@ struct Snapshot {
 }
 
 fn snapshot() -> Snapshot {
-    Snapshot {
-        live: LIVE.load(Relaxed),
-        count: COUNT.load(Relaxed),
-        usable: USABLE.load(Relaxed),
-    }
+    Snapshot { live: LIVE.load(Relaxed), count: COUNT.load(Relaxed), usable: USABLE.load(Relaxed) }
 }
 
 /// The `i`th key: `key:` and 12 decimal digits (as in the hot_path bench).
@@ -126,11 +122,8 @@ fn measure<S>(name: &str, load: impl FnOnce() -> S) {
     let after = snapshot();
     let peak = PEAK.load(Relaxed) - before.live;
     let per = |x: usize| x as f64 / KEYS as f64;
-    let (live, count, usable) = (
-        after.live - before.live,
-        after.count - before.count,
-        after.usable - before.usable,
-    );
+    let (live, count, usable) =
+        (after.live - before.live, after.count - before.count, after.usable - before.usable);
     println!(
         "{name:<34} {:>9.1} {:>9.2} {:>12.1} {:>10.1} {:>10.1}",
         per(live),
@@ -151,16 +144,10 @@ fn main() {
     );
 
     measure("slotstore empty (3 primaries)", || {
-        slotstore::Cluster::builder()
-            .primaries(3)
-            .build()
-            .expect("cluster")
+        slotstore::Cluster::builder().primaries(3).build().expect("cluster")
     });
     measure("slotstore (3 primaries)", || {
-        let cluster = slotstore::Cluster::builder()
-            .primaries(3)
-            .build()
-            .expect("cluster");
+        let cluster = slotstore::Cluster::builder().primaries(3).build().expect("cluster");
         let client = cluster.client();
         for i in 0..KEYS {
             client.set(key(i), VALUE).expect("served");
@@ -169,10 +156,7 @@ fn main() {
         cluster
     });
     measure("slotstore (1 primary)", || {
-        let cluster = slotstore::Cluster::builder()
-            .primaries(1)
-            .build()
-            .expect("cluster");
+        let cluster = slotstore::Cluster::builder().primaries(1).build().expect("cluster");
         let client = cluster.client();
         for i in 0..KEYS {
             client.set(key(i), VALUE).expect("served");
@@ -189,8 +173,7 @@ fn main() {
     measure("Mutex<HashMap> (ahash)", || {
         let map: MutexMap = Mutex::new(HashMap::with_hasher(ahash::RandomState::new()));
         for i in 0..KEYS {
-            map.lock()
-                .insert(Box::from(&key(i)[..]), Arc::from(&VALUE[..]));
+            map.lock().insert(Box::from(&key(i)[..]), Arc::from(&VALUE[..]));
         }
         map
     });

@@ -17,6 +17,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// let client = slotstore::Cluster::builder().clock(clock.clone()).build()?.client();
 /// client.set_ex("k", "v", Duration::from_secs(5))?;
 /// clock.advance(Duration::from_secs(5));
+/// assert!(client.get("k")?.is_some(), "alive through its deadline's millisecond, as in Redis");
+/// clock.advance(Duration::from_millis(1));
 /// assert_eq!(client.get("k")?, None);
 /// # Ok(()) }
 /// ```

@@ -2,10 +2,10 @@
 
 use crate::client::Client;
 use crate::clock::Clock;
-use crate::config::{Config, EvictionPolicy};
+use crate::config::{Config, EvictionPolicy, FailoverMode, ReadFrom};
 use crate::error::Error;
 use crate::ids::NodeId;
-use crate::node::{Budget, NodeThread, Registry};
+use crate::node::{Budget, Fleet, Registry};
 use crate::slot::SLOT_COUNT;
 use crate::topology::Topology;
 use std::sync::Arc;
@@ -35,8 +35,8 @@ pub struct Cluster {
 struct Inner {
     registry: Arc<Registry>,
     config: Config,
-    /// Dropped (stopped and joined) with the last handle.
-    _threads: Vec<NodeThread>,
+    /// Node threads and the failure detector, stopped and joined with the last handle.
+    fleet: Fleet,
 }
 
 impl Cluster {
@@ -48,6 +48,110 @@ impl Cluster {
     /// A client that runs commands against this cluster. Cheap; clone it freely.
     pub fn client(&self) -> Client {
         Client::new(self.inner.registry.clone(), self.inner.config.allow_cross_slot)
+    }
+
+    /// A client whose reads go where `read_from` says (writes always go to primaries).
+    /// Reads from replicas may be stale: see [`ReadFrom`].
+    pub fn client_with(&self, read_from: ReadFrom) -> Client {
+        self.client().read_from(read_from)
+    }
+
+    /// Crashes `node`: its thread stops and its memory is dropped; callers blocked on its
+    /// keys get `CLUSTERDOWN`. After `node_timeout` the failure detector marks it failed and,
+    /// if it was a primary, promotes its replica with the highest applied offset; until then
+    /// commands for its slots retry within the retry budget. A store built without replicas
+    /// runs no failure detector: a killed primary's slots answer `CLUSTERDOWN` (after the
+    /// retry budget) until [`restart_node`](Cluster::restart_node) brings it back empty.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), slotstore::Error> {
+    /// use std::time::Duration;
+    /// let cluster = slotstore::Cluster::builder()
+    ///     .primaries(1)
+    ///     .replicas(1)
+    ///     .node_timeout(Duration::from_millis(50))
+    ///     .build()?;
+    /// let client = cluster.client();
+    /// client.set("k", "v")?;
+    /// assert_eq!(client.wait(1, Duration::from_secs(1))?, 1);
+    /// let primary = cluster.primaries()[0];
+    /// cluster.kill_node(primary)?;
+    /// // The next command waits out the failover, then runs on the promoted replica.
+    /// assert_eq!(client.get("k")?.as_deref(), Some(&b"v"[..]));
+    /// assert_ne!(cluster.primaries()[0], primary);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// `ERR Unknown node`; `ERR` if the node is already down. Nothing changes on error.
+    pub fn kill_node(&self, node: NodeId) -> Result<(), Error> {
+        self.inner.fleet.kill(node)
+    }
+
+    /// Hangs `node`: it stops answering heartbeats and commands (callers routed there wait)
+    /// until [`resume_node`](Cluster::resume_node), or until a failover moves its slots
+    /// elsewhere (then they run there).
+    ///
+    /// # Errors
+    /// `ERR Unknown node`; `ERR` if the node is down or already paused.
+    pub fn pause_node(&self, node: NodeId) -> Result<(), Error> {
+        self.inner.fleet.pause(node)
+    }
+
+    /// Wakes a paused node. If a replica took over while it hung, it comes back as a replica
+    /// of the new primary (and full-syncs); otherwise it carries on in its role.
+    ///
+    /// # Errors
+    /// `ERR Unknown node`; `ERR` if the node is not paused.
+    pub fn resume_node(&self, node: NodeId) -> Result<(), Error> {
+        self.inner.fleet.resume(node)
+    }
+
+    /// Restarts a crashed node. It comes back empty as a replica of its shard's primary and
+    /// full-syncs from it (this returns once the snapshot is loaded); if its shard has no live node, it comes back as the shard's
+    /// primary with empty tables (as a Redis primary without persistence would).
+    ///
+    /// # Errors
+    /// `ERR Unknown node`; `ERR` if the node was not killed; `ERR` if its thread cannot start.
+    pub fn restart_node(&self, node: NodeId) -> Result<(), Error> {
+        self.inner.fleet.restart(node)
+    }
+
+    /// Promotes `replica` to primary of its shard, as `CLUSTER FAILOVER [FORCE|TAKEOVER]`
+    /// sent to it. [`FailoverMode::Default`] is lossless: the primary's writes pause until the
+    /// replica has applied everything, then the roles swap. The old primary, if alive,
+    /// becomes a replica of the new one and full-syncs. Returns once the swap is published.
+    ///
+    /// # Errors
+    /// `ERR Unknown node`; `ERR You should send CLUSTER FAILOVER to a replica` for a primary;
+    /// `ERR` if the replica is down or still syncing; for `Default`, `ERR Master is down or
+    /// failed, please use CLUSTER FAILOVER FORCE` when the primary is down, and an error if
+    /// the replica does not catch up within 5 s. Nothing changes on error.
+    pub fn failover(&self, replica: NodeId, mode: FailoverMode) -> Result<(), Error> {
+        self.inner.registry.failover(replica, mode)
+    }
+
+    /// An order-independent digest of the keys, values and TTLs `node` holds in `slot` (in
+    /// the spirit of `DEBUG DIGEST-VALUE`): equal digests mean equal contents, so tests can
+    /// prove a replica matches its primary.
+    ///
+    /// # Errors
+    /// `ERR Unknown node`; `ERR Invalid or out of range slot`; `ERR` if the node does not
+    /// hold the slot (not its shard's, or a replica still syncing).
+    pub fn slot_digest(&self, node: NodeId, slot: u16) -> Result<u64, Error> {
+        if slot >= SLOT_COUNT {
+            return Err(Error::invalid_slot());
+        }
+        self.inner.registry.slot_digest(node, slot)
+    }
+
+    /// The replication offset of `node`: the last batch sent (primary) or applied (replica).
+    ///
+    /// # Errors
+    /// `ERR Unknown node`.
+    pub fn replication_offset(&self, node: NodeId) -> Result<u64, Error> {
+        self.inner.registry.node_checked(node)?;
+        Ok(self.inner.registry.offset_of(node))
     }
 
     /// The current topology snapshot.
@@ -131,7 +235,8 @@ impl Cluster {
         &self.inner.registry.clock
     }
 
-    /// Runs one pass of active expiry on every primary now, instead of waiting for the node
+    /// Runs one pass of active expiry on every primary now (replicas wait for the deletions
+    /// to arrive on their streams), instead of waiting for the node
     /// threads' next tick; returns the keys deleted. Useful with a manual [`Clock`].
     pub fn run_active_expiry(&self) -> usize {
         self.inner.registry.primaries().iter().map(|n| n.active_expire_cycle(Duration::MAX)).sum()
@@ -164,13 +269,17 @@ impl ClusterBuilder {
         self
     }
 
-    /// Replicas per primary; default 0.
+    /// Replicas per primary; default 0. Each replica is a node with its own thread and
+    /// keyspace, fed by its primary's replication stream; a failure detector thread watches
+    /// the nodes' heartbeats and promotes a replica when a primary goes silent.
     pub fn replicas(mut self, n: usize) -> Self {
         self.config.replicas = n;
         self
     }
 
-    /// How long a node may miss heartbeats before it is marked failed; default 200 ms.
+    /// How long a node may miss heartbeats before it is marked failed; default 200 ms
+    /// (Redis's `cluster-node-timeout` is 15 s; in one process heartbeats never get lost in
+    /// a network, so a short timeout is safe). At least 4 ms.
     pub fn node_timeout(mut self, timeout: Duration) -> Self {
         self.config.node_timeout = timeout;
         self
@@ -204,6 +313,14 @@ impl ClusterBuilder {
         self
     }
 
+    /// How long a keyed command keeps retrying a slot whose shard is failing over (its
+    /// primary crashed or hangs and no replica has taken over yet) before it answers
+    /// `CLUSTERDOWN`; default twice `node_timeout`.
+    pub fn retry_budget(mut self, budget: Duration) -> Self {
+        self.config.retry_budget = Some(budget);
+        self
+    }
+
     /// The clock expiry reads; default the system clock. Pass [`Clock::manual`] to move time
     /// by hand in tests.
     pub fn clock(mut self, clock: Clock) -> Self {
@@ -221,27 +338,15 @@ impl ClusterBuilder {
     /// Builds the cluster and starts its node threads.
     ///
     /// # Errors
-    /// `ERR` if an option is out of range (no primaries, more primaries than slots), names a
-    /// feature this version does not have yet (replicas, a memory budget), or a thread cannot
-    /// be started.
+    /// `ERR` if an option is out of range (no primaries, more primaries than slots, too many
+    /// nodes, a node timeout under 4 ms), or a thread cannot be started.
     pub fn build(self) -> Result<Cluster, Error> {
         let config = self.config;
         config.validate()?;
-        if config.replicas > 0 {
-            return Err(Error::msg("replicas are not supported yet"));
-        }
-        let topology = Topology::initial(config.primaries);
+        let topology = Topology::initial(config.primaries, config.replicas);
         let budget = Arc::new(Budget::new(config.max_memory, config.eviction_policy));
-        let registry = Arc::new(Registry::new(topology.clone(), config.clock.clone(), budget));
-        let threads = topology
-            .nodes()
-            .iter()
-            .map(|n| {
-                let node = registry.node(n.id).expect("created with the registry").clone();
-                NodeThread::spawn(node, config.cron_interval)
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| Error::Command(format!("cannot start a node thread: {e}")))?;
-        Ok(Cluster { inner: Arc::new(Inner { registry, config, _threads: threads }) })
+        let registry = Arc::new(Registry::new(topology, &config, budget));
+        let fleet = Fleet::start(registry.clone(), &config)?;
+        Ok(Cluster { inner: Arc::new(Inner { registry, config, fleet }) })
     }
 }

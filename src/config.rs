@@ -98,6 +98,42 @@ pub enum MigrationMode {
     KeyByKey,
 }
 
+/// Where a [`Client`](crate::Client) sends reads, in the spirit of ioredis `scaleReads` and
+/// redis-rs `read_routing_strategy`.
+///
+/// Replicas apply the primary's stream asynchronously, so **a read from a replica may be
+/// stale**: it may miss the caller's own latest write (use [`Client::wait`](crate::Client::wait)
+/// first if that matters). Writes always go to the primary. A read that finds no usable
+/// replica (none, failed, or still in its first full sync) is served by the primary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ReadFrom {
+    /// Every read on the slot's primary: always fresh (the default).
+    #[default]
+    Primary,
+    /// Reads on a replica of the slot's primary (the first live one).
+    Replica,
+    /// Reads on a replica, spread over the live ones; the primary if none is usable.
+    PreferReplica,
+    /// Reads spread over the primary and its live replicas in turn.
+    RoundRobin,
+}
+
+/// How [`Cluster::failover`](crate::Cluster::failover) promotes a replica, as
+/// `CLUSTER FAILOVER [FORCE|TAKEOVER]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum FailoverMode {
+    /// Lossless: the primary's writes are paused, the replica catches up to the primary's
+    /// offset, then the roles swap. Needs a live primary.
+    #[default]
+    Default,
+    /// Promotes at once with whatever the replica has applied (plus what is already on its
+    /// stream); works with a dead primary. Writes the replica had not received are lost.
+    Force,
+    /// As `Force`. In Redis it also skips the vote of the other primaries; slotstore has no
+    /// vote (one process decides), so the two behave alike.
+    Takeover,
+}
+
 /// Everything the builder collects. Validated by `Config::validate`.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
@@ -111,6 +147,9 @@ pub(crate) struct Config {
     pub clock: Clock,
     /// How often each node thread runs its periodic work (Redis's `hz` 10 is 100 ms).
     pub cron_interval: Duration,
+    /// How long a keyed command keeps retrying a slot whose shard is failing over; None:
+    /// twice `node_timeout`.
+    pub retry_budget: Option<Duration>,
 }
 
 /// Upper bound on nodes, so node handles live in a fixed array the hot path reads without locks.
@@ -128,11 +167,17 @@ impl Default for Config {
             require_full_coverage: true,
             clock: Clock::system(),
             cron_interval: Duration::from_millis(100),
+            retry_budget: None,
         }
     }
 }
 
 impl Config {
+    /// The retry budget in force: the configured one, else twice the node timeout.
+    pub(crate) fn retry_budget(&self) -> Duration {
+        self.retry_budget.unwrap_or(self.node_timeout * 2)
+    }
+
     pub(crate) fn validate(&self) -> Result<(), Error> {
         if self.primaries == 0 {
             return Err(Error::msg("a cluster needs at least one primary"));
@@ -142,6 +187,9 @@ impl Config {
         }
         if self.primaries * (1 + self.replicas) > MAX_NODES {
             return Err(Error::Command(format!("a cluster holds at most {MAX_NODES} nodes")));
+        }
+        if self.node_timeout < Duration::from_millis(4) {
+            return Err(Error::msg("node timeout must be at least 4 ms"));
         }
         if self.cron_interval.is_zero() {
             return Err(Error::msg("cron interval must be positive"));

@@ -36,8 +36,10 @@
 //! - level 0: [`slot`](key_slot), `error`, `reply`, `bytes`, `clock`, `config`, `ids`, `glob`;
 //! - level 1: `keyspace` — one table per slot: values, expiry;
 //! - level 2: `command/` — Redis words to typed commands, one file per family;
-//!   `topology` — immutable snapshots of nodes and slot owners;
-//! - level 3: `node/` — per-slot locks and the only place threads are spawned;
+//!   `topology` — immutable snapshots of nodes and slot owners; `replication` — the effects a
+//!   primary streams to its replicas;
+//! - level 3: `node/` — per-slot locks, replication streams, failure detection and failover,
+//!   and the only place threads are spawned;
 //! - level 4: `cluster` (control plane) and `client` (routing, typed methods);
 //! - level 5: this file, docs and re-exports only.
 #![warn(missing_docs)]
@@ -53,6 +55,7 @@ mod glob;
 mod ids;
 mod keyspace;
 mod node;
+mod replication;
 mod reply;
 mod slot;
 mod topology;
@@ -61,7 +64,7 @@ pub use bytes::Bytes;
 pub use client::{Client, ClusterStats, Session, Transaction};
 pub use clock::Clock;
 pub use cluster::{Cluster, ClusterBuilder};
-pub use config::{EvictionPolicy, MigrationMode};
+pub use config::{EvictionPolicy, FailoverMode, MigrationMode, ReadFrom};
 pub use error::{ClusterDownReason, Error};
 pub use ids::NodeId;
 pub use keyspace::list::ListEnd;

@@ -27,6 +27,12 @@ pub struct NodeInfo {
     pub role: Role,
     /// Marked failed (crashed or unreachable).
     pub failed: bool,
+    /// The shard the node belongs to (the index of the primary it started with): it stays
+    /// in it through failovers and restarts.
+    pub shard: usize,
+    /// The epoch of the node's last slot claim (Redis's `configEpoch`): for a primary, the
+    /// epoch in which it last took its slots.
+    pub config_epoch: u64,
 }
 
 /// An immutable view of the cluster: epoch, nodes and slot owners.
@@ -49,11 +55,30 @@ pub struct Topology {
 
 impl Topology {
     /// `n` primaries with ids `0..n`, the slots split into contiguous ranges exactly as
-    /// `redis-cli --cluster create` splits them (3 primaries: 0-5460, 5461-10922, 10923-16383).
-    pub(crate) fn initial(n: usize) -> Topology {
-        let nodes = (0..n)
-            .map(|i| NodeInfo { id: NodeId(i as u32), role: Role::Primary, failed: false })
+    /// `redis-cli --cluster create` splits them (3 primaries: 0-5460, 5461-10922, 10923-16383),
+    /// then `replicas` replicas per primary: replica `j` of primary `p` has id
+    /// `n + p * replicas + j`.
+    pub(crate) fn initial(n: usize, replicas: usize) -> Topology {
+        let mut nodes: Vec<NodeInfo> = (0..n)
+            .map(|i| NodeInfo {
+                id: NodeId(i as u32),
+                role: Role::Primary,
+                failed: false,
+                shard: i,
+                config_epoch: 1,
+            })
             .collect();
+        for p in 0..n {
+            for j in 0..replicas {
+                nodes.push(NodeInfo {
+                    id: NodeId((n + p * replicas + j) as u32),
+                    role: Role::Replica { of: NodeId(p as u32) },
+                    failed: false,
+                    shard: p,
+                    config_epoch: 0,
+                });
+            }
+        }
         let mut owners = vec![None; SLOTS];
         let per_node = SLOTS as f64 / n as f64;
         let (mut first, mut cursor) = (0usize, 0.0f64);
@@ -126,6 +151,29 @@ impl Topology {
         Topology { epoch: self.epoch + 1, ..self.clone() }
     }
 
+    /// The nodes of `shard`, in id order.
+    pub fn shard_nodes(&self, shard: usize) -> Vec<NodeId> {
+        self.nodes.iter().filter(|n| n.shard == shard).map(|n| n.id).collect()
+    }
+
+    /// The live (not failed) primary of `shard`, if any.
+    pub fn shard_primary(&self, shard: usize) -> Option<NodeId> {
+        self.nodes
+            .iter()
+            .find(|n| n.shard == shard && n.role == Role::Primary && !n.failed)
+            .map(|n| n.id)
+    }
+
+    /// Changes one node in a snapshot being built.
+    pub(crate) fn node_mut(&mut self, id: NodeId) -> Option<&mut NodeInfo> {
+        self.nodes.iter_mut().find(|n| n.id == id)
+    }
+
+    /// Every slot whose owner is `node`, ascending.
+    pub(crate) fn slots_of(&self, node: NodeId) -> Vec<u16> {
+        (0..SLOTS).filter(|&s| self.owners[s] == Some(node)).map(|s| s as u16).collect()
+    }
+
     /// Sets the owner of `slot` in a snapshot being built.
     pub(crate) fn set_owner(&mut self, slot: usize, owner: Option<NodeId>) {
         self.owners[slot] = owner;
@@ -137,7 +185,7 @@ mod tests {
     use super::*;
 
     fn ranges(n: usize) -> Vec<Vec<(u16, u16)>> {
-        let t = Topology::initial(n);
+        let t = Topology::initial(n, 0);
         (0..n).map(|i| t.slot_ranges(NodeId(i as u32))).collect()
     }
 
@@ -149,7 +197,10 @@ mod tests {
             ranges(4),
             vec![vec![(0, 4095)], vec![(4096, 8191)], vec![(8192, 12287)], vec![(12288, 16383)]]
         );
-        let t = Topology::initial(7);
+        let t = Topology::initial(7, 0);
         assert_eq!(t.slots_assigned(), SLOTS);
+        let t = Topology::initial(3, 2);
+        assert_eq!(t.replicas_of(NodeId(1)), vec![NodeId(5), NodeId(6)]);
+        assert_eq!(t.shard_nodes(2), vec![NodeId(2), NodeId(7), NodeId(8)]);
     }
 }

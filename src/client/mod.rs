@@ -19,12 +19,14 @@ use crate::command::cluster::{self as cluster_cmd, ClusterCmd};
 use crate::command::keys::{self, Scan};
 use crate::command::strings::{self, Expiry, SetOptions};
 use crate::command::{lookup_id, server, unknown_command, BlockFn, Handler, Keyless, Spec, TimeoutArg};
+use crate::config::ReadFrom;
 use crate::error::{ClusterDownReason, Error};
 use crate::glob::Glob;
 use crate::keyspace::{Db, Now, Value, View};
 use crate::node::{Blocking, Registry, Serve};
 use crate::reply::Reply;
 use crate::slot::{key_slot, SLOTS};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,6 +52,10 @@ pub struct Client {
     registry: Arc<Registry>,
     /// Multi-key commands may span slots (atomically, under every slot's lock).
     allow_cross_slot: bool,
+    /// Where reads go.
+    read_from: ReadFrom,
+    /// Spreads reads over replicas (shared by clones).
+    turn: Arc<AtomicUsize>,
 }
 
 /// The command-table index of a command, looked up once per call site (for counters).
@@ -84,7 +90,63 @@ pub(crate) fn run_locked(
 
 impl Client {
     pub(crate) fn new(registry: Arc<Registry>, allow_cross_slot: bool) -> Client {
-        Client { registry, allow_cross_slot }
+        Client { registry, allow_cross_slot, read_from: ReadFrom::Primary, turn: Arc::default() }
+    }
+
+    /// This client with reads going where `read_from` says; writes always go to the
+    /// primary. **Reads from replicas may be stale**: a replica applies its primary's stream
+    /// asynchronously, so it may miss recent writes, this client's own included (call
+    /// [`Client::wait`] after a write to be sure the replicas have it).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), slotstore::Error> {
+    /// use slotstore::{Cluster, ReadFrom};
+    /// use std::time::Duration;
+    /// let cluster = Cluster::builder().primaries(1).replicas(1).build()?;
+    /// let client = cluster.client();
+    /// client.set("k", "v")?;
+    /// client.wait(1, Duration::from_secs(1))?;
+    /// let reader = client.clone().read_from(ReadFrom::Replica);
+    /// assert_eq!(reader.get("k")?.as_deref(), Some(&b"v"[..]));
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn read_from(mut self, read_from: ReadFrom) -> Client {
+        self.read_from = read_from;
+        self
+    }
+
+    /// Where this client's reads go.
+    pub fn read_mode(&self) -> ReadFrom {
+        self.read_from
+    }
+
+    /// A read on a replica, as `read_from` says (the cold path of every read).
+    #[cold]
+    #[inline(never)]
+    fn read_replica<R>(
+        &self,
+        slot: u16,
+        cmd: usize,
+        f: impl FnOnce(&crate::keyspace::Table, &Now<'_>) -> R,
+    ) -> Result<R, Error> {
+        let turn = self.turn.fetch_add(1, Ordering::Relaxed);
+        self.registry.read_from(slot, cmd, self.read_from, turn, f)
+    }
+
+    /// `WAIT numreplicas timeout`: waits until `replicas` replicas have applied the last
+    /// write made on the calling thread (a thread is this library's connection), or until
+    /// `timeout` passes (zero: wait forever), and answers how many have. With no replicated
+    /// write yet on this thread, answers 0.
+    ///
+    /// As in Redis, this is not strong consistency: it makes a write survive the loss of its
+    /// primary when the promoted replica is one that acknowledged it (the failure detector
+    /// promotes the replica with the highest applied offset, which always is one).
+    ///
+    /// # Errors
+    /// None today; the `Result` leaves room for a cluster-down answer.
+    pub fn wait(&self, replicas: usize, timeout: Duration) -> Result<usize, Error> {
+        Ok(self.registry.wait(replicas, (!timeout.is_zero()).then_some(timeout)))
     }
 
     /// Runs one command given as Redis words, e.g. `["SET", "k", "v", "PX", "100"]`.
@@ -117,6 +179,9 @@ impl Client {
             Err(e) => return Err(e),
         };
         match spec.handler {
+            Handler::Read(f) if self.read_from != ReadFrom::Primary => {
+                self.read_replica(slot, id, |t, now| f(&View::One(t), now, &args))?
+            }
             Handler::Read(f) => {
                 self.registry.read_cmd(slot, id, |t, now| f(&View::One(t), now, &args))?
             }
@@ -217,6 +282,10 @@ impl Client {
             Keyless::Unwatch => Ok(Reply::ok()),
             Keyless::Info => self.info(a),
             Keyless::Config => self.config(a),
+            Keyless::Wait => {
+                let (n, timeout) = server::parse_wait(a)?;
+                Ok(Reply::Int(self.registry.wait(n, timeout) as i64))
+            }
             Keyless::NeedsSession => Err(Error::Command(format!(
                 "{} needs a session: run it through Client::session()",
                 String::from_utf8_lossy(a[0]).to_ascii_uppercase()
@@ -232,10 +301,10 @@ impl Client {
             ClusterCmd::GetKeysInSlot(s, n) => {
                 Reply::Array(self.keys_in_slot(s, n).into_iter().map(Reply::Bulk).collect())
             }
-            ClusterCmd::Shards => cluster_cmd::shards(&topology, |_| 0),
+            ClusterCmd::Shards => cluster_cmd::shards(&topology, |id| self.registry.offset_of(id)),
             ClusterCmd::Slots => cluster_cmd::slots(&topology),
-            ClusterCmd::Nodes => cluster_cmd::nodes(&topology),
-            ClusterCmd::Info => cluster_cmd::info(&topology, true),
+            ClusterCmd::Nodes => cluster_cmd::nodes(&topology, |id| self.registry.offset_of(id)),
+            ClusterCmd::Info => cluster_cmd::info(&topology, cluster_cmd::state_ok(&topology)),
         })
     }
 
@@ -304,6 +373,9 @@ impl Client {
     /// Runs `f` on the table of `slot` as a one-slot view.
     #[inline]
     fn read<R>(&self, slot: u16, f: impl FnOnce(&View<'_>, &Now<'_>) -> R) -> Result<R, Error> {
+        if self.read_from != ReadFrom::Primary {
+            return self.read_replica(slot, usize::MAX, |t, now| f(&View::One(t), now));
+        }
         self.registry.read(slot, |t, now| f(&View::One(t), now))
     }
 
@@ -331,6 +403,11 @@ impl Client {
     #[inline]
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>, Error> {
         let key = key.as_ref();
+        if self.read_from != ReadFrom::Primary {
+            return self.read_replica(key_slot(key), cmd_id!("get"), |t, now| {
+                strings::get(&View::One(t), now, key)
+            })?;
+        }
         self.registry
             .read_cmd(key_slot(key), cmd_id!("get"), |t, now| strings::get(&View::One(t), now, key))?
     }

@@ -3,6 +3,7 @@
 
 use super::{run_locked, Client};
 use crate::command::{lookup, unknown_command, Handler, Keyless};
+use crate::config::ReadFrom;
 use crate::error::Error;
 use crate::reply::Reply;
 use crate::slot::key_slot;
@@ -21,6 +22,9 @@ use crate::slot::key_slot;
 ///
 /// Keyless commands other than `PING` and `ECHO` are refused inside `MULTI` (they span the
 /// whole store and cannot run under one transaction's locks).
+///
+/// `READONLY` sends the session's reads to replicas (possibly stale) and `READWRITE` back to
+/// primaries. `WAIT` waits for the last write made on the calling thread.
 ///
 /// ```
 /// # fn main() -> Result<(), slotstore::Error> {
@@ -84,7 +88,10 @@ impl Session {
                 Ok(Reply::ok())
             }
             b"exec" => {
-                arity(args.len() == 1, "exec").inspect_err(|_| self.refused |= self.queued.is_some())?;
+                if let Err(e) = arity(args.len() == 1, "exec") {
+                    self.refused |= self.queued.is_some();
+                    return Err(e);
+                }
                 self.exec()
             }
             b"discard" => {
@@ -101,6 +108,14 @@ impl Session {
                 }
                 arity(args.len() >= 2, "watch")?;
                 self.watch(&args[1..])
+            }
+            // Redis's READONLY lets a connection read from the replica it talks to; here it
+            // sends this session's reads to replicas (possibly stale, see `ReadFrom`).
+            b"readonly" | b"readwrite" if self.queued.is_none() => {
+                arity(args.len() == 1, &String::from_utf8_lossy(&name))?;
+                let mode = if name == b"readonly" { ReadFrom::Replica } else { ReadFrom::Primary };
+                self.client.read_from = mode;
+                Ok(Reply::ok())
             }
             b"unwatch" if self.queued.is_none() => {
                 arity(args.len() == 1, "unwatch")?;

@@ -129,8 +129,15 @@ pub(crate) fn shards(t: &Topology, offset: impl Fn(NodeId) -> u64) -> Reply {
     )
 }
 
-/// `CLUSTER NODES`: Redis's text format, one line per node.
-pub(crate) fn nodes(t: &Topology) -> Reply {
+/// True if every slot has a live owner (`cluster_state:ok` under full coverage).
+pub(crate) fn state_ok(t: &Topology) -> bool {
+    (0..SLOT_COUNT).all(|s| t.slot_owner(s).is_some_and(|o| !failed(t, o)))
+}
+
+/// `CLUSTER NODES`: Redis's text format, one line per node: id, address, flags (`master` /
+/// `slave`, `fail`), primary, ping/pong times (0 here), config epoch, link state, slots.
+/// Replication offsets are not part of Redis's format; `CLUSTER SHARDS` shows them.
+pub(crate) fn nodes(t: &Topology, _offset: impl Fn(NodeId) -> u64) -> Reply {
     let mut out = String::new();
     for n in t.nodes() {
         let (flags, primary) = match n.role {
@@ -144,7 +151,7 @@ pub(crate) fn nodes(t: &Topology) -> Reply {
             n.id,
             n.id.addr(),
             u32::from(n.id.port()) + 10000,
-            t.epoch()
+            n.config_epoch
         ));
         for (s, e) in t.slot_ranges(n.id) {
             if s == e {
@@ -207,12 +214,12 @@ mod tests {
 
     #[test]
     fn slots_reply_shape() {
-        let t = Topology::initial(3);
+        let t = Topology::initial(3, 0);
         let r = slots(&t);
         let first = &r.as_array().unwrap()[0];
         assert_eq!(first.as_array().unwrap()[0], Reply::Int(0));
         assert_eq!(first.as_array().unwrap()[1], Reply::Int(5460));
-        let text = nodes(&t);
+        let text = nodes(&t, |_| 0);
         let line = String::from_utf8(text.as_bytes().unwrap().to_vec()).unwrap();
         assert!(line.lines().next().unwrap().ends_with("master - 0 0 1 connected 0-5460"));
     }

@@ -73,7 +73,7 @@ pub(crate) fn hset(
         None => {
             let mut h = HashValue::new();
             let added = insert(&mut h);
-            t.insert(key, Value::Hash(h), None);
+            t.insert(key, Value::Hash(Box::new(h)), None);
             Ok(added)
         }
     }

@@ -203,20 +203,32 @@ pub(crate) fn renamenx_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result
 /// `COPY source destination [DB 0] [REPLACE]`.
 pub(crate) fn copy_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
     let mut replace = false;
+    let mut other_db = false;
     let mut i = 3;
     while i < a.len() {
         if is(a[i], "replace") {
             replace = true;
         } else if is(a[i], "db") && i + 1 < a.len() {
+            // As Redis: an int, then one of the 16 databases, and only after every option
+            // parsed, the cluster's refusal of any but database 0.
             let db = int(a[i + 1])?;
-            if db != 0 {
-                return Err(Error::msg("Copying to another database is not allowed in cluster mode"));
+            if i32::try_from(db).is_err() {
+                return Err(Error::msg(
+                    "value is out of range, value must between -2147483648 and 2147483647",
+                ));
             }
+            if !(0..16).contains(&db) {
+                return Err(Error::msg("DB index is out of range"));
+            }
+            other_db |= db != 0;
             i += 1;
         } else {
             return Err(Error::syntax());
         }
         i += 1;
+    }
+    if other_db {
+        return Err(Error::msg("Copying to another database is not allowed in cluster mode"));
     }
     let (src, dst) = (a[1], a[2]);
     if src == dst {
@@ -280,6 +292,15 @@ pub(crate) fn object_cmd(t: &View<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Rep
             return Err(Error::msg(
                 "An LFU maxmemory policy is selected, idle time not tracked. Please note that when \
                  switching between policies at runtime LRU and LFU data will take some time to adjust.",
+            ))
+        }
+        // Without an eviction policy slotstore stamps no accesses (reads write nothing), so
+        // there is no idle time to report: say so rather than answer a meaningless number.
+        // (Redis tracks LRU under every non-LFU policy, `noeviction` included.)
+        _ if now.access() == Access::None => {
+            return Err(Error::msg(
+                "No LRU or LFU maxmemory policy is selected, idle time not tracked. Select an LRU \
+                 policy (allkeys-lru, volatile-lru) to track it.",
             ))
         }
         _ => Reply::Int((e.stamp().idle_ms(now.ms()) / 1000) as i64),

@@ -110,7 +110,7 @@ pub(crate) fn push<V: AsRef<[u8]>>(
                 l.push(end, v.as_ref());
             }
             let len = l.len();
-            db.insert(key, Value::List(l), None);
+            db.insert(key, Value::List(Box::new(l)), None);
             len
         }
     };
@@ -370,7 +370,7 @@ pub(crate) fn lmove(
             None => {
                 let mut d = ListValue::new();
                 d.push_bytes(to, v.clone());
-                db.insert(dst, Value::List(d), None);
+                db.insert(dst, Value::List(Box::new(d)), None);
             }
         }
     }

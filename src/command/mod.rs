@@ -75,6 +75,8 @@ pub(crate) enum Keyless {
     NeedsSession,
     Info,
     Config,
+    /// `WAIT numreplicas timeout`.
+    Wait,
 }
 
 /// How a command runs.
@@ -91,6 +93,9 @@ pub(crate) enum Handler {
     Keyless(Keyless),
 }
 
+/// Computes a command's key positions from its arguments.
+pub(crate) type KeysFn = fn(&[&[u8]]) -> Result<Vec<usize>, Error>;
+
 /// Where the keys are among the arguments.
 #[derive(Clone, Copy)]
 pub(crate) enum KeySpec {
@@ -100,7 +105,7 @@ pub(crate) enum KeySpec {
     /// Positions computed from the arguments, for commands whose keys move (`numkeys`
     /// arguments, `STORE` destinations). An error is the command's own error for the bad
     /// argument, reported before anything runs.
-    Custom(fn(&[&[u8]]) -> Result<Vec<usize>, Error>),
+    Custom(KeysFn),
 }
 
 pub(crate) const NO_KEYS: KeySpec = KeySpec::Range { first: 0, last: 0, step: 0 };

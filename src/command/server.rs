@@ -1,4 +1,4 @@
-//! Connection and server commands that need no keys: PING, ECHO.
+//! Connection and server commands that need no keys: PING, ECHO, WAIT.
 
 use super::{Keyless, Spec};
 use crate::error::Error;
@@ -30,4 +30,21 @@ pub(crate) static COMMANDS: &[Spec] = &[
     Spec::keyless("exec", 1, Keyless::NeedsSession),
     Spec::keyless("discard", 1, Keyless::NeedsSession),
     Spec::keyless("watch", -2, Keyless::NeedsSession),
+    Spec::keyless("readonly", 1, Keyless::NeedsSession),
+    Spec::keyless("readwrite", 1, Keyless::NeedsSession),
+    Spec::keyless("wait", 3, Keyless::Wait),
 ];
+
+/// `WAIT numreplicas timeout`: the count and the timeout (None: wait forever).
+pub(crate) fn parse_wait(a: &[&[u8]]) -> Result<(usize, Option<std::time::Duration>), Error> {
+    let n = super::args::int(a[1])?;
+    let timeout = super::args::int(a[2])?;
+    if n < 0 {
+        return Err(Error::msg("value is out of range, must be positive"));
+    }
+    if timeout < 0 {
+        return Err(Error::msg("timeout is negative"));
+    }
+    let timeout = (timeout > 0).then(|| std::time::Duration::from_millis(timeout as u64));
+    Ok((n as usize, timeout))
+}

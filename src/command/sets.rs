@@ -75,7 +75,7 @@ pub(crate) fn sadd<M: AsRef<[u8]>>(
         None => {
             let mut s = SetValue::new();
             let added = add(&mut s);
-            t.insert(key, Value::Set(s), None);
+            t.insert(key, Value::Set(Box::new(s)), None);
             Ok(added)
         }
     }
@@ -272,7 +272,7 @@ pub(crate) fn combine_store<K: AsRef<[u8]>>(
     let n = result.len();
     t.remove(dst);
     if n > 0 {
-        t.insert(dst, Value::Set(result), None);
+        t.insert(dst, Value::Set(Box::new(result)), None);
     }
     Ok(n)
 }

@@ -305,7 +305,7 @@ pub(crate) fn zadd(
         None => {
             let mut z = ZSetValue::for_first_member(pairs.first().map_or(0, |(_, m)| m.len()));
             apply_zadd(&mut z, pairs, &f, &mut r)?;
-            t.insert(key, Value::ZSet(z), None);
+            t.insert(key, Value::ZSet(Box::new(z)), None);
             t.signal_ready(key);
             return Ok(r);
         }
@@ -1183,7 +1183,7 @@ fn store(t: &mut Db<'_>, dst: &[u8], pairs: Vec<(Bytes, f64)>) -> usize {
         return 0;
     }
     let n = pairs.len();
-    t.insert(dst, Value::ZSet(ZSetValue::from_entries(pairs)), None);
+    t.insert(dst, Value::ZSet(Box::new(ZSetValue::from_entries(pairs))), None);
     t.signal_ready(dst);
     n
 }
@@ -1730,7 +1730,7 @@ mod tests {
         let mut st = SetValue::new();
         st.insert(b"x");
         st.insert(b"q");
-        t.insert(b"st", Value::Set(st), None);
+        t.insert(b"st", Value::Set(Box::new(st)), None);
         let mut r = |line: &str| show(run(&mut t, &now, line));
         r("ZADD a 1 x 2 y");
         r("ZADD b 3 x 4 z");

@@ -2,7 +2,7 @@
 //! eviction read (Redis's 24-bit `lru` field, same layouts).
 
 use super::Value;
-use std::mem::size_of;
+use std::mem::{size_of, size_of_val};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Bytes a heap allocation of `n` bytes really takes with a glibc-style malloc: a word of
@@ -20,19 +20,21 @@ pub(crate) fn value_cost(v: &Value) -> usize {
     match v {
         // `Arc<[u8]>`: two counters, then the bytes.
         Value::Str(b) => malloc_size(2 * size_of::<usize>() + b.len()),
-        Value::List(l) => l.mem_usage(),
-        Value::Hash(h) => h.mem_usage(),
-        Value::Set(s) => s.mem_usage(),
-        Value::ZSet(z) => z.mem_usage(),
+        // Collections: their box, then what they hold.
+        Value::List(l) => malloc_size(size_of_val(&**l)) + l.mem_usage(),
+        Value::Hash(h) => malloc_size(size_of_val(&**h)) + h.mem_usage(),
+        Value::Set(s) => malloc_size(size_of_val(&**s)) + s.mem_usage(),
+        Value::ZSet(z) => malloc_size(size_of_val(&**z)) + z.mem_usage(),
     }
 }
 
 /// Heap bytes a key holds beyond its table slot: its own copy, and a second copy in the
 /// expiry index when it has a TTL (the index's nodes are counted per table, `btree_cost`).
 pub(crate) fn key_cost(key: &[u8], volatile: bool) -> usize {
-    let own = malloc_size(key.len());
+    // Short keys sit inside the bucket (`key::INLINE`): no allocation of their own.
+    let own = if key.len() <= super::key::INLINE { 0 } else { malloc_size(key.len()) };
     if volatile {
-        own + malloc_size(key.len())
+        own * 2
     } else {
         own
     }
@@ -42,7 +44,7 @@ pub(crate) fn key_cost(key: &[u8], volatile: bool) -> usize {
 /// then leaves about 2/3 full plus an internal node per 11 leaves.
 pub(crate) fn btree_cost(len: usize) -> usize {
     const CAP: usize = 11;
-    let elem = size_of::<(u64, Box<[u8]>)>();
+    let elem = size_of::<(u64, super::key::Key)>();
     let leaf = malloc_size(2 * size_of::<usize>() + CAP * elem);
     let leaves = match len {
         0 => 0,

@@ -5,6 +5,7 @@
 
 mod db;
 pub(crate) mod hash;
+mod key;
 pub(crate) mod list;
 pub(crate) mod memory;
 pub(crate) mod set;
@@ -14,6 +15,7 @@ pub(crate) mod zset;
 pub(crate) use db::{Db, Lookup, View};
 pub(crate) use memory::Access;
 
+use key::Key;
 use memory::{btree_cost, key_cost, malloc_size, value_cost, Stamp};
 pub(crate) use value::Value;
 
@@ -139,9 +141,9 @@ impl Entry {
 /// The keys of one slot on one node.
 #[derive(Debug, Default)]
 pub(crate) struct Table {
-    map: HashMap<Box<[u8]>, Entry, KeyHasher>,
+    map: HashMap<Key, Entry, KeyHasher>,
     /// Keys with a TTL, by deadline: active expiry pops from the front.
-    expires: BTreeSet<(u64, Box<[u8]>)>,
+    expires: BTreeSet<(u64, Key)>,
     /// Sum of the entries' `cost`; the hash table's own buckets are added in `used`.
     entry_bytes: usize,
     /// Collections handed out by `get_mut`, whose cost must be settled after the command.
@@ -153,7 +155,8 @@ pub(crate) struct Table {
     extra: Option<Box<Extra>>,
 }
 
-/// Keys callers are blocked on (`BLPOP` ...) or watch (`WATCH`).
+/// Keys callers are blocked on (`BLPOP` ...) or watch (`WATCH`), and the keys written since
+/// the last replication drain when the table's node has replicas.
 #[derive(Debug, Default)]
 struct Extra {
     /// Key -> number of blocked callers waiting on it.
@@ -162,11 +165,20 @@ struct Extra {
     ready: Vec<Box<[u8]>>,
     /// Key -> (sessions watching it, modifications seen since the first watch).
     watched: HashMap<Box<[u8]>, (u32, u64), KeyHasher>,
+    /// Record every modified key in `dirty` (the node streams them to replicas). Lives here,
+    /// behind the `extra` branch `touch` already takes, so a table of a node without replicas
+    /// pays nothing for replication.
+    tracking: bool,
+    /// Keys modified since the last [`Table::take_dirty`], in modification order (repeats
+    /// possible: effects are whole states, so a repeat only costs a second copy).
+    dirty: Vec<Box<[u8]>>,
+    /// The table was cleared since the last drain (emitted before the dirty keys).
+    cleared: bool,
 }
 
 impl Extra {
     fn is_idle(&self) -> bool {
-        self.blocked.is_empty() && self.ready.is_empty() && self.watched.is_empty()
+        self.blocked.is_empty() && self.ready.is_empty() && self.watched.is_empty() && !self.tracking
     }
 }
 
@@ -187,21 +199,28 @@ impl Table {
             1..=7 => cap + 1,
             _ => (cap * 8 / 7).next_power_of_two(),
         };
-        let slot = std::mem::size_of::<(Box<[u8]>, Entry)>();
+        let slot = std::mem::size_of::<(Key, Entry)>();
         let table = if buckets == 0 { 0 } else { malloc_size(buckets * (slot + 1) + 16) };
         self.entry_bytes + table + btree_cost(self.expires.len())
     }
 
     /// Bytes one key's slot in the hash table takes (its share of the buckets).
     pub(crate) fn slot_bytes(&self) -> usize {
-        std::mem::size_of::<(Box<[u8]>, Entry)>() * 8 / 7 + 1
+        std::mem::size_of::<(Key, Entry)>() * 8 / 7 + 1
     }
 
     /// Frees an emptied table's buckets: with 16384 tables per node, empty tables holding
     /// their high-water allocation would cost more than the keys.
+    ///
+    /// Tables that lost most of their keys shrink too (below a third full, to half full), as
+    /// Redis shrinks dicts, so a cache that evicts does not keep paying for buckets it
+    /// filled once.
     fn release_if_empty(&mut self) {
-        if self.map.is_empty() && self.map.capacity() > 0 {
+        let (len, cap) = (self.map.len(), self.map.capacity());
+        if len == 0 && cap > 0 {
             self.map = HashMap::default();
+        } else if cap > 8 && len * 3 < cap {
+            self.map.shrink_to(len * 3 / 2);
         }
     }
 
@@ -217,7 +236,7 @@ impl Table {
             return;
         }
         for key in std::mem::take(&mut self.unsettled) {
-            if let Some(e) = self.map.get_mut(&key) {
+            if let Some(e) = self.map.get_mut(&*key) {
                 let cost = entry_cost(&key, &e.value, e.expire_at);
                 self.entry_bytes = self.entry_bytes - e.cost as usize + cost as usize;
                 e.cost = cost;
@@ -303,9 +322,9 @@ impl Table {
             None => {
                 self.entry_bytes += cost as usize;
                 let stamp = Stamp::from_raw(self.fresh_stamp);
-                self.map.insert(key.into(), Entry { value, expire_at, cost, stamp });
+                self.map.insert(Key::from(key), Entry { value, expire_at, cost, stamp });
                 if expire_at != 0 {
-                    self.expires.insert((expire_at, key.into()));
+                    self.expires.insert((expire_at, Key::from(key)));
                 }
             }
         }
@@ -343,10 +362,10 @@ impl Table {
 
     fn reindex(&mut self, key: &[u8], old: u64, new: u64) {
         if old != 0 {
-            self.expires.remove(&(old, Box::from(key)));
+            self.expires.remove(&(old, Key::from(key)));
         }
         if new != 0 {
-            self.expires.insert((new, key.into()));
+            self.expires.insert((new, Key::from(key)));
         }
     }
 
@@ -357,7 +376,7 @@ impl Table {
         self.touch(key);
         self.release_if_empty();
         if e.expire_at != 0 {
-            self.expires.remove(&(e.expire_at, Box::from(key)));
+            self.expires.remove(&(e.expire_at, Key::from(key)));
         }
         Some(e)
     }
@@ -444,7 +463,76 @@ impl Table {
             if let Some(w) = x.watched.get_mut(key) {
                 w.1 += 1;
             }
+            if x.tracking {
+                x.dirty.push(key.into());
+            }
         }
+    }
+
+    /// True if the table carries rarely used state (blocked callers, watches, replication
+    /// tracking): the one branch the write path takes before looking at any of it.
+    #[inline]
+    pub(crate) fn has_extra(&self) -> bool {
+        self.extra.is_some()
+    }
+
+    /// Starts or stops recording modified keys for replication (see [`Table::take_dirty`]).
+    pub(crate) fn set_tracking(&mut self, on: bool) {
+        if on {
+            self.extra.get_or_insert_with(Box::default).tracking = true;
+        } else if let Some(x) = self.extra.as_mut() {
+            x.tracking = false;
+            x.dirty = Vec::new();
+            x.cleared = false;
+            if x.is_idle() {
+                self.extra = None;
+            }
+        }
+    }
+
+    /// True if some modification waits to be drained.
+    #[inline]
+    pub(crate) fn has_dirty(&self) -> bool {
+        self.extra.as_ref().is_some_and(|x| !x.dirty.is_empty() || x.cleared)
+    }
+
+    /// Takes what changed since the last call: whether the table was cleared, and the keys
+    /// modified after that (sorted, without repeats).
+    pub(crate) fn take_dirty(&mut self) -> (bool, Vec<Box<[u8]>>) {
+        let Some(x) = self.extra.as_mut() else { return (false, Vec::new()) };
+        let mut keys = std::mem::take(&mut x.dirty);
+        keys.sort_unstable();
+        keys.dedup();
+        (std::mem::take(&mut x.cleared), keys)
+    }
+
+    /// A copy of the keys, values and deadlines, without callers, watches or tracking: what a
+    /// replica loads in a full sync.
+    pub(crate) fn snapshot(&self) -> Table {
+        Table {
+            map: self.map.clone(),
+            expires: self.expires.clone(),
+            entry_bytes: self.entry_bytes,
+            unsettled: Vec::new(),
+            fresh_stamp: self.fresh_stamp,
+            extra: None,
+        }
+    }
+
+    /// An order-independent digest of the keys, values and deadlines (in the spirit of
+    /// `DEBUG DIGEST-VALUE`), so two tables can be compared cheaply. Expired keys not yet
+    /// deleted count: a replica holds them until the primary's deletion arrives.
+    pub(crate) fn digest(&self) -> u64 {
+        use std::hash::Hash;
+        self.map.iter().fold(0u64, |acc, (k, e)| {
+            // SipHash with fixed keys: stable across tables and runs.
+            #[allow(deprecated)]
+            let mut h = std::hash::SipHasher::new();
+            k.hash(&mut h);
+            format!("{:?}", e.value).hash(&mut h);
+            e.expire_at.hash(&mut h);
+            acc.wrapping_add(h.finish())
+        })
     }
 
     /// Starts watching `key` (`WATCH`); returns its modification count, to compare at `EXEC`.
@@ -482,6 +570,10 @@ impl Table {
         self.unsettled.clear();
         if let Some(x) = self.extra.as_mut() {
             x.watched.values_mut().for_each(|w| w.1 += 1);
+            if x.tracking {
+                x.dirty.clear();
+                x.cleared = true;
+            }
         }
     }
 }

@@ -13,14 +13,16 @@ pub(crate) enum Value {
     /// A binary-safe string (also holds integers and floats in their decimal form, as Redis
     /// replies with them).
     Str(Bytes),
+    // Collections are boxed so a `Value` (and every table bucket) stays three words: most
+    // keys hold strings, and buckets are paid for by every key.
     /// A list (`LPUSH`, `LRANGE`, ...).
-    List(ListValue),
+    List(Box<ListValue>),
     /// A hash of fields to values (`HSET`, ...).
-    Hash(HashValue),
+    Hash(Box<HashValue>),
     /// A set of members (`SADD`, ...).
-    Set(SetValue),
+    Set(Box<SetValue>),
     /// A sorted set of members with scores (`ZADD`, ...).
-    ZSet(ZSetValue),
+    ZSet(Box<ZSetValue>),
 }
 
 impl Value {

@@ -6,7 +6,7 @@ use super::stats::EVICTED;
 use super::Node;
 use crate::config::EvictionPolicy;
 use crate::error::Error;
-use crate::keyspace::{Access, Table};
+use crate::keyspace::{scan_hash, Access, Table};
 use crate::slot::SLOTS;
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
@@ -53,8 +53,8 @@ impl Budget {
 
 /// Entries read from one table per probe, and the candidates a pool refill gathers (from
 /// as many random slots as it takes, Redis samples 5 keys per eviction).
-const RUN: usize = 16;
-const SAMPLE: usize = 16;
+const RUN: usize = 8;
+const SAMPLE: usize = 8;
 /// Candidates kept between evictions (Redis's `EVPOOL_SIZE`).
 const POOL: usize = 16;
 
@@ -63,7 +63,9 @@ const POOL: usize = 16;
 pub(crate) struct Candidate {
     score: u64,
     slot: usize,
-    key: Box<[u8]>,
+    /// The key's `scan_hash`: candidates carry no copy of the key, so sampling allocates
+    /// nothing; eviction finds the key again in its (small) slot table.
+    hash: u64,
     /// The access stamp when sampled: a key used since then is no longer a candidate.
     stamp: u32,
 }
@@ -94,7 +96,7 @@ impl Node {
     /// This node's share of the budget: the cluster's limit split by slots held.
     pub(crate) fn budget_share(&self) -> Option<usize> {
         let limit = self.budget.limit()?;
-        let held = self.held.read().len();
+        let held = self.held_count.load(Ordering::Relaxed);
         Some((limit as u128 * held as u128 / SLOTS as u128) as usize)
     }
 
@@ -124,12 +126,19 @@ impl Node {
             self.fill_pool(&mut pool, policy);
             while let Some(c) = pool.pop() {
                 let evicted = self.write(c.slot, |t, _| {
-                    let Some(e) = t.get_raw(&c.key) else { return false };
-                    let stale = e.stamp().raw() != c.stamp;
-                    if stale || (volatile_only(policy) && e.expire_at().is_none()) {
+                    let Some((key, e)) = t.iter().find(|(k, _)| scan_hash(k) == c.hash) else {
+                        return false;
+                    };
+                    // Under LRU a key read since it was sampled is no longer old: skip it.
+                    // (LFU and the others keep Redis's rule: the sampled score stands.)
+                    let lru = matches!(policy, EvictionPolicy::AllKeysLru | EvictionPolicy::VolatileLru);
+                    if (lru && e.stamp().raw() != c.stamp)
+                        || (volatile_only(policy) && e.expire_at().is_none())
+                    {
                         return false;
                     }
-                    t.remove(&c.key).is_some()
+                    let key = key.to_vec();
+                    t.remove(&key).is_some()
                 });
                 if evicted == Some(true) {
                     self.stats.add(EVICTED, 1);
@@ -148,42 +157,64 @@ impl Node {
         for _ in 0..64 {
             // Pick a run of held slots, then let go of the list before locking cells (the
             // list's writers hold cell locks).
-            let run: Vec<usize> = {
+            let mut run = [usize::MAX; 8];
+            {
                 let held = self.held.read();
                 if held.is_empty() {
                     return;
                 }
                 let start = (random() % held.len() as u64) as usize;
-                (0..held.len().min(8)).map(|i| usize::from(held[(start + i) % held.len()])).collect()
-            };
-            for slot in run {
+                for (i, r) in run.iter_mut().enumerate().take(held.len()) {
+                    *r = usize::from(held[(start + i) % held.len()]);
+                }
+            }
+            for slot in run.into_iter().filter(|s| *s != usize::MAX) {
+                if sampled >= SAMPLE {
+                    break;
+                }
                 let guard = self.cells[slot].0.read();
                 let Some(t) = guard.as_ref() else { continue };
                 let n = if volatile { t.volatile_len() } else { t.len() };
                 if n > 0 {
-                    sampled += Self::sample(t, slot, policy, now, pool);
+                    sampled += Self::sample(t, slot, policy, now, SAMPLE - sampled, pool);
                 }
             }
             if sampled >= SAMPLE {
                 break;
             }
         }
-        pool.sort_unstable_by_key(|c| c.score);
-        let excess = pool.len().saturating_sub(POOL);
-        pool.drain(..excess);
     }
 
-    /// Adds up to `RUN` entries of `t` from a random start; returns how many it looked at.
+    /// Puts a candidate into the pool (ascending by score, at most `POOL`) if it beats the
+    /// worst one there and is not there already.
+    fn offer(pool: &mut Vec<Candidate>, c: Candidate) {
+        if pool.len() == POOL && c.score <= pool[0].score {
+            return;
+        }
+        if pool.iter().any(|p| p.hash == c.hash && p.slot == c.slot) {
+            return;
+        }
+        let at = pool.partition_point(|p| p.score <= c.score);
+        pool.insert(at, c);
+        if pool.len() > POOL {
+            pool.remove(0);
+        }
+    }
+
+    /// Adds up to `want` (at most `RUN`) entries of `t` from a random start; returns how many
+    /// it looked at.
     fn sample(
         t: &Table,
         slot: usize,
         policy: EvictionPolicy,
         now: u64,
+        want: usize,
         pool: &mut Vec<Candidate>,
     ) -> usize {
-        let skip = if t.len() > RUN { (random() % (t.len() - RUN) as u64) as usize } else { 0 };
+        let run = want.min(RUN);
+        let skip = if t.len() > run { (random() % (t.len() - run) as u64) as usize } else { 0 };
         let mut seen = 0;
-        for (key, e) in t.iter().skip(skip).take(RUN) {
+        for (key, e) in t.iter().skip(skip).take(run) {
             seen += 1;
             let ttl = e.expire_at();
             let score = match policy {
@@ -195,12 +226,10 @@ impl Node {
                 EvictionPolicy::AllKeysRandom | EvictionPolicy::VolatileRandom => random(),
                 EvictionPolicy::VolatileTtl => u64::MAX - ttl.unwrap_or(u64::MAX),
             };
-            if (volatile_only(policy) && ttl.is_none())
-                || pool.iter().any(|c| c.slot == slot && *c.key == *key)
-            {
+            if volatile_only(policy) && ttl.is_none() {
                 continue;
             }
-            pool.push(Candidate { score, slot, key: key.into(), stamp: e.stamp().raw() });
+            Self::offer(pool, Candidate { score, slot, hash: scan_hash(key), stamp: e.stamp().raw() });
         }
         seen
     }

@@ -9,8 +9,15 @@
 
 mod blocking;
 mod evict;
+mod failover;
+mod monitor;
 mod registry;
+mod replica;
 pub(crate) mod stats;
+
+pub(crate) use failover::Fleet;
+pub(crate) use replica::last_write;
+use replica::{Control, Repl};
 
 pub use stats::NodeStats;
 
@@ -26,7 +33,7 @@ use crate::clock::Clock;
 use crate::ids::NodeId;
 use crate::keyspace::{Db, Now, Table};
 use crate::slot::SLOTS;
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::Sender;
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -58,8 +65,12 @@ pub(crate) struct Node {
     /// The slots this node holds, ascending: its share of the budget, and where eviction and
     /// expiry look (instead of walking all 16384 cells).
     held: RwLock<Vec<u16>>,
+    /// `held.len()`, readable without the lock on every write under a budget.
+    held_count: AtomicUsize,
     /// Eviction candidates between evictions.
     pool: Mutex<Vec<Candidate>>,
+    /// Replication and liveness: streams out (primary), applied offset (replica), heartbeat.
+    pub(crate) repl: Repl,
 }
 
 impl Node {
@@ -73,7 +84,9 @@ impl Node {
             budget,
             used: AtomicUsize::new(0),
             held: RwLock::new(Vec::new()),
+            held_count: AtomicUsize::new(0),
             pool: Mutex::new(Vec::new()),
+            repl: Repl::default(),
         }
     }
 
@@ -93,7 +106,8 @@ impl Node {
             f(guard.as_ref()?, &now)
         };
         self.count(cmd, &now);
-        if now.saw_expired() {
+        // Replicas never expire on their own: the primary's stream carries the deletion.
+        if now.saw_expired() && !self.repl.is_replica() {
             self.purge(slot, now.ms());
         }
         Some(r)
@@ -136,13 +150,20 @@ impl Node {
         }
     }
 
-    /// Settles a write: collection sizes, blocked callers it can serve, the node's total.
+    /// Settles a write: collection sizes, blocked callers it can serve, the replication
+    /// stream, the node's total. Runs under the slot's write lock after every write.
     #[inline]
     fn after_write(&self, slot: usize, table: &mut Table, now: &Now<'_>, before: usize) {
         table.settle();
-        if table.has_ready() {
-            self.serve_blocked(slot, table, now);
-            table.settle();
+        // One branch for a table with no blocked callers, watches or replicas.
+        if table.has_extra() {
+            if table.has_ready() {
+                self.serve_blocked(slot, table, now);
+                table.settle();
+            }
+            if table.has_dirty() {
+                self.replicate(slot as u16, table);
+            }
         }
         if self.budget.limit().is_some() {
             let after = table.used();
@@ -253,6 +274,7 @@ impl Node {
         if let Err(i) = held.binary_search(&(slot as u16)) {
             held.insert(i, slot as u16);
         }
+        self.held_count.store(held.len(), Ordering::Relaxed);
         self.used.fetch_add(table.used(), Ordering::Relaxed);
     }
 
@@ -262,6 +284,7 @@ impl Node {
         if let Ok(i) = held.binary_search(&(slot as u16)) {
             held.remove(i);
         }
+        self.held_count.store(held.len(), Ordering::Relaxed);
         let bytes = table.used().min(self.used.load(Ordering::Relaxed));
         self.used.fetch_sub(bytes, Ordering::Relaxed);
     }
@@ -297,7 +320,11 @@ impl Node {
 
     /// One pass of active expiry over every held slot: deletes keys whose deadline has passed,
     /// a batch per lock acquisition, until `budget` is spent. Returns the keys deleted.
+    /// A replica deletes nothing: it waits for its primary's deletions.
     pub(crate) fn active_expire_cycle(&self, budget: Duration) -> usize {
+        if self.repl.is_replica() {
+            return 0;
+        }
         let start = Instant::now();
         let now_ms = self.clock.now_ms();
         let mut deleted = 0;
@@ -317,11 +344,6 @@ impl Node {
     }
 }
 
-/// Messages to a node's thread.
-pub(crate) enum Control {
-    Stop,
-}
-
 /// The thread a node runs, stopped and joined on drop.
 pub(crate) struct NodeThread {
     tx: Sender<Control>,
@@ -329,26 +351,21 @@ pub(crate) struct NodeThread {
 }
 
 impl NodeThread {
-    /// Starts `node`'s thread: every `interval` it runs active expiry (Redis's `hz`).
-    pub(crate) fn spawn(node: Arc<Node>, interval: Duration) -> std::io::Result<NodeThread> {
-        let (tx, rx) = crossbeam_channel::bounded(16);
+    /// Starts `node`'s thread: it stamps the node's heartbeat every `tick`, applies its
+    /// replication stream (as a replica), and every `interval` runs active expiry (Redis's
+    /// `hz`).
+    pub(crate) fn spawn(
+        node: Arc<Node>,
+        interval: Duration,
+        tick: Duration,
+    ) -> std::io::Result<NodeThread> {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        node.repl.set_control(Some(tx.clone()));
+        node.repl.beat();
         let handle = std::thread::Builder::new()
             .name(format!("slotstore-node-{}", node.id.index()))
-            .spawn(move || run(&node, &rx, interval))?;
+            .spawn(move || replica::run(&node, &rx, interval, tick))?;
         Ok(NodeThread { tx, handle: Some(handle) })
-    }
-}
-
-fn run(node: &Node, rx: &Receiver<Control>, interval: Duration) {
-    // Redis spends at most ~25% of each cron tick on active expiry.
-    let budget = interval / 4;
-    loop {
-        match rx.recv_timeout(interval) {
-            Ok(Control::Stop) | Err(RecvTimeoutError::Disconnected) => return,
-            Err(RecvTimeoutError::Timeout) => {
-                node.active_expire_cycle(budget);
-            }
-        }
     }
 }
 

@@ -1,0 +1,104 @@
+//! Stored keys: short keys live inside the table's bucket, long ones on the heap.
+
+use std::borrow::Borrow;
+use std::hash::{Hash, Hasher};
+use std::ops::Deref;
+
+/// Longest key kept inline: the bucket holds it, so a lookup compares it without following
+/// a pointer and storing it allocates nothing. Most cache keys fit.
+pub(crate) const INLINE: usize = 22;
+
+/// A key as a table stores it. Hashes, compares and borrows as its bytes.
+#[derive(Clone)]
+pub(crate) enum Key {
+    Inline { len: u8, bytes: [u8; INLINE] },
+    Heap(Box<[u8]>),
+}
+
+impl From<&[u8]> for Key {
+    #[inline]
+    fn from(k: &[u8]) -> Key {
+        if k.len() <= INLINE {
+            let mut bytes = [0u8; INLINE];
+            bytes[..k.len()].copy_from_slice(k);
+            Key::Inline { len: k.len() as u8, bytes }
+        } else {
+            Key::Heap(k.into())
+        }
+    }
+}
+
+impl Deref for Key {
+    type Target = [u8];
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        match self {
+            Key::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Key::Heap(b) => b,
+        }
+    }
+}
+
+impl Borrow<[u8]> for Key {
+    #[inline]
+    fn borrow(&self) -> &[u8] {
+        self
+    }
+}
+
+// Hash and order exactly as `[u8]` does, as `Borrow` requires.
+impl Hash for Key {
+    #[inline]
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (**self).hash(state)
+    }
+}
+
+impl PartialEq for Key {
+    #[inline]
+    fn eq(&self, other: &Key) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Key {}
+
+impl PartialOrd for Key {
+    fn partial_cmp(&self, other: &Key) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Key {
+    fn cmp(&self, other: &Key) -> std::cmp::Ordering {
+        (**self).cmp(&**other)
+    }
+}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.escape_ascii().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn short_and_long_keys_behave_as_bytes() {
+        assert_eq!(std::mem::size_of::<Key>(), 24);
+        let mut m: HashMap<Key, u32> = HashMap::new();
+        let long = [b'x'; 40];
+        m.insert(Key::from(&b"short"[..]), 1);
+        m.insert(Key::from(&long[..]), 2);
+        m.insert(Key::from(&b""[..]), 3);
+        assert_eq!(m.get(&b"short"[..]), Some(&1));
+        assert_eq!(m.get(&long[..]), Some(&2));
+        assert_eq!(m.get(&b""[..]), Some(&3));
+        assert!(matches!(Key::from(&[b'a'; 22][..]), Key::Inline { .. }));
+        assert!(matches!(Key::from(&[b'a'; 23][..]), Key::Heap(_)));
+        assert!(Key::from(&b"a"[..]) < Key::from(&long[..]));
+    }
+}

@@ -1,0 +1,45 @@
+//! The failure detector: a thread that watches every node's heartbeat and fails over a
+//! primary silent for longer than `node_timeout`.
+//!
+//! Redis gathers failure reports from a majority of primaries before a node is FAIL, and the
+//! replicas then hold an election. In one process there is one observer that sees every
+//! heartbeat, so this thread plays both parts: it marks the node failed and promotes the
+//! replica with the highest applied offset, which is the replica Redis's rank delay makes
+//! win.
+
+use super::Registry;
+use crossbeam_channel::{RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// The detector's thread, stopped and joined on drop.
+pub(crate) struct Monitor {
+    tx: Sender<()>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Monitor {
+    /// Starts watching: a check every quarter of `node_timeout`.
+    pub(crate) fn spawn(registry: Arc<Registry>, node_timeout: Duration) -> std::io::Result<Monitor> {
+        let (tx, rx) = crossbeam_channel::bounded::<()>(1);
+        let period = (node_timeout / 4).max(Duration::from_millis(1));
+        let handle =
+            std::thread::Builder::new().name("slotstore-monitor".into()).spawn(move || loop {
+                match rx.recv_timeout(period) {
+                    Err(RecvTimeoutError::Timeout) => registry.detect(node_timeout),
+                    _ => return,
+                }
+            })?;
+        Ok(Monitor { tx, handle: Some(handle) })
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        let _ = self.tx.send(());
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
