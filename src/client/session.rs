@@ -24,7 +24,7 @@ use crate::slot::key_slot;
 /// whole store and cannot run under one transaction's locks).
 ///
 /// `READONLY` sends the session's reads to replicas (possibly stale) and `READWRITE` back to
-/// primaries. `WAIT` waits for the last write made on the calling thread.
+/// primaries. `WAIT` waits for the last write this session made (outside `MULTI`).
 ///
 /// ```
 /// # fn main() -> Result<(), slotstore::Error> {
@@ -44,6 +44,9 @@ pub struct Session {
     /// A command was refused while queueing: `EXEC` must abort.
     refused: bool,
     watches: Vec<Watch>,
+    /// The last replicated write this session made (primary, offset): what its `WAIT`
+    /// waits for.
+    last_write: Option<(crate::ids::NodeId, u64)>,
 }
 
 /// A key under `WATCH`: its modification count and liveness when watched.
@@ -57,7 +60,13 @@ struct Watch {
 impl Client {
     /// A new session over this client, for `MULTI`/`EXEC` and `WATCH`.
     pub fn session(&self) -> Session {
-        Session { client: self.clone(), queued: None, refused: false, watches: Vec::new() }
+        Session {
+            client: self.clone(),
+            queued: None,
+            refused: false,
+            watches: Vec::new(),
+            last_write: None,
+        }
     }
 }
 
@@ -75,6 +84,18 @@ impl Session {
     /// is not allowed`, `EXECABORT`.
     pub fn command<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Result<Reply, Error> {
         let args: Vec<&[u8]> = args.iter().map(AsRef::as_ref).collect();
+        // The node layer records the calling thread's last replicated write; a change across
+        // this call is this session's write.
+        let before = crate::node::last_write();
+        let reply = self.dispatch(&args);
+        let after = crate::node::last_write();
+        if after != before {
+            self.last_write = after;
+        }
+        reply
+    }
+
+    fn dispatch(&mut self, args: &[&[u8]]) -> Result<Reply, Error> {
         let name = args.first().map(|n| n.to_ascii_lowercase()).unwrap_or_default();
         let arity = |ok: bool, name: &str| if ok { Ok(()) } else { Err(Error::arity(name)) };
         match name.as_slice() {
@@ -123,7 +144,7 @@ impl Session {
                 Ok(Reply::ok())
             }
             _ if self.queued.is_some() => {
-                let checked = self.check_queueable(&args);
+                let checked = self.check_queueable(args);
                 if checked.is_err() {
                     self.refused = true;
                 }
@@ -132,7 +153,12 @@ impl Session {
                 self.queued.as_mut().expect("in MULTI").push(words);
                 Ok(Reply::Simple("QUEUED".into()))
             }
-            _ => self.client.command(&args),
+            b"wait" if self.queued.is_none() => {
+                arity(args.len() == 3, "wait")?;
+                let (n, timeout) = crate::command::server::parse_wait(args)?;
+                Ok(Reply::Int(self.client.registry.wait_for(self.last_write, n, timeout) as i64))
+            }
+            _ => self.client.command(args),
         }
     }
 

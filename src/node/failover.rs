@@ -20,6 +20,10 @@ use std::time::{Duration, Instant};
 /// timeout).
 const CATCH_UP: Duration = Duration::from_secs(5);
 
+/// How long a failover waits for one of the old primary's slot locks before it takes the
+/// primary for hung.
+const LOCK_WAIT: Duration = Duration::from_secs(1);
+
 /// How long building a store or restarting a node waits for a replica's full sync.
 const FULL_SYNC: Duration = Duration::from_secs(10);
 
@@ -228,14 +232,31 @@ impl Registry {
         // Stop the old primary's writes: hold its slot locks (a live primary), or have its
         // hung thread drop its tables (a paused one). A crashed one has none left.
         let mut guards = Vec::new();
+        if !p.repl.is_paused() && !p.repl.is_dead() {
+            // A lock that stays taken means the node is hanging right now (its thread holds
+            // its locks while paused): let go, and demote it through its thread below.
+            for s in p.held_slots() {
+                match p.cells[usize::from(s)].0.try_write_for(LOCK_WAIT) {
+                    Some(g) => guards.push((s, g)),
+                    None => {
+                        guards.clear();
+                        let deadline = Instant::now() + LOCK_WAIT;
+                        while !p.repl.is_paused() && Instant::now() < deadline {
+                            std::thread::sleep(Duration::from_micros(100));
+                        }
+                        if !p.repl.is_paused() {
+                            return Err(Error::msg("Failover aborted: the primary's slots stay locked"));
+                        }
+                        break;
+                    }
+                }
+            }
+        }
         if p.repl.is_paused() {
             let (ack, done) = crossbeam_channel::bounded(1);
             if p.repl.send(Control::Demote(ack)) {
                 let _ = done.recv_timeout(Duration::from_secs(2));
             }
-        } else if !p.repl.is_dead() {
-            guards =
-                p.held_slots().into_iter().map(|s| (s, p.cells[usize::from(s)].0.write())).collect();
         }
         if lossless {
             // The primary's offset is final while its slots are locked.

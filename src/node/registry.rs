@@ -218,7 +218,17 @@ impl Registry {
     /// `WAIT`: how many replicas of the primary that took the calling thread's last
     /// replicated write have applied it, waiting up to `timeout` (None: forever) for `n`.
     pub(crate) fn wait(&self, n: usize, timeout: Option<Duration>) -> usize {
-        let Some((primary, offset)) = super::last_write() else { return 0 };
+        self.wait_for(super::last_write(), n, timeout)
+    }
+
+    /// `WAIT` for a given write: its primary and offset (None: no write, answers 0).
+    pub(crate) fn wait_for(
+        &self,
+        write: Option<(NodeId, u64)>,
+        n: usize,
+        timeout: Option<Duration>,
+    ) -> usize {
+        let Some((primary, offset)) = write else { return 0 };
         let deadline = timeout.map(|d| Instant::now() + d);
         loop {
             let t = self.topology();
