@@ -68,6 +68,27 @@ pub fn crc16(bytes: &[u8]) -> u16 {
     crc
 }
 
+/// The first position of `b` in `h`, eight bytes per step (SWAR): the tag scan runs on every
+/// command, and most keys have no `{` at all.
+#[inline]
+fn find_byte(h: &[u8], b: u8) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let pattern = LO * u64::from(b);
+    let mut chunks = h.chunks_exact(8);
+    let mut at = 0;
+    for c in &mut chunks {
+        let x = u64::from_le_bytes(c.try_into().expect("8 bytes")) ^ pattern;
+        // A zero byte in `x` is a match; this sets its high bit (the lowest set bit is exact).
+        let found = x.wrapping_sub(LO) & !x & HI;
+        if found != 0 {
+            return Some(at + (found.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    chunks.remainder().iter().position(|&c| c == b).map(|p| at + p)
+}
+
 /// The bytes Redis hashes for `key`: its `{hash tag}` if it has a non-empty one, else the key.
 ///
 /// ```
@@ -76,9 +97,9 @@ pub fn crc16(bytes: &[u8]) -> u16 {
 /// assert_eq!(slotstore::hash_tag(b"foo{{bar}}zap"), b"{bar");
 /// ```
 pub fn hash_tag(key: &[u8]) -> &[u8] {
-    if let Some(open) = key.iter().position(|&b| b == b'{') {
+    if let Some(open) = find_byte(key, b'{') {
         let rest = &key[open + 1..];
-        if let Some(close) = rest.iter().position(|&b| b == b'}') {
+        if let Some(close) = find_byte(rest, b'}') {
             if close > 0 {
                 return &rest[..close];
             }

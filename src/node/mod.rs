@@ -27,7 +27,7 @@ pub(crate) use registry::Registry;
 use blocking::Blocked;
 pub(crate) use evict::Budget;
 use evict::Candidate;
-use stats::{Stats, EXPIRED, FIRST_COMMAND, HITS, MISSES};
+use stats::{Stats, EXPIRED};
 
 use crate::clock::Clock;
 use crate::ids::NodeId;
@@ -181,9 +181,7 @@ impl Node {
     #[inline]
     fn count(&self, cmd: usize, now: &Now<'_>) {
         let (hits, misses) = now.hits_misses();
-        self.stats.add(HITS, hits.into());
-        self.stats.add(MISSES, misses.into());
-        self.stats.add(FIRST_COMMAND.saturating_add(cmd), 1);
+        self.stats.add_command(cmd, hits, misses);
     }
 
     /// Bytes this node's tables hold, counted now.

@@ -50,6 +50,25 @@ impl Stats {
         }
     }
 
+    /// Counts one command and its lookups with a single stripe lookup. A row belongs to one
+    /// thread unless more than `STRIPES` threads run commands, so a plain load and store
+    /// (no locked instruction on the hot path) suffices; threads sharing a row may then lose
+    /// a count now and then, which statistics can afford.
+    #[inline]
+    pub(crate) fn add_command(&self, cmd: usize, hits: u32, misses: u32) {
+        let row = &self.cells[stripe() * self.width..][..self.width];
+        let bump = |c: &AtomicU64, n: u64| c.store(c.load(Ordering::Relaxed) + n, Ordering::Relaxed);
+        if hits != 0 {
+            bump(&row[HITS], hits.into());
+        }
+        if misses != 0 {
+            bump(&row[MISSES], misses.into());
+        }
+        if let Some(c) = row.get(FIRST_COMMAND.saturating_add(cmd)) {
+            bump(c, 1);
+        }
+    }
+
     pub(crate) fn get(&self, counter: usize) -> u64 {
         (0..STRIPES).map(|s| self.cells[s * self.width + counter].load(Ordering::Relaxed)).sum()
     }
