@@ -86,7 +86,8 @@ impl FromStr for EvictionPolicy {
     }
 }
 
-/// How [`Cluster::begin_migration`](crate::Cluster::begin_migration) moves a slot.
+/// How a slot moves between primaries. [`Cluster::migrate_slot`](crate::Cluster::migrate_slot)
+/// is the atomic mode; the key-by-key mode's step-wise handle is not built yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum MigrationMode {
     /// The slot's table moves in one step under the slot's lock (in the spirit of Valkey 9

@@ -97,8 +97,9 @@ fn lfu_minutes(now_ms: u64) -> u32 {
     ((now_ms / 60_000) & 0xFFFF) as u32
 }
 
-/// A cheap random number for LFU's probabilistic increment, from a per-thread xorshift.
-fn random_unit() -> f64 {
+/// A cheap per-thread xorshift: LFU's probabilistic increment and eviction sampling need
+/// speed, not quality.
+pub(crate) fn random() -> u64 {
     use std::cell::Cell;
     thread_local!(static STATE: Cell<u64> = Cell::new(0x2545_F491_4F6C_DD1D ^ (&STATE as *const _ as u64)));
     STATE.with(|s| {
@@ -107,8 +108,12 @@ fn random_unit() -> f64 {
         x ^= x >> 7;
         x ^= x << 17;
         s.set(x);
-        (x >> 11) as f64 / (1u64 << 53) as f64
+        x
     })
+}
+
+fn random_unit() -> f64 {
+    (random() >> 11) as f64 / (1u64 << 53) as f64
 }
 
 impl Stamp {

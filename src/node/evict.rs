@@ -6,9 +6,9 @@ use super::stats::EVICTED;
 use super::Node;
 use crate::config::EvictionPolicy;
 use crate::error::Error;
+use crate::keyspace::memory::random;
 use crate::keyspace::{scan_hash, Access, Table};
 use crate::slot::SLOTS;
-use std::cell::Cell;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 /// The cluster-wide budget, shared by every node.
@@ -68,18 +68,6 @@ pub(crate) struct Candidate {
     hash: u64,
     /// The access stamp when sampled: a key used since then is no longer a candidate.
     stamp: u32,
-}
-
-fn random() -> u64 {
-    thread_local!(static STATE: Cell<u64> = const { Cell::new(0x9E37_79B9_7F4A_7C15) });
-    STATE.with(|s| {
-        let mut x = s.get();
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        s.set(x);
-        x
-    })
 }
 
 fn volatile_only(p: EvictionPolicy) -> bool {
