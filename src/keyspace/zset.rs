@@ -16,6 +16,7 @@
 //! stored as `0`, and lexicographic ranges over members of mixed scores are found by a linear
 //! scan, exactly as Redis scans a listpack.
 
+use super::memory::malloc_size as alloc_size;
 use super::KeyHasher;
 use crate::bytes::Bytes;
 use std::cmp::Ordering;
@@ -31,17 +32,6 @@ pub(crate) const MAX_COMPACT_MEMBER: usize = 64;
 
 /// Bytes an `Arc<[u8]>` allocation spends besides its data (the two reference counts).
 const ARC_HEADER: usize = 2 * std::mem::size_of::<usize>();
-
-/// Bytes a heap allocation of `n` bytes takes with a glibc-style malloc (a word of header,
-/// 16-byte granules, 32 bytes at least): the rule of the crate's memory accounting
-/// (`keyspace::memory::malloc_size`), repeated here so this file stands alone.
-fn alloc_size(n: usize) -> usize {
-    if n == 0 {
-        0
-    } else {
-        ((n + 8 + 15) & !15).max(32)
-    }
-}
 
 /// Heap bytes of one member's string.
 fn member_cost(member: &[u8]) -> usize {
