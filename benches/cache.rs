@@ -147,36 +147,32 @@ impl CacheAside for Slot {
     }
 }
 
-struct Moka(moka::sync::Cache<[u8; 16], std::sync::Arc<[u8]>>);
-impl CacheAside for Moka {
-    fn len(&self) -> usize {
-        self.0.run_pending_tasks();
-        self.0.entry_count() as usize
-    }
-    fn access(&self, k: u64) -> bool {
-        let key = key(k);
-        if self.0.get(&key).is_some() {
-            return true;
+/// moka and quick_cache share a `get`/`insert` shape: one cache-aside impl for both.
+macro_rules! cache_aside {
+    ($name:ident, $cache:ty, |$c:ident| $len:expr) => {
+        struct $name($cache);
+        impl CacheAside for $name {
+            fn len(&self) -> usize {
+                let $c = &self.0;
+                $len
+            }
+            fn access(&self, k: u64) -> bool {
+                let key = key(k);
+                if self.0.get(&key).is_some() {
+                    return true;
+                }
+                self.0.insert(key, std::sync::Arc::from(&VALUE[..]));
+                false
+            }
         }
-        self.0.insert(key, std::sync::Arc::from(&VALUE[..]));
-        false
-    }
+    };
 }
 
-struct Quick(quick_cache::sync::Cache<[u8; 16], std::sync::Arc<[u8]>>);
-impl CacheAside for Quick {
-    fn len(&self) -> usize {
-        self.0.len()
-    }
-    fn access(&self, k: u64) -> bool {
-        let key = key(k);
-        if self.0.get(&key).is_some() {
-            return true;
-        }
-        self.0.insert(key, std::sync::Arc::from(&VALUE[..]));
-        false
-    }
-}
+cache_aside!(Moka, moka::sync::Cache<[u8; 16], std::sync::Arc<[u8]>>, |c| {
+    c.run_pending_tasks();
+    c.entry_count() as usize
+});
+cache_aside!(Quick, quick_cache::sync::Cache<[u8; 16], std::sync::Arc<[u8]>>, |c| c.len());
 
 fn contenders() -> Vec<(String, Box<dyn CacheAside>)> {
     const PROBE: usize = 100_000;

@@ -5,6 +5,31 @@ use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
 
+/// Parses a signed 64-bit integer as Redis's `string2ll` does: no sign other than a leading
+/// `-`, no leading zeros, no spaces.
+pub(crate) fn parse_i64(arg: &[u8]) -> Option<i64> {
+    let (neg, digits) = match arg {
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, arg),
+    };
+    match digits {
+        [] => return None,
+        [b'0'] if !neg => return Some(0),
+        [b'1'..=b'9', ..] => {}
+        _ => return None,
+    }
+    let mut v: i64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        let d = i64::from(d - b'0');
+        v = v.checked_mul(10)?;
+        v = if neg { v.checked_sub(d)? } else { v.checked_add(d)? };
+    }
+    Some(v)
+}
+
 /// An immutable, reference-counted byte string.
 ///
 /// Values live in the store as `Bytes`; a `GET` hands back a clone, which is a reference-count

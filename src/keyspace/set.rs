@@ -32,28 +32,10 @@ impl Default for SetValue {
     }
 }
 
-/// The integer `m` spells, if it is one as Redis's `string2ll` reads it: optional `-`, no
-/// leading zeros, no `+`, no spaces, in range. Only such members go into the intset, so a
-/// member's digits come back byte for byte.
+/// The integer `m` spells, if it is one as Redis's `string2ll` reads it: only such members go
+/// into the intset, so a member's digits come back byte for byte.
 fn as_int(m: &[u8]) -> Option<i64> {
-    let (neg, digits) = match m {
-        [b'-', rest @ ..] => (true, rest),
-        _ => (false, m),
-    };
-    match digits {
-        [b'0'] if !neg => return Some(0),
-        [b'1'..=b'9', ..] if digits.len() <= 19 => {}
-        _ => return None,
-    }
-    let mut v: i64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?;
-        v = if neg { v.checked_sub(i64::from(d - b'0'))? } else { v.checked_add(i64::from(d - b'0'))? };
-    }
-    Some(v)
+    crate::bytes::parse_i64(m)
 }
 
 impl SetValue {
