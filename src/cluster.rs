@@ -2,9 +2,10 @@
 
 use crate::client::Client;
 use crate::clock::Clock;
-use crate::config::{Config, EvictionPolicy, FailoverMode, ReadFrom};
+use crate::config::{Config, EvictionPolicy, FailoverMode, MigrationMode, ReadFrom};
 use crate::error::Error;
 use crate::ids::NodeId;
+use crate::migration::MigrationProgress;
 use crate::node::{Budget, Fleet, Registry};
 use crate::slot::SLOT_COUNT;
 use crate::topology::Topology;
@@ -200,7 +201,7 @@ impl Cluster {
         if slot >= SLOT_COUNT {
             return Err(Error::invalid_slot());
         }
-        self.inner.registry.move_slot(slot, to)
+        self.inner.registry.move_slot(slot, to).map(drop)
     }
 
     /// Moves every slot of `slots` (inclusive range) to `to`, one at a time, as
@@ -215,6 +216,214 @@ impl Cluster {
             }
         }
         Ok(())
+    }
+
+    /// Opens a migration of `slot` to the primary `to` and returns a handle to drive it.
+    ///
+    /// With [`MigrationMode::KeyByKey`] (Redis's classic flow) the slot is MIGRATING on
+    /// its owner and IMPORTING on `to` from here on: the owner serves the keys it still has,
+    /// a command on missing keys is asked for on `to` (`ASK`), a multi-key command whose
+    /// keys are split answers `TRYAGAIN`, and `to` serves only asked callers. Each
+    /// [`step`](Migration::step) moves a batch of keys; [`finish`](Migration::finish) moves
+    /// the rest and hands the slot over (later callers get `MOVED` on the old owner);
+    /// [`abort`](Migration::abort) brings every key back. A default [`Client`] follows all of
+    /// that on its own; a raw one ([`Client::follow_redirects`]) sees it. The migration is
+    /// recorded per shard, so it survives a failover of either side; dropping the handle
+    /// leaves it open ([`Cluster::migration`] gives a new one).
+    ///
+    /// With [`MigrationMode::Atomic`] the handle moves the whole slot at its first step or
+    /// at `finish`, as [`migrate_slot`](Cluster::migrate_slot) does.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), slotstore::Error> {
+    /// use slotstore::{key_slot, Cluster, MigrationMode};
+    /// let cluster = Cluster::builder().primaries(2).build()?;
+    /// let client = cluster.client();
+    /// for i in 0..10 {
+    ///     client.set(format!("{{user}}:{i}"), "v")?;
+    /// }
+    /// let slot = key_slot("{user}");
+    /// let to = cluster.primaries().into_iter().find(|p| Some(*p) != cluster.slot_owner(slot)).unwrap();
+    /// let mut m = cluster.begin_migration(slot, to, MigrationMode::KeyByKey)?;
+    /// let p = m.step(4)?;
+    /// assert_eq!((p.keys_moved, p.keys_left), (4, 6));
+    /// // Half-moved: every key still answers, wherever it is.
+    /// assert_eq!(client.mget(&["{user}:0", "{user}:9"])?.len(), 2);
+    /// m.finish()?;
+    /// assert_eq!(cluster.slot_owner(slot), Some(to));
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// `ERR Invalid or out of range slot`; `ERR Unknown node`; `ERR Target node is not a
+    /// master`; `ERR` if `to` is down or already owns the slot, or the slot is already
+    /// migrating; `CLUSTERDOWN` if the slot has no owner. Nothing changes on error.
+    pub fn begin_migration(
+        &self,
+        slot: u16,
+        to: NodeId,
+        mode: MigrationMode,
+    ) -> Result<Migration, Error> {
+        let registry = self.inner.registry.clone();
+        if slot >= SLOT_COUNT {
+            return Err(Error::invalid_slot());
+        }
+        let from = match mode {
+            MigrationMode::KeyByKey => {
+                registry.begin_migration(slot, to)?;
+                registry.topology().migration(slot).map_or(to, |(from, _)| from)
+            }
+            MigrationMode::Atomic => registry.check_migration(slot, to)?,
+        };
+        let progress = registry.migration_progress(slot).unwrap_or_else(|| {
+            let left = self.client().count_keys_in_slot(slot);
+            MigrationProgress::new(slot, from, to, mode, 0, left, false)
+        });
+        Ok(Migration { registry, progress })
+    }
+
+    /// A handle on the key-by-key migration of `slot` that is open now (its first handle was
+    /// dropped, or another thread drives it); None if the slot is not migrating.
+    pub fn migration(&self, slot: u16) -> Option<Migration> {
+        let progress = self.inner.registry.migration_progress(slot)?;
+        Some(Migration { registry: self.inner.registry.clone(), progress })
+    }
+
+    /// Scales out: adds an empty shard, a primary holding no slots and `replicas` replicas
+    /// of it (full-synced before this returns), and returns the primary. Give it slots with
+    /// [`migrate_slot`](Cluster::migrate_slot), [`begin_migration`](Cluster::begin_migration)
+    /// or [`rebalance`](Cluster::rebalance).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), slotstore::Error> {
+    /// let cluster = slotstore::Cluster::builder().primaries(2).build()?;
+    /// let client = cluster.client();
+    /// for i in 0..1000 {
+    ///     client.set(format!("key:{i}"), "v")?;
+    /// }
+    /// let new = cluster.add_primary(0)?;
+    /// assert_eq!(cluster.node_key_count(new)?, 0);
+    /// cluster.rebalance()?;
+    /// // About a third of the keys now live on the new primary.
+    /// assert!(cluster.node_key_count(new)? > 250);
+    /// assert_eq!(client.dbsize(), 1000);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// `ERR` if the cluster would pass 1024 nodes or a thread cannot start.
+    pub fn add_primary(&self, replicas: usize) -> Result<NodeId, Error> {
+        self.inner.fleet.add_primary(replicas)
+    }
+
+    /// Scales in: moves every slot of `primary` to the other primaries (atomically, slot by
+    /// slot, in contiguous runs spread evenly), then removes its shard: it and its replicas
+    /// leave the topology and their threads stop.
+    ///
+    /// # Errors
+    /// `ERR Unknown node`; `ERR` if `primary` is not a primary, is the last one, or is in a
+    /// key-by-key migration; a migration error (`OOM`) leaves the slots moved so far moved
+    /// and the shard in place.
+    pub fn remove_primary(&self, primary: NodeId) -> Result<(), Error> {
+        let t = self.topology();
+        let info = t.node(primary).ok_or_else(|| Error::Command(format!("Unknown node {primary}")))?;
+        if info.role != crate::topology::Role::Primary {
+            return Err(Error::Command(format!("Node {primary} is not a primary")));
+        }
+        let others: Vec<NodeId> = t
+            .primaries()
+            .into_iter()
+            .filter(|&p| p != primary && t.node(p).is_some_and(|n| !n.failed))
+            .collect();
+        if others.is_empty() {
+            return Err(Error::msg("cannot remove the last live primary"));
+        }
+        if t.migrating_slots()
+            .iter()
+            .any(|&s| t.migration(s).is_some_and(|(a, b)| a == primary || b == primary))
+        {
+            return Err(Error::Command(format!("Node {primary} is in a key-by-key migration")));
+        }
+        let slots = t.slots_of(primary);
+        let run = slots.len().div_ceil(others.len()).max(1);
+        for (chunk, &to) in slots.chunks(run).zip(others.iter().cycle()) {
+            for &slot in chunk {
+                self.inner.registry.move_slot(slot, to)?;
+            }
+        }
+        self.inner.fleet.remove_shard(primary)
+    }
+
+    /// Moves slots (atomically) so the primaries hold about equal numbers of keys; see
+    /// [`rebalance_with`](Cluster::rebalance_with).
+    ///
+    /// # Errors
+    /// As [`rebalance_with`](Cluster::rebalance_with).
+    pub fn rebalance(&self) -> Result<RebalanceProgress, Error> {
+        self.rebalance_with(Balance::Keys, |_| {})
+    }
+
+    /// Moves slots between primaries so they hold about equal shares of what `by` measures,
+    /// moving as few slots as it can: repeatedly the slot of the fullest primary that best
+    /// narrows its gap to the emptiest. Slots move atomically, one at a time, while
+    /// traffic flows; `progress` is called after each. An empty store balances slots.
+    ///
+    /// # Errors
+    /// A migration error (`OOM` on a full target): slots moved before it stay moved.
+    pub fn rebalance_with(
+        &self,
+        by: Balance,
+        mut progress: impl FnMut(&RebalanceProgress),
+    ) -> Result<RebalanceProgress, Error> {
+        let t = self.topology();
+        let primaries: Vec<NodeId> =
+            t.primaries().into_iter().filter(|&p| t.node(p).is_some_and(|n| !n.failed)).collect();
+        let moving = t.migrating_slots();
+        let weight = |slot: u16| -> u64 {
+            let r = &self.inner.registry;
+            match by {
+                Balance::Keys => r.read(slot, |t, _| t.len() as u64).unwrap_or(0),
+                Balance::Memory => r.read(slot, |t, _| t.used() as u64).unwrap_or(0),
+                Balance::Slots => 1,
+            }
+        };
+        let mut weights: Vec<u64> = (0..SLOT_COUNT).map(weight).collect();
+        if weights.iter().all(|&w| w == 0) {
+            weights = vec![1; weights.len()];
+        }
+        let mut held: Vec<Vec<u16>> = primaries
+            .iter()
+            .map(|&p| t.slots_of(p).into_iter().filter(|s| !moving.contains(s)).collect())
+            .collect();
+        let mut load: Vec<u64> =
+            held.iter().map(|s| s.iter().map(|&x| weights[usize::from(x)]).sum()).collect();
+        let mut plan = Vec::new();
+        while primaries.len() > 1 {
+            let donor = (0..load.len()).max_by_key(|&i| load[i]).expect("primaries");
+            let taker = (0..load.len()).min_by_key(|&i| load[i]).expect("primaries");
+            let gap = load[donor] - load[taker];
+            // Moving weight w narrows the gap only if 0 < w < gap; w = gap / 2 closes it.
+            let best = held[donor]
+                .iter()
+                .enumerate()
+                .filter(|(_, &s)| (1..gap).contains(&weights[usize::from(s)]))
+                .max_by_key(|(_, &s)| weights[usize::from(s)].min(gap - weights[usize::from(s)]));
+            let Some((i, &slot)) = best else { break };
+            held[donor].swap_remove(i);
+            held[taker].push(slot);
+            let w = weights[usize::from(slot)];
+            load[donor] -= w;
+            load[taker] += w;
+            plan.push((slot, primaries[taker]));
+        }
+        let mut report = RebalanceProgress { slots_planned: plan.len(), slots_moved: 0, keys_moved: 0 };
+        progress(&report);
+        for (slot, to) in plan {
+            report.keys_moved += self.inner.registry.move_slot(slot, to)?;
+            report.slots_moved += 1;
+            progress(&report);
+        }
+        Ok(report)
     }
 
     /// Keys stored on `node` (expired keys not yet deleted included).
@@ -240,6 +449,129 @@ impl Cluster {
     /// threads' next tick; returns the keys deleted. Useful with a manual [`Clock`].
     pub fn run_active_expiry(&self) -> usize {
         self.inner.registry.primaries().iter().map(|n| n.active_expire_cycle(Duration::MAX)).sum()
+    }
+}
+
+/// What [`Cluster::rebalance_with`] evens out among the primaries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Balance {
+    /// Keys held (the default).
+    #[default]
+    Keys,
+    /// Bytes of memory held.
+    Memory,
+    /// Slots held, as `redis-cli --cluster rebalance` does with equal weights.
+    Slots,
+}
+
+/// How far a rebalance has got.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct RebalanceProgress {
+    /// Slot moves the plan holds.
+    pub slots_planned: usize,
+    /// Slot moves done.
+    pub slots_moved: usize,
+    /// Keys those moves carried.
+    pub keys_moved: usize,
+}
+
+/// A migration of one slot in progress, from [`Cluster::begin_migration`].
+///
+/// Every call reports where the migration stands. The handle is `Send`: a test can drive it
+/// from one thread while others run commands on the slot.
+#[derive(Clone)]
+pub struct Migration {
+    registry: Arc<Registry>,
+    progress: MigrationProgress,
+}
+
+impl std::fmt::Debug for Migration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Migration").field("progress", &self.progress).finish()
+    }
+}
+
+impl Migration {
+    /// The slot being moved.
+    pub fn slot(&self) -> u16 {
+        self.progress.slot
+    }
+
+    /// Where the migration stands now.
+    pub fn progress(&self) -> MigrationProgress {
+        if self.progress.done {
+            return self.progress.clone();
+        }
+        match self.progress.mode {
+            MigrationMode::KeyByKey => self
+                .registry
+                .migration_progress(self.progress.slot)
+                .unwrap_or_else(|| self.progress.clone()),
+            MigrationMode::Atomic => self.progress.clone(),
+        }
+    }
+
+    /// Moves up to `max_keys` keys to the target (key-by-key; atomic mode moves the whole
+    /// slot) and waits until the replicas of both sides have applied them. Returns the
+    /// progress; a step after the last key moved does nothing (call `finish`).
+    ///
+    /// # Errors
+    /// `ERR` if the migration was finished or aborted elsewhere; `OOM` if the target has no
+    /// room for the batch under the memory budget (nothing of the batch moves; the migration
+    /// stays open for a retry or an abort); `CLUSTERDOWN` if a side is down and no failover
+    /// replaces it within the retry budget.
+    pub fn step(&mut self, max_keys: usize) -> Result<MigrationProgress, Error> {
+        if self.progress.done {
+            return Ok(self.progress.clone());
+        }
+        self.progress = match self.progress.mode {
+            MigrationMode::KeyByKey => self.registry.migration_step(self.progress.slot, max_keys)?,
+            MigrationMode::Atomic => self.move_atomically()?,
+        };
+        Ok(self.progress.clone())
+    }
+
+    /// Moves every key left and hands the slot over to the target.
+    ///
+    /// # Errors
+    /// As [`Migration::step`]; on `OOM` the migration has been rolled back (every key is on
+    /// the source again).
+    pub fn finish(&mut self) -> Result<MigrationProgress, Error> {
+        if self.progress.done {
+            return Ok(self.progress.clone());
+        }
+        self.progress = match self.progress.mode {
+            MigrationMode::KeyByKey => self.registry.finish_migration(self.progress.slot)?,
+            MigrationMode::Atomic => self.move_atomically()?,
+        };
+        Ok(self.progress.clone())
+    }
+
+    /// Rolls the migration back: keys already moved return to the source, which keeps the
+    /// slot. An atomic migration not yet run is simply dropped.
+    ///
+    /// # Errors
+    /// `ERR` if the migration was already finished; `CLUSTERDOWN` if the source is down.
+    pub fn abort(&mut self) -> Result<MigrationProgress, Error> {
+        if self.progress.done {
+            return Err(Error::Command(format!(
+                "Slot {} has already been migrated",
+                self.progress.slot
+            )));
+        }
+        self.progress = match self.progress.mode {
+            MigrationMode::KeyByKey => self.registry.abort_migration(self.progress.slot)?,
+            MigrationMode::Atomic => MigrationProgress { done: true, ..self.progress.clone() },
+        };
+        Ok(self.progress.clone())
+    }
+
+    fn move_atomically(&self) -> Result<MigrationProgress, Error> {
+        let p = &self.progress;
+        let keys = self.registry.move_slot(p.slot, p.to)?;
+        Ok(MigrationProgress { keys_moved: keys, keys_left: 0, done: true, ..p.clone() })
     }
 }
 

@@ -51,6 +51,9 @@ pub struct Topology {
     epoch: u64,
     nodes: Vec<NodeInfo>,
     owners: Vec<Option<NodeId>>,
+    /// Slots in a key-by-key migration: (slot, source shard, target shard), ascending by
+    /// slot. Shards, not nodes, so a failover on either side carries the migration over.
+    moving: Vec<(u16, usize, usize)>,
 }
 
 impl Topology {
@@ -93,7 +96,7 @@ impl Topology {
             first = last + 1;
             cursor += per_node;
         }
-        Topology { epoch: 1, nodes, owners }
+        Topology { epoch: 1, nodes, owners, moving: Vec::new() }
     }
 
     /// The configuration epoch: it grows with every change.
@@ -162,6 +165,49 @@ impl Topology {
             .iter()
             .find(|n| n.shard == shard && n.role == Role::Primary && !n.failed)
             .map(|n| n.id)
+    }
+
+    /// The live primaries a key-by-key migration of `slot` moves it between, `(source,
+    /// target)`; None if the slot is not moving. A side whose shard has no live primary (it is
+    /// failing over) reads as its last primary.
+    pub fn migration(&self, slot: u16) -> Option<(NodeId, NodeId)> {
+        let i = self.moving.binary_search_by_key(&slot, |m| m.0).ok()?;
+        let (_, from, to) = self.moving[i];
+        Some((self.primary_of_shard(from)?, self.primary_of_shard(to)?))
+    }
+
+    /// The slots in a key-by-key migration, ascending.
+    pub fn migrating_slots(&self) -> Vec<u16> {
+        self.moving.iter().map(|m| m.0).collect()
+    }
+
+    /// The primary of `shard`, live or not.
+    fn primary_of_shard(&self, shard: usize) -> Option<NodeId> {
+        self.shard_primary(shard).or_else(|| {
+            self.nodes.iter().find(|n| n.shard == shard && n.role == Role::Primary).map(|n| n.id)
+        })
+    }
+
+    /// Records (Some: source and target shards) or clears a key-by-key migration of `slot`
+    /// in a snapshot being built.
+    pub(crate) fn set_migration(&mut self, slot: u16, shards: Option<(usize, usize)>) {
+        match (self.moving.binary_search_by_key(&slot, |m| m.0), shards) {
+            (Ok(i), Some((from, to))) => self.moving[i] = (slot, from, to),
+            (Ok(i), None) => drop(self.moving.remove(i)),
+            (Err(i), Some((from, to))) => self.moving.insert(i, (slot, from, to)),
+            (Err(_), None) => {}
+        }
+    }
+
+    /// Adds a node to a snapshot being built.
+    pub(crate) fn add_node(&mut self, info: NodeInfo) {
+        self.nodes.push(info);
+        self.nodes.sort_by_key(|n| n.id.0);
+    }
+
+    /// Removes a node from a snapshot being built.
+    pub(crate) fn remove_node(&mut self, id: NodeId) {
+        self.nodes.retain(|n| n.id != id);
     }
 
     /// Changes one node in a snapshot being built.

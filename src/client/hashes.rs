@@ -30,7 +30,7 @@ impl Client {
     ) -> Result<usize, Error> {
         let key = key.as_ref();
         let pairs: Vec<(&[u8], &[u8])> = pairs.iter().map(|(f, v)| (f.as_ref(), v.as_ref())).collect();
-        self.write(key_slot(key), |t, now| hashes::hset(t, now, key, &pairs))?
+        self.write(key_slot(key), &[key], |t, now| hashes::hset(t, now, key, &pairs))?
     }
 
     /// `HSETNX`: sets `field` only if it does not exist; true if it was set.
@@ -44,7 +44,7 @@ impl Client {
         value: impl AsRef<[u8]>,
     ) -> Result<bool, Error> {
         let (key, field, value) = (key.as_ref(), field.as_ref(), value.as_ref());
-        self.write(key_slot(key), |t, now| hashes::hsetnx(t, now, key, field, value))?
+        self.write(key_slot(key), &[key], |t, now| hashes::hsetnx(t, now, key, field, value))?
     }
 
     /// `HGET`: the value of `field`.
@@ -53,7 +53,7 @@ impl Client {
     /// `WRONGTYPE` if the key holds another type; `CLUSTERDOWN` if the slot is not served.
     pub fn hget(&self, key: impl AsRef<[u8]>, field: impl AsRef<[u8]>) -> Result<Option<Bytes>, Error> {
         let (key, field) = (key.as_ref(), field.as_ref());
-        self.read(key_slot(key), |t, now| hashes::hget(t, now, key, field))?
+        self.read(key_slot(key), &[key], |t, now| hashes::hget(t, now, key, field))?
     }
 
     /// `HMGET`: the value of each field, None where missing (all None for a missing key).
@@ -66,7 +66,7 @@ impl Client {
         fields: &[F],
     ) -> Result<Vec<Option<Bytes>>, Error> {
         let key = key.as_ref();
-        self.read(key_slot(key), |t, now| hashes::hmget(t, now, key, fields))?
+        self.read(key_slot(key), &[key], |t, now| hashes::hmget(t, now, key, fields))?
     }
 
     /// `HGETALL`: every field and value; insertion order while the hash is small (up to 128
@@ -76,7 +76,7 @@ impl Client {
     /// `WRONGTYPE` if the key holds another type; `CLUSTERDOWN` if the slot is not served.
     pub fn hgetall(&self, key: impl AsRef<[u8]>) -> Result<Vec<(Bytes, Bytes)>, Error> {
         let key = key.as_ref();
-        self.read(key_slot(key), |t, now| hashes::hgetall(t, now, key))?
+        self.read(key_slot(key), &[key], |t, now| hashes::hgetall(t, now, key))?
     }
 
     /// `HKEYS`: every field, in [`hgetall`](Client::hgetall)'s order.
@@ -85,7 +85,7 @@ impl Client {
     /// `WRONGTYPE` if the key holds another type; `CLUSTERDOWN` if the slot is not served.
     pub fn hkeys(&self, key: impl AsRef<[u8]>) -> Result<Vec<Bytes>, Error> {
         let key = key.as_ref();
-        self.read(key_slot(key), |t, now| hashes::hkeys(t, now, key))?
+        self.read(key_slot(key), &[key], |t, now| hashes::hkeys(t, now, key))?
     }
 
     /// `HVALS`: every value, in [`hgetall`](Client::hgetall)'s order.
@@ -94,7 +94,7 @@ impl Client {
     /// `WRONGTYPE` if the key holds another type; `CLUSTERDOWN` if the slot is not served.
     pub fn hvals(&self, key: impl AsRef<[u8]>) -> Result<Vec<Bytes>, Error> {
         let key = key.as_ref();
-        self.read(key_slot(key), |t, now| hashes::hvals(t, now, key))?
+        self.read(key_slot(key), &[key], |t, now| hashes::hvals(t, now, key))?
     }
 
     /// `HDEL`: removes the fields, and the key once no field is left; returns how many
@@ -104,7 +104,7 @@ impl Client {
     /// `WRONGTYPE` if the key holds another type; `CLUSTERDOWN` if the slot is not served.
     pub fn hdel<F: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, fields: &[F]) -> Result<usize, Error> {
         let key = key.as_ref();
-        self.write(key_slot(key), |t, now| hashes::hdel(t, now, key, fields))?
+        self.write(key_slot(key), &[key], |t, now| hashes::hdel(t, now, key, fields))?
     }
 
     /// `HEXISTS`: true if `field` exists.
@@ -113,7 +113,7 @@ impl Client {
     /// `WRONGTYPE` if the key holds another type; `CLUSTERDOWN` if the slot is not served.
     pub fn hexists(&self, key: impl AsRef<[u8]>, field: impl AsRef<[u8]>) -> Result<bool, Error> {
         let (key, field) = (key.as_ref(), field.as_ref());
-        self.read(key_slot(key), |t, now| hashes::hexists(t, now, key, field))?
+        self.read(key_slot(key), &[key], |t, now| hashes::hexists(t, now, key, field))?
     }
 
     /// `HLEN`: the number of fields (0 for a missing key).
@@ -122,7 +122,7 @@ impl Client {
     /// `WRONGTYPE` if the key holds another type; `CLUSTERDOWN` if the slot is not served.
     pub fn hlen(&self, key: impl AsRef<[u8]>) -> Result<usize, Error> {
         let key = key.as_ref();
-        self.read(key_slot(key), |t, now| hashes::hlen(t, now, key))?
+        self.read(key_slot(key), &[key], |t, now| hashes::hlen(t, now, key))?
     }
 
     /// `HSTRLEN`: the length of the value of `field` (0 if missing).
@@ -131,7 +131,7 @@ impl Client {
     /// `WRONGTYPE` if the key holds another type; `CLUSTERDOWN` if the slot is not served.
     pub fn hstrlen(&self, key: impl AsRef<[u8]>, field: impl AsRef<[u8]>) -> Result<usize, Error> {
         let (key, field) = (key.as_ref(), field.as_ref());
-        self.read(key_slot(key), |t, now| hashes::hstrlen(t, now, key, field))?
+        self.read(key_slot(key), &[key], |t, now| hashes::hstrlen(t, now, key, field))?
     }
 
     /// `HINCRBY`: adds `delta` to the integer at `field` (0 if missing) and returns the
@@ -147,7 +147,7 @@ impl Client {
         delta: i64,
     ) -> Result<i64, Error> {
         let (key, field) = (key.as_ref(), field.as_ref());
-        self.write(key_slot(key), |t, now| hashes::hincrby(t, now, key, field, delta))?
+        self.write(key_slot(key), &[key], |t, now| hashes::hincrby(t, now, key, field, delta))?
     }
 
     /// `HINCRBYFLOAT`: adds `delta` to the number at `field` (0 if missing) and returns the
@@ -164,8 +164,8 @@ impl Client {
         delta: f64,
     ) -> Result<f64, Error> {
         let (key, field) = (key.as_ref(), field.as_ref());
-        let text =
-            self.write(key_slot(key), |t, now| hashes::hincrbyfloat(t, now, key, field, delta))??;
+        let text = self
+            .write(key_slot(key), &[key], |t, now| hashes::hincrbyfloat(t, now, key, field, delta))??;
         parse_f64(&text).ok_or_else(Error::not_float)
     }
 
@@ -178,6 +178,6 @@ impl Client {
     /// 2^24 repeats; `CLUSTERDOWN` if the slot is not served.
     pub fn hrandfield(&self, key: impl AsRef<[u8]>, count: i64) -> Result<Vec<(Bytes, Bytes)>, Error> {
         let key = key.as_ref();
-        self.read(key_slot(key), |t, now| hashes::hrandfield(t, now, key, count))?
+        self.read(key_slot(key), &[key], |t, now| hashes::hrandfield(t, now, key, count))?
     }
 }

@@ -46,7 +46,9 @@ impl Client {
         if values.is_empty() {
             return Err(Error::arity(command));
         }
-        self.write(key_slot(key), |t, now| lists::push(t, now, key, end, values, only_if_exists))?
+        self.write(key_slot(key), &[key], |t, now| {
+            lists::push(t, now, key, end, values, only_if_exists)
+        })?
     }
 
     /// `LPUSH`: adds `values` at the head, one after the other (so the last ends up first),
@@ -103,7 +105,7 @@ impl Client {
     /// `WRONGTYPE` if the key holds another type; `CLUSTERDOWN` if the slot is not served.
     pub fn lpop(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>, Error> {
         let key = key.as_ref();
-        self.write_shrink(key_slot(key), |t, now| lists::pop(t, now, key, ListEnd::Left))?
+        self.write_shrink(key_slot(key), &[key], |t, now| lists::pop(t, now, key, ListEnd::Left))?
     }
 
     /// `RPOP`: removes and returns the tail; None if there is no key.
@@ -112,7 +114,7 @@ impl Client {
     /// As [`lpop`](Client::lpop).
     pub fn rpop(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>, Error> {
         let key = key.as_ref();
-        self.write_shrink(key_slot(key), |t, now| lists::pop(t, now, key, ListEnd::Right))?
+        self.write_shrink(key_slot(key), &[key], |t, now| lists::pop(t, now, key, ListEnd::Right))?
     }
 
     /// `LPOP key count`: removes up to `count` elements from the head, in the order removed;
@@ -122,7 +124,7 @@ impl Client {
     /// As [`lpop`](Client::lpop).
     pub fn lpop_count(&self, key: impl AsRef<[u8]>, count: usize) -> Result<Vec<Bytes>, Error> {
         let key = key.as_ref();
-        let popped = self.write_shrink(key_slot(key), |t, now| {
+        let popped = self.write_shrink(key_slot(key), &[key], |t, now| {
             lists::pop_count(t, now, key, ListEnd::Left, count)
         })??;
         Ok(popped.unwrap_or_default())
@@ -135,7 +137,7 @@ impl Client {
     /// As [`lpop`](Client::lpop).
     pub fn rpop_count(&self, key: impl AsRef<[u8]>, count: usize) -> Result<Vec<Bytes>, Error> {
         let key = key.as_ref();
-        let popped = self.write_shrink(key_slot(key), |t, now| {
+        let popped = self.write_shrink(key_slot(key), &[key], |t, now| {
             lists::pop_count(t, now, key, ListEnd::Right, count)
         })??;
         Ok(popped.unwrap_or_default())
@@ -147,7 +149,7 @@ impl Client {
     /// `WRONGTYPE` if the key holds another type; `CLUSTERDOWN` if the slot is not served.
     pub fn llen(&self, key: impl AsRef<[u8]>) -> Result<usize, Error> {
         let key = key.as_ref();
-        self.read(key_slot(key), |t, now| lists::len(t, now, key))?
+        self.read(key_slot(key), &[key], |t, now| lists::len(t, now, key))?
     }
 
     /// `LRANGE`: the elements from `start` to `stop`, both included; negative indexes count
@@ -158,7 +160,7 @@ impl Client {
     /// As [`llen`](Client::llen).
     pub fn lrange(&self, key: impl AsRef<[u8]>, start: i64, stop: i64) -> Result<Vec<Bytes>, Error> {
         let key = key.as_ref();
-        self.read(key_slot(key), |t, now| lists::range(t, now, key, start, stop))?
+        self.read(key_slot(key), &[key], |t, now| lists::range(t, now, key, start, stop))?
     }
 
     /// `LINDEX`: the element at `index` (negative from the tail); None if out of range or
@@ -168,7 +170,7 @@ impl Client {
     /// As [`llen`](Client::llen).
     pub fn lindex(&self, key: impl AsRef<[u8]>, index: i64) -> Result<Option<Bytes>, Error> {
         let key = key.as_ref();
-        self.read(key_slot(key), |t, now| lists::index(t, now, key, index))?
+        self.read(key_slot(key), &[key], |t, now| lists::index(t, now, key, index))?
     }
 
     /// `LSET`: replaces the element at `index` (negative from the tail).
@@ -177,7 +179,7 @@ impl Client {
     /// `ERR no such key`; `ERR index out of range`; `WRONGTYPE`; `CLUSTERDOWN`; `OOM`.
     pub fn lset(&self, key: impl AsRef<[u8]>, index: i64, value: impl AsRef<[u8]>) -> Result<(), Error> {
         let (key, value) = (key.as_ref(), value.as_ref());
-        self.write(key_slot(key), |t, now| lists::set(t, now, key, index, value))?
+        self.write(key_slot(key), &[key], |t, now| lists::set(t, now, key, index, value))?
     }
 
     /// `LREM`: removes elements equal to `value`: the first `count` from the head if `count`
@@ -192,7 +194,7 @@ impl Client {
         value: impl AsRef<[u8]>,
     ) -> Result<usize, Error> {
         let (key, value) = (key.as_ref(), value.as_ref());
-        self.write_shrink(key_slot(key), |t, now| lists::rem(t, now, key, count, value))?
+        self.write_shrink(key_slot(key), &[key], |t, now| lists::rem(t, now, key, count, value))?
     }
 
     /// `LTRIM`: keeps only the elements from `start` to `stop` (as [`lrange`](Client::lrange)
@@ -202,7 +204,7 @@ impl Client {
     /// As [`lpop`](Client::lpop).
     pub fn ltrim(&self, key: impl AsRef<[u8]>, start: i64, stop: i64) -> Result<(), Error> {
         let key = key.as_ref();
-        self.write_shrink(key_slot(key), |t, now| lists::trim(t, now, key, start, stop))?
+        self.write_shrink(key_slot(key), &[key], |t, now| lists::trim(t, now, key, start, stop))?
     }
 
     /// `LPOS key value`: the index of the first element equal to `value`; None if there is
@@ -213,7 +215,7 @@ impl Client {
     pub fn lpos(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<Option<usize>, Error> {
         let (key, value) = (key.as_ref(), value.as_ref());
         let o = lists::PosOptions::default();
-        let found = self.read(key_slot(key), |t, now| lists::pos(t, now, key, value, &o))??;
+        let found = self.read(key_slot(key), &[key], |t, now| lists::pos(t, now, key, value, &o))??;
         Ok(found.first().map(|&i| i as usize))
     }
 
@@ -238,7 +240,7 @@ impl Client {
                 [b"LMOVE", src, dst, end_word(from).as_bytes(), end_word(to).as_bytes()];
             return self.command(&words).map(bulk);
         }
-        self.write(slot, |t, now| lists::lmove(t, now, src, dst, from, to))?
+        self.write(slot, &[src, dst], |t, now| lists::lmove(t, now, src, dst, from, to))?
     }
 
     /// `BLPOP`: pops the head of the first non-empty list among `keys` (which must share a

@@ -22,11 +22,12 @@ use crate::command::{lookup_id, server, unknown_command, BlockFn, Handler, Keyle
 use crate::config::ReadFrom;
 use crate::error::{ClusterDownReason, Error};
 use crate::glob::Glob;
+use crate::ids::NodeId;
 use crate::keyspace::{Db, Now, Value, View};
-use crate::node::{Blocking, Registry, Serve};
+use crate::node::{Blocking, Registry, Serve, Via};
 use crate::reply::Reply;
 use crate::slot::{key_slot, SLOTS};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,12 +51,17 @@ use std::time::Duration;
 #[derive(Clone)]
 pub struct Client {
     registry: Arc<Registry>,
+    /// A raw client's own slot map (node ids by slot): it sends each command where the map
+    /// says and hands redirects back instead of following them. None: follow redirects.
+    raw: Option<Arc<[AtomicU32]>>,
     /// Multi-key commands may span slots (atomically, under every slot's lock).
     allow_cross_slot: bool,
     /// Where reads go.
     read_from: ReadFrom,
     /// Spreads reads over replicas (shared by clones).
     turn: Arc<AtomicUsize>,
+    /// Set by [`Client::command_at`]: every keyed command goes to this node (asked or not).
+    pinned: Option<(NodeId, bool)>,
 }
 
 /// The command-table index of a command, looked up once per call site (for counters).
@@ -90,7 +96,14 @@ pub(crate) fn run_locked(
 
 impl Client {
     pub(crate) fn new(registry: Arc<Registry>, allow_cross_slot: bool) -> Client {
-        Client { registry, allow_cross_slot, read_from: ReadFrom::Primary, turn: Arc::default() }
+        Client {
+            registry,
+            raw: None,
+            allow_cross_slot,
+            read_from: ReadFrom::Primary,
+            turn: Arc::default(),
+            pinned: None,
+        }
     }
 
     /// This client with reads going where `read_from` says; writes always go to the
@@ -116,6 +129,54 @@ impl Client {
         self
     }
 
+    /// This client with redirects followed (`true`, the default: `ASK`, `MOVED` and
+    /// `TRYAGAIN` are handled inside, and the caller only ever sees the command's answer) or
+    /// handed back (`false`, a raw client): it keeps its own slot map, taken now, sends each
+    /// command where the map says, updates the map on `MOVED` as a Redis Cluster client
+    /// does, and returns every `MOVED`, `ASK` and `TRYAGAIN` as an error, so a test can
+    /// watch what a client of a real cluster would see during a migration.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), slotstore::Error> {
+    /// use slotstore::{key_slot, Cluster, Error, MigrationMode};
+    /// let cluster = Cluster::builder().primaries(2).build()?;
+    /// let raw = cluster.client().follow_redirects(false);
+    /// let slot = key_slot("k");
+    /// let to = cluster.primaries().into_iter().find(|p| Some(*p) != cluster.slot_owner(slot)).unwrap();
+    /// let mut m = cluster.begin_migration(slot, to, MigrationMode::KeyByKey)?;
+    /// // A missing key on a migrating slot is asked for on the target.
+    /// assert!(matches!(raw.get("k"), Err(Error::Ask { node, .. }) if node == to));
+    /// m.finish()?;
+    /// // The map still names the old owner: one MOVED, then the map knows.
+    /// assert!(matches!(raw.get("k"), Err(Error::Moved { node, .. }) if node == to));
+    /// assert_eq!(raw.get("k")?, None);
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn follow_redirects(mut self, follow: bool) -> Client {
+        self.raw = (!follow)
+            .then(|| (0..SLOTS as u16).map(|s| AtomicU32::new(self.registry.route_id(s))).collect());
+        self
+    }
+
+    /// Runs one command on `node`, as a connection to that node would: `asking` sends
+    /// `ASKING` first. Redirects come back as errors (`MOVED` if `node` does not serve the
+    /// slot, `ASK`/`TRYAGAIN` by the migration rules). Keyless commands run as
+    /// [`Client::command`] runs them.
+    ///
+    /// # Errors
+    /// As [`Client::command`], plus the redirects; `ERR Unknown node`.
+    pub fn command_at<A: AsRef<[u8]>>(
+        &self,
+        node: NodeId,
+        asking: bool,
+        args: &[A],
+    ) -> Result<Reply, Error> {
+        let mut pinned = self.clone();
+        pinned.pinned = Some((node, asking));
+        pinned.command(args)
+    }
+
     /// Where this client's reads go.
     pub fn read_mode(&self) -> ReadFrom {
         self.read_from
@@ -124,14 +185,15 @@ impl Client {
     /// A read on a replica, as `read_from` says (the cold path of every read).
     #[cold]
     #[inline(never)]
-    fn read_replica<R>(
+    fn read_replica<K: AsRef<[u8]>, R>(
         &self,
         slot: u16,
         cmd: usize,
+        keys: &[K],
         f: impl FnOnce(&crate::keyspace::Table, &Now<'_>) -> R,
     ) -> Result<R, Error> {
         let turn = self.turn.fetch_add(1, Ordering::Relaxed);
-        self.registry.read_from(slot, cmd, self.read_from, turn, f)
+        self.registry.read_from(slot, cmd, keys, self.read_from, turn, f)
     }
 
     /// `WAIT numreplicas timeout`: waits until `replicas` replicas have applied the last
@@ -174,19 +236,19 @@ impl Client {
                 if self.allow_cross_slot && !matches!(spec.handler, Handler::Blocking(..)) =>
             {
                 let slots = spec.slots(&args)?;
-                return self.registry.write_many(&slots, |db, now| run_locked(spec, db, now, &args))?;
+                let keys = spec.keys(&args)?;
+                return self.write_many(&slots, &keys, |db, now| run_locked(spec, db, now, &args))?;
             }
             Err(e) => return Err(e),
         };
         match spec.handler {
-            Handler::Read(f) if self.read_from != ReadFrom::Primary => {
-                self.read_replica(slot, id, |t, now| f(&View::One(t), now, &args))?
-            }
             Handler::Read(f) => {
-                self.registry.read_cmd(slot, id, |t, now| f(&View::One(t), now, &args))?
+                let keys = spec.keys(&args)?;
+                self.read_cmd(slot, id, &keys, |v, now| f(v, now, &args))?
             }
             Handler::Write(f) => {
-                self.registry.write_cmd(slot, id, spec.grows, |t, now| f(&mut Db::One(t), now, &args))?
+                let keys = spec.keys(&args)?;
+                self.write_cmd(slot, id, spec.grows, &keys, |db, now| f(db, now, &args))?
             }
             Handler::Blocking(f, timeout) => self.blocking(slot, spec, f, timeout, &args),
             Handler::Keyless(_) => unreachable!("handled above"),
@@ -224,9 +286,9 @@ impl Client {
     ) -> Result<Option<R>, Error> {
         match self.slots_of(keys)?.as_slice() {
             [] => Ok(None),
-            [slot] if grows => self.write(*slot, f).map(Some),
-            [slot] => self.write_shrink(*slot, f).map(Some),
-            slots => self.registry.write_many(slots, f).map(Some),
+            [slot] if grows => self.write(*slot, keys, f).map(Some),
+            [slot] => self.write_shrink(*slot, keys, f).map(Some),
+            slots => self.write_many(slots, keys, f).map(Some),
         }
     }
 
@@ -247,7 +309,7 @@ impl Client {
             let a: Vec<&[u8]> = words.iter().map(|w| &**w).collect();
             f(db, now, &a).transpose()
         });
-        let (id, outcome) = self.registry.block(slot, keys, serve)?;
+        let (id, outcome) = self.learn(self.registry.block(slot, keys, self.via(slot), serve))?;
         let rx = match outcome {
             Blocking::Done(reply) => return reply,
             Blocking::Waiting(rx) => rx,
@@ -256,13 +318,23 @@ impl Client {
             Some(d) => rx.recv_timeout(d).map_err(|e| e.is_disconnected()),
             None => rx.recv().map_err(|_| true),
         };
+        let gone = || Err(Error::ClusterDown(ClusterDownReason::Down));
         match got {
             Ok(reply) => reply,
             // The node holding the slot went away with the caller's queue.
-            Err(true) => Err(Error::ClusterDown(ClusterDownReason::Down)),
-            Err(false) if self.registry.cancel_block(slot, id) => Ok(Reply::Nil),
-            // Served while the timeout passed: the reply is on its way.
-            Err(false) => rx.recv().unwrap_or(Ok(Reply::Nil)),
+            Err(true) => gone(),
+            Err(false) => loop {
+                if self.registry.cancel_block(slot, id) {
+                    return Ok(Reply::Nil);
+                }
+                // Not found: served while the timeout passed (the reply is on its way), or
+                // moving with a migration's handover (found on the next look).
+                match rx.recv_timeout(Duration::from_millis(1)) {
+                    Ok(reply) => return reply,
+                    Err(e) if e.is_disconnected() => return gone(),
+                    Err(_) => {}
+                }
+            },
         }
     }
 
@@ -370,30 +442,109 @@ impl Client {
 
     // ----- typed methods -----
 
-    /// Runs `f` on the table of `slot` as a one-slot view.
+    /// Where a keyed command on `slot` goes: the live route, redirects followed; or, for a
+    /// raw client, the node its own slot map names.
     #[inline]
-    fn read<R>(&self, slot: u16, f: impl FnOnce(&View<'_>, &Now<'_>) -> R) -> Result<R, Error> {
-        if self.read_from != ReadFrom::Primary {
-            return self.read_replica(slot, usize::MAX, |t, now| f(&View::One(t), now));
+    fn via(&self, slot: u16) -> Via {
+        if let Some((node, asking)) = self.pinned {
+            return Via::Node(node, asking);
         }
-        self.registry.read(slot, |t, now| f(&View::One(t), now))
+        match &self.raw {
+            None => Via::Follow,
+            Some(map) => match map[usize::from(slot)].load(Ordering::Relaxed) {
+                id if (id as usize) < crate::config::MAX_NODES => Via::Node(NodeId(id), false),
+                _ => Via::Follow,
+            },
+        }
     }
 
-    /// Runs `f` on the table of `slot` as a one-slot keyspace.
+    /// What a raw client learns from an answer: a `MOVED` updates its slot map, as a
+    /// Redis Cluster client refreshes its map on `MOVED`.
     #[inline]
-    ///
-    /// The write may grow memory: under a budget it first makes room (or answers `OOM`).
-    fn write<R>(&self, slot: u16, f: impl FnOnce(&mut Db<'_>, &Now<'_>) -> R) -> Result<R, Error> {
-        self.registry.write_cmd(slot, usize::MAX, true, |t, now| f(&mut Db::One(t), now))
+    fn learn<R>(&self, r: Result<R, Error>) -> Result<R, Error> {
+        if let (Some(map), Err(Error::Moved { slot, node })) = (&self.raw, &r) {
+            map[usize::from(*slot)].store(node.0, Ordering::Relaxed);
+        }
+        r
+    }
+
+    /// Runs `f` on the table of `slot` as a one-slot view, by the migration rules for `keys`.
+    #[inline]
+    fn read<K: AsRef<[u8]>, R>(
+        &self,
+        slot: u16,
+        keys: &[K],
+        f: impl FnOnce(&View<'_>, &Now<'_>) -> R,
+    ) -> Result<R, Error> {
+        self.read_cmd(slot, usize::MAX, keys, f)
+    }
+
+    /// [`Client::read`], counting command `cmd`.
+    #[inline]
+    fn read_cmd<K: AsRef<[u8]>, R>(
+        &self,
+        slot: u16,
+        cmd: usize,
+        keys: &[K],
+        f: impl FnOnce(&View<'_>, &Now<'_>) -> R,
+    ) -> Result<R, Error> {
+        if self.read_from != ReadFrom::Primary && self.pinned.is_none() {
+            return self.read_replica(slot, cmd, keys, |t, now| f(&View::One(t), now));
+        }
+        self.learn(
+            self.registry.read_cmd(slot, cmd, keys, self.via(slot), |t, now| f(&View::One(t), now)),
+        )
+    }
+
+    /// Runs `f` on the table of `slot` as a one-slot keyspace, by the migration rules for
+    /// `keys`. The write may grow memory: under a budget it first makes room (or answers
+    /// `OOM`).
+    #[inline]
+    fn write<K: AsRef<[u8]>, R>(
+        &self,
+        slot: u16,
+        keys: &[K],
+        f: impl FnOnce(&mut Db<'_>, &Now<'_>) -> R,
+    ) -> Result<R, Error> {
+        self.write_cmd(slot, usize::MAX, true, keys, f)
     }
 
     /// A write that never grows memory (deletes, TTL changes, pops): runs even over budget.
-    fn write_shrink<R>(
+    fn write_shrink<K: AsRef<[u8]>, R>(
         &self,
         slot: u16,
+        keys: &[K],
         f: impl FnOnce(&mut Db<'_>, &Now<'_>) -> R,
     ) -> Result<R, Error> {
-        self.registry.write(slot, |t, now| f(&mut Db::One(t), now))
+        self.write_cmd(slot, usize::MAX, false, keys, f)
+    }
+
+    /// [`Client::write`], counting command `cmd`, growing memory only if `grows`.
+    #[inline]
+    fn write_cmd<K: AsRef<[u8]>, R>(
+        &self,
+        slot: u16,
+        cmd: usize,
+        grows: bool,
+        keys: &[K],
+        f: impl FnOnce(&mut Db<'_>, &Now<'_>) -> R,
+    ) -> Result<R, Error> {
+        let via = self.via(slot);
+        self.learn(
+            self.registry.write_cmd(slot, cmd, grows, keys, via, |t, now| f(&mut Db::One(t), now)),
+        )
+    }
+
+    /// Runs `f` with every slot of `slots` locked (cross-slot commands and transactions),
+    /// by the migration rules for `keys`.
+    fn write_many<K: AsRef<[u8]>, R>(
+        &self,
+        slots: &[u16],
+        keys: &[K],
+        f: impl FnOnce(&mut Db<'_>, &Now<'_>) -> R,
+    ) -> Result<R, Error> {
+        let follow = self.raw.is_none() && self.pinned.is_none();
+        self.learn(self.registry.write_many(slots, keys, follow, f))
     }
 
     /// `GET`: the string at `key`.
@@ -403,13 +554,7 @@ impl Client {
     #[inline]
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>, Error> {
         let key = key.as_ref();
-        if self.read_from != ReadFrom::Primary {
-            return self.read_replica(key_slot(key), cmd_id!("get"), |t, now| {
-                strings::get(&View::One(t), now, key)
-            })?;
-        }
-        self.registry
-            .read_cmd(key_slot(key), cmd_id!("get"), |t, now| strings::get(&View::One(t), now, key))?
+        self.read_cmd(key_slot(key), cmd_id!("get"), &[key], |t, now| strings::get(t, now, key))?
     }
 
     /// `SET`: stores `value` at `key`, replacing any value and TTL.
@@ -421,13 +566,13 @@ impl Client {
         let key = key.as_ref();
         // Copy the value before taking the lock, to keep the critical section short.
         let value = Value::Str(Bytes::copy_from(value.as_ref()));
-        self.registry.write_cmd(key_slot(key), cmd_id!("set"), true, |t, _| t.insert(key, value, None))
+        self.write_cmd(key_slot(key), cmd_id!("set"), true, &[key], |t, _| t.insert(key, value, None))
     }
 
     fn set_with(&self, key: &[u8], value: &[u8], o: SetOptions, cmd: &str) -> Result<bool, Error> {
         let value = Bytes::copy_from(value);
         let (stored, _) =
-            self.write(key_slot(key), |t, now| strings::set(t, now, key, value, &o, cmd))??;
+            self.write(key_slot(key), &[key], |t, now| strings::set(t, now, key, value, &o, cmd))??;
         Ok(stored)
     }
 
@@ -464,7 +609,7 @@ impl Client {
     /// `WRONGTYPE` if the key holds another type.
     pub fn get_del(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>, Error> {
         let key = key.as_ref();
-        self.write_shrink(key_slot(key), |t, now| {
+        self.write_shrink(key_slot(key), &[key], |t, now| {
             let v = strings::get(t, now, key)?;
             if v.is_some() {
                 t.remove(key);
@@ -481,7 +626,7 @@ impl Client {
     #[inline]
     pub fn incr_by(&self, key: impl AsRef<[u8]>, delta: i64) -> Result<i64, Error> {
         let key = key.as_ref();
-        self.write(key_slot(key), |t, now| strings::incr_by(t, now, key, delta))?
+        self.write(key_slot(key), &[key], |t, now| strings::incr_by(t, now, key, delta))?
     }
 
     /// `INCRBYFLOAT`: adds `delta` to the number at `key` and returns the result.
@@ -492,8 +637,9 @@ impl Client {
     pub fn incr_by_float(&self, key: impl AsRef<[u8]>, delta: f64) -> Result<f64, Error> {
         let key = key.as_ref();
         let delta = crate::command::args::format_f64(delta);
-        let text =
-            self.write(key_slot(key), |t, now| strings::incr_by_float(t, now, key, delta.as_bytes()))??;
+        let text = self.write(key_slot(key), &[key], |t, now| {
+            strings::incr_by_float(t, now, key, delta.as_bytes())
+        })??;
         crate::command::args::parse_f64(&text).ok_or_else(Error::not_float)
     }
 
@@ -503,7 +649,7 @@ impl Client {
     /// `WRONGTYPE`; `ERR string exceeds maximum allowed size` past 512 MiB.
     pub fn append(&self, key: impl AsRef<[u8]>, tail: impl AsRef<[u8]>) -> Result<usize, Error> {
         let (key, tail) = (key.as_ref(), tail.as_ref());
-        self.write(key_slot(key), |t, now| strings::append(t, now, key, tail))?
+        self.write(key_slot(key), &[key], |t, now| strings::append(t, now, key, tail))?
     }
 
     /// `DEL`: removes `keys`, which must share a slot (unless the cluster allows cross-slot
@@ -522,8 +668,8 @@ impl Client {
     pub fn exists<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<usize, Error> {
         match self.slots_of(keys)?.as_slice() {
             [] => Ok(0),
-            [slot] => self.read(*slot, |t, now| keys::exists(t, now, keys)),
-            slots => self.registry.write_many(slots, |t, now| keys::exists(&t.view(), now, keys)),
+            [slot] => self.read(*slot, keys, |t, now| keys::exists(t, now, keys)),
+            slots => self.write_many(slots, keys, |t, now| keys::exists(&t.view(), now, keys)),
         }
     }
 
@@ -534,7 +680,7 @@ impl Client {
     pub fn expire(&self, key: impl AsRef<[u8]>, ttl: Duration) -> Result<bool, Error> {
         let key = key.as_ref();
         let ms = i64::try_from(ttl.as_millis()).map_err(|_| Error::invalid_expire("pexpire"))?;
-        self.write_shrink(key_slot(key), |t, now| {
+        self.write_shrink(key_slot(key), &[key], |t, now| {
             let at = ms.checked_add(now.ms() as i64).ok_or_else(|| Error::invalid_expire("pexpire"))?;
             Ok(keys::expire_at(t, now, key, at, keys::ExpireFlags::default()))
         })?
@@ -546,7 +692,9 @@ impl Client {
     /// `CLUSTERDOWN` if the key's slot is not served.
     pub fn ttl(&self, key: impl AsRef<[u8]>) -> Result<Option<Duration>, Error> {
         let key = key.as_ref();
-        self.read(key_slot(key), |t, now| keys::pttl(t, now, key).ok().map(Duration::from_millis))
+        self.read(key_slot(key), &[key], |t, now| {
+            keys::pttl(t, now, key).ok().map(Duration::from_millis)
+        })
     }
 
     /// `PERSIST`: removes the TTL of `key`; true if it had one.
@@ -555,7 +703,7 @@ impl Client {
     /// `CLUSTERDOWN` if the key's slot is not served.
     pub fn persist(&self, key: impl AsRef<[u8]>) -> Result<bool, Error> {
         let key = key.as_ref();
-        self.write_shrink(key_slot(key), |t, now| keys::persist(t, now, key))
+        self.write_shrink(key_slot(key), &[key], |t, now| keys::persist(t, now, key))
     }
 
     /// `MSET`: stores every pair at once; all keys must share a slot.
@@ -578,8 +726,8 @@ impl Client {
         };
         match self.slots_of(keys)?.as_slice() {
             [] => Ok(Vec::new()),
-            [slot] => self.read(*slot, mget),
-            slots => self.registry.write_many(slots, |t, now| mget(&t.view(), now)),
+            [slot] => self.read(*slot, keys, mget),
+            slots => self.write_many(slots, keys, |t, now| mget(&t.view(), now)),
         }
     }
 
@@ -604,7 +752,8 @@ impl Client {
     pub fn mget_nonatomic<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Option<Bytes>>, Error> {
         let mut out = vec![None; keys.len()];
         for (slot, idx) in Self::by_slot(keys) {
-            self.read(slot, |t, now| {
+            let group: Vec<&[u8]> = idx.iter().map(|&i| keys[i].as_ref()).collect();
+            self.read(slot, &group, |t, now| {
                 for &i in &idx {
                     out[i] = t.get(keys[i].as_ref(), now).and_then(strings::string_or_none);
                 }
@@ -623,7 +772,8 @@ impl Client {
         for (slot, idx) in Self::by_slot(&keys) {
             let group: Vec<(&[u8], &[u8])> =
                 idx.iter().map(|&i| (keys[i], pairs[i].1.as_ref())).collect();
-            self.write(slot, |t, _| strings::mset(t, &group))?;
+            let group_keys: Vec<&[u8]> = group.iter().map(|(k, _)| *k).collect();
+            self.write(slot, &group_keys, |t, _| strings::mset(t, &group))?;
         }
         Ok(())
     }
@@ -636,7 +786,7 @@ impl Client {
         let mut removed = 0;
         for (slot, idx) in Self::by_slot(keys) {
             let group: Vec<&[u8]> = idx.iter().map(|&i| keys[i].as_ref()).collect();
-            removed += self.write_shrink(slot, |t, now| keys::del(t, now, &group))?;
+            removed += self.write_shrink(slot, &group, |t, now| keys::del(t, now, &group))?;
         }
         Ok(removed)
     }

@@ -55,6 +55,8 @@ struct Watch {
     key: Box<[u8]>,
     version: u64,
     live: bool,
+    /// The slot's watch generation at `WATCH`: a migration step in between aborts `EXEC`.
+    generation: u32,
 }
 
 impl Client {
@@ -179,9 +181,10 @@ impl Session {
         self.client.slots_of(keys)?;
         for key in keys {
             let slot = key_slot(key);
-            let (version, live) =
-                self.client.registry.write(slot, |t, now| (t.watch(key), t.contains(key, now)))?;
-            self.watches.push(Watch { slot, key: Box::from(*key), version, live });
+            let (version, live, generation) = self.client.registry.write(slot, |t, now| {
+                (t.watch(key), t.contains(key, now), self.client.registry.generation(slot))
+            })?;
+            self.watches.push(Watch { slot, key: Box::from(*key), version, live, generation });
         }
         Ok(Reply::ok())
     }
@@ -204,8 +207,11 @@ impl Session {
         let commands: Vec<Vec<&[u8]>> =
             queued.iter().map(|c| c.iter().map(|w| &**w).collect()).collect();
         let mut slots: Vec<u16> = self.watches.iter().map(|w| w.slot).collect();
+        let mut keys: Vec<&[u8]> = Vec::new();
         for a in &commands {
-            slots.extend(lookup(a[0]).expect("checked when queued").slots(a)?);
+            let spec = lookup(a[0]).expect("checked when queued");
+            slots.extend(spec.slots(a)?);
+            keys.extend(spec.keys(a)?);
         }
         slots.sort_unstable();
         slots.dedup();
@@ -215,7 +221,9 @@ impl Session {
         let run_all = |db: &mut crate::keyspace::Db<'_>, now: &crate::keyspace::Now<'_>| {
             let changed = self.watches.iter().any(|w| {
                 let t = db.table_ref(&w.key);
-                t.watch_version(&w.key) != w.version || (w.live && !t.contains(&w.key, now))
+                t.watch_version(&w.key) != w.version
+                    || (w.live && !t.contains(&w.key, now))
+                    || self.client.registry.generation(w.slot) != w.generation
             });
             if changed {
                 return Reply::Nil;
@@ -239,7 +247,7 @@ impl Session {
                 &crate::keyspace::Now::new(clock),
             ));
         }
-        self.client.registry.write_many(&slots, run_all)
+        self.client.write_many(&slots, &keys, run_all)
     }
 }
 

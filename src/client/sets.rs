@@ -25,7 +25,7 @@ impl Client {
     /// `WRONGTYPE` if the key holds another type; `CLUSTERDOWN` if the slot is not served.
     pub fn sadd<M: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, members: &[M]) -> Result<usize, Error> {
         let key = key.as_ref();
-        self.write(key_slot(key), |t, now| sets::sadd(t, now, key, members))?
+        self.write(key_slot(key), &[key], |t, now| sets::sadd(t, now, key, members))?
     }
 
     /// `SREM`: removes the members, and the key once the set is empty; returns how many were
@@ -35,7 +35,7 @@ impl Client {
     /// `WRONGTYPE` if the key holds another type; `CLUSTERDOWN` if the slot is not served.
     pub fn srem<M: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, members: &[M]) -> Result<usize, Error> {
         let key = key.as_ref();
-        self.write(key_slot(key), |t, now| sets::srem(t, now, key, members))?
+        self.write(key_slot(key), &[key], |t, now| sets::srem(t, now, key, members))?
     }
 
     /// `SMEMBERS`: every member; ascending while every member is an integer (up to 512 of
@@ -45,7 +45,7 @@ impl Client {
     /// `WRONGTYPE` if the key holds another type; `CLUSTERDOWN` if the slot is not served.
     pub fn smembers(&self, key: impl AsRef<[u8]>) -> Result<Vec<Bytes>, Error> {
         let key = key.as_ref();
-        self.read(key_slot(key), |t, now| sets::smembers(t, now, key))?
+        self.read(key_slot(key), &[key], |t, now| sets::smembers(t, now, key))?
     }
 
     /// `SISMEMBER`: true if `member` is in the set.
@@ -54,7 +54,7 @@ impl Client {
     /// `WRONGTYPE` if the key holds another type; `CLUSTERDOWN` if the slot is not served.
     pub fn sismember(&self, key: impl AsRef<[u8]>, member: impl AsRef<[u8]>) -> Result<bool, Error> {
         let (key, member) = (key.as_ref(), member.as_ref());
-        self.read(key_slot(key), |t, now| sets::sismember(t, now, key, member))?
+        self.read(key_slot(key), &[key], |t, now| sets::sismember(t, now, key, member))?
     }
 
     /// `SMISMEMBER`: for each of `members`, whether it is in the set.
@@ -67,7 +67,7 @@ impl Client {
         members: &[M],
     ) -> Result<Vec<bool>, Error> {
         let key = key.as_ref();
-        self.read(key_slot(key), |t, now| sets::smismember(t, now, key, members))?
+        self.read(key_slot(key), &[key], |t, now| sets::smismember(t, now, key, members))?
     }
 
     /// `SCARD`: the number of members (0 for a missing key).
@@ -76,7 +76,7 @@ impl Client {
     /// `WRONGTYPE` if the key holds another type; `CLUSTERDOWN` if the slot is not served.
     pub fn scard(&self, key: impl AsRef<[u8]>) -> Result<usize, Error> {
         let key = key.as_ref();
-        self.read(key_slot(key), |t, now| sets::scard(t, now, key))?
+        self.read(key_slot(key), &[key], |t, now| sets::scard(t, now, key))?
     }
 
     /// `SPOP key`: removes and returns a random member.
@@ -85,7 +85,7 @@ impl Client {
     /// `WRONGTYPE` if the key holds another type; `CLUSTERDOWN` if the slot is not served.
     pub fn spop(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>, Error> {
         let key = key.as_ref();
-        self.write(key_slot(key), |t, now| sets::spop_one(t, now, key))?
+        self.write(key_slot(key), &[key], |t, now| sets::spop_one(t, now, key))?
     }
 
     /// `SPOP key count`: removes and returns up to `count` random members.
@@ -94,7 +94,7 @@ impl Client {
     /// `WRONGTYPE` if the key holds another type; `CLUSTERDOWN` if the slot is not served.
     pub fn spop_count(&self, key: impl AsRef<[u8]>, count: usize) -> Result<Vec<Bytes>, Error> {
         let key = key.as_ref();
-        self.write(key_slot(key), |t, now| sets::spop(t, now, key, count))?
+        self.write(key_slot(key), &[key], |t, now| sets::spop(t, now, key, count))?
     }
 
     /// `SRANDMEMBER key count`: for a positive `count`, up to `count` distinct random members
@@ -106,7 +106,7 @@ impl Client {
     /// 2^24 repeats; `CLUSTERDOWN` if the slot is not served.
     pub fn srandmember(&self, key: impl AsRef<[u8]>, count: i64) -> Result<Vec<Bytes>, Error> {
         let key = key.as_ref();
-        self.read(key_slot(key), |t, now| sets::srandmember(t, now, key, count))?
+        self.read(key_slot(key), &[key], |t, now| sets::srandmember(t, now, key, count))?
     }
 
     /// `SMOVE`: moves `member` from `src` to `dst` (sharing a slot); false if it was not in
@@ -136,8 +136,8 @@ impl Client {
     ) -> Result<R, Error> {
         match self.slots_of(keys)?.as_slice() {
             [] => Err(Error::arity(command)),
-            [slot] => self.read(*slot, |t, now| f(t, now))?,
-            slots => self.registry.write_many(slots, |t, now| f(&t.view(), now))?,
+            [slot] => self.read(*slot, keys, |t, now| f(t, now))?,
+            slots => self.write_many(slots, keys, |t, now| f(&t.view(), now))?,
         }
     }
 

@@ -64,7 +64,7 @@ impl Client {
         if slots.is_empty() {
             return Err(Error::msg("a transaction needs at least one key"));
         }
-        self.registry.write_many(&slots, |db, now| f(&mut Transaction { db, now, slots: &slots }))?
+        self.write_many(&slots, keys, |db, now| f(&mut Transaction { db, now, slots: &slots }))?
     }
 }
 

@@ -41,8 +41,9 @@ impl Client {
     ) -> Result<usize, Error> {
         let key = key.as_ref();
         let pairs: Vec<(f64, &[u8])> = members.iter().map(|(s, m)| (*s, m.as_ref())).collect();
-        let r =
-            self.write(key_slot(key), |t, now| zsets::zadd(t, now, key, &pairs, ZaddFlags::default()))??;
+        let r = self.write(key_slot(key), &[key], |t, now| {
+            zsets::zadd(t, now, key, &pairs, ZaddFlags::default())
+        })??;
         Ok(r.added)
     }
 
@@ -59,7 +60,7 @@ impl Client {
         member: impl AsRef<[u8]>,
     ) -> Result<f64, Error> {
         let (key, member) = (key.as_ref(), member.as_ref());
-        self.write(key_slot(key), |t, now| zsets::zincr_by(t, now, key, delta, member))?
+        self.write(key_slot(key), &[key], |t, now| zsets::zincr_by(t, now, key, delta, member))?
     }
 
     /// `ZSCORE key member`: the score of `member`, if the set holds it.
@@ -68,7 +69,7 @@ impl Client {
     /// `WRONGTYPE` if the key holds another type; `CLUSTERDOWN` if its slot is not served.
     pub fn zscore(&self, key: impl AsRef<[u8]>, member: impl AsRef<[u8]>) -> Result<Option<f64>, Error> {
         let (key, member) = (key.as_ref(), member.as_ref());
-        self.read(key_slot(key), |t, now| zsets::zscore(t, now, key, member))?
+        self.read(key_slot(key), &[key], |t, now| zsets::zscore(t, now, key, member))?
     }
 
     /// `ZMSCORE key member ...`: the score of each member, None where absent.
@@ -81,7 +82,7 @@ impl Client {
         members: &[M],
     ) -> Result<Vec<Option<f64>>, Error> {
         let key = key.as_ref();
-        self.read(key_slot(key), |t, now| {
+        self.read(key_slot(key), &[key], |t, now| {
             members.iter().map(|m| zsets::zscore(t, now, key, m.as_ref())).collect()
         })?
     }
@@ -96,7 +97,7 @@ impl Client {
         member: impl AsRef<[u8]>,
     ) -> Result<Option<usize>, Error> {
         let (key, member) = (key.as_ref(), member.as_ref());
-        self.read(key_slot(key), |t, now| zsets::zrank(t, now, key, member, false))?
+        self.read(key_slot(key), &[key], |t, now| zsets::zrank(t, now, key, member, false))?
     }
 
     /// `ZREVRANK key member`: the 0-based position of `member` by descending score.
@@ -109,7 +110,7 @@ impl Client {
         member: impl AsRef<[u8]>,
     ) -> Result<Option<usize>, Error> {
         let (key, member) = (key.as_ref(), member.as_ref());
-        self.read(key_slot(key), |t, now| zsets::zrank(t, now, key, member, true))?
+        self.read(key_slot(key), &[key], |t, now| zsets::zrank(t, now, key, member, true))?
     }
 
     /// `ZREM key member ...`: removes members; returns how many were there. Removing the last
@@ -119,7 +120,7 @@ impl Client {
     /// `WRONGTYPE` if the key holds another type; `CLUSTERDOWN` if its slot is not served.
     pub fn zrem<M: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, members: &[M]) -> Result<usize, Error> {
         let key = key.as_ref();
-        self.write(key_slot(key), |t, now| zsets::zrem(t, now, key, members))?
+        self.write(key_slot(key), &[key], |t, now| zsets::zrem(t, now, key, members))?
     }
 
     /// `ZCARD key`: how many members the set has (0 if the key does not exist).
@@ -128,7 +129,7 @@ impl Client {
     /// `WRONGTYPE` if the key holds another type; `CLUSTERDOWN` if its slot is not served.
     pub fn zcard(&self, key: impl AsRef<[u8]>) -> Result<usize, Error> {
         let key = key.as_ref();
-        self.read(key_slot(key), |t, now| zsets::zcard(t, now, key))?
+        self.read(key_slot(key), &[key], |t, now| zsets::zcard(t, now, key))?
     }
 
     /// `ZCOUNT key min max`: how many members score within `min..=max` (infinities allowed).
@@ -138,7 +139,7 @@ impl Client {
     pub fn zcount(&self, key: impl AsRef<[u8]>, min: f64, max: f64) -> Result<usize, Error> {
         let key = key.as_ref();
         let r = score_range(min, max)?;
-        self.read(key_slot(key), |t, now| zsets::zcount(t, now, key, &r))?
+        self.read(key_slot(key), &[key], |t, now| zsets::zcount(t, now, key, &r))?
     }
 
     /// `ZRANGE key start stop WITHSCORES`: members at ranks `start..=stop` by ascending score,
@@ -204,7 +205,7 @@ impl Client {
         rev: bool,
         limit: Limit,
     ) -> Result<Vec<(Bytes, f64)>, Error> {
-        self.read(key_slot(key), |t, now| zsets::zrange(t, now, key, by, rev, limit))?
+        self.read(key_slot(key), &[key], |t, now| zsets::zrange(t, now, key, by, rev, limit))?
     }
 
     /// `ZPOPMIN key count`: removes and returns up to `count` members with the lowest scores,
@@ -214,7 +215,7 @@ impl Client {
     /// `WRONGTYPE` if the key holds another type; `CLUSTERDOWN` if its slot is not served.
     pub fn zpop_min(&self, key: impl AsRef<[u8]>, count: usize) -> Result<Vec<(Bytes, f64)>, Error> {
         let key = key.as_ref();
-        self.write(key_slot(key), |t, now| zsets::zpop(t, now, key, count, false))?
+        self.write(key_slot(key), &[key], |t, now| zsets::zpop(t, now, key, count, false))?
     }
 
     /// `ZPOPMAX key count`: removes and returns up to `count` members with the highest scores,
@@ -224,7 +225,7 @@ impl Client {
     /// `WRONGTYPE` if the key holds another type; `CLUSTERDOWN` if its slot is not served.
     pub fn zpop_max(&self, key: impl AsRef<[u8]>, count: usize) -> Result<Vec<(Bytes, f64)>, Error> {
         let key = key.as_ref();
-        self.write(key_slot(key), |t, now| zsets::zpop(t, now, key, count, true))?
+        self.write(key_slot(key), &[key], |t, now| zsets::zpop(t, now, key, count, true))?
     }
 
     /// `ZREMRANGEBYSCORE key min max`: removes the members scoring within `min..=max`;
@@ -240,7 +241,7 @@ impl Client {
     ) -> Result<usize, Error> {
         let key = key.as_ref();
         let by = RangeBy::Score(score_range(min, max)?);
-        self.write(key_slot(key), |t, now| zsets::zremrange(t, now, key, &by))?
+        self.write(key_slot(key), &[key], |t, now| zsets::zremrange(t, now, key, &by))?
     }
 
     /// `ZREMRANGEBYRANK key start stop`: removes the members at ranks `start..=stop`
@@ -256,7 +257,7 @@ impl Client {
     ) -> Result<usize, Error> {
         let key = key.as_ref();
         let by = RangeBy::Rank(start, stop);
-        self.write(key_slot(key), |t, now| zsets::zremrange(t, now, key, &by))?
+        self.write(key_slot(key), &[key], |t, now| zsets::zremrange(t, now, key, &by))?
     }
 
     /// `ZUNIONSTORE dst numkeys key ...`: stores at `dst` every member of `keys` with the sum

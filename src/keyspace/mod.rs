@@ -151,8 +151,24 @@ pub(crate) struct Table {
     /// The access stamp new keys get, set by the node before each write under an LRU or
     /// LFU policy (so a new key is not the first evicted).
     fresh_stamp: u32,
+    /// Where the slot stands in a key-by-key migration. A byte in the padding after
+    /// `fresh_stamp`: every command reads it under the slot's lock, so it must cost nothing.
+    moving: Moving,
     /// Rarely used state, boxed so an idle table stays small.
     extra: Option<Box<Extra>>,
+}
+
+/// A slot's part in a key-by-key migration, as its holder's table records it. The lock that
+/// guards the table makes "is the key here?" and the command one step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Moving {
+    /// Not moving: the holder serves every command.
+    #[default]
+    Stable,
+    /// The source: serves keys it still has; missing keys are asked for on the target.
+    Migrating,
+    /// The target: serves only callers that were sent here with `ASK`.
+    Importing,
 }
 
 /// Keys callers are blocked on (`BLPOP` ...) or watch (`WATCH`), and the keys written since
@@ -469,6 +485,17 @@ impl Table {
         }
     }
 
+    /// The table's part in a key-by-key migration.
+    #[inline]
+    pub(crate) fn moving(&self) -> Moving {
+        self.moving
+    }
+
+    /// Marks the table's part in a key-by-key migration.
+    pub(crate) fn set_moving(&mut self, moving: Moving) {
+        self.moving = moving;
+    }
+
     /// True if the table carries rarely used state (blocked callers, watches, replication
     /// tracking): the one branch the write path takes before looking at any of it.
     #[inline]
@@ -515,6 +542,7 @@ impl Table {
             entry_bytes: self.entry_bytes,
             unsettled: Vec::new(),
             fresh_stamp: self.fresh_stamp,
+            moving: Moving::Stable,
             extra: None,
         }
     }

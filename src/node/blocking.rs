@@ -100,6 +100,21 @@ impl Blocked {
         }
     }
 
+    /// Takes `other`'s callers into these queues, ordered by id (arrival order), registering
+    /// their keys on `table` and signalling the keys it can serve now.
+    pub(crate) fn absorb(&mut self, other: Blocked, table: &mut Table) {
+        for (id, w) in other.waiters {
+            for k in &w.keys {
+                let q = self.queues.entry(k.clone()).or_default();
+                q.push_back(id);
+                q.make_contiguous().sort_unstable();
+                table.block_on(k);
+                table.signal_ready(k);
+            }
+            self.waiters.insert(id, w);
+        }
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.waiters.is_empty()
     }

@@ -88,6 +88,23 @@ impl Node {
         Some((limit as u128 * held as u128 / SLOTS as u128) as usize)
     }
 
+    /// Makes room for `bytes` arriving with `gaining` more slots (a migration): evicts by the
+    /// policy until they fit in this node's share, or refuses.
+    ///
+    /// # Errors
+    /// `OOM` if they cannot fit (`noeviction`, or nothing left to evict).
+    pub(crate) fn admit(&self, bytes: usize, gaining: usize) -> Result<(), Error> {
+        let Some(limit) = self.budget.limit() else { return Ok(()) };
+        let held = self.held_count.load(Ordering::Relaxed) + gaining;
+        let share = (limit as u128 * held as u128 / SLOTS as u128) as usize;
+        while self.used.load(Ordering::Relaxed) + bytes > share {
+            if self.budget.policy() == EvictionPolicy::NoEviction || !self.evict_one() {
+                return Err(Error::OutOfMemory);
+            }
+        }
+        Ok(())
+    }
+
     /// Makes room before a write that may grow memory: evicts by the policy until this node
     /// is within its share.
     ///

@@ -52,7 +52,7 @@ impl Registry {
     /// slot's snapshot reach the replica before that slot's load, which replaces them; effects
     /// after the snapshot follow it. Effects are whole states, so the replica ends equal to
     /// the primary with no gap (and a duplicate would be harmless).
-    fn attach(&self, primary: &Node, replica: &Node) {
+    pub(super) fn attach(&self, primary: &Node, replica: &Node) {
         replica.repl.set_replica(true);
         let (tx, rx) = crossbeam_channel::unbounded();
         if !replica.repl.send(Control::Follow(rx)) {
@@ -77,7 +77,7 @@ impl Registry {
 
     /// Waits (up to `FULL_SYNC`) until `replica` has loaded its full sync, so that whoever
     /// attached it can return with the replica usable.
-    fn await_sync(replica: &Node) {
+    pub(super) fn await_sync(replica: &Node) {
         let deadline = Instant::now() + FULL_SYNC;
         while !replica.repl.is_synced() && !replica.repl.is_paused() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_micros(200));
@@ -320,6 +320,13 @@ impl Registry {
         if p_down || p.repl.is_paused() || cause == Cause::Detected {
             next.node_mut(of).expect("listed").failed = true;
         }
+        // A key-by-key migration of the shard carries over: the new primary redirects as
+        // the old one did before any caller is routed to it.
+        self.mark_migrations(&r, &next);
+        for &slot in &slots {
+            // Its watches stayed on the old primary.
+            self.bump_generation(slot);
+        }
         self.publish(next);
         drop(guards);
         for n in others {
@@ -381,6 +388,7 @@ impl Registry {
                 x.role = Role::Primary;
                 x.failed = false;
                 x.config_epoch = epoch;
+                self.mark_migrations(&node, &next);
                 self.publish(next);
             }
         }
@@ -422,11 +430,13 @@ fn usable(t: &crate::topology::Topology, r: NodeId, n: &Node, limit: u64) -> boo
 
 /// The node threads and the failure detector of one cluster: stopped and joined on drop.
 pub(crate) struct Fleet {
-    registry: Arc<Registry>,
-    threads: Mutex<HashMap<NodeId, NodeThread>>,
-    monitor: Option<Monitor>,
-    interval: Duration,
-    tick: Duration,
+    pub(super) registry: Arc<Registry>,
+    pub(super) threads: Mutex<HashMap<NodeId, NodeThread>>,
+    /// The failure detector: running while the cluster has replicas.
+    pub(super) monitor: Mutex<Option<Monitor>>,
+    pub(super) interval: Duration,
+    pub(super) tick: Duration,
+    pub(super) node_timeout: Duration,
 }
 
 impl Fleet {
@@ -457,7 +467,14 @@ impl Fleet {
             // pays for no detector thread.
             None
         };
-        Ok(Fleet { registry, threads: Mutex::new(threads), monitor, interval, tick })
+        Ok(Fleet {
+            registry,
+            threads: Mutex::new(threads),
+            monitor: Mutex::new(monitor),
+            interval,
+            tick,
+            node_timeout: config.node_timeout,
+        })
     }
 
     /// Crashes `id`: its thread stops, its tables are dropped, blocked callers there get
@@ -523,7 +540,7 @@ impl Fleet {
 impl Drop for Fleet {
     fn drop(&mut self) {
         // The detector first, so it does not fail over nodes being stopped.
-        drop(self.monitor.take());
+        drop(self.monitor.lock().take());
         self.threads.lock().clear();
     }
 }

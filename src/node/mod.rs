@@ -10,19 +10,23 @@
 mod blocking;
 mod evict;
 mod failover;
+mod migrate;
 mod monitor;
 mod registry;
 mod replica;
+mod scale;
 pub(crate) mod stats;
 
 pub(crate) use failover::Fleet;
+use monitor::Monitor;
 pub(crate) use replica::last_write;
 use replica::{Control, Repl};
 
 pub use stats::NodeStats;
 
 pub(crate) use blocking::{Blocking, Serve};
-pub(crate) use registry::Registry;
+use registry::Miss;
+pub(crate) use registry::{Registry, Via};
 
 use blocking::Blocked;
 pub(crate) use evict::Budget;
@@ -213,17 +217,23 @@ impl Node {
     }
 
     /// Runs a blocking command on `slot`: at once if it can be served, else queues it on
-    /// `keys`. Gives `serve` back if this node does not hold the slot.
+    /// `keys`. Gives `serve` back with the reason if this node does not hold the slot or a
+    /// migration redirects the caller (`asking`: it was sent here by `ASK`).
     pub(crate) fn block(
         &self,
         slot: usize,
         id: u64,
         keys: Vec<Box<[u8]>>,
+        asking: bool,
         mut serve: Serve,
-    ) -> Result<Blocking, Serve> {
+    ) -> Result<Blocking, (Serve, Miss)> {
         let now = Now::with_access(&self.clock, self.budget.access());
         let mut guard = self.cells[slot].0.write();
-        let Some(table) = guard.as_mut() else { return Err(serve) };
+        let Some(table) = guard.as_mut() else { return Err((serve, Miss::NotHere)) };
+        match crate::migration::verdict(table, &now, &keys, asking) {
+            crate::migration::Verdict::Serve => {}
+            v => return Err((serve, Miss::Redirect(v))),
+        }
         let before = self.before_write(table, &now);
         let first = serve(&mut Db::One(table), &now);
         self.after_write(slot, table, &now, before);
@@ -256,6 +266,16 @@ impl Node {
 
     fn put_blocked(&self, slot: usize, b: Blocked) {
         self.blocked.lock().insert(slot as u16, b);
+    }
+
+    /// Takes over callers blocked on `slot` elsewhere (a migration handing the slot over or
+    /// rolling back) into `table`'s queues, in their original arrival order, and serves
+    /// those whose keys have data here.
+    fn merge_blocked(&self, slot: usize, b: Blocked, table: &mut Table, now: &Now<'_>) {
+        self.blocked.lock().entry(slot as u16).or_default().absorb(b, table);
+        if table.has_ready() {
+            self.serve_blocked(slot, table, now);
+        }
     }
 
     /// Gives this node `slot` with `table` (an empty table for a fresh assignment).

@@ -7,9 +7,9 @@ use crate::config::{Config, ReadFrom, MAX_NODES};
 use crate::error::{ClusterDownReason, Error};
 use crate::ids::NodeId;
 use crate::keyspace::{Db, Now, Table};
-use crate::replication::Message;
+use crate::migration::{verdict, Verdict};
 use crate::slot::SLOTS;
-use crate::topology::{Role, Topology};
+use crate::topology::Topology;
 use parking_lot::{Mutex, RwLock};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -21,10 +21,70 @@ const NO_ROUTE: u32 = u32::MAX;
 /// `CLUSTERDOWN The cluster is down`. Both share the hot path's single `>=` test.
 const DOWN_ROUTE: u32 = u32::MAX - 1;
 
-/// A caller that finds the routed node no longer holds the slot reads the route again; this
-/// bounds how often before it reports the slot as not served (a bug guard: a route always
-/// changes before the old holder's lock is released).
+/// A caller that finds the routed node no longer holds the slot reads the route again at
+/// once this many times (a route changes right after the old holder lets go), then backs off.
 const MAX_REROUTES: usize = 64;
+
+/// Where a keyed command goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Via {
+    /// To the slot's route, following every redirect (the default client).
+    Follow,
+    /// To this node only, asked (`ASKING`) or not; redirects come back as errors.
+    Node(NodeId, bool),
+}
+
+/// Why one node could not run a command.
+pub(crate) enum Miss {
+    /// It does not hold the slot (moved away, failed over, crashed).
+    NotHere,
+    /// A key-by-key migration sends the caller elsewhere.
+    Redirect(Verdict),
+    /// A final answer (`OOM`), not a redirect.
+    Fail(Error),
+}
+
+/// The outcome of a gated run on one node: `r` as the node returned it, `v` the verdict.
+#[inline]
+fn gate<R>(r: Option<Option<R>>, v: Verdict) -> Result<R, Miss> {
+    match r {
+        None => Err(Miss::NotHere),
+        Some(Some(r)) => Ok(r),
+        Some(None) => Err(Miss::Redirect(v)),
+    }
+}
+
+/// Retries of a caller whose slot is between owners: the first `MAX_REROUTES` at once, then
+/// sleeps growing to 10 ms, within the retry budget.
+pub(super) struct Backoff {
+    tries: usize,
+    budget: Duration,
+    deadline: Option<Instant>,
+    pause: Duration,
+}
+
+impl Backoff {
+    pub(super) fn new(budget: Duration) -> Backoff {
+        Backoff { tries: 0, budget, deadline: None, pause: Duration::from_micros(50) }
+    }
+
+    /// One more try, at once while they are few; false once the budget is spent.
+    fn wait(&mut self) -> bool {
+        self.tries += 1;
+        self.tries <= MAX_REROUTES || self.pause()
+    }
+
+    /// One more try after a sleep; false once the budget is spent.
+    pub(super) fn pause(&mut self) -> bool {
+        let deadline = *self.deadline.get_or_insert_with(|| Instant::now() + self.budget);
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(self.pause);
+        self.pause = (self.pause * 2).min(Duration::from_millis(10));
+        true
+    }
+}
 
 /// Every node, and where each slot is served.
 ///
@@ -33,18 +93,22 @@ const MAX_REROUTES: usize = 64;
 /// snapshot behind the `RwLock` is for the control plane and for `CLUSTER` replies; the routes
 /// mirror its slot owners and are updated under the slot locks whenever it changes.
 pub(crate) struct Registry {
-    nodes: Box<[OnceLock<Arc<Node>>]>,
-    routes: Box<[AtomicU32]>,
-    topology: RwLock<Arc<Topology>>,
+    pub(super) nodes: Box<[OnceLock<Arc<Node>>]>,
+    pub(super) routes: Box<[AtomicU32]>,
+    pub(super) topology: RwLock<Arc<Topology>>,
     /// The memory budget all nodes share.
     pub(crate) budget: Arc<Budget>,
     /// Ids for blocked callers.
     next_waiter: AtomicU64,
+    /// Per-slot watch generations (see [`Registry::generation`]).
+    generations: Box<[AtomicU32]>,
+    /// Keys moved so far by each open key-by-key migration, by slot.
+    pub(super) moved: Mutex<std::collections::HashMap<u16, usize>>,
     /// Serializes control-plane changes (slot moves, failovers): one at a time.
     pub(super) control: Mutex<()>,
     pub(crate) clock: crate::clock::Clock,
     /// How long a caller keeps retrying a slot whose shard is failing over.
-    retry_budget: Duration,
+    pub(super) retry_budget: Duration,
     /// A slot no node serves takes the whole cluster down (Redis's default).
     require_full_coverage: bool,
 }
@@ -57,6 +121,8 @@ impl Registry {
         let reg = Registry {
             nodes: (0..MAX_NODES).map(|_| OnceLock::new()).collect(),
             routes: (0..SLOTS).map(|_| AtomicU32::new(NO_ROUTE)).collect(),
+            generations: (0..SLOTS).map(|_| AtomicU32::new(0)).collect(),
+            moved: Mutex::default(),
             topology: RwLock::new(Arc::new(topology.clone())),
             budget: budget.clone(),
             control: Mutex::new(()),
@@ -88,6 +154,11 @@ impl Registry {
         self.topology.read().clone()
     }
 
+    /// The raw route of `slot`: the serving node's id, or a value past every node id.
+    pub(crate) fn route_id(&self, slot: u16) -> u32 {
+        self.routes[usize::from(slot)].load(Ordering::Acquire)
+    }
+
     /// The node `slot` is routed to.
     #[inline]
     fn route(&self, slot: usize) -> Result<&Node, Error> {
@@ -102,44 +173,117 @@ impl Registry {
         self.nodes[id as usize].get().map(|n| &**n).ok_or(Error::ClusterDown(ClusterDownReason::Unbound))
     }
 
-    /// Runs `run` on the node serving `slot` until it finds the slot there (`Some`). A node
-    /// that no longer holds the slot makes the caller read the route again; a route that
-    /// stays stale (the shard's primary crashed or hangs and a failover is on its way) is
-    /// retried with backoff for the retry budget, then `CLUSTERDOWN Hash slot not served`.
-    #[inline]
-    fn on_route<R>(
-        &self,
-        slot: usize,
-        mut run: impl FnMut(&Node) -> Result<Option<R>, Error>,
-    ) -> Result<R, Error> {
-        for _ in 0..MAX_REROUTES {
-            let node = self.route(slot)?;
-            if let Some(r) = run(node)? {
-                return Ok(r);
-            }
-            node.stats.add(REROUTES, 1);
-        }
-        self.retry_route(slot, run)
+    /// The primary importing `slot` in a key-by-key migration (where `ASK` sends callers).
+    pub(crate) fn importer(&self, slot: u16) -> Option<NodeId> {
+        self.topology().migration(slot).map(|(_, to)| to)
     }
 
-    #[cold]
-    #[inline(never)]
-    fn retry_route<R>(
+    /// The watch generation of `slot`: it changes whenever keys of the slot change holder in
+    /// a key-by-key migration (or the holder's watch state is lost in a failover), so an
+    /// `EXEC` whose watched keys were moved aborts, as a migrated key counts as modified.
+    pub(crate) fn generation(&self, slot: u16) -> u32 {
+        self.generations[usize::from(slot)].load(Ordering::Acquire)
+    }
+
+    /// Moves `slot`'s watch generation on; the caller holds the slot's lock.
+    pub(super) fn bump_generation(&self, slot: u16) {
+        self.generations[usize::from(slot)].fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Runs `attempt` for a keyed command on `slot` where `via` says. `attempt` runs the
+    /// command on one node (asked: sent there by `ASK`) and says if it could not.
+    #[inline]
+    fn run<R>(
         &self,
-        slot: usize,
-        mut run: impl FnMut(&Node) -> Result<Option<R>, Error>,
+        slot: u16,
+        via: Via,
+        mut attempt: impl FnMut(&Node, bool) -> Result<R, Miss>,
     ) -> Result<R, Error> {
-        let deadline = Instant::now() + self.retry_budget;
-        let mut pause = Duration::from_micros(200);
-        while Instant::now() < deadline {
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(10));
-            let node = self.route(slot)?;
-            if let Some(r) = run(node)? {
-                return Ok(r);
+        match via {
+            Via::Follow => {
+                let node = self.route(usize::from(slot))?;
+                match attempt(node, false) {
+                    Ok(r) => Ok(r),
+                    Err(Miss::Fail(e)) => Err(e),
+                    Err(miss) => self.follow(slot, node, miss, attempt),
+                }
+            }
+            Via::Node(id, asking) => {
+                let node = self.node(id).ok_or_else(|| Error::Command(format!("Unknown node {id}")))?;
+                attempt(node, asking).map_err(|miss| self.redirect(slot, node, miss))
             }
         }
-        Err(Error::ClusterDown(ClusterDownReason::Unbound))
+    }
+
+    /// The error a raw caller gets for `miss` on `node` (a redirect, counted there).
+    fn redirect(&self, slot: u16, node: &Node, miss: Miss) -> Error {
+        if !matches!(miss, Miss::Fail(_)) {
+            node.stats.add(REROUTES, 1);
+        }
+        match miss {
+            Miss::Fail(e) => e,
+            Miss::Redirect(Verdict::Ask) => {
+                Error::Ask { slot, node: self.importer(slot).unwrap_or(node.id) }
+            }
+            Miss::Redirect(Verdict::TryAgain) => Error::TryAgain,
+            Miss::NotHere | Miss::Redirect(Verdict::Moved | Verdict::Serve) => {
+                match self.route(usize::from(slot)) {
+                    Ok(owner) if owner.id != node.id => Error::Moved { slot, node: owner.id },
+                    // The owner itself holds nothing: it crashed and no one took over yet.
+                    Ok(_) => Error::ClusterDown(ClusterDownReason::Unbound),
+                    Err(e) => e,
+                }
+            }
+        }
+    }
+
+    /// Follows redirects for a caller whose first attempt missed: a node that no longer holds
+    /// the slot (it moved, or failed over) sends it back to the route; `ASK` sends it once to
+    /// the importing primary; `TRYAGAIN` waits and starts over. A slot that stays unserved
+    /// (a failover on its way) or split (a migration between steps) is retried with backoff
+    /// for the retry budget, then answered with the last error.
+    #[cold]
+    #[inline(never)]
+    fn follow<'a, R>(
+        &'a self,
+        slot: u16,
+        mut node: &'a Node,
+        mut miss: Miss,
+        mut attempt: impl FnMut(&Node, bool) -> Result<R, Miss>,
+    ) -> Result<R, Error> {
+        let mut backoff = Backoff::new(self.retry_budget);
+        let mut asked: Option<&Node> = None;
+        loop {
+            node.stats.add(REROUTES, 1);
+            let wait = match miss {
+                Miss::Fail(e) => return Err(e),
+                Miss::Redirect(Verdict::Ask) => {
+                    asked = self.importer(slot).and_then(|id| self.node(id)).map(|n| &**n);
+                    asked.is_none()
+                }
+                Miss::Redirect(Verdict::TryAgain) => {
+                    asked = None;
+                    if !backoff.pause() {
+                        return Err(Error::TryAgain);
+                    }
+                    false
+                }
+                Miss::NotHere | Miss::Redirect(Verdict::Moved | Verdict::Serve) => {
+                    asked.take().is_none()
+                }
+            };
+            if wait && !backoff.wait() {
+                return Err(self.redirect(slot, node, miss));
+            }
+            node = match asked {
+                Some(n) => n,
+                None => self.route(usize::from(slot))?,
+            };
+            match attempt(node, asked.is_some()) {
+                Ok(r) => return Ok(r),
+                Err(m) => miss = m,
+            }
+        }
     }
 
     /// Publishes `next` and points every slot's route at what it says: the owner if it is
@@ -170,10 +314,11 @@ impl Registry {
     ///
     /// # Errors
     /// As [`Registry::read_cmd`].
-    pub(crate) fn read_from<R>(
+    pub(crate) fn read_from<K: AsRef<[u8]>, R>(
         &self,
         slot: u16,
         cmd: usize,
+        keys: &[K],
         mode: ReadFrom,
         turn: usize,
         f: impl FnOnce(&Table, &Now<'_>) -> R,
@@ -186,7 +331,7 @@ impl Registry {
                 return Ok(r);
             }
         }
-        self.read_cmd(slot, cmd, |t, now| f.take().expect("runs once")(t, now))
+        self.read_cmd(slot, cmd, keys, Via::Follow, |t, now| f.take().expect("runs once")(t, now))
     }
 
     /// The replica a read should go to, None for the primary.
@@ -196,6 +341,11 @@ impl Registry {
             return None;
         }
         let t = self.topology();
+        // A replica's copy of a moving slot lacks the keys already moved, and replicas do not
+        // redirect: such reads go to the primary, which applies the migration rules.
+        if t.migration(slot).is_some() {
+            return None;
+        }
         let live: Vec<&Node> = t
             .replicas_of(NodeId(owner))
             .into_iter()
@@ -250,31 +400,23 @@ impl Registry {
         self.node(id).map_or(0, |n| n.repl.reported_offset())
     }
 
-    /// Runs `f` under the read lock of `slot` on the node that holds it.
+    /// Runs `f` under the read lock of `slot` on the node that holds it, with no migration
+    /// check: for commands that look at a slot as a whole (`SCAN`, `KEYS`, counts).
     ///
     /// # Errors
     /// `CLUSTERDOWN Hash slot not served` if no node holds the slot.
     #[inline]
     pub(crate) fn read<R>(&self, slot: u16, f: impl FnOnce(&Table, &Now<'_>) -> R) -> Result<R, Error> {
-        self.read_cmd(slot, usize::MAX, f)
-    }
-
-    /// [`Registry::read`], counting command `cmd` (a command-table index) on the node.
-    #[inline]
-    pub(crate) fn read_cmd<R>(
-        &self,
-        slot: u16,
-        cmd: usize,
-        f: impl FnOnce(&Table, &Now<'_>) -> R,
-    ) -> Result<R, Error> {
-        let slot = usize::from(slot);
+        let slot_ix = usize::from(slot);
         let mut f = Some(f);
-        self.on_route(slot, |node| {
-            Ok(node.read(slot, cmd, |t, now| f.take().expect("runs once")(t, now)))
+        self.run(slot, Via::Follow, |node, _| {
+            node.read(slot_ix, usize::MAX, |t, now| f.take().expect("runs once")(t, now))
+                .ok_or(Miss::NotHere)
         })
     }
 
-    /// Runs `f` under the write lock of `slot` on the node that holds it.
+    /// Runs `f` under the write lock of `slot` with no migration check (internal writes such
+    /// as `WATCH` bookkeeping).
     ///
     /// # Errors
     /// `CLUSTERDOWN Hash slot not served` if no node holds the slot.
@@ -284,161 +426,209 @@ impl Registry {
         slot: u16,
         f: impl FnOnce(&mut Table, &Now<'_>) -> R,
     ) -> Result<R, Error> {
-        self.write_cmd(slot, usize::MAX, false, f)
+        let slot_ix = usize::from(slot);
+        let mut f = Some(f);
+        self.run(slot, Via::Follow, |node, _| {
+            node.write(slot_ix, |t, now| f.take().expect("runs once")(t, now)).ok_or(Miss::NotHere)
+        })
     }
 
-    /// [`Registry::write`], counting command `cmd`; a write that may `grow` memory first
-    /// makes room under the budget (evicting, or refusing with `OOM`).
+    /// Runs command `cmd` (a command-table index, counted) on `keys` of `slot` under the
+    /// slot's read lock, where `via` says, by the migration rules of [`verdict`].
     ///
     /// # Errors
-    /// `CLUSTERDOWN Hash slot not served`; `OOM` when a growing write finds no room.
+    /// `CLUSTERDOWN Hash slot not served` if no node holds the slot; for a raw caller, the
+    /// redirect (`MOVED`, `ASK`, `TRYAGAIN`); `TRYAGAIN` if a followed migration keeps the
+    /// keys split past the retry budget.
     #[inline]
-    pub(crate) fn write_cmd<R>(
+    pub(crate) fn read_cmd<K: AsRef<[u8]>, R>(
+        &self,
+        slot: u16,
+        cmd: usize,
+        keys: &[K],
+        via: Via,
+        f: impl FnOnce(&Table, &Now<'_>) -> R,
+    ) -> Result<R, Error> {
+        let slot_ix = usize::from(slot);
+        let mut f = Some(f);
+        self.run(slot, via, |node, asking| {
+            let mut v = Verdict::Serve;
+            let r = node.read(slot_ix, cmd, |t, now| {
+                v = verdict(t, now, keys, asking);
+                (v == Verdict::Serve).then(|| f.take().expect("runs once")(t, now))
+            });
+            gate(r, v)
+        })
+    }
+
+    /// [`Registry::read_cmd`] for a write; a write that may `grow` memory first makes room
+    /// under the budget (evicting, or refusing with `OOM`).
+    ///
+    /// # Errors
+    /// As [`Registry::read_cmd`]; `OOM` when a growing write finds no room.
+    #[inline]
+    pub(crate) fn write_cmd<K: AsRef<[u8]>, R>(
         &self,
         slot: u16,
         cmd: usize,
         grow: bool,
+        keys: &[K],
+        via: Via,
         f: impl FnOnce(&mut Table, &Now<'_>) -> R,
     ) -> Result<R, Error> {
-        let slot = usize::from(slot);
+        let slot_ix = usize::from(slot);
         let mut f = Some(f);
-        self.on_route(slot, |node| {
+        self.run(slot, via, |node, asking| {
             if grow {
-                node.make_room()?;
+                node.make_room().map_err(Miss::Fail)?;
             }
-            Ok(node.write_cmd(slot, cmd, |t, now| f.take().expect("runs once")(t, now)))
+            let mut v = Verdict::Serve;
+            let r = node.write_cmd(slot_ix, cmd, |t, now| {
+                v = verdict(t, now, keys, asking);
+                (v == Verdict::Serve).then(|| f.take().expect("runs once")(t, now))
+            });
+            gate(r, v)
         })
     }
 
-    /// Runs a blocking command on `slot`'s holder: at once if it can be served, else queued
-    /// there. Returns the caller's id (for [`Registry::cancel_block`]) and the outcome.
+    /// Runs a blocking command on `slot`'s holder (where `via` says): at once if it can be
+    /// served, else queued there. Returns the caller's id (for [`Registry::cancel_block`])
+    /// and the outcome.
     ///
     /// # Errors
-    /// `CLUSTERDOWN Hash slot not served` if no node holds the slot.
+    /// As [`Registry::write_cmd`].
     pub(crate) fn block(
         &self,
         slot: u16,
         keys: Vec<Box<[u8]>>,
+        via: Via,
         serve: Serve,
     ) -> Result<(u64, Blocking), Error> {
         let id = self.next_waiter.fetch_add(1, Ordering::Relaxed);
-        let slot = usize::from(slot);
+        let slot_ix = usize::from(slot);
         let mut serve = Some(serve);
-        self.on_route(slot, |node| {
-            node.make_room()?;
-            match node.block(slot, id, keys.clone(), serve.take().expect("given back")) {
-                Ok(outcome) => Ok(Some((id, outcome))),
-                Err(s) => {
+        self.run(slot, via, |node, asking| {
+            node.make_room().map_err(Miss::Fail)?;
+            match node.block(slot_ix, id, keys.clone(), asking, serve.take().expect("given back")) {
+                Ok(outcome) => Ok((id, outcome)),
+                Err((s, miss)) => {
                     serve = Some(s);
-                    Ok(None)
+                    Err(miss)
                 }
             }
         })
     }
 
-    /// Takes a blocked caller off its slot's queues wherever the slot is now; false if it was
-    /// already served (or its node is gone).
+    /// Takes a blocked caller off its slot's queues, on the slot's holder or on the primary
+    /// importing it; false if it is on neither now (served, gone with its node, or moving
+    /// with a migration's handover: the caller asks again).
     pub(crate) fn cancel_block(&self, slot: u16, id: u64) -> bool {
-        let slot = usize::from(slot);
-        for _ in 0..MAX_REROUTES {
-            let Ok(node) = self.route(slot) else { return false };
-            if let Some(cancelled) = node.cancel_block(slot, id) {
-                return cancelled;
-            }
-        }
-        false
+        let slot_ix = usize::from(slot);
+        let holder = self.route(slot_ix).ok().map(|n| n.id);
+        [holder, self.importer(slot)]
+            .into_iter()
+            .flatten()
+            .filter_map(|n| self.node(n))
+            .any(|n| n.cancel_block(slot_ix, id) == Some(true))
     }
 
     /// Runs `f` with the tables of `slots` (ascending, no repeats) all write-locked: the
-    /// atomic path of cross-slot commands and transactions. Locks are taken in ascending slot
-    /// order, so two such callers cannot deadlock; if a slot moved while this caller waited,
-    /// every lock is released and the whole set taken again.
+    /// atomic path of cross-slot commands and transactions, on `keys`. Locks are taken in
+    /// ascending slot order, so two such callers cannot deadlock; if a slot moved while this
+    /// caller waited, or a key-by-key migration redirects it, every lock is released and the
+    /// set taken again (`follow`), with the asked slots locked on their importing primary.
+    /// A caller that does not `follow` gets the first redirect instead.
     ///
     /// # Errors
-    /// `CLUSTERDOWN Hash slot not served` if a slot has no holder.
-    pub(crate) fn write_many<R>(
+    /// `CLUSTERDOWN Hash slot not served` if a slot has no holder; a redirect for a raw
+    /// caller; `TRYAGAIN` if a migration keeps the keys split past the retry budget.
+    pub(crate) fn write_many<K: AsRef<[u8]>, R>(
         &self,
         slots: &[u16],
+        keys: &[K],
+        follow: bool,
         f: impl FnOnce(&mut Db<'_>, &Now<'_>) -> R,
     ) -> Result<R, Error> {
         debug_assert!(slots.windows(2).all(|w| w[0] < w[1]), "slots ascending, no repeats");
-        'retry: for _ in 0..MAX_REROUTES {
+        let mut asked: Vec<Option<NodeId>> = vec![None; slots.len()];
+        let mut backoff = Backoff::new(self.retry_budget);
+        loop {
             let mut held = Vec::with_capacity(slots.len());
-            for &slot in slots {
-                let node = self.route(usize::from(slot))?;
+            let mut missed = None;
+            for (i, &slot) in slots.iter().enumerate() {
+                let node = match asked[i] {
+                    Some(id) => self
+                        .node(id)
+                        .map(|n| &**n)
+                        .ok_or_else(|| Error::Command(format!("Unknown node {id}")))?,
+                    None => self.route(usize::from(slot))?,
+                };
                 let guard = node.cells[usize::from(slot)].0.write();
                 if guard.is_none() {
-                    continue 'retry;
+                    missed = Some((i, node.id, Miss::NotHere));
+                    break;
                 }
                 held.push((slot, node, guard));
             }
             let now = Now::with_access(&self.clock, self.budget.access());
-            let before: Vec<usize> = held
-                .iter_mut()
-                .map(|(_, n, g)| n.before_write(g.as_mut().expect("checked"), &now))
-                .collect();
-            let tables = held.iter_mut().map(|(s, _, g)| (*s, g.as_mut().expect("checked"))).collect();
-            let r = f(&mut Db::Many(tables), &now);
-            for ((slot, node, guard), before) in held.iter_mut().zip(before) {
-                node.after_write(usize::from(*slot), guard.as_mut().expect("checked"), &now, before);
+            if missed.is_none() {
+                missed = held.iter().enumerate().find_map(|(i, (slot, node, g))| {
+                    let t = g.as_ref().expect("checked");
+                    if t.moving() == crate::keyspace::Moving::Stable {
+                        return None;
+                    }
+                    let mine: Vec<&[u8]> = keys
+                        .iter()
+                        .map(AsRef::as_ref)
+                        .filter(|k| crate::slot::key_slot(k) == *slot)
+                        .collect();
+                    match verdict(t, &now, &mine, asked[i].is_some()) {
+                        Verdict::Serve => None,
+                        v => Some((i, node.id, Miss::Redirect(v))),
+                    }
+                });
             }
-            return Ok(r);
+            let Some((i, at, miss)) = missed else {
+                let before: Vec<usize> = held
+                    .iter_mut()
+                    .map(|(_, n, g)| n.before_write(g.as_mut().expect("checked"), &now))
+                    .collect();
+                let tables =
+                    held.iter_mut().map(|(s, _, g)| (*s, g.as_mut().expect("checked"))).collect();
+                let r = f(&mut Db::Many(tables), &now);
+                for ((slot, node, guard), before) in held.iter_mut().zip(before) {
+                    node.after_write(usize::from(*slot), guard.as_mut().expect("checked"), &now, before);
+                }
+                return Ok(r);
+            };
+            drop(held);
+            let node = self.node(at).expect("was locked");
+            if !follow {
+                return Err(self.redirect(slots[i], node, miss));
+            }
+            node.stats.add(REROUTES, 1);
+            let go_on = match miss {
+                Miss::Redirect(Verdict::Ask) => {
+                    asked[i] = self.importer(slots[i]);
+                    asked[i].is_some() || backoff.wait()
+                }
+                Miss::Redirect(Verdict::TryAgain) => {
+                    asked[i] = None;
+                    if !backoff.pause() {
+                        return Err(Error::TryAgain);
+                    }
+                    true
+                }
+                _ => asked[i].take().is_some() || backoff.wait(),
+            };
+            if !go_on {
+                return Err(self.redirect(slots[i], node, miss));
+            }
         }
-        Err(Error::ClusterDown(ClusterDownReason::Unbound))
     }
 
     /// Every primary node of the current topology.
     pub(crate) fn primaries(&self) -> Vec<Arc<Node>> {
         self.topology().primaries().into_iter().filter_map(|id| self.node(id).cloned()).collect()
-    }
-
-    /// Moves `slot` to the primary `to` in one step: under the slot's lock on the source and
-    /// then on the target, the table changes hands, the route is rewritten and a topology with
-    /// a higher epoch is published. A caller waiting on the source's lock finds the cell empty
-    /// and follows the new route, so every command sees the slot in exactly one place.
-    ///
-    /// # Errors
-    /// `ERR` if `to` is not a primary or already owns the slot; `CLUSTERDOWN` if the slot has
-    /// no owner to move it from.
-    pub(crate) fn move_slot(&self, slot: u16, to: NodeId) -> Result<(), Error> {
-        let _control = self.control.lock();
-        let topology = self.topology();
-        match topology.node(to) {
-            None => return Err(Error::Command(format!("Unknown node {to}"))),
-            Some(n) if n.role != Role::Primary => return Err(Error::msg("Target node is not a master")),
-            Some(_) => {}
-        }
-        let from = topology.slot_owner(slot).ok_or(Error::ClusterDown(ClusterDownReason::Unbound))?;
-        if from == to {
-            return Err(Error::Command(format!("Node {to} already owns hash slot {slot}")));
-        }
-        let (src, dst) = (self.node(from).expect("owner exists"), self.node(to).expect("checked"));
-        let slot_ix = usize::from(slot);
-        let mut src_cell = src.cells[slot_ix].0.write();
-        let mut dst_cell = dst.cells[slot_ix].0.write();
-        let mut table = src_cell.take().unwrap_or_default();
-        src.lose(slot_ix, &table);
-        // The source's replicas drop the slot; the target's load it, and the table tracks
-        // writes for them from now on (under both locks, so no write falls between).
-        src.repl.out.lock().streams.retain(|(_, tx)| tx.send(Message::Drop { slot }).is_ok());
-        {
-            let mut out = dst.repl.out.lock();
-            table.set_tracking(!out.streams.is_empty());
-            if !out.streams.is_empty() {
-                let snap = table.snapshot();
-                out.streams
-                    .retain(|(_, tx)| tx.send(Message::Load { slot, table: snap.snapshot() }).is_ok());
-            }
-        }
-        dst.gain(slot_ix, &dst_cell, &table);
-        *dst_cell = Some(table);
-        if let Some(blocked) = src.take_blocked(slot_ix) {
-            dst.put_blocked(slot_ix, blocked);
-        }
-        self.routes[slot_ix].store(to.0, Ordering::Release);
-        let mut next = topology.next();
-        next.set_owner(slot_ix, Some(to));
-        *self.topology.write() = Arc::new(next);
-        Ok(())
     }
 }

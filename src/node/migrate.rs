@@ -1,0 +1,393 @@
+//! Slot migration on the nodes: the atomic move, and the key-by-key mover (begin, step,
+//! finish, abort). Every change runs under the registry's control lock with the slot's cells
+//! locked on both sides (source first, then target), so a command sees each key in exactly
+//! one place.
+
+use super::registry::Backoff;
+use super::{Node, Registry};
+use crate::config::MigrationMode;
+use crate::error::{ClusterDownReason, Error};
+use crate::ids::NodeId;
+use crate::keyspace::{Moving, Now, Table};
+use crate::migration::MigrationProgress;
+use crate::replication::Message;
+use crate::topology::{Role, Topology};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Keys moved under one acquisition of the slot's locks by `finish`: small enough that a
+/// command on the slot waits for at most one batch.
+const FINISH_BATCH: usize = 256;
+
+/// How long a step waits for the replicas of both sides to apply what it moved, so that a
+/// failover right after a step finds every key on exactly one side.
+const REPLICA_ACK: Duration = Duration::from_secs(1);
+
+fn not_migrating(slot: u16) -> Error {
+    Error::Command(format!("Slot {slot} is not in a key-by-key migration"))
+}
+
+impl Registry {
+    /// The owner of `slot`, checked for a move to `to` (see [`Registry::move_slot`]).
+    ///
+    /// # Errors
+    /// As [`Registry::move_slot`].
+    pub(crate) fn check_migration(&self, slot: u16, to: NodeId) -> Result<NodeId, Error> {
+        self.check_move(&self.topology(), slot, to).map(|(from, _)| from)
+    }
+
+    /// The source and target of a move of `slot` to `to`, checked: `to` a live primary that
+    /// does not own the slot, the slot owned and not in a key-by-key migration.
+    fn check_move(&self, t: &Topology, slot: u16, to: NodeId) -> Result<(NodeId, NodeId), Error> {
+        if usize::from(slot) >= crate::slot::SLOTS {
+            return Err(Error::invalid_slot());
+        }
+        match t.node(to) {
+            None => return Err(Error::Command(format!("Unknown node {to}"))),
+            Some(n) if n.role != Role::Primary => return Err(Error::msg("Target node is not a master")),
+            Some(n) if n.failed || self.node(to).is_some_and(|x| x.repl.is_dead()) => {
+                return Err(Error::Command(format!("Target node {to} is down")))
+            }
+            Some(_) => {}
+        }
+        let from = t.slot_owner(slot).ok_or(Error::ClusterDown(ClusterDownReason::Unbound))?;
+        if from == to {
+            return Err(Error::Command(format!("Node {to} already owns hash slot {slot}")));
+        }
+        if t.migration(slot).is_some() {
+            return Err(Error::Command(format!("Slot {slot} is already migrating")));
+        }
+        Ok((from, to))
+    }
+
+    /// Moves `slot` to the primary `to` in one step: under the slot's lock on the source and
+    /// then on the target, the table changes hands, the route is rewritten and a topology with
+    /// a higher epoch is published. A caller waiting on the source's lock finds the cell empty
+    /// and follows the new route, so every command sees the slot in exactly one place.
+    ///
+    /// # Errors
+    /// `ERR` for a bad target or a slot in a key-by-key migration; `CLUSTERDOWN` if the slot
+    /// has no owner to move it from; `OOM` if the target has no room for the slot under the
+    /// memory budget (nothing moves).
+    pub(crate) fn move_slot(&self, slot: u16, to: NodeId) -> Result<usize, Error> {
+        let _control = self.control.lock();
+        let topology = self.topology();
+        let (from, to) = self.check_move(&topology, slot, to)?;
+        let (src, dst) = (self.node(from).expect("owner exists"), self.node(to).expect("checked"));
+        let slot_ix = usize::from(slot);
+        let bytes = src.cells[slot_ix].0.read().as_ref().map_or(0, Table::used);
+        dst.admit(bytes, 1)?;
+        let mut src_cell = src.cells[slot_ix].0.write();
+        let mut dst_cell = dst.cells[slot_ix].0.write();
+        let mut table = src_cell.take().unwrap_or_default();
+        let keys = table.len();
+        src.lose(slot_ix, &table);
+        // The source's replicas drop the slot; the target's load it, and the table tracks
+        // writes for them from now on (under both locks, so no write falls between).
+        drop_on_replicas(src, slot);
+        load_on_replicas(dst, slot, &mut table);
+        dst.gain(slot_ix, &dst_cell, &table);
+        *dst_cell = Some(table);
+        if let Some(blocked) = src.take_blocked(slot_ix) {
+            dst.put_blocked(slot_ix, blocked);
+        }
+        self.routes[slot_ix].store(to.0, Ordering::Release);
+        let mut next = topology.next();
+        next.set_owner(slot_ix, Some(to));
+        *self.topology.write() = Arc::new(next);
+        Ok(keys)
+    }
+
+    /// Opens a key-by-key migration of `slot` to `to`: the target gets an empty table
+    /// marked importing (and its replicas an empty copy), the source's table is marked
+    /// migrating, and the topology records the migration by shard, so it survives a failover
+    /// of either side. From here on commands follow the `ASK`/`TRYAGAIN` rules.
+    ///
+    /// # Errors
+    /// As [`Registry::move_slot`], and `ERR` if the slot is already migrating.
+    pub(crate) fn begin_migration(&self, slot: u16, to: NodeId) -> Result<(), Error> {
+        let _control = self.control.lock();
+        let t = self.topology();
+        let (from, to) = self.check_move(&t, slot, to)?;
+        let (src, dst) = (self.node(from).expect("owner exists"), self.node(to).expect("checked"));
+        let slot_ix = usize::from(slot);
+        let mut src_cell = src.cells[slot_ix].0.write();
+        let mut dst_cell = dst.cells[slot_ix].0.write();
+        let Some(source) = src_cell.as_mut() else {
+            return Err(Error::Command(format!("Source node {from} is down")));
+        };
+        let shard = |id: NodeId| t.node(id).expect("listed").shard;
+        let mut next = t.next();
+        next.set_migration(slot, Some((shard(from), shard(to))));
+        // The topology first: a caller the flag sends to the target looks the target up there.
+        *self.topology.write() = Arc::new(next);
+        source.set_moving(Moving::Migrating);
+        let mut target = Table::new();
+        target.set_moving(Moving::Importing);
+        load_on_replicas(dst, slot, &mut target);
+        dst.gain(slot_ix, &dst_cell, &target);
+        *dst_cell = Some(target);
+        self.bump_generation(slot);
+        self.moved.lock().insert(slot, 0);
+        Ok(())
+    }
+
+    /// Moves up to `max_keys` keys of a migrating slot from source to target, then waits for
+    /// both sides' replicas to apply the batch. Waits out a failover of either side (within
+    /// the retry budget).
+    ///
+    /// # Errors
+    /// `ERR` if the slot is not migrating; `OOM` if the target has no room for the batch
+    /// (nothing of the batch moves); `CLUSTERDOWN` if a side stays down.
+    pub(crate) fn migration_step(&self, slot: u16, max_keys: usize) -> Result<MigrationProgress, Error> {
+        let mut backoff = Backoff::new(self.retry_budget);
+        loop {
+            if let Some(p) = self.try_step(slot, max_keys)? {
+                return Ok(p);
+            }
+            if !backoff.pause() {
+                return Err(Error::ClusterDown(ClusterDownReason::Down));
+            }
+        }
+    }
+
+    /// One step; None if a side holds no table now (crashed, failover on its way).
+    fn try_step(&self, slot: u16, max_keys: usize) -> Result<Option<MigrationProgress>, Error> {
+        let control = self.control.lock();
+        let t = self.topology();
+        let (from, to) = t.migration(slot).ok_or_else(|| not_migrating(slot))?;
+        let (src, dst) = (self.node(from).expect("listed"), self.node(to).expect("listed"));
+        let slot_ix = usize::from(slot);
+        let bytes = match src.cells[slot_ix].0.read().as_ref() {
+            Some(s) => s.iter().take(max_keys).map(|(_, e)| e.cost()).sum(),
+            None => return Ok(None),
+        };
+        dst.admit(bytes, 0)?;
+        let mut src_cell = src.cells[slot_ix].0.write();
+        let mut dst_cell = dst.cells[slot_ix].0.write();
+        let (Some(s), Some(d)) = (src_cell.as_mut(), dst_cell.as_mut()) else { return Ok(None) };
+        let now = Now::new(&self.clock);
+        let n = transfer(slot, (src, s), (dst, d), max_keys, &now, false);
+        if n > 0 {
+            self.bump_generation(slot);
+        }
+        let left = s.len();
+        drop((src_cell, dst_cell));
+        let moved = {
+            let mut m = self.moved.lock();
+            let c = m.entry(slot).or_default();
+            *c += n;
+            *c
+        };
+        drop(control);
+        self.sync_replicas(src);
+        self.sync_replicas(dst);
+        Ok(Some(MigrationProgress::new(slot, from, to, MigrationMode::KeyByKey, moved, left, false)))
+    }
+
+    /// Moves every key left and hands the slot over: the target owns it, stable, under a new
+    /// epoch; the source lets go of its (now empty) table; callers blocked on the source
+    /// move to the target. A target out of memory rolls the migration back.
+    ///
+    /// # Errors
+    /// As [`Registry::migration_step`]; on `OOM` the migration has been aborted.
+    pub(crate) fn finish_migration(&self, slot: u16) -> Result<MigrationProgress, Error> {
+        loop {
+            match self.migration_step(slot, FINISH_BATCH) {
+                Ok(p) if p.keys_left == 0 => break,
+                Ok(_) => {}
+                Err(Error::OutOfMemory) => {
+                    self.abort_migration(slot)?;
+                    return Err(Error::OutOfMemory);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let _control = self.control.lock();
+        let t = self.topology();
+        let (from, to) = t.migration(slot).ok_or_else(|| not_migrating(slot))?;
+        let (src, dst) = (self.node(from).expect("listed"), self.node(to).expect("listed"));
+        let slot_ix = usize::from(slot);
+        let mut src_cell = src.cells[slot_ix].0.write();
+        let mut dst_cell = dst.cells[slot_ix].0.write();
+        let (Some(s), Some(d)) = (src_cell.as_mut(), dst_cell.as_mut()) else {
+            return Err(Error::ClusterDown(ClusterDownReason::Down));
+        };
+        let now = Now::new(&self.clock);
+        // Nothing can have arrived on the source since the last step (missing keys are
+        // created on the target), but expired keys may linger: this settles them.
+        transfer(slot, (src, s), (dst, d), usize::MAX, &now, false);
+        d.set_moving(Moving::Stable);
+        let old = src_cell.take().expect("checked");
+        src.lose(slot_ix, &old);
+        drop_on_replicas(src, slot);
+        if let Some(blocked) = src.take_blocked(slot_ix) {
+            dst.merge_blocked(slot_ix, blocked, d, &now);
+        }
+        self.routes[slot_ix].store(to.0, Ordering::Release);
+        let mut next = t.next();
+        let epoch = next.epoch();
+        next.set_owner(slot_ix, Some(to));
+        next.set_migration(slot, None);
+        next.node_mut(to).expect("listed").config_epoch = epoch;
+        *self.topology.write() = Arc::new(next);
+        self.bump_generation(slot);
+        drop((src_cell, dst_cell));
+        let moved = self.moved.lock().remove(&slot).unwrap_or(0);
+        self.sync_replicas(dst);
+        Ok(MigrationProgress::new(slot, from, to, MigrationMode::KeyByKey, moved, 0, true))
+    }
+
+    /// Rolls a key-by-key migration back: every key on the target returns to the source
+    /// (the target's copy is the newer one), the target lets go of its table and the slot is
+    /// stable on the source again. Never refused for memory.
+    ///
+    /// # Errors
+    /// `ERR` if the slot is not migrating; `CLUSTERDOWN` if the source is down.
+    pub(crate) fn abort_migration(&self, slot: u16) -> Result<MigrationProgress, Error> {
+        let _control = self.control.lock();
+        let t = self.topology();
+        let (from, to) = t.migration(slot).ok_or_else(|| not_migrating(slot))?;
+        let (src, dst) = (self.node(from).expect("listed"), self.node(to).expect("listed"));
+        let slot_ix = usize::from(slot);
+        let mut src_cell = src.cells[slot_ix].0.write();
+        let mut dst_cell = dst.cells[slot_ix].0.write();
+        let Some(s) = src_cell.as_mut() else {
+            return Err(Error::ClusterDown(ClusterDownReason::Down));
+        };
+        let now = Now::new(&self.clock);
+        let back = match dst_cell.as_mut() {
+            Some(d) => transfer(slot, (dst, d), (src, s), usize::MAX, &now, true),
+            None => 0,
+        };
+        s.set_moving(Moving::Stable);
+        if let Some(old) = dst_cell.take() {
+            dst.lose(slot_ix, &old);
+            drop_on_replicas(dst, slot);
+        }
+        if let Some(blocked) = dst.take_blocked(slot_ix) {
+            src.merge_blocked(slot_ix, blocked, s, &now);
+        }
+        let mut next = t.next();
+        next.set_migration(slot, None);
+        *self.topology.write() = Arc::new(next);
+        self.bump_generation(slot);
+        let left = s.len();
+        drop((src_cell, dst_cell));
+        let moved = self.moved.lock().remove(&slot).unwrap_or(0);
+        self.sync_replicas(src);
+        Ok(MigrationProgress::new(
+            slot,
+            from,
+            to,
+            MigrationMode::KeyByKey,
+            moved.saturating_sub(back),
+            left,
+            true,
+        ))
+    }
+
+    /// Where the key-by-key migration of `slot` stands; None if there is none.
+    pub(crate) fn migration_progress(&self, slot: u16) -> Option<MigrationProgress> {
+        let (from, to) = self.topology().migration(slot)?;
+        let left = self.node(from)?.cells[usize::from(slot)].0.read().as_ref().map_or(0, Table::len);
+        let moved = self.moved.lock().get(&slot).copied().unwrap_or(0);
+        Some(MigrationProgress::new(slot, from, to, MigrationMode::KeyByKey, moved, left, false))
+    }
+
+    /// Marks `node`'s tables for the key-by-key migrations `t` records on its shard (a
+    /// replica about to be promoted, a node restarting as its shard's primary): migrating on
+    /// a source, importing (with an empty table if it had none) on a target. Runs before the
+    /// topology that routes to `node` is published.
+    pub(super) fn mark_migrations(&self, node: &Node, t: &Topology) {
+        for slot in t.migrating_slots() {
+            let Some((from, to)) = t.migration(slot) else { continue };
+            let moving = match node.id {
+                id if id == from => Moving::Migrating,
+                id if id == to => Moving::Importing,
+                _ => continue,
+            };
+            let slot_ix = usize::from(slot);
+            let mut cell = node.cells[slot_ix].0.write();
+            match cell.as_mut() {
+                Some(table) => table.set_moving(moving),
+                None => {
+                    let mut table = Table::new();
+                    table.set_moving(moving);
+                    node.gain(slot_ix, &cell, &table);
+                    *cell = Some(table);
+                }
+            }
+            self.bump_generation(slot);
+        }
+    }
+
+    /// Waits (up to `REPLICA_ACK`) until every live, synced replica of `node` has applied
+    /// everything `node` has sent.
+    fn sync_replicas(&self, node: &Node) {
+        let t = self.topology();
+        let replicas = t
+            .replicas_of(node.id)
+            .into_iter()
+            .filter(|r| !t.node(*r).is_some_and(|n| n.failed))
+            .filter_map(|r| self.node(r))
+            .filter(|r| !r.repl.is_dead() && r.repl.is_synced() && !r.repl.is_paused())
+            .count();
+        if replicas > 0 {
+            self.wait_for(Some((node.id, node.repl.offset())), replicas, Some(REPLICA_ACK));
+        }
+    }
+}
+
+/// Moves up to `limit` keys from one side's table to the other's, both locked by the caller,
+/// settling each side's replication stream and memory. Expired keys are dropped. When both
+/// sides hold a key, `overwrite` says whose copy wins: the receiving side's (false: the
+/// target's copy of a key is always newer than a source's leftover) or the sender's (true:
+/// a rollback brings the target's newer copies home). Returns the keys taken from `from`.
+fn transfer(
+    slot: u16,
+    from: (&Node, &mut Table),
+    to: (&Node, &mut Table),
+    limit: usize,
+    now: &Now<'_>,
+    overwrite: bool,
+) -> usize {
+    let ((src, s), (dst, d)) = (from, to);
+    let keys: Vec<Box<[u8]>> = s.iter().take(limit).map(|(k, _)| Box::from(k)).collect();
+    if keys.is_empty() {
+        return 0;
+    }
+    let (sb, db) = (src.before_write(s, now), dst.before_write(d, now));
+    for key in &keys {
+        let e = s.remove(key).expect("listed");
+        if !Table::is_live(&e, now) {
+            continue;
+        }
+        if !overwrite && d.get_raw(key).is_some_and(|x| Table::is_live(x, now)) {
+            continue;
+        }
+        let expire_at = e.expire_at();
+        d.insert(key, e.value, expire_at);
+        d.signal_ready(key);
+    }
+    src.after_write(usize::from(slot), s, now, sb);
+    dst.after_write(usize::from(slot), d, now, db);
+    keys.len()
+}
+
+/// Tells `node`'s replicas to drop `slot`.
+fn drop_on_replicas(node: &Node, slot: u16) {
+    node.repl.out.lock().streams.retain(|(_, tx)| tx.send(Message::Drop { slot }).is_ok());
+}
+
+/// Sends `node`'s replicas a copy of `table` arriving for `slot`; the table tracks writes for
+/// them from now on.
+fn load_on_replicas(node: &Node, slot: u16, table: &mut Table) {
+    let mut out = node.repl.out.lock();
+    table.set_tracking(!out.streams.is_empty());
+    if !out.streams.is_empty() {
+        let snap = table.snapshot();
+        out.streams.retain(|(_, tx)| tx.send(Message::Load { slot, table: snap.snapshot() }).is_ok());
+    }
+}
