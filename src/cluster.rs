@@ -431,12 +431,7 @@ impl Cluster {
     /// # Errors
     /// `ERR Unknown node` if the cluster has no such node.
     pub fn node_key_count(&self, node: NodeId) -> Result<usize, Error> {
-        let n = self
-            .inner
-            .registry
-            .node(node)
-            .ok_or_else(|| Error::Command(format!("Unknown node {node}")))?;
-        Ok(n.key_count())
+        Ok(self.inner.registry.node_checked(node)?.key_count())
     }
 
     /// The clock the cluster reads for expiry.

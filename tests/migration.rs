@@ -1,0 +1,495 @@
+//! Live slot migration: the redirect rules of key-by-key mode, clients that follow them,
+//! stress under traffic in both modes, failover of either side mid-migration, scaling out
+//! and in, memory refusal and bad input.
+
+use slotstore::{key_slot, Balance, Cluster, Error, EvictionPolicy, MigrationMode, NodeId, Reply};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn cluster(primaries: usize, replicas: usize) -> Cluster {
+    Cluster::builder()
+        .primaries(primaries)
+        .replicas(replicas)
+        .node_timeout(Duration::from_millis(50))
+        .retry_budget(Duration::from_secs(5))
+        .build()
+        .unwrap()
+}
+
+/// A primary other than the current owner of `slot`.
+fn other_than_owner(c: &Cluster, slot: u16) -> NodeId {
+    let owner = c.slot_owner(slot).unwrap();
+    c.primaries().into_iter().find(|p| *p != owner).unwrap()
+}
+
+/// Waits until every live replica has applied everything its primary sent, then checks
+/// that each replica's digest of every slot its primary owns equals the primary's.
+fn assert_replicas_converged(c: &Cluster) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    'again: loop {
+        assert!(Instant::now() < deadline, "replicas did not converge");
+        let t = c.topology();
+        for p in t.primaries() {
+            for r in t.replicas_of(p) {
+                if t.node(r).unwrap().failed {
+                    continue;
+                }
+                for (start, end) in t.slot_ranges(p) {
+                    for slot in start..=end {
+                        if c.slot_digest(r, slot).ok() != Some(c.slot_digest(p, slot).unwrap()) {
+                            std::thread::sleep(Duration::from_millis(5));
+                            continue 'again;
+                        }
+                    }
+                }
+            }
+        }
+        return;
+    }
+}
+
+fn keys_of(tag: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{{{tag}}}:k{i}")).collect()
+}
+
+#[test]
+fn key_by_key_follows_redis_redirect_rules() {
+    let c = cluster(2, 0);
+    let client = c.client();
+    let raw = c.client().follow_redirects(false);
+    let keys = keys_of("m", 10);
+    for k in &keys {
+        client.set(k, "old").unwrap();
+    }
+    let slot = key_slot(&keys[0]);
+    let (from, to) = (c.slot_owner(slot).unwrap(), other_than_owner(&c, slot));
+    let mut m = c.begin_migration(slot, to, MigrationMode::KeyByKey).unwrap();
+    assert_eq!(c.topology().migration(slot), Some((from, to)));
+    let p = m.step(4).unwrap();
+    assert_eq!((p.keys_moved, p.keys_left, p.done), (4, 6, false));
+    let moved: Vec<&String> = keys.iter().filter(|k| raw.get(k).is_err()).collect();
+    assert_eq!(moved.len(), 4, "four keys answer ASK");
+    let stayed: Vec<&String> = keys.iter().filter(|k| raw.get(k).is_ok()).collect();
+    assert_eq!(stayed.len(), 6);
+
+    // A moved key: ASK with the target's address; the source still serves the others.
+    let err = raw.get(moved[0]).unwrap_err();
+    assert_eq!(err, Error::Ask { slot, node: to });
+    assert_eq!(err.to_string(), format!("ASK {slot} {}", to.addr()));
+    // A new key goes to the target too, even for a write.
+    assert!(matches!(raw.set("{m}:new", "v"), Err(Error::Ask { .. })));
+    // Keys split across the two sides: TRYAGAIN, nothing written.
+    let split = raw.command(&["MSET", moved[0].as_str(), "x", stayed[0].as_str(), "x"]).unwrap_err();
+    assert_eq!(split, Error::TryAgain);
+    assert_eq!(split.to_string(), "TRYAGAIN Multiple keys request during rehashing of slot");
+    assert_eq!(raw.get(stayed[0]).unwrap().as_deref(), Some(&b"old"[..]));
+    // All on the source: served there.
+    assert_eq!(
+        raw.command(&["MGET", stayed[0].as_str(), stayed[1].as_str()])
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // The target serves only asked callers; asked, it serves moved keys and creates new ones.
+    let on_target = |asking: bool, args: &[&str]| raw.command_at(to, asking, args);
+    assert_eq!(on_target(false, &["GET", moved[0]]), Err(Error::Moved { slot, node: from }));
+    assert_eq!(on_target(true, &["GET", moved[0]]), Ok(Reply::bulk("old")));
+    assert_eq!(on_target(true, &["SET", "{m}:new", "v"]), Ok(Reply::ok()));
+    // Asked with several keys, one of them missing: TRYAGAIN.
+    assert_eq!(on_target(true, &["MGET", moved[0], "{m}:missing"]), Err(Error::TryAgain));
+    assert!(on_target(true, &["MGET", moved[0], moved[1]]).is_ok());
+
+    // The default client follows all of it and sees only answers.
+    for k in &keys {
+        assert_eq!(client.get(k).unwrap().as_deref(), Some(&b"old"[..]));
+    }
+    assert_eq!(client.get("{m}:new").unwrap().as_deref(), Some(&b"v"[..]));
+    client.set("{m}:newer", "w").unwrap();
+    assert_eq!(c.node_key_count(to).unwrap(), 6, "4 moved + 2 created on the target");
+
+    let done = m.finish().unwrap();
+    assert!(done.done);
+    assert_eq!(c.slot_owner(slot), Some(to));
+    assert_eq!(c.topology().migration(slot), None);
+    assert_eq!(c.node_key_count(from).unwrap(), 0);
+    // The raw client's map still names the source: one MOVED, then it knows.
+    assert_eq!(raw.get(&keys[0]), Err(Error::Moved { slot, node: to }));
+    assert_eq!(raw.get(&keys[0]).unwrap().as_deref(), Some(&b"old"[..]));
+    assert_eq!(client.dbsize(), 12);
+    assert!(c.client().stats().total.redirects > 0, "redirects are counted");
+}
+
+#[test]
+fn split_multi_key_commands_wait_for_the_mover_with_a_default_client() {
+    let c = cluster(2, 0);
+    let client = c.client();
+    let keys = keys_of("split", 200);
+    for k in &keys {
+        client.set(k, "1").unwrap();
+    }
+    let slot = key_slot(&keys[0]);
+    let mut m = c.begin_migration(slot, other_than_owner(&c, slot), MigrationMode::KeyByKey).unwrap();
+    m.step(100).unwrap();
+    let stepper = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(20));
+        m.finish().unwrap()
+    });
+    // Most of these span both sides until the mover is done: TRYAGAIN is retried inside.
+    let all: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let vals = client.mget(&all).unwrap();
+    assert!(vals.iter().all(|v| v.as_deref() == Some(&b"1"[..])));
+    assert_eq!(client.del(&all).unwrap(), 200);
+    assert!(stepper.join().unwrap().done);
+    assert_eq!(client.dbsize(), 0);
+}
+
+/// Writers INCR counters and SET keys in two slots that move back and forth, in both modes,
+/// with replicas on. At the end every counter is exact, no key is held twice, replicas
+/// match, and no command returned an error.
+#[test]
+fn stress_both_modes_with_replicas() {
+    let c = cluster(3, 1);
+    let client = c.client();
+    let tags = ["a", "b"];
+    let slots: Vec<u16> = tags.iter().map(|t| key_slot(format!("{{{t}}}"))).collect();
+    for t in tags {
+        for k in keys_of(t, 300) {
+            client.set(k, "seed").unwrap();
+        }
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let incrs = Arc::new(AtomicU64::new(0));
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let (client, stop, incrs) = (c.client(), stop.clone(), incrs.clone());
+            std::thread::spawn(move || {
+                let mut i = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let tag = tags[(i % 2) as usize];
+                    client.incr_by(format!("{{{tag}}}:counter"), 1).expect("INCR never fails");
+                    incrs.fetch_add(1, Ordering::Relaxed);
+                    let k = format!("{{{tag}}}:k{}", (i * 7 + w) % 400);
+                    client.set(&k, format!("w{w}:{i}")).expect("SET never fails");
+                    let got = client.get(&k).expect("GET never fails");
+                    assert!(got.is_some(), "a key just written is readable");
+                    client
+                        .mset(&[(format!("{{{tag}}}:x"), "1"), (format!("{{{tag}}}:y"), "2")])
+                        .expect("MSET never fails");
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut rounds = 0;
+    while Instant::now() < deadline {
+        for &slot in &slots {
+            let to = other_than_owner(&c, slot);
+            if rounds % 2 == 0 {
+                c.migrate_slot(slot, to).unwrap();
+            } else {
+                let mut m = c.begin_migration(slot, to, MigrationMode::KeyByKey).unwrap();
+                while m.step(37).unwrap().keys_left > 0 {}
+                m.finish().unwrap();
+            }
+        }
+        rounds += 1;
+    }
+    stop.store(true, Ordering::Relaxed);
+    writers.into_iter().for_each(|w| w.join().unwrap());
+    assert!(rounds >= 4, "the slots moved several times ({rounds} rounds)");
+    let total: i64 = tags
+        .iter()
+        .map(|t| {
+            let v = client.get(format!("{{{t}}}:counter")).unwrap().expect("counted");
+            std::str::from_utf8(&v).unwrap().parse::<i64>().unwrap()
+        })
+        .sum();
+    assert_eq!(total as u64, incrs.load(Ordering::Relaxed), "every INCR counted exactly once");
+    // Keys: 300 seeded + up to 100 more per tag, plus counter, x and y; each on one primary.
+    let expected: usize = tags
+        .iter()
+        .map(|t| (0..400).filter(|i| client.get(format!("{{{t}}}:k{i}")).unwrap().is_some()).count() + 3)
+        .sum();
+    assert_eq!(client.dbsize(), expected, "no key is held by two primaries");
+    for &slot in &slots {
+        let owner = c.slot_owner(slot).unwrap();
+        let count = client.count_keys_in_slot(slot);
+        assert_eq!(c.node_key_count(owner).unwrap() >= count, true);
+    }
+    assert_replicas_converged(&c);
+}
+
+/// Kills the source or the target of a key-by-key migration at several points; the
+/// migration carries over to the promoted replica and finishes with every key reachable
+/// exactly once and every value intact.
+#[test]
+fn migration_survives_failover_of_either_side() {
+    for (victim_is_source, moved_before_kill) in [(true, 0), (true, 40), (false, 40), (false, 100)] {
+        let c = cluster(2, 1);
+        let client = c.client();
+        let keys = keys_of("f", 100);
+        for (i, k) in keys.iter().enumerate() {
+            client.set(k, i.to_string()).unwrap();
+        }
+        let slot = key_slot(&keys[0]);
+        let (from, to) = (c.slot_owner(slot).unwrap(), other_than_owner(&c, slot));
+        let mut m = c.begin_migration(slot, to, MigrationMode::KeyByKey).unwrap();
+        if moved_before_kill > 0 {
+            m.step(moved_before_kill).unwrap();
+        }
+        // Written through ASK onto the target (or onto the source), before the crash.
+        client.set("{f}:late", "x").unwrap();
+        assert_eq!(client.wait(1, Duration::from_secs(2)).unwrap(), 1);
+        let victim = if victim_is_source { from } else { to };
+        c.kill_node(victim).unwrap();
+        // Commands ride out the failover; keys on both sides stay reachable.
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(client.get(k).unwrap().as_deref(), Some(i.to_string().as_bytes()), "{k}");
+        }
+        let (new_from, new_to) = c.topology().migration(slot).expect("the migration carries over");
+        assert_ne!(if victim_is_source { new_from } else { new_to }, victim);
+        let done = m.finish().unwrap();
+        assert!(done.done);
+        assert_eq!(c.slot_owner(slot), Some(new_to));
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(client.get(k).unwrap().as_deref(), Some(i.to_string().as_bytes()));
+        }
+        assert_eq!(client.get("{f}:late").unwrap().as_deref(), Some(&b"x"[..]));
+        assert_eq!(client.dbsize(), 101, "each key exactly once (victim {victim_is_source})");
+        assert_eq!(c.node_key_count(new_to).unwrap(), 101);
+    }
+}
+
+#[test]
+fn abort_brings_every_key_home() {
+    let c = cluster(2, 1);
+    let client = c.client();
+    let keys = keys_of("ab", 50);
+    for k in &keys {
+        client.set(k, "v0").unwrap();
+    }
+    let slot = key_slot(&keys[0]);
+    let from = c.slot_owner(slot).unwrap();
+    let mut m = c.begin_migration(slot, other_than_owner(&c, slot), MigrationMode::KeyByKey).unwrap();
+    m.step(30).unwrap();
+    // Changed on the target after the move, and created there: the rollback keeps both.
+    client.set(&keys[0], "v1").unwrap();
+    client.set("{ab}:new", "n").unwrap();
+    let p = m.abort().unwrap();
+    assert!(p.done);
+    assert_eq!(c.slot_owner(slot), Some(from));
+    assert_eq!(c.topology().migration(slot), None);
+    assert_eq!(c.node_key_count(from).unwrap(), 51);
+    assert_eq!(client.get(&keys[0]).unwrap().as_deref(), Some(&b"v1"[..]));
+    assert_eq!(client.get("{ab}:new").unwrap().as_deref(), Some(&b"n"[..]));
+    assert!(m.abort().is_err(), "a second abort is refused");
+    assert_replicas_converged(&c);
+    // The slot can move again.
+    c.migrate_slot(slot, other_than_owner(&c, slot)).unwrap();
+    assert_eq!(client.dbsize(), 51);
+}
+
+#[test]
+fn a_caller_blocked_on_the_source_is_served_after_the_handover() {
+    let c = cluster(2, 0);
+    let client = c.client();
+    let slot = key_slot("{q}");
+    let to = other_than_owner(&c, slot);
+    let waiter = {
+        let client = c.client();
+        std::thread::spawn(move || client.command(&["BLPOP", "{q}:list", "5"]))
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    let mut m = c.begin_migration(slot, to, MigrationMode::KeyByKey).unwrap();
+    // The list does not exist on the source: the push creates it on the target.
+    client.command(&["RPUSH", "{q}:list", "job"]).unwrap();
+    m.finish().unwrap();
+    let got = waiter.join().unwrap().unwrap();
+    assert_eq!(got, Reply::Array(vec![Reply::bulk("{q}:list"), Reply::bulk("job")]));
+    // And a caller blocked during the migration times out cleanly.
+    let mut m = c.begin_migration(slot, other_than_owner(&c, slot), MigrationMode::KeyByKey).unwrap();
+    assert_eq!(client.command(&["BLPOP", "{q}:none", "0.05"]).unwrap(), Reply::Nil);
+    m.finish().unwrap();
+}
+
+#[test]
+fn watch_sees_a_moved_key_as_modified() {
+    let c = cluster(2, 0);
+    let client = c.client();
+    client.set("{w}:k", "1").unwrap();
+    let slot = key_slot("{w}");
+    let mut session = client.session();
+    session.command(&["WATCH", "{w}:k"]).unwrap();
+    let mut m = c.begin_migration(slot, other_than_owner(&c, slot), MigrationMode::KeyByKey).unwrap();
+    m.step(10).unwrap();
+    session.command(&["MULTI"]).unwrap();
+    session.command(&["SET", "{w}:k", "2"]).unwrap();
+    assert_eq!(session.command(&["EXEC"]).unwrap(), Reply::Nil);
+    m.finish().unwrap();
+    assert_eq!(client.get("{w}:k").unwrap().as_deref(), Some(&b"1"[..]));
+    // Without a move in between, the transaction runs on the new owner.
+    session.command(&["WATCH", "{w}:k"]).unwrap();
+    session.command(&["MULTI"]).unwrap();
+    session.command(&["SET", "{w}:k", "3"]).unwrap();
+    assert!(matches!(session.command(&["EXEC"]).unwrap(), Reply::Array(_)));
+    assert_eq!(client.get("{w}:k").unwrap().as_deref(), Some(&b"3"[..]));
+}
+
+#[test]
+fn scale_out_rebalance_and_scale_in_keep_every_key() {
+    let c = cluster(2, 1);
+    let client = c.client();
+    for i in 0..3000 {
+        client.set(format!("key:{i}"), i.to_string()).unwrap();
+    }
+    let new = c.add_primary(1).unwrap();
+    assert_eq!(c.primaries().len(), 3);
+    assert_eq!(c.replicas_of(new).len(), 1);
+    let mut seen = Vec::new();
+    let report = c.rebalance_with(Balance::Keys, |p| seen.push(p.slots_moved)).unwrap();
+    assert!(report.slots_moved > 0 && report.slots_moved == report.slots_planned);
+    assert_eq!(seen.len(), report.slots_moved + 1, "progress after each move");
+    let counts: Vec<usize> = c.primaries().iter().map(|p| c.node_key_count(*p).unwrap()).collect();
+    for n in &counts {
+        assert!((900..=1100).contains(n), "about a third each: {counts:?}");
+    }
+    assert_replicas_converged(&c);
+    let old = c.primaries()[0];
+    c.remove_primary(old).unwrap();
+    assert_eq!(c.primaries().len(), 2);
+    assert!(c.topology().node(old).is_none());
+    assert!(matches!(c.node_key_count(old), Err(Error::Command(_))));
+    assert_eq!(c.topology().slots_assigned(), 16384);
+    for i in 0..3000 {
+        assert_eq!(client.get(format!("key:{i}")).unwrap().as_deref(), Some(i.to_string().as_bytes()));
+    }
+    assert_eq!(client.dbsize(), 3000);
+    assert_replicas_converged(&c);
+    // An empty store balances slots.
+    let empty = cluster(2, 0);
+    let extra = empty.add_primary(0).unwrap();
+    empty.rebalance().unwrap();
+    let slots = empty.topology().slot_ranges(extra).iter().map(|(s, e)| e - s + 1).sum::<u16>();
+    assert!((5400..=5500).contains(&slots), "{slots}");
+}
+
+#[test]
+fn the_target_refuses_a_slot_it_has_no_memory_for() {
+    let c = Cluster::builder()
+        .primaries(2)
+        .max_memory(4 << 20)
+        .eviction_policy(EvictionPolicy::NoEviction)
+        .build()
+        .unwrap();
+    let client = c.client();
+    let big = vec![b'x'; 16 << 10];
+    // Fill the target to its 2 MiB share with keys of its own slots.
+    let target = c.primaries()[1];
+    let slot = key_slot("{heavy}");
+    assert_ne!(c.slot_owner(slot), Some(target));
+    for n in 0.. {
+        let k = format!("fill:{n}");
+        if c.slot_owner(key_slot(&k)) == Some(target) && client.set(&k, &big).is_err() {
+            break;
+        }
+    }
+    let before_target = c.node_key_count(target).unwrap();
+    // A slot of the other primary holding 1 MiB does not fit there any more.
+    let mut stored = 0;
+    for i in 0..64 {
+        if client.set(format!("{{heavy}}:{i}"), &big).is_ok() {
+            stored += 1;
+        }
+    }
+    assert_eq!(stored, 64, "the source had room");
+    let keys_before = client.dbsize();
+    assert_eq!(c.migrate_slot(slot, target), Err(Error::OutOfMemory));
+    assert_ne!(c.slot_owner(slot), Some(target));
+    let mut m = c.begin_migration(slot, target, MigrationMode::KeyByKey).unwrap();
+    assert_eq!(m.finish(), Err(Error::OutOfMemory));
+    // Rolled back: the source owns the slot, stable, with every key.
+    assert_eq!(c.topology().migration(slot), None);
+    assert_ne!(c.slot_owner(slot), Some(target));
+    assert_eq!(c.node_key_count(target).unwrap(), before_target);
+    assert_eq!(client.dbsize(), keys_before);
+    assert_eq!(client.count_keys_in_slot(slot), stored);
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_and_changes_nothing() {
+    let c = cluster(2, 1);
+    let client = c.client();
+    client.set("k", "v").unwrap();
+    let slot = key_slot("k");
+    let owner = c.slot_owner(slot).unwrap();
+    let other = other_than_owner(&c, slot);
+    let replica = c.replicas_of(other)[0];
+    let text = |r: Result<slotstore::Migration, Error>| r.unwrap_err().to_string();
+    assert_eq!(
+        text(c.begin_migration(16384, other, MigrationMode::KeyByKey)),
+        "ERR Invalid or out of range slot"
+    );
+    assert_eq!(
+        c.migrate_slot(16384, other).unwrap_err().to_string(),
+        "ERR Invalid or out of range slot"
+    );
+    assert_eq!(
+        text(c.begin_migration(slot, owner, MigrationMode::KeyByKey)),
+        format!("ERR Node {owner} already owns hash slot {slot}")
+    );
+    assert_eq!(
+        text(c.begin_migration(slot, replica, MigrationMode::KeyByKey)),
+        "ERR Target node is not a master"
+    );
+    assert_eq!(
+        text(c.begin_migration(slot, replica, MigrationMode::Atomic)),
+        "ERR Target node is not a master"
+    );
+    // A node that left the cluster is unknown.
+    let gone = c.add_primary(0).unwrap();
+    c.remove_primary(gone).unwrap();
+    let epoch = c.topology().epoch();
+    assert_eq!(
+        text(c.begin_migration(slot, gone, MigrationMode::KeyByKey)),
+        format!("ERR Unknown node {gone}")
+    );
+    assert_eq!(c.topology().epoch(), epoch, "nothing changed");
+    let mut m = c.begin_migration(slot, other, MigrationMode::KeyByKey).unwrap();
+    assert_eq!(
+        text(c.begin_migration(slot, other, MigrationMode::KeyByKey)),
+        format!("ERR Slot {slot} is already migrating")
+    );
+    assert_eq!(
+        c.migrate_slot(slot, other).unwrap_err().to_string(),
+        format!("ERR Slot {slot} is already migrating")
+    );
+    m.finish().unwrap();
+    assert!(m.abort().is_err());
+    assert_eq!(m.step(10).unwrap().done, true, "a finished migration's step does nothing");
+    assert_eq!(client.get("k").unwrap().as_deref(), Some(&b"v"[..]));
+    assert_eq!(c.slot_owner(slot), Some(other));
+}
+
+#[test]
+fn atomic_mode_through_the_handle_and_no_redirects_for_a_raw_client() {
+    let c = cluster(2, 0);
+    let client = c.client();
+    let raw = c.client().follow_redirects(false);
+    client.set("{t}:a", "1").unwrap();
+    let slot = key_slot("{t}");
+    let to = other_than_owner(&c, slot);
+    let mut m = c.begin_migration(slot, to, MigrationMode::Atomic).unwrap();
+    // Nothing moves before the first step; no ASK in atomic mode.
+    assert_eq!(raw.get("{t}:missing").unwrap(), None);
+    let p = m.step(1).unwrap();
+    assert!(p.done);
+    assert_eq!(p.keys_moved, 1);
+    assert_eq!(c.slot_owner(slot), Some(to));
+    assert!(matches!(raw.get("{t}:a"), Err(Error::Moved { .. })));
+    assert_eq!(raw.get("{t}:a").unwrap().as_deref(), Some(&b"1"[..]));
+}
