@@ -139,9 +139,16 @@ fn main() -> Result<(), Error> {
     for i in 0..KEYS {
         client.set(format!("{{hot}}:k:{i}"), "0")?;
     }
-    println!("slot {slot} holds {} keys, on {}", client.count_keys_in_slot(slot), slot_addr(&cluster, slot));
+    println!(
+        "slot {slot} holds {} keys, on {}",
+        client.count_keys_in_slot(slot),
+        slot_addr(&cluster, slot)
+    );
     let redirects_now = || client.stats().total.redirects;
-    println!("\n{:<12} {:>9} {:>10} {:>10} {:>10} {:>6}", "phase", "commands", "p50", "p99", "max", "errors");
+    println!(
+        "\n{:<12} {:>9} {:>10} {:>10} {:>10} {:>6}",
+        "phase", "commands", "p50", "p99", "max", "errors"
+    );
 
     // The baseline: the same writers with nothing moving.
     let mut steady = under_load(&cluster, || {
@@ -212,7 +219,9 @@ fn main() -> Result<(), Error> {
     println!("{}", key_by_key.row("key-by-key"));
     let kbk_redirects = redirects_now() - before;
 
-    println!("\natomic: slowest migrate_slot call {slowest_move:?}; redirects followed {atomic_redirects}");
+    println!(
+        "\natomic: slowest migrate_slot call {slowest_move:?}; redirects followed {atomic_redirects}"
+    );
     println!("key-by-key: the raw client between steps saw");
     for (code, (count, example)) in &seen.0 {
         println!("  {code:<9} x{count:<5} e.g. {example}");
