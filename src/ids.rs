@@ -35,6 +35,21 @@ impl NodeId {
     pub fn port(self) -> u16 {
         30001u16.wrapping_add(self.0 as u16)
     }
+
+    /// The node a 40-character hex name (as [`Display`](fmt::Display) prints it) names;
+    /// None for any other text.
+    pub(crate) fn parse(name: &[u8]) -> Option<NodeId> {
+        if name.len() != 40 || !name.iter().all(u8::is_ascii_hexdigit) {
+            return None;
+        }
+        let n = u64::from_str_radix(std::str::from_utf8(name).ok()?, 16).ok()?;
+        u32::try_from(n.checked_sub(1)?).ok().map(NodeId)
+    }
+
+    /// The node a symbolic `host:port` address ([`NodeId::addr`]) names.
+    pub(crate) fn from_port(port: u16) -> Option<NodeId> {
+        port.checked_sub(30001).map(|i| NodeId(u32::from(i)))
+    }
 }
 
 impl fmt::Display for NodeId {

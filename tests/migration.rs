@@ -120,7 +120,11 @@ fn key_by_key_follows_redis_redirect_rules() {
     assert_eq!(raw.get(&keys[0]), Err(Error::Moved { slot, node: to }));
     assert_eq!(raw.get(&keys[0]).unwrap().as_deref(), Some(&b"old"[..]));
     assert_eq!(client.dbsize(), 12);
-    assert!(c.client().stats().total.redirects > 0, "redirects are counted");
+    let stats = c.client().stats().total;
+    assert!(stats.asks >= 4 && stats.try_agains >= 2, "{stats:?}");
+    assert!(stats.redirects >= stats.asks + stats.try_agains + 2, "MOVEDs counted too: {stats:?}");
+    let info = client.command(&["INFO", "stats"]).unwrap().to_string();
+    assert!(info.contains(&format!("ask_redirects:{}", stats.asks)), "{info}");
 }
 
 #[test]
@@ -495,4 +499,100 @@ fn atomic_mode_through_the_handle_and_no_redirects_for_a_raw_client() {
     assert_eq!(c.slot_owner(slot), Some(to));
     assert!(matches!(raw.get("{t}:a"), Err(Error::Moved { .. })));
     assert_eq!(raw.get("{t}:a").unwrap().as_deref(), Some(&b"1"[..]));
+}
+
+/// The `redis-cli --cluster reshard` flow, by commands: SETSLOT IMPORTING on the target,
+/// MIGRATING on the source, GETKEYSINSLOT + MIGRATE until empty, SETSLOT NODE on both.
+#[test]
+fn setslot_and_migrate_commands_move_a_slot_as_redis_cli_does() {
+    let c = cluster(2, 0);
+    let client = c.client();
+    for i in 0..25 {
+        client.set(format!("{{r}}:{i}"), i.to_string()).unwrap();
+    }
+    let slot = key_slot("{r}");
+    let (src, dst) = (c.slot_owner(slot).unwrap(), other_than_owner(&c, slot));
+    let s = slot.to_string();
+    let (src_id, dst_id) = (src.to_string(), dst.to_string());
+    let at = |node, args: &[&str]| client.command_at(node, false, args);
+    // The wrong order is refused and changes nothing.
+    let wrong = at(src, &["CLUSTER", "SETSLOT", &s, "MIGRATING", &dst_id]).unwrap_err();
+    assert!(
+        wrong.to_string().starts_with(&format!("ERR Slot {slot} is not IMPORTING on node {dst}")),
+        "{wrong}"
+    );
+    assert_eq!(
+        at(src, &["CLUSTER", "SETSLOT", &s, "IMPORTING", &src_id]).unwrap_err().to_string(),
+        format!("ERR I'm already the owner of hash slot {slot}")
+    );
+    assert_eq!(
+        at(dst, &["CLUSTER", "SETSLOT", &s, "MIGRATING", &src_id]).unwrap_err().to_string(),
+        format!("ERR I'm not the owner of hash slot {slot}")
+    );
+    assert_eq!(
+        at(dst, &["CLUSTER", "SETSLOT", &s, "IMPORTING", "nope"]).unwrap_err().to_string(),
+        "ERR I don't know about node nope"
+    );
+    assert_eq!(
+        at(dst, &["CLUSTER", "SETSLOT", &s, "SIDEWAYS", &src_id]).unwrap_err().to_string(),
+        "ERR Invalid CLUSTER SETSLOT action or number of arguments. Try CLUSTER HELP."
+    );
+    assert!(client.command(&["CLUSTER", "SETSLOT", &s, "STABLE"]).is_err(), "SETSLOT needs a node");
+    assert_eq!(c.topology().migration(slot), None);
+
+    at(dst, &["CLUSTER", "SETSLOT", &s, "IMPORTING", &src_id]).unwrap();
+    at(src, &["CLUSTER", "SETSLOT", &s, "MIGRATING", &dst_id]).unwrap();
+    assert_eq!(c.topology().migration(slot), Some((src, dst)));
+    let nodes = client.command(&["CLUSTER", "NODES"]).unwrap().to_string();
+    assert!(
+        nodes.contains(&format!("[{slot}->-{dst}]")) && nodes.contains(&format!("[{slot}-<-{src}]"))
+    );
+    // SETSLOT NODE while the source still holds keys is refused.
+    let early = at(dst, &["CLUSTER", "SETSLOT", &s, "NODE", &dst_id]).unwrap_err();
+    assert!(early.to_string().starts_with("ERR Can't assign hashslot"), "{early}");
+    let port = dst.port().to_string();
+    loop {
+        let batch = at(src, &["CLUSTER", "GETKEYSINSLOT", &s, "10"]).unwrap();
+        let keys: Vec<String> = batch
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| String::from_utf8(k.as_bytes().unwrap().to_vec()).unwrap())
+            .collect();
+        if keys.is_empty() {
+            break;
+        }
+        let mut args = vec!["MIGRATE", "127.0.0.1", &port, "", "0", "60000", "REPLACE", "KEYS"];
+        args.extend(keys.iter().map(String::as_str));
+        assert_eq!(client.command(&args).unwrap(), Reply::ok());
+        // Traffic keeps working in between.
+        assert_eq!(client.get("{r}:3").unwrap().as_deref(), Some(&b"3"[..]));
+    }
+    assert_eq!(
+        client.command(&["MIGRATE", "127.0.0.1", &port, "{r}:0", "0", "1000"]).unwrap(),
+        Reply::Simple("NOKEY".into())
+    );
+    at(dst, &["CLUSTER", "SETSLOT", &s, "NODE", &dst_id]).unwrap();
+    at(src, &["CLUSTER", "SETSLOT", &s, "NODE", &dst_id]).unwrap();
+    assert_eq!(c.slot_owner(slot), Some(dst));
+    assert_eq!(c.node_key_count(dst).unwrap(), 25);
+    assert_eq!(client.get("{r}:24").unwrap().as_deref(), Some(&b"24"[..]));
+    // MIGRATE to a node that does not import the slot is refused.
+    let refused = client.command(&["MIGRATE", "127.0.0.1", &src.port().to_string(), "{r}:1", "0", "10"]);
+    assert!(refused
+        .unwrap_err()
+        .to_string()
+        .starts_with("ERR Target instance replied with error: MOVED"));
+    // STABLE rolls an open migration back.
+    at(src, &["CLUSTER", "SETSLOT", &s, "IMPORTING", &dst_id]).unwrap();
+    at(dst, &["CLUSTER", "SETSLOT", &s, "MIGRATING", &src_id]).unwrap();
+    client.command(&["MIGRATE", "127.0.0.1", &src.port().to_string(), "{r}:1", "0", "10"]).unwrap();
+    // A session's ASKING sends its next command to the importing side.
+    let mut session = client.session();
+    session.command(&["ASKING"]).unwrap();
+    assert_eq!(session.command(&["GET", "{r}:1"]).unwrap(), Reply::bulk("1"));
+    at(dst, &["CLUSTER", "SETSLOT", &s, "STABLE"]).unwrap();
+    assert_eq!(c.topology().migration(slot), None);
+    assert_eq!(c.node_key_count(dst).unwrap(), 25);
+    assert_eq!(client.get("{r}:1").unwrap().as_deref(), Some(&b"1"[..]));
 }

@@ -105,8 +105,9 @@ impl Client {
             let _ = write!(
                 out,
                 "# Stats\r\ntotal_commands_processed:{processed}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\n\
-                 keyspace_hits:{}\r\nkeyspace_misses:{}\r\nredirects:{}\r\n\r\n",
-                t.expired, t.evictions, t.hits, t.misses, t.redirects
+                 keyspace_hits:{}\r\nkeyspace_misses:{}\r\nredirects:{}\r\n\
+                 ask_redirects:{}\r\ntryagain_redirects:{}\r\n\r\n",
+                t.expired, t.evictions, t.hits, t.misses, t.redirects, t.asks, t.try_agains
             );
         }
         if show("commandstats") {

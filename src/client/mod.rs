@@ -7,6 +7,7 @@ mod info;
 mod lists;
 mod session;
 mod sets;
+mod setslot;
 mod transaction;
 mod zsets;
 
@@ -354,6 +355,7 @@ impl Client {
             Keyless::Unwatch => Ok(Reply::ok()),
             Keyless::Info => self.info(a),
             Keyless::Config => self.config(a),
+            Keyless::Migrate => self.migrate(&cluster_cmd::parse_migrate(a)?),
             Keyless::Wait => {
                 let (n, timeout) = server::parse_wait(a)?;
                 Ok(Reply::Int(self.registry.wait(n, timeout) as i64))
@@ -377,6 +379,7 @@ impl Client {
             ClusterCmd::Slots => cluster_cmd::slots(&topology),
             ClusterCmd::Nodes => cluster_cmd::nodes(&topology, |id| self.registry.offset_of(id)),
             ClusterCmd::Info => cluster_cmd::info(&topology, cluster_cmd::state_ok(&topology)),
+            ClusterCmd::SetSlot(slot, action) => self.setslot(slot, action)?,
         })
     }
 

@@ -23,6 +23,9 @@ use crate::slot::key_slot;
 /// Keyless commands other than `PING` and `ECHO` are refused inside `MULTI` (they span the
 /// whole store and cannot run under one transaction's locks).
 ///
+/// `ASKING` sends the next keyed command to its slot's importing primary as an asked caller
+/// (during a key-by-key migration; otherwise it runs as usual).
+///
 /// `READONLY` sends the session's reads to replicas (possibly stale) and `READWRITE` back to
 /// primaries. `WAIT` waits for the last write this session made (outside `MULTI`).
 ///
@@ -47,6 +50,8 @@ pub struct Session {
     /// The last replicated write this session made (primary, offset): what its `WAIT`
     /// waits for.
     last_write: Option<(crate::ids::NodeId, u64)>,
+    /// `ASKING` was sent: the next keyed command goes to its slot's importing primary.
+    asking: bool,
 }
 
 /// A key under `WATCH`: its modification count and liveness when watched.
@@ -68,6 +73,7 @@ impl Client {
             refused: false,
             watches: Vec::new(),
             last_write: None,
+            asking: false,
         }
     }
 }
@@ -99,6 +105,8 @@ impl Session {
 
     fn dispatch(&mut self, args: &[&[u8]]) -> Result<Reply, Error> {
         let name = args.first().map(|n| n.to_ascii_lowercase()).unwrap_or_default();
+        // One-shot, as Redis clears the flag after the next command.
+        let asking = std::mem::take(&mut self.asking);
         let arity = |ok: bool, name: &str| if ok { Ok(()) } else { Err(Error::arity(name)) };
         match name.as_slice() {
             b"multi" => {
@@ -159,6 +167,19 @@ impl Session {
                 arity(args.len() == 3, "wait")?;
                 let (n, timeout) = crate::command::server::parse_wait(args)?;
                 Ok(Reply::Int(self.client.registry.wait_for(self.last_write, n, timeout) as i64))
+            }
+            b"asking" if self.queued.is_none() => {
+                arity(args.len() == 1, "asking")?;
+                self.asking = true;
+                Ok(Reply::ok())
+            }
+            _ if asking => {
+                // Sent where an `ASK` would send it: the importing primary, asked.
+                let slot = lookup(args[0]).and_then(|spec| spec.slot(args).ok().flatten());
+                match slot.and_then(|s| self.client.registry.importer(s)) {
+                    Some(node) => self.client.command_at(node, true, args),
+                    None => self.client.command(args),
+                }
             }
             _ => self.client.command(args),
         }

@@ -17,6 +17,64 @@ pub(crate) enum ClusterCmd {
     Slots,
     Nodes,
     Info,
+    /// `CLUSTER SETSLOT <slot> ...`, for the node the command is sent to.
+    SetSlot(u16, SetSlot),
+}
+
+/// The action of `CLUSTER SETSLOT`.
+#[derive(Debug, PartialEq, Clone, Copy)]
+pub(crate) enum SetSlot {
+    /// Sent to the target: it will import the slot from this node.
+    Importing(NodeId),
+    /// Sent to the owner: it will migrate the slot to this node.
+    Migrating(NodeId),
+    /// The slot belongs to this node from now on.
+    Node(NodeId),
+    /// Clears the migrating and importing states.
+    Stable,
+}
+
+/// `MIGRATE host port key|"" destination-db timeout [COPY] [REPLACE] [AUTH ..] [KEYS ...]`.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Migrate<'a> {
+    /// The target, by its symbolic port.
+    pub(crate) port: u16,
+    pub(crate) keys: Vec<&'a [u8]>,
+    pub(crate) copy: bool,
+    pub(crate) replace: bool,
+}
+
+/// Parses `MIGRATE`'s words (arity already checked: at least 6).
+pub(crate) fn parse_migrate<'a>(a: &[&'a [u8]]) -> Result<Migrate<'a>, Error> {
+    let port = int(a[2])?;
+    let db = int(a[4])?;
+    int(a[5])?;
+    let (mut copy, mut replace, mut keys) = (false, false, None);
+    let mut i = 6;
+    while i < a.len() {
+        match a[i].to_ascii_lowercase().as_slice() {
+            b"copy" => copy = true,
+            b"replace" => replace = true,
+            b"auth" if i + 1 < a.len() => i += 1,
+            b"auth2" if i + 2 < a.len() => i += 2,
+            b"keys" => {
+                if !a[3].is_empty() {
+                    return Err(Error::msg(
+                        "When using MIGRATE KEYS option, the key argument must be set to the empty string",
+                    ));
+                }
+                keys = Some(a[i + 1..].to_vec());
+                break;
+            }
+            _ => return Err(Error::syntax()),
+        }
+        i += 1;
+    }
+    if db != 0 {
+        return Err(Error::msg("Invalid DB index in cluster mode"));
+    }
+    let port = u16::try_from(port).map_err(|_| Error::msg("Invalid TCP port"))?;
+    Ok(Migrate { port, keys: keys.unwrap_or_else(|| vec![a[3]]), copy, replace })
 }
 
 /// Parses `CLUSTER <subcommand> ...` (the words from `CLUSTER` on).
@@ -47,6 +105,29 @@ pub(crate) fn parse(a: &[&[u8]]) -> Result<ClusterCmd, Error> {
         "slots" => arity(2).map(|_| ClusterCmd::Slots),
         "nodes" => arity(2).map(|_| ClusterCmd::Nodes),
         "info" => arity(2).map(|_| ClusterCmd::Info),
+        "setslot" => {
+            let bad = || {
+                Error::msg("Invalid CLUSTER SETSLOT action or number of arguments. Try CLUSTER HELP.")
+            };
+            if a.len() < 4 {
+                return Err(Error::arity("cluster|setslot"));
+            }
+            let slot = parse_slot(a[2])?;
+            let node = || {
+                let name = a.get(4).ok_or_else(bad)?;
+                NodeId::parse(name).ok_or_else(|| {
+                    Error::Command(format!("I don't know about node {}", String::from_utf8_lossy(name)))
+                })
+            };
+            let action = match (a[3].to_ascii_lowercase().as_slice(), a.len()) {
+                (b"importing", 5) => SetSlot::Importing(node()?),
+                (b"migrating", 5) => SetSlot::Migrating(node()?),
+                (b"node", 5) => SetSlot::Node(node()?),
+                (b"stable", 4) => SetSlot::Stable,
+                _ => return Err(bad()),
+            };
+            Ok(ClusterCmd::SetSlot(slot, action))
+        }
         _ => Err(Error::Command(format!(
             "unknown subcommand '{}'. Try CLUSTER HELP.",
             String::from_utf8_lossy(a[1])
@@ -158,6 +239,14 @@ pub(crate) fn nodes(t: &Topology, _offset: impl Fn(NodeId) -> u64) -> Reply {
                 out.push_str(&format!(" {s}"));
             } else {
                 out.push_str(&format!(" {s}-{e}"));
+            }
+        }
+        // Open key-by-key migrations, as Redis lists them on the two primaries' lines.
+        for s in t.migrating_slots() {
+            match t.migration(s) {
+                Some((from, to)) if from == n.id => out.push_str(&format!(" [{s}->-{to}]")),
+                Some((from, to)) if to == n.id => out.push_str(&format!(" [{s}-<-{from}]")),
+                _ => {}
             }
         }
         out.push('\n');

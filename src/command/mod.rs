@@ -77,6 +77,8 @@ pub(crate) enum Keyless {
     Config,
     /// `WAIT numreplicas timeout`.
     Wait,
+    /// `MIGRATE`: moves keys of a migrating slot to the target.
+    Migrate,
 }
 
 /// How a command runs.

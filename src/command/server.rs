@@ -33,6 +33,8 @@ pub(crate) static COMMANDS: &[Spec] = &[
     Spec::keyless("readonly", 1, Keyless::NeedsSession),
     Spec::keyless("readwrite", 1, Keyless::NeedsSession),
     Spec::keyless("wait", 3, Keyless::Wait),
+    Spec::keyless("asking", 1, Keyless::NeedsSession),
+    Spec::keyless("migrate", -6, Keyless::Migrate),
 ];
 
 /// `WAIT numreplicas timeout`: the count and the timeout (None: wait forever).

@@ -168,7 +168,8 @@ impl Registry {
         let mut dst_cell = dst.cells[slot_ix].0.write();
         let (Some(s), Some(d)) = (src_cell.as_mut(), dst_cell.as_mut()) else { return Ok(None) };
         let now = Now::new(&self.clock);
-        let n = transfer(slot, (src, s), (dst, d), max_keys, &now, false);
+        let batch = first_keys(s, max_keys);
+        let n = transfer(slot, (src, s), (dst, d), &batch, &now, false);
         if n > 0 {
             self.bump_generation(slot);
         }
@@ -217,7 +218,8 @@ impl Registry {
         let now = Now::new(&self.clock);
         // Nothing can have arrived on the source since the last step (missing keys are
         // created on the target), but expired keys may linger: this settles them.
-        transfer(slot, (src, s), (dst, d), usize::MAX, &now, false);
+        let rest = first_keys(s, usize::MAX);
+        transfer(slot, (src, s), (dst, d), &rest, &now, false);
         d.set_moving(Moving::Stable);
         let old = src_cell.take().expect("checked");
         src.lose(slot_ix, &old);
@@ -258,7 +260,10 @@ impl Registry {
         };
         let now = Now::new(&self.clock);
         let back = match dst_cell.as_mut() {
-            Some(d) => transfer(slot, (dst, d), (src, s), usize::MAX, &now, true),
+            Some(d) => {
+                let all = first_keys(d, usize::MAX);
+                transfer(slot, (dst, d), (src, s), &all, &now, true)
+            }
             None => 0,
         };
         s.set_moving(Moving::Stable);
@@ -286,6 +291,56 @@ impl Registry {
             left,
             true,
         ))
+    }
+
+    /// `MIGRATE`: moves `keys` (of `slot`, which must be migrating to `to`) from the source
+    /// to the target. With `replace` a key the target already has is overwritten; without,
+    /// such a key stays where it is and the command fails, as Redis's `BUSYKEY`. Returns the
+    /// keys moved (0: none of them existed, Redis's `NOKEY`).
+    ///
+    /// # Errors
+    /// `ERR Target instance replied with error: MOVED ...` if `to` does not import the slot;
+    /// `... BUSYKEY ...`; `CLUSTERDOWN` if a side is down.
+    pub(crate) fn migrate_keys(
+        &self,
+        slot: u16,
+        to: NodeId,
+        keys: &[&[u8]],
+        replace: bool,
+    ) -> Result<usize, Error> {
+        let _control = self.control.lock();
+        let t = self.topology();
+        let (from, target) = match t.migration(slot) {
+            Some((from, target)) if target == to => (from, target),
+            _ => {
+                let owner = t.slot_owner(slot).map_or_else(String::new, NodeId::addr);
+                return Err(Error::Command(format!(
+                    "Target instance replied with error: MOVED {slot} {owner}"
+                )));
+            }
+        };
+        let (src, dst) = (self.node(from).expect("listed"), self.node(target).expect("listed"));
+        let slot_ix = usize::from(slot);
+        let mut src_cell = src.cells[slot_ix].0.write();
+        let mut dst_cell = dst.cells[slot_ix].0.write();
+        let (Some(s), Some(d)) = (src_cell.as_mut(), dst_cell.as_mut()) else {
+            return Err(Error::ClusterDown(ClusterDownReason::Down));
+        };
+        let now = Now::new(&self.clock);
+        let live = |t: &Table, k: &[u8]| t.get_raw(k).is_some_and(|e| Table::is_live(e, &now));
+        if !replace && keys.iter().any(|k| live(s, k) && live(d, k)) {
+            return Err(Error::msg(
+                "Target instance replied with error: BUSYKEY Target key name already exists.",
+            ));
+        }
+        let keys: Vec<Box<[u8]>> = keys.iter().filter(|k| live(s, k)).map(|k| Box::from(*k)).collect();
+        let n = transfer(slot, (src, s), (dst, d), &keys, &now, true);
+        if n > 0 {
+            self.bump_generation(slot);
+        }
+        drop((src_cell, dst_cell));
+        *self.moved.lock().entry(slot).or_default() += n;
+        Ok(n)
     }
 
     /// Where the key-by-key migration of `slot` stands; None if there is none.
@@ -340,27 +395,34 @@ impl Registry {
     }
 }
 
-/// Moves up to `limit` keys from one side's table to the other's, both locked by the caller,
-/// settling each side's replication stream and memory. Expired keys are dropped. When both
-/// sides hold a key, `overwrite` says whose copy wins: the receiving side's (false: the
-/// target's copy of a key is always newer than a source's leftover) or the sender's (true:
-/// a rollback brings the target's newer copies home). Returns the keys taken from `from`.
+/// Up to `limit` keys of `table`.
+fn first_keys(table: &Table, limit: usize) -> Vec<Box<[u8]>> {
+    table.iter().take(limit).map(|(k, _)| Box::from(k)).collect()
+}
+
+/// Moves `keys` from one side's table to the other's, both locked by the caller, settling
+/// each side's replication stream and memory. Expired keys are dropped, keys the sender
+/// lacks skipped. When both sides hold a key, `overwrite` says whose copy wins: the
+/// receiving side's (false: the target's copy of a key is always newer than a source's
+/// leftover) or the sender's (true: a rollback brings the target's newer copies home).
+/// Returns the keys taken from the sender.
 fn transfer(
     slot: u16,
     from: (&Node, &mut Table),
     to: (&Node, &mut Table),
-    limit: usize,
+    keys: &[Box<[u8]>],
     now: &Now<'_>,
     overwrite: bool,
 ) -> usize {
     let ((src, s), (dst, d)) = (from, to);
-    let keys: Vec<Box<[u8]>> = s.iter().take(limit).map(|(k, _)| Box::from(k)).collect();
     if keys.is_empty() {
         return 0;
     }
     let (sb, db) = (src.before_write(s, now), dst.before_write(d, now));
-    for key in &keys {
-        let e = s.remove(key).expect("listed");
+    let mut taken = 0;
+    for key in keys {
+        let Some(e) = s.remove(key) else { continue };
+        taken += 1;
         if !Table::is_live(&e, now) {
             continue;
         }
@@ -373,7 +435,7 @@ fn transfer(
     }
     src.after_write(usize::from(slot), s, now, sb);
     dst.after_write(usize::from(slot), d, now, db);
-    keys.len()
+    taken
 }
 
 /// Tells `node`'s replicas to drop `slot`.

@@ -1,7 +1,7 @@
 //! The registry: every node, the route from each slot to the node serving it, and the current
 //! topology snapshot.
 
-use super::stats::REROUTES;
+use super::stats::{ASKS, REROUTES, TRYAGAINS};
 use super::{Blocking, Budget, Node, Serve};
 use crate::config::{Config, ReadFrom, MAX_NODES};
 use crate::error::{ClusterDownReason, Error};
@@ -42,6 +42,17 @@ pub(crate) enum Miss {
     Redirect(Verdict),
     /// A final answer (`OOM`), not a redirect.
     Fail(Error),
+}
+
+/// Counts the redirect `miss` on the node that gave it.
+fn count(node: &Node, miss: &Miss) {
+    match miss {
+        Miss::Fail(_) => return,
+        Miss::Redirect(Verdict::Ask) => node.stats.add(ASKS, 1),
+        Miss::Redirect(Verdict::TryAgain) => node.stats.add(TRYAGAINS, 1),
+        _ => {}
+    }
+    node.stats.add(REROUTES, 1);
 }
 
 /// The outcome of a gated run on one node: `r` as the node returned it, `v` the verdict.
@@ -104,6 +115,9 @@ pub(crate) struct Registry {
     generations: Box<[AtomicU32]>,
     /// Keys moved so far by each open key-by-key migration, by slot.
     pub(super) moved: Mutex<std::collections::HashMap<u16, usize>>,
+    /// `CLUSTER SETSLOT slot IMPORTING` halves waiting for their `MIGRATING`: slot ->
+    /// (target, source).
+    pub(crate) pending_imports: Mutex<std::collections::HashMap<u16, (NodeId, NodeId)>>,
     /// Serializes control-plane changes (slot moves, failovers): one at a time.
     pub(super) control: Mutex<()>,
     pub(crate) clock: crate::clock::Clock,
@@ -123,6 +137,7 @@ impl Registry {
             routes: (0..SLOTS).map(|_| AtomicU32::new(NO_ROUTE)).collect(),
             generations: (0..SLOTS).map(|_| AtomicU32::new(0)).collect(),
             moved: Mutex::default(),
+            pending_imports: Mutex::default(),
             topology: RwLock::new(Arc::new(topology.clone())),
             budget: budget.clone(),
             control: Mutex::new(()),
@@ -217,9 +232,7 @@ impl Registry {
 
     /// The error a raw caller gets for `miss` on `node` (a redirect, counted there).
     fn redirect(&self, slot: u16, node: &Node, miss: Miss) -> Error {
-        if !matches!(miss, Miss::Fail(_)) {
-            node.stats.add(REROUTES, 1);
-        }
+        count(node, &miss);
         match miss {
             Miss::Fail(e) => e,
             Miss::Redirect(Verdict::Ask) => {
@@ -254,7 +267,7 @@ impl Registry {
         let mut backoff = Backoff::new(self.retry_budget);
         let mut asked: Option<&Node> = None;
         loop {
-            node.stats.add(REROUTES, 1);
+            count(node, &miss);
             let wait = match miss {
                 Miss::Fail(e) => return Err(e),
                 Miss::Redirect(Verdict::Ask) => {
@@ -606,7 +619,7 @@ impl Registry {
             if !follow {
                 return Err(self.redirect(slots[i], node, miss));
             }
-            node.stats.add(REROUTES, 1);
+            count(node, &miss);
             let go_on = match miss {
                 Miss::Redirect(Verdict::Ask) => {
                     asked[i] = self.importer(slots[i]);

@@ -10,8 +10,10 @@ pub(crate) const MISSES: usize = 1;
 pub(crate) const EVICTED: usize = 2;
 pub(crate) const EXPIRED: usize = 3;
 pub(crate) const REROUTES: usize = 4;
+pub(crate) const ASKS: usize = 5;
+pub(crate) const TRYAGAINS: usize = 6;
 /// Command `i` (its index in the command table) counts at `FIRST_COMMAND + i`.
-pub(crate) const FIRST_COMMAND: usize = 5;
+pub(crate) const FIRST_COMMAND: usize = 7;
 
 const STRIPES: usize = 16;
 
@@ -92,9 +94,14 @@ pub struct NodeStats {
     pub evictions: u64,
     /// Keys removed because their TTL passed (`expired_keys`).
     pub expired: u64,
-    /// Times a command found its slot had moved and followed it to the new owner (the
-    /// in-process counterpart of following a `MOVED`).
+    /// Redirects this node gave: a command found the slot had moved away (the in-process
+    /// `MOVED`, followed or handed to a raw client), or met a key-by-key migration (`ASK`,
+    /// `TRYAGAIN`). Counted on the node that redirected.
     pub redirects: u64,
+    /// Of `redirects`, the `ASK`s: a migrating slot's missing keys sent to the target.
+    pub asks: u64,
+    /// Of `redirects`, the `TRYAGAIN`s: multi-key commands whose keys a migration split.
+    pub try_agains: u64,
     /// Keys stored now.
     pub keys: usize,
     /// Bytes held now.
@@ -121,6 +128,8 @@ impl NodeStats {
         self.evictions += other.evictions;
         self.expired += other.expired;
         self.redirects += other.redirects;
+        self.asks += other.asks;
+        self.try_agains += other.try_agains;
         self.keys += other.keys;
         self.memory += other.memory;
         for (name, n) in &other.commands {
@@ -145,6 +154,8 @@ impl Stats {
             evictions: self.get(EVICTED),
             expired: self.get(EXPIRED),
             redirects: self.get(REROUTES),
+            asks: self.get(ASKS),
+            try_agains: self.get(TRYAGAINS),
             keys: 0,
             memory: 0,
             commands,
