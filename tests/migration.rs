@@ -596,3 +596,32 @@ fn setslot_and_migrate_commands_move_a_slot_as_redis_cli_does() {
     assert_eq!(c.node_key_count(dst).unwrap(), 25);
     assert_eq!(client.get("{r}:1").unwrap().as_deref(), Some(&b"1"[..]));
 }
+
+#[test]
+fn keys_sees_both_sides_and_a_dead_target_gives_an_error_not_a_hang() {
+    let c = Cluster::builder().primaries(2).retry_budget(Duration::from_millis(200)).build().unwrap();
+    let client = c.client();
+    for i in 0..20 {
+        client.set(format!("{{d}}:{i}"), "v").unwrap();
+    }
+    let slot = key_slot("{d}");
+    let to = other_than_owner(&c, slot);
+    let mut m = c.begin_migration(slot, to, MigrationMode::KeyByKey).unwrap();
+    m.step(10).unwrap();
+    let mut listed = client.command(&["KEYS", "{d}:*"]).unwrap().as_array().unwrap().to_vec();
+    listed.sort_by_key(|r| r.to_string());
+    listed.dedup();
+    assert_eq!(listed.len(), 20, "KEYS lists moved and unmoved keys once");
+    // Without replicas nothing replaces a crashed target: asked commands give up after the
+    // retry budget with CLUSTERDOWN instead of bouncing between the two nodes forever.
+    c.kill_node(to).unwrap();
+    let started = Instant::now();
+    let moved = (0..20).map(|i| format!("{{d}}:{i}")).find(|k| client.get(k).is_err()).unwrap();
+    assert!(matches!(client.get(&moved), Err(Error::ClusterDown(_))));
+    assert!(started.elapsed() < Duration::from_secs(3));
+    // Keys still on the source keep working; the migration can be rolled back.
+    assert_eq!(client.dbsize(), 10);
+    m.abort().unwrap();
+    assert_eq!(c.topology().migration(slot), None);
+    assert_eq!(client.get("{d}:new").unwrap(), None);
+}

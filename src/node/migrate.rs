@@ -444,12 +444,19 @@ fn drop_on_replicas(node: &Node, slot: u16) {
 }
 
 /// Sends `node`'s replicas a copy of `table` arriving for `slot`; the table tracks writes for
-/// them from now on.
+/// them from now on. The copies are made before the stream lock is taken, so the node's other
+/// slots keep replicating while a big slot is copied; the slot's own lock, which the caller
+/// holds, keeps its writes behind the load.
 fn load_on_replicas(node: &Node, slot: u16, table: &mut Table) {
-    let mut out = node.repl.out.lock();
-    table.set_tracking(!out.streams.is_empty());
-    if !out.streams.is_empty() {
-        let snap = table.snapshot();
-        out.streams.retain(|(_, tx)| tx.send(Message::Load { slot, table: snap.snapshot() }).is_ok());
+    let replicas = node.repl.out.lock().streams.len();
+    table.set_tracking(replicas > 0);
+    if replicas == 0 {
+        return;
     }
+    let mut copies: Vec<Table> = (0..replicas).map(|_| table.snapshot()).collect();
+    let mut out = node.repl.out.lock();
+    out.streams.retain(|(_, tx)| {
+        let copy = copies.pop().unwrap_or_else(|| table.snapshot());
+        tx.send(Message::Load { slot, table: copy }).is_ok()
+    });
 }

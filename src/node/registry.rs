@@ -265,28 +265,28 @@ impl Registry {
         mut attempt: impl FnMut(&Node, bool) -> Result<R, Miss>,
     ) -> Result<R, Error> {
         let mut backoff = Backoff::new(self.retry_budget);
-        let mut asked: Option<&Node> = None;
         loop {
             count(node, &miss);
-            let wait = match miss {
+            // Every redirect counts as a try (a dead target would otherwise bounce the caller
+            // between source and target forever); TRYAGAIN always sleeps first.
+            let (asked, tried): (Option<&Node>, bool) = match miss {
                 Miss::Fail(e) => return Err(e),
                 Miss::Redirect(Verdict::Ask) => {
-                    asked = self.importer(slot).and_then(|id| self.node(id)).map(|n| &**n);
-                    asked.is_none()
+                    (self.importer(slot).and_then(|id| self.node(id)).map(|n| &**n), backoff.wait())
                 }
                 Miss::Redirect(Verdict::TryAgain) => {
-                    asked = None;
                     if !backoff.pause() {
                         return Err(Error::TryAgain);
                     }
-                    false
+                    (None, true)
                 }
                 Miss::NotHere | Miss::Redirect(Verdict::Moved | Verdict::Serve) => {
-                    asked.take().is_none()
+                    (None, backoff.wait())
                 }
             };
-            if wait && !backoff.wait() {
-                return Err(self.redirect(slot, node, miss));
+            if !tried {
+                // A slot that stays unreachable: no live node serves it (or its target).
+                return Err(Error::ClusterDown(ClusterDownReason::Unbound));
             }
             node = match asked {
                 Some(n) => n,
@@ -623,7 +623,7 @@ impl Registry {
             let go_on = match miss {
                 Miss::Redirect(Verdict::Ask) => {
                     asked[i] = self.importer(slots[i]);
-                    asked[i].is_some() || backoff.wait()
+                    backoff.wait()
                 }
                 Miss::Redirect(Verdict::TryAgain) => {
                     asked[i] = None;
@@ -632,10 +632,13 @@ impl Registry {
                     }
                     true
                 }
-                _ => asked[i].take().is_some() || backoff.wait(),
+                _ => {
+                    asked[i] = None;
+                    backoff.wait()
+                }
             };
             if !go_on {
-                return Err(self.redirect(slots[i], node, miss));
+                return Err(Error::ClusterDown(ClusterDownReason::Unbound));
             }
         }
     }
