@@ -32,44 +32,46 @@ const KEYS: usize = 1_000;
 const BULK: usize = 10_000;
 const COUNTER: &str = "{hot}:counter";
 
-/// What one writer did in one phase.
+/// What the writers did in one phase.
 #[derive(Default)]
 struct Report {
     incrs: u64,
+    /// How long the phase ran.
+    elapsed: Duration,
     /// Nanoseconds per command (u32: a few MB for a phase, enough up to 4 s per command).
     latencies: Vec<u32>,
     errors: Vec<Error>,
 }
 
 impl Report {
-    fn absorb(&mut self, other: Report) {
-        self.incrs += other.incrs;
-        self.latencies.extend(other.latencies);
-        self.errors.extend(other.errors);
+    /// The slowest command (after [`Report::row`] sorted them).
+    fn max(&self) -> Duration {
+        Duration::from_nanos(self.latencies.last().copied().unwrap_or(0).into())
     }
 
-    /// `ops, p50, p99, max, errors` as one table row.
+    /// `duration, commands, p50, p99, max, errors` as one table row.
     fn row(&mut self, phase: &str) -> String {
         self.latencies.sort_unstable();
         let at = |q: f64| {
             let i = ((self.latencies.len() as f64 * q) as usize).min(self.latencies.len() - 1);
             Duration::from_nanos(self.latencies[i].into())
         };
-        let max = Duration::from_nanos(self.latencies.last().copied().unwrap_or(0).into());
         format!(
-            "{phase:<12} {:>9} {:>10.1?} {:>10.1?} {:>10.1?} {:>6}",
+            "{phase:<12} {:>8.0?} {:>9} {:>10.1?} {:>10.1?} {:>10.1?} {:>6}",
+            self.elapsed,
             self.latencies.len(),
             at(0.5),
             at(0.99),
-            max,
+            self.max(),
             self.errors.len()
         )
     }
 }
 
-/// Starts the writers; they run until `stop` is set.
-fn start_writers(cluster: &Cluster, stop: &Arc<AtomicBool>) -> Vec<JoinHandle<Report>> {
-    (0..WRITERS)
+/// Runs `phase` while the writers write, and returns what they saw.
+fn under_load(cluster: &Cluster, phase: impl FnOnce() -> Result<(), Error>) -> Result<Report, Error> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<JoinHandle<Report>> = (0..WRITERS)
         .map(|w| {
             let (client, stop) = (cluster.client(), stop.clone());
             std::thread::spawn(move || {
@@ -94,18 +96,16 @@ fn start_writers(cluster: &Cluster, stop: &Arc<AtomicBool>) -> Vec<JoinHandle<Re
                 r
             })
         })
-        .collect()
-}
-
-/// Runs `phase` while the writers write, and returns what they saw.
-fn under_load(cluster: &Cluster, phase: impl FnOnce() -> Result<(), Error>) -> Result<Report, Error> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let writers = start_writers(cluster, &stop);
+        .collect();
+    let started = Instant::now();
     let outcome = phase();
     stop.store(true, Ordering::Relaxed);
-    let mut total = Report::default();
+    let mut total = Report { elapsed: started.elapsed(), ..Report::default() };
     for w in writers {
-        total.absorb(w.join().expect("writer thread panicked"));
+        let r = w.join().expect("writer thread panicked");
+        total.incrs += r.incrs;
+        total.latencies.extend(r.latencies);
+        total.errors.extend(r.errors);
     }
     outcome.map(|()| total)
 }
@@ -117,15 +117,11 @@ fn next_primary(cluster: &Cluster, node: NodeId) -> NodeId {
     ps[(at + 1) % ps.len()]
 }
 
-/// Redirects a raw client met: count and one example text per kind.
-#[derive(Default)]
-struct Redirects(BTreeMap<&'static str, (usize, String)>);
+/// Redirects a raw client met, by code: how many, and the first one's text.
+type Seen = BTreeMap<&'static str, (u64, String)>;
 
-impl Redirects {
-    fn note(&mut self, e: &Error) {
-        let entry = self.0.entry(e.code()).or_insert_with(|| (0, e.to_string()));
-        entry.0 += 1;
-    }
+fn note(seen: &mut Seen, e: &Error) {
+    seen.entry(e.code()).or_insert_with(|| (0, e.to_string())).0 += 1;
 }
 
 fn main() -> Result<(), Error> {
@@ -139,15 +135,16 @@ fn main() -> Result<(), Error> {
     for i in 0..KEYS {
         client.set(format!("{{hot}}:k:{i}"), "0")?;
     }
+    let home = cluster.slot_owner(slot).expect("served");
+    println!("slot {slot} holds {} keys, on {}", client.count_keys_in_slot(slot), home.addr());
+    // The nodes' redirect counters (every client's, default and raw): all, ASKs, TRYAGAINs.
+    let redirects_now = || {
+        let t = client.stats().total;
+        [t.redirects, t.asks, t.try_agains]
+    };
     println!(
-        "slot {slot} holds {} keys, on {}",
-        client.count_keys_in_slot(slot),
-        slot_addr(&cluster, slot)
-    );
-    let redirects_now = || client.stats().total.redirects;
-    println!(
-        "\n{:<12} {:>9} {:>10} {:>10} {:>10} {:>6}",
-        "phase", "commands", "p50", "p99", "max", "errors"
+        "\n{:<12} {:>8} {:>9} {:>10} {:>10} {:>10} {:>6}",
+        "phase", "took", "commands", "p50", "p99", "max", "errors"
     );
 
     // The baseline: the same writers with nothing moving.
@@ -171,11 +168,11 @@ fn main() -> Result<(), Error> {
         Ok(())
     })?;
     println!("{}", atomic.row("atomic"));
-    let atomic_redirects = redirects_now() - before;
+    let atomic_redirects = redirects_now()[0] - before[0];
 
     // Key-by-key: 3 moves of 200 keys a step, probed by a raw client between steps.
     let raw = cluster.client().follow_redirects(false);
-    let mut seen = Redirects::default();
+    let mut seen = Seen::new();
     let mut asked_by_hand = None;
     let before = redirects_now();
     let mut key_by_key = under_load(&cluster, || {
@@ -185,7 +182,7 @@ fn main() -> Result<(), Error> {
             let mut m = cluster.begin_migration(slot, to, MigrationMode::KeyByKey)?;
             // The target serves only callers sent there by ASK: an unasked GET is sent home.
             if let Err(e) = raw.command_at(to, false, &["GET", COUNTER]) {
-                seen.note(&e);
+                note(&mut seen, &e);
             }
             while m.step(200)?.keys_left > 0 {
                 // A sample spread over the bulk keys: some moved by now, some not.
@@ -194,51 +191,69 @@ fn main() -> Result<(), Error> {
                     match raw.get(key) {
                         Ok(_) => {}
                         Err(e @ Error::Ask { node, .. }) => {
-                            seen.note(&e);
+                            note(&mut seen, &e);
                             // What a cluster client does with ASK: ASKING, then the command,
                             // once, on the node named.
                             let got = raw.command_at(node, true, &["GET", key])?;
+                            let i = key.rsplit(':').next().expect("{hot}:bulk:<i>");
+                            assert_eq!(got.as_bytes(), Some(i.as_bytes()), "{key} moved intact");
                             asked_by_hand.get_or_insert((key.clone(), e, got));
                         }
-                        Err(e) => seen.note(&e),
+                        Err(e) => note(&mut seen, &e),
                     }
                 }
                 // One command on keys split between the sides cannot run anywhere yet.
                 if let Err(e) = raw.mget(&sample) {
-                    seen.note(&e);
+                    note(&mut seen, &e);
                 }
             }
             m.finish()?;
             // The raw client's slot map still names the old owner: one MOVED updates it.
             if let Err(e) = raw.get(COUNTER) {
-                seen.note(&e);
+                note(&mut seen, &e);
             }
         }
         Ok(())
     })?;
     println!("{}", key_by_key.row("key-by-key"));
-    let kbk_redirects = redirects_now() - before;
+    let kbk: Vec<u64> = redirects_now().iter().zip(before).map(|(now, was)| now - was).collect();
 
+    // On 2 busy cores the steady max is scheduler noise; what atomic adds on top is the wait
+    // for one move (the table, and its copy for the target's replica, change hands under the
+    // slot's lock).
     println!(
-        "\natomic: slowest migrate_slot call {slowest_move:?}; redirects followed {atomic_redirects}"
+        "\natomic: longest single command {:?} (steady: {:?}); slowest migrate_slot call {:?}; \
+         slot-moved-away retries followed by the writers {atomic_redirects}",
+        atomic.max(),
+        steady.max(),
+        slowest_move
     );
     println!("key-by-key: the raw client between steps saw");
-    for (code, (count, example)) in &seen.0 {
+    for (code, (count, example)) in &seen {
         println!("  {code:<9} x{count:<5} e.g. {example}");
     }
     if let Some((key, ask, got)) = &asked_by_hand {
         let value = String::from_utf8_lossy(got.as_bytes().unwrap_or_default());
         println!("  by hand: GET {key} -> {ask}; ASKING + GET there -> {value:?}");
     }
-    let raw_redirects: usize = seen.0.values().map(|(n, _)| n).sum();
+    let raw = |code| seen.get(code).map_or(0, |(n, _)| *n);
+    let raw_all: u64 = ["ASK", "TRYAGAIN", "MOVED"].into_iter().map(raw).sum();
     println!(
-        "key-by-key: node `redirects` counters rose by {kbk_redirects}: {raw_redirects} for the raw \
-         client, the rest followed by the writers' default clients"
+        "key-by-key: ClusterStats redirects rose by {} (ASK {}, TRYAGAIN {}); the raw client's \
+         share {raw_all} (ASK {}, TRYAGAIN {}); the writers' default clients followed the rest",
+        kbk[0],
+        kbk[1],
+        kbk[2],
+        raw("ASK"),
+        raw("TRYAGAIN")
     );
     println!("per primary (ClusterStats::nodes, since start):");
     for n in client.stats().nodes {
         let addr = n.node.map(NodeId::addr).unwrap_or_default();
-        println!("  {addr} redirects {:>6}  keys {:>6}", n.redirects, n.keys);
+        println!(
+            "  {addr} redirects {:>7} (ASK {:>7}, TRYAGAIN {:>4}), keys {:>6}",
+            n.redirects, n.asks, n.try_agains, n.keys
+        );
     }
 
     // Nothing lost, nothing doubled.
@@ -257,8 +272,4 @@ fn main() -> Result<(), Error> {
     assert_eq!(client.count_keys_in_slot(slot), BULK + KEYS + 1);
     println!("all {} keys on {} and on no other primary", BULK + KEYS + 1, owner.addr());
     Ok(())
-}
-
-fn slot_addr(cluster: &Cluster, slot: u16) -> String {
-    cluster.slot_owner(slot).map(NodeId::addr).unwrap_or_else(|| "nobody".into())
 }

@@ -625,3 +625,39 @@ fn keys_sees_both_sides_and_a_dead_target_gives_an_error_not_a_hang() {
     assert_eq!(c.topology().migration(slot), None);
     assert_eq!(client.get("{d}:new").unwrap(), None);
 }
+
+/// A mover that moves one big slot back and forth without pause (each move copies the slot
+/// for the target's replica under the slot's lock) must not starve a default client into an
+/// error: following a move spends no retry budget.
+#[test]
+fn back_to_back_atomic_moves_never_fail_a_default_client() {
+    let c = Cluster::builder().primaries(2).replicas(1).build().unwrap();
+    let client = c.client();
+    for i in 0..50_000 {
+        client.set(format!("{{mig}}:{i}"), "v").unwrap();
+    }
+    let slot = key_slot("{mig}");
+    let (a, b) = (c.primaries()[0], c.primaries()[1]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let mover = {
+        let (c, stop) = (c.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut moves = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let to = if c.slot_owner(slot) == Some(a) { b } else { a };
+                c.migrate_slot(slot, to).unwrap();
+                moves += 1;
+            }
+            moves
+        })
+    };
+    let end = Instant::now() + Duration::from_secs(2);
+    let mut writes = 0;
+    while Instant::now() < end {
+        client.set("{mig}:0", writes.to_string()).expect("a default client never sees an error");
+        writes += 1;
+    }
+    stop.store(true, Ordering::Relaxed);
+    assert!(mover.join().unwrap() > 10);
+    assert_eq!(client.get("{mig}:0").unwrap().as_deref(), Some((writes - 1).to_string().as_bytes()));
+}

@@ -139,23 +139,31 @@ impl Entry {
 }
 
 /// The keys of one slot on one node.
+///
+/// Laid out by hand (`repr(C)`): a node keeps each table behind its slot's lock in a 64-byte
+/// aligned cell, the lock word first, so the fields every `GET` and `SET` reads (the hash
+/// table's header, `extra`, `entry_bytes`, `fresh_stamp`, `moving`, `unsettled_any`) come first
+/// and share the lock's cache line: a command on a cold slot misses one line, not two. The
+/// TTL index and the unsettled list follow on the second line, read only when used.
 #[derive(Debug, Default)]
+#[repr(C)]
 pub(crate) struct Table {
     map: HashMap<Key, Entry, KeyHasher>,
-    /// Keys with a TTL, by deadline: active expiry pops from the front.
-    expires: BTreeSet<(u64, Key)>,
+    /// Rarely used state, boxed so an idle table stays small.
+    extra: Option<Box<Extra>>,
     /// Sum of the entries' `cost`; the hash table's own buckets are added in `used`.
     entry_bytes: usize,
-    /// Collections handed out by `get_mut`, whose cost must be settled after the command.
-    unsettled: Vec<Box<[u8]>>,
     /// The access stamp new keys get, set by the node before each write under an LRU or
     /// LFU policy (so a new key is not the first evicted).
     fresh_stamp: u32,
-    /// Where the slot stands in a key-by-key migration. A byte in the padding after
-    /// `fresh_stamp`: every command reads it under the slot's lock, so it must cost nothing.
+    /// Where the slot stands in a key-by-key migration (read by every command).
     moving: Moving,
-    /// Rarely used state, boxed so an idle table stays small.
-    extra: Option<Box<Extra>>,
+    /// `unsettled` is not empty: `settle`, which runs after every write, looks no further.
+    unsettled_any: bool,
+    /// Keys with a TTL, by deadline: active expiry pops from the front.
+    expires: BTreeSet<(u64, Key)>,
+    /// Collections handed out by `get_mut`, whose cost must be settled after the command.
+    unsettled: Vec<Box<[u8]>>,
 }
 
 /// A slot's part in a key-by-key migration, as its holder's table records it. The lock that
@@ -203,6 +211,10 @@ fn entry_cost(key: &[u8], value: &Value, expire_at: u64) -> u32 {
 }
 
 impl Table {
+    /// Bytes from the start of a table to the end of the fields every command reads.
+    #[cfg(test)]
+    pub(crate) const HOT_BYTES: usize = std::mem::offset_of!(Table, unsettled_any) + 1;
+
     pub(crate) fn new() -> Self {
         Table::default()
     }
@@ -248,9 +260,10 @@ impl Table {
     /// Re-accounts collections changed in place since the last call (after every write).
     #[inline]
     pub(crate) fn settle(&mut self) {
-        if self.unsettled.is_empty() {
+        if !self.unsettled_any {
             return;
         }
+        self.unsettled_any = false;
         for key in std::mem::take(&mut self.unsettled) {
             if let Some(e) = self.map.get_mut(&*key) {
                 let cost = entry_cost(&key, &e.value, e.expire_at);
@@ -310,6 +323,7 @@ impl Table {
         // place, so its cost is settled after the command.
         if !matches!(e.value, Value::Str(_)) {
             self.unsettled.push(key.into());
+            self.unsettled_any = true;
         }
         Some(e)
     }
@@ -541,6 +555,7 @@ impl Table {
             expires: self.expires.clone(),
             entry_bytes: self.entry_bytes,
             unsettled: Vec::new(),
+            unsettled_any: false,
             fresh_stamp: self.fresh_stamp,
             moving: Moving::Stable,
             extra: None,
@@ -596,6 +611,7 @@ impl Table {
         self.expires.clear();
         self.entry_bytes = 0;
         self.unsettled.clear();
+        self.unsettled_any = false;
         if let Some(x) = self.extra.as_mut() {
             x.watched.values_mut().for_each(|w| w.1 += 1);
             if x.tracking {

@@ -403,6 +403,18 @@ mod tests {
     use crate::keyspace::Value;
 
     #[test]
+    fn a_cells_hot_fields_share_the_lock_line() {
+        // `Table` promises the fields every command reads sit right after the lock word.
+        let cell = Cell::default();
+        let base = std::ptr::addr_of!(cell) as usize;
+        let guard = cell.0.read();
+        let table = std::ptr::addr_of!(*guard) as usize;
+        assert_eq!(base % 64, 0);
+        assert_eq!(table - base, 8, "the lock word comes first");
+        assert!(table - base + crate::keyspace::Table::HOT_BYTES <= 64);
+    }
+
+    #[test]
     fn cells_say_what_they_hold() {
         let n = Node::new(NodeId(0), Clock::manual(1), Arc::default());
         assert_eq!(n.read(5, usize::MAX, |t, _| t.len()), None);

@@ -25,6 +25,10 @@ const DOWN_ROUTE: u32 = u32::MAX - 1;
 /// once this many times (a route changes right after the old holder lets go), then backs off.
 const MAX_REROUTES: usize = 64;
 
+/// How many moves of its slot a caller follows before it gives up (a mover that moves the
+/// same slot back and forth without pause can keep taking the new holder's lock first).
+const MAX_MOVES: usize = 100_000;
+
 /// Where a keyed command goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Via {
@@ -69,6 +73,8 @@ fn gate<R>(r: Option<Option<R>>, v: Verdict) -> Result<R, Miss> {
 /// sleeps growing to 10 ms, within the retry budget.
 pub(super) struct Backoff {
     tries: usize,
+    /// Moves of the slot followed (the route changed under the caller).
+    moves: usize,
     budget: Duration,
     deadline: Option<Instant>,
     pause: Duration,
@@ -76,13 +82,21 @@ pub(super) struct Backoff {
 
 impl Backoff {
     pub(super) fn new(budget: Duration) -> Backoff {
-        Backoff { tries: 0, budget, deadline: None, pause: Duration::from_micros(50) }
+        Backoff { tries: 0, moves: 0, budget, deadline: None, pause: Duration::from_micros(50) }
     }
 
     /// One more try, at once while they are few; false once the budget is spent.
     fn wait(&mut self) -> bool {
         self.tries += 1;
         self.tries <= MAX_REROUTES || self.pause()
+    }
+
+    /// One more try at once after the slot moved on (its route names another node now):
+    /// the slot is served, just elsewhere, so this spends no retry budget; a generous cap
+    /// still ends a caller that a mover keeps outrunning.
+    pub(super) fn moved(&mut self) -> bool {
+        self.moves += 1;
+        self.moves <= MAX_MOVES
     }
 
     /// One more try after a sleep; false once the budget is spent.
@@ -280,6 +294,7 @@ impl Registry {
                     }
                     (None, true)
                 }
+                Miss::NotHere if self.route_id(slot) != node.id.0 => (None, backoff.moved()),
                 Miss::NotHere | Miss::Redirect(Verdict::Moved | Verdict::Serve) => {
                     (None, backoff.wait())
                 }
@@ -393,6 +408,7 @@ impl Registry {
     ) -> usize {
         let Some((primary, offset)) = write else { return 0 };
         let deadline = timeout.map(|d| Instant::now() + d);
+        let mut spins = 0;
         loop {
             let t = self.topology();
             let acked = t
@@ -404,7 +420,13 @@ impl Registry {
             if acked >= n || deadline.is_some_and(|d| Instant::now() >= d) {
                 return acked;
             }
-            std::thread::sleep(Duration::from_micros(100));
+            // Replicas usually apply within microseconds: yield to them first, then sleep.
+            if spins < 200 {
+                spins += 1;
+                std::thread::yield_now();
+            } else {
+                std::thread::sleep(Duration::from_micros(100));
+            }
         }
     }
 
@@ -632,6 +654,10 @@ impl Registry {
                     }
                     true
                 }
+                Miss::NotHere if self.route_id(slots[i]) != at.0 => {
+                    asked[i] = None;
+                    backoff.moved()
+                }
                 _ => {
                     asked[i] = None;
                     backoff.wait()
@@ -646,5 +672,22 @@ impl Registry {
     /// Every primary node of the current topology.
     pub(crate) fn primaries(&self) -> Vec<Arc<Node>> {
         self.topology().primaries().into_iter().filter_map(|id| self.node(id).cloned()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn following_a_move_spends_no_retry_budget() {
+        let mut b = Backoff::new(Duration::ZERO);
+        // The first tries are free, then an empty budget ends them.
+        assert!((0..MAX_REROUTES).all(|_| b.wait()));
+        assert!(!b.wait());
+        // A slot that keeps moving is served elsewhere: followed up to the cap, budget or not.
+        assert!((0..MAX_MOVES).all(|_| b.moved()));
+        assert!(!b.moved());
+        assert!(!b.pause());
     }
 }
