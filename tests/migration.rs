@@ -661,3 +661,55 @@ fn back_to_back_atomic_moves_never_fail_a_default_client() {
     assert!(mover.join().unwrap() > 10);
     assert_eq!(client.get("{mig}:0").unwrap().as_deref(), Some((writes - 1).to_string().as_bytes()));
 }
+
+/// Moving a big collection key locks its slot only: commands on other slots of the same two
+/// primaries keep completing while the key (and its copy for the target's replica) moves.
+#[test]
+fn a_big_key_moves_without_stalling_other_slots() {
+    let c = cluster(2, 1);
+    let client = c.client();
+    let fields: Vec<(String, String)> =
+        (0..100_000).map(|i| (format!("f{i}"), "v".repeat(16))).collect();
+    for chunk in fields.chunks(10_000) {
+        client.hset("{big}:h", chunk).unwrap();
+    }
+    let slot = key_slot("{big}");
+    let (from, to) = (c.slot_owner(slot).unwrap(), other_than_owner(&c, slot));
+    // Keys of other slots on the same two primaries.
+    let others: Vec<String> = (0..)
+        .map(|i| format!("other:{i}"))
+        .filter(|k| key_slot(k) != slot)
+        .filter(|k| [Some(from), Some(to)].contains(&c.slot_owner(key_slot(k))))
+        .take(64)
+        .collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let (done, started) = (Arc::new(AtomicU64::new(0)), Instant::now());
+    let worker = {
+        let (client, stop, done) = (c.client(), stop.clone(), done.clone());
+        std::thread::spawn(move || {
+            let mut stamps = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                for k in &others {
+                    client.set(k, "x").unwrap();
+                    stamps.push(started.elapsed());
+                }
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+            stamps
+        })
+    };
+    while done.load(Ordering::Relaxed) == 0 {
+        std::thread::yield_now();
+    }
+    let mut m = c.begin_migration(slot, to, MigrationMode::KeyByKey).unwrap();
+    let (t0, p) = (started.elapsed(), m.finish().unwrap());
+    let t1 = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    let stamps = worker.join().unwrap();
+    assert!(p.done && p.keys_moved == 1);
+    assert_eq!(client.hlen("{big}:h").unwrap(), 100_000);
+    let during = stamps.iter().filter(|t| **t > t0 && **t < t1).count();
+    eprintln!("{during} commands on other slots during the {:?} move", t1 - t0);
+    assert!(during > 0, "other slots kept working during the {:?} move", t1 - t0);
+    assert_replicas_converged(&c);
+}
