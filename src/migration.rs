@@ -95,16 +95,15 @@ impl MigrationProgress {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bytes::Bytes;
     use crate::clock::Clock;
-    use crate::keyspace::Value;
+    use crate::keyspace::{Str, Value};
 
     fn table(keys: &[&str], moving: Moving) -> Table {
         let mut t = Table::new();
         for k in keys {
-            t.insert(k.as_bytes(), Value::Str(Bytes::from("v")), None);
+            t.insert(k.as_bytes(), Value::Str(Str::from("v")), None);
         }
-        t.insert(b"gone", Value::Str(Bytes::from("v")), Some(5));
+        t.insert(b"gone", Value::Str(Str::from("v")), Some(5));
         t.set_moving(moving);
         t
     }

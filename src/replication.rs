@@ -74,16 +74,16 @@ pub(crate) fn apply(table: &mut Table, effect: &Effect) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bytes::Bytes;
+    use crate::keyspace::Str;
 
     #[test]
     fn effects_replay_to_the_same_digest_even_twice() {
         let mut primary = Table::new();
         primary.set_tracking(true);
-        primary.insert(b"a", Value::Str(Bytes::from("1")), Some(5000));
-        primary.insert(b"b", Value::Str(Bytes::from("2")), None);
+        primary.insert(b"a", Value::Str(Str::from("1")), Some(5000));
+        primary.insert(b"b", Value::Str(Str::from("2")), None);
         primary.remove(b"a");
-        primary.insert(b"c", Value::Str(Bytes::from("3")), None);
+        primary.insert(b"c", Value::Str(Str::from("3")), None);
         let (cleared, keys) = primary.take_dirty();
         assert!(!cleared);
         assert_eq!(keys.len(), 3, "repeats removed");

@@ -24,7 +24,7 @@ use crate::config::ReadFrom;
 use crate::error::{ClusterDownReason, Error};
 use crate::glob::Glob;
 use crate::ids::NodeId;
-use crate::keyspace::{Db, Now, Value, View};
+use crate::keyspace::{Db, Now, Str, Value, View};
 use crate::node::{Blocking, Registry, Serve, Via};
 use crate::reply::Reply;
 use crate::slot::{key_slot, SLOTS};
@@ -576,7 +576,7 @@ impl Client {
     pub fn set(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<(), Error> {
         let key = key.as_ref();
         // Copy the value before taking the lock, to keep the critical section short.
-        let value = Value::Str(Bytes::copy_from(value.as_ref()));
+        let value = Value::Str(Str::new(value.as_ref()));
         self.write_cmd(key_slot(key), cmd_id!("set"), true, &[key], |t, _| t.insert(key, value, None))
     }
 

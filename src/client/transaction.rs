@@ -5,7 +5,7 @@ use crate::bytes::Bytes;
 use crate::command::keys as keys_cmd;
 use crate::command::{lookup, strings, unknown_command, Handler};
 use crate::error::Error;
-use crate::keyspace::{Db, Now, Value};
+use crate::keyspace::{Db, Now, Str, Value};
 use crate::reply::Reply;
 use crate::slot::key_slot;
 
@@ -115,7 +115,7 @@ impl Transaction<'_, '_> {
     pub fn set(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<(), Error> {
         let key = key.as_ref();
         self.check(key)?;
-        self.db.insert(key, Value::Str(Bytes::copy_from(value.as_ref())), None);
+        self.db.insert(key, Value::Str(Str::new(value.as_ref())), None);
         Ok(())
     }
 

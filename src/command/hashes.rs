@@ -493,7 +493,7 @@ mod tests {
     use super::*;
     use crate::clock::Clock;
     use crate::command::WriteFn;
-    use crate::keyspace::Table;
+    use crate::keyspace::{Str, Table};
 
     fn run(t: &mut Table, clock: &Clock, f: WriteFn, words: &str) -> Result<Reply, String> {
         let a: Vec<&[u8]> = words.split(' ').map(str::as_bytes).collect();
@@ -603,7 +603,7 @@ mod tests {
             Err("ERR increment would produce NaN or Infinity".into())
         );
         // Argument errors come before the type check, as in Redis.
-        t.insert(b"str", Value::Str(Bytes::from("x")), None);
+        t.insert(b"str", Value::Str(Str::from("x")), None);
         assert_eq!(
             run(&mut t, &clock, hincrby_cmd, "hincrby str f abc"),
             Err("ERR value is not an integer or out of range".into())

@@ -465,7 +465,7 @@ mod tests {
     use super::*;
     use crate::clock::Clock;
     use crate::command::{lookup, ReadFn, WriteFn};
-    use crate::keyspace::Table;
+    use crate::keyspace::{Str, Table};
     use std::collections::BTreeSet;
 
     fn words(s: &str) -> Vec<&[u8]> {
@@ -570,7 +570,7 @@ mod tests {
         let mut t = Table::new();
         run(&mut t, &clock, sadd_cmd, "sadd a 1 2 3 x").unwrap();
         run(&mut t, &clock, sadd_cmd, "sadd b 2 3 4 x y").unwrap();
-        t.insert(b"str", Value::Str(Bytes::from("v")), None);
+        t.insert(b"str", Value::Str(Str::from("v")), None);
         assert_eq!(
             members(read(&t, &clock, sinter_cmd, "sinter a b").unwrap()),
             set_of(&["2", "3", "x"])
@@ -606,7 +606,7 @@ mod tests {
         let clock = Clock::manual(1000);
         let mut t = Table::new();
         run(&mut t, &clock, sadd_cmd, "sadd s a b").unwrap();
-        t.insert(b"str", Value::Str(Bytes::from("v")), None);
+        t.insert(b"str", Value::Str(Str::from("v")), None);
         assert_eq!(run(&mut t, &clock, smove_cmd, "smove nokey str a"), Ok(Reply::Int(0)));
         assert_eq!(run(&mut t, &clock, smove_cmd, "smove s str a"), Err(Error::WrongType.to_string()));
         assert_eq!(run(&mut t, &clock, smove_cmd, "smove str s a"), Err(Error::WrongType.to_string()));

@@ -4,14 +4,14 @@ use super::args::{float, format_f64, int, is, parse_f64, parse_i64};
 use super::{Spec, ALL_KEYS, KEY_VALUE_PAIRS, ONE_KEY};
 use crate::bytes::Bytes;
 use crate::error::Error;
-use crate::keyspace::{Db, Entry, Lookup, Now, Value, View};
+use crate::keyspace::{Db, Entry, Lookup, Now, Str, Value, View};
 use crate::reply::Reply;
 
 /// Redis's `proto-max-bulk-len`: the largest string a command may build.
 const MAX_STRING: u64 = 512 * 1024 * 1024;
 
 /// The string in `entry`, or `WRONGTYPE`.
-pub(crate) fn as_string(entry: &Entry) -> Result<&Bytes, Error> {
+pub(crate) fn as_string(entry: &Entry) -> Result<&Str, Error> {
     match &entry.value {
         Value::Str(b) => Ok(b),
         _ => Err(Error::WrongType),
@@ -21,14 +21,14 @@ pub(crate) fn as_string(entry: &Entry) -> Result<&Bytes, Error> {
 /// The string in `entry`, or None for another type (what `MGET` answers for it).
 pub(crate) fn string_or_none(entry: &Entry) -> Option<Bytes> {
     match &entry.value {
-        Value::Str(b) => Some(b.clone()),
+        Value::Str(s) => Some(s.to_bytes()),
         _ => None,
     }
 }
 
 /// The string stored at `key`, if any.
 pub(crate) fn get(t: &impl Lookup, now: &Now<'_>, key: &[u8]) -> Result<Option<Bytes>, Error> {
-    t.entry(key, now).map(|e| as_string(e).cloned()).transpose()
+    t.entry(key, now).map(|e| as_string(e).map(Str::to_bytes)).transpose()
 }
 
 /// What `SET` does with the key's TTL.
@@ -91,7 +91,7 @@ pub(crate) fn set(
             return Ok((false, old));
         }
         if exists && o.expiry == Expiry::Keep {
-            t.replace_value(key, Value::Str(value));
+            t.replace_value(key, Value::Str(value.into()));
             return Ok((true, old));
         }
     }
@@ -100,7 +100,7 @@ pub(crate) fn set(
         Some(at) if at < now.ms() => {
             t.remove(key);
         }
-        _ => t.insert(key, Value::Str(value), deadline),
+        _ => t.insert(key, Value::Str(value.into()), deadline),
     }
     Ok((true, old))
 }
@@ -112,7 +112,7 @@ pub(crate) fn incr_by(t: &mut Db<'_>, now: &Now<'_>, key: &[u8], delta: i64) -> 
         None => 0,
     };
     let next = current.checked_add(delta).ok_or_else(Error::overflow)?;
-    t.replace_value(key, Value::Str(Bytes::from(next.to_string())));
+    t.replace_value(key, Value::Str(Str::from(next.to_string())));
     Ok(next)
 }
 
@@ -132,7 +132,7 @@ pub(crate) fn incr_by_float(
         return Err(Error::msg("increment would produce NaN or Infinity"));
     }
     let text = Bytes::from(format_f64(next));
-    t.replace_value(key, Value::Str(text.clone()));
+    t.replace_value(key, Value::Str(Str::new(&text)));
     Ok(text)
 }
 
@@ -147,7 +147,7 @@ pub(crate) fn append(t: &mut Db<'_>, now: &Now<'_>, key: &[u8], tail: &[u8]) -> 
         None => tail.to_vec(),
     };
     let len = joined.len();
-    t.replace_value(key, Value::Str(Bytes::from(joined)));
+    t.replace_value(key, Value::Str(Str::from(joined)));
     Ok(len)
 }
 
@@ -175,7 +175,7 @@ pub(crate) fn get_range(s: &[u8], start: i64, end: i64) -> &[u8] {
 /// `MSET`: stores every pair, clearing their TTLs.
 pub(crate) fn mset(t: &mut Db<'_>, pairs: &[(&[u8], &[u8])]) {
     for (k, v) in pairs {
-        t.insert(k, Value::Str(Bytes::copy_from(v)), None);
+        t.insert(k, Value::Str(Str::new(v)), None);
     }
 }
 
@@ -361,7 +361,7 @@ pub(crate) fn getex_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Re
 
 pub(crate) fn getset_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
     let old = get(t, now, a[1])?;
-    t.insert(a[1], Value::Str(Bytes::copy_from(a[2])), None);
+    t.insert(a[1], Value::Str(Str::new(a[2])), None);
     Ok(old.into())
 }
 
@@ -400,7 +400,7 @@ pub(crate) fn setrange_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result
     }
     s[offset..offset + patch.len()].copy_from_slice(patch);
     let len = s.len();
-    t.replace_value(a[1], Value::Str(Bytes::from(s)));
+    t.replace_value(a[1], Value::Str(Str::from(s)));
     Ok(Reply::Int(len as i64))
 }
 

@@ -18,8 +18,10 @@ pub(crate) fn malloc_size(n: usize) -> usize {
 /// Heap bytes a value holds (not counting the table slot it sits in).
 pub(crate) fn value_cost(v: &Value) -> usize {
     match v {
-        // `Arc<[u8]>`: two counters, then the bytes.
-        Value::Str(b) => malloc_size(2 * size_of::<usize>() + b.len()),
+        // Inline strings live in the bucket; shared ones are an `Arc<[u8]>`: two counters,
+        // then the bytes.
+        Value::Str(s) if s.is_shared() => malloc_size(2 * size_of::<usize>() + s.len()),
+        Value::Str(_) => 0,
         // Collections: their box, then what they hold.
         Value::List(l) => malloc_size(size_of_val(&**l)) + l.mem_usage(),
         Value::Hash(h) => malloc_size(size_of_val(&**h)) + h.mem_usage(),

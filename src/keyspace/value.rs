@@ -12,9 +12,9 @@ use crate::bytes::Bytes;
 pub(crate) enum Value {
     /// A binary-safe string (also holds integers and floats in their decimal form, as Redis
     /// replies with them).
-    Str(Bytes),
-    // Collections are boxed so a `Value` (and every table bucket) stays three words: most
-    // keys hold strings, and buckets are paid for by every key.
+    Str(Str),
+    // Collections are boxed so a `Value` (and every table bucket) stays as small as a short
+    // string: most keys hold strings, and buckets are paid for by every key.
     /// A list (`LPUSH`, `LRANGE`, ...).
     List(Box<ListValue>),
     /// A hash of fields to values (`HSET`, ...).
@@ -23,6 +23,110 @@ pub(crate) enum Value {
     Set(Box<SetValue>),
     /// A sorted set of members with scores (`ZADD`, ...).
     ZSet(Box<ZSetValue>),
+}
+
+/// Strings up to this many bytes live inside the table's bucket (with the 22-byte inline key
+/// and the entry's other fields, a bucket is 80 bytes).
+pub(crate) const INLINE_STR: usize = 38;
+
+/// A string value. Short strings live inline in the bucket that holds their key, as Redis
+/// embeds strings of up to 44 bytes in their object: reading one touches no other cache line
+/// (a shared buffer's reference count is one more miss on a cold key), storing one allocates
+/// nothing, and the key costs no separate allocation. Longer strings are shared, so `GET`
+/// hands them back with a reference-count bump.
+#[derive(Clone)]
+pub(crate) enum Str {
+    Inline { len: u8, buf: [u8; INLINE_STR] },
+    Shared(Bytes),
+}
+
+impl Str {
+    /// Copies `bytes` into a new string.
+    pub(crate) fn new(bytes: &[u8]) -> Str {
+        if bytes.len() <= INLINE_STR {
+            let mut buf = [0; INLINE_STR];
+            buf[..bytes.len()].copy_from_slice(bytes);
+            Str::Inline { len: bytes.len() as u8, buf }
+        } else {
+            Str::Shared(Bytes::copy_from(bytes))
+        }
+    }
+
+    /// The string as a [`Bytes`] to hand out: a reference-count bump for a shared string, a
+    /// small copy for an inline one.
+    pub(crate) fn to_bytes(&self) -> Bytes {
+        match self {
+            Str::Inline { .. } => Bytes::copy_from(self),
+            Str::Shared(b) => b.clone(),
+        }
+    }
+
+    /// True if the bytes live outside the bucket.
+    pub(crate) fn is_shared(&self) -> bool {
+        matches!(self, Str::Shared(_))
+    }
+}
+
+impl std::ops::Deref for Str {
+    type Target = [u8];
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        match self {
+            Str::Inline { len, buf } => &buf[..usize::from(*len)],
+            Str::Shared(b) => b,
+        }
+    }
+}
+
+impl From<Bytes> for Str {
+    fn from(b: Bytes) -> Str {
+        if b.len() <= INLINE_STR {
+            Str::new(&b)
+        } else {
+            Str::Shared(b)
+        }
+    }
+}
+
+impl From<&[u8]> for Str {
+    fn from(b: &[u8]) -> Str {
+        Str::new(b)
+    }
+}
+
+impl From<&str> for Str {
+    fn from(s: &str) -> Str {
+        Str::new(s.as_bytes())
+    }
+}
+
+impl From<Vec<u8>> for Str {
+    fn from(v: Vec<u8>) -> Str {
+        if v.len() <= INLINE_STR {
+            Str::new(&v)
+        } else {
+            Str::Shared(Bytes::from(v))
+        }
+    }
+}
+
+impl From<String> for Str {
+    fn from(s: String) -> Str {
+        Str::from(s.into_bytes())
+    }
+}
+
+impl PartialEq for Str {
+    fn eq(&self, other: &Str) -> bool {
+        **self == **other
+    }
+}
+
+impl std::fmt::Debug for Str {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The same text whichever form holds the bytes: digests compare replicas by it.
+        write!(f, "b\"{}\"", self.escape_ascii())
+    }
 }
 
 impl Value {

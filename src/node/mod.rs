@@ -399,8 +399,7 @@ impl Drop for NodeThread {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bytes::Bytes;
-    use crate::keyspace::Value;
+    use crate::keyspace::{Str, Value};
 
     #[test]
     fn a_cells_hot_fields_share_the_lock_line() {
@@ -420,7 +419,7 @@ mod tests {
         assert_eq!(n.read(5, usize::MAX, |t, _| t.len()), None);
         n.attach(5, Table::new());
         assert!(n.holds(5));
-        n.write(5, |t, _| t.insert(b"k", Value::Str(Bytes::from("v")), Some(10)));
+        n.write(5, |t, _| t.insert(b"k", Value::Str(Str::from("v")), Some(10)));
         assert_eq!(n.read(5, usize::MAX, |t, _| t.len()), Some(1));
         assert_eq!(n.key_count(), 1);
     }
@@ -434,7 +433,7 @@ mod tests {
             n.write(slot, |t, _| {
                 for i in 0..100u32 {
                     let at = if i % 2 == 0 { Some(1500) } else { None };
-                    t.insert(&i.to_be_bytes(), Value::Str(Bytes::from("v")), at);
+                    t.insert(&i.to_be_bytes(), Value::Str(Str::from("v")), at);
                 }
             });
         }
