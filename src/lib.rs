@@ -36,11 +36,13 @@
 //! - level 0: [`slot`](key_slot), `error`, `reply`, `bytes`, `clock`, `config`, `ids`, `glob`;
 //! - level 1: `keyspace` — one table per slot: values, expiry;
 //! - level 2: `command/` — Redis words to typed commands, one file per family;
-//!   `topology` — immutable snapshots of nodes and slot owners; `replication` — the effects a
-//!   primary streams to its replicas;
+//!   `topology` — immutable snapshots of nodes, slot owners and open migrations;
+//!   `replication` — the effects a primary streams to its replicas; `migration` — the
+//!   `ASK`/`TRYAGAIN`/`MOVED` rules a command meets on a moving slot;
 //! - level 3: `node/` — per-slot locks, replication streams, failure detection and failover,
-//!   and the only place threads are spawned;
-//! - level 4: `cluster` (control plane) and `client` (routing, typed methods);
+//!   the slot mover (atomic and key-by-key), scaling, and the only place threads are spawned;
+//! - level 4: `cluster` (control plane: migrations, rebalance, faults) and `client` (routing,
+//!   redirects, typed methods, `CLUSTER SETSLOT`/`MIGRATE`);
 //! - level 5: this file, docs and re-exports only.
 #![warn(missing_docs)]
 

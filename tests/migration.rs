@@ -713,3 +713,38 @@ fn a_big_key_moves_without_stalling_other_slots() {
     assert!(during > 0, "other slots kept working during the {:?} move", t1 - t0);
     assert_replicas_converged(&c);
 }
+
+/// A crash in the middle of `finish` (from another thread, between any two batches): the
+/// mover waits out the failover and completes on the promoted replica.
+#[test]
+fn a_crash_during_finish_is_ridden_out() {
+    for kill_source in [true, false] {
+        let c = cluster(2, 1);
+        let client = c.client();
+        let keys = keys_of("mid", 3000);
+        for (i, k) in keys.iter().enumerate() {
+            client.set(k, i.to_string()).unwrap();
+        }
+        assert_eq!(client.wait(1, Duration::from_secs(2)).unwrap(), 1);
+        let slot = key_slot(&keys[0]);
+        let (from, to) = (c.slot_owner(slot).unwrap(), other_than_owner(&c, slot));
+        let mut m = c.begin_migration(slot, to, MigrationMode::KeyByKey).unwrap();
+        let mover = std::thread::spawn(move || m.finish());
+        // Kill once the mover is under way (some keys moved, some not).
+        while c.node_key_count(to).unwrap() == 0 {
+            std::thread::yield_now();
+        }
+        let left = c.migration(slot).map(|m| m.progress().keys_left);
+        c.kill_node(if kill_source { from } else { to }).unwrap();
+        assert!(left.is_some_and(|n| n > 0), "killed mid-migration ({left:?} keys left)");
+        let done = mover.join().unwrap().expect("finish rides out the failover");
+        assert!(done.done);
+        let owner = c.slot_owner(slot).unwrap();
+        assert_ne!(owner, from);
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(client.get(k).unwrap().as_deref(), Some(i.to_string().as_bytes()), "{k}");
+        }
+        assert_eq!(client.dbsize(), 3000, "each key once (killed the source: {kill_source})");
+        assert_replicas_converged(&c);
+    }
+}

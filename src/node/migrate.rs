@@ -24,11 +24,28 @@ const FINISH_BATCH: usize = 256;
 /// failover right after a step finds every key on exactly one side.
 const REPLICA_ACK: Duration = Duration::from_secs(1);
 
+/// A slot's cell on one node, write-locked.
+type CellGuard<'a> = parking_lot::RwLockWriteGuard<'a, Option<Table>>;
+
 fn not_migrating(slot: u16) -> Error {
     Error::Command(format!("Slot {slot} is not in a key-by-key migration"))
 }
 
 impl Registry {
+    /// The source and target nodes of a move of `slot`, with the slot's cell locked on both:
+    /// source first, the one order every mover uses (commands lock one cell at a time).
+    fn lock_sides(
+        &self,
+        slot: u16,
+        from: NodeId,
+        to: NodeId,
+    ) -> (&Node, &Node, CellGuard<'_>, CellGuard<'_>) {
+        let (src, dst) = (self.node(from).expect("listed"), self.node(to).expect("listed"));
+        let src_cell = src.cells[usize::from(slot)].0.write();
+        let dst_cell = dst.cells[usize::from(slot)].0.write();
+        (src, dst, src_cell, dst_cell)
+    }
+
     /// The owner of `slot`, checked for a move to `to` (see [`Registry::move_slot`]).
     ///
     /// # Errors
@@ -78,8 +95,7 @@ impl Registry {
         let slot_ix = usize::from(slot);
         let bytes = src.cells[slot_ix].0.read().as_ref().map_or(0, Table::used);
         dst.admit(bytes, 1)?;
-        let mut src_cell = src.cells[slot_ix].0.write();
-        let mut dst_cell = dst.cells[slot_ix].0.write();
+        let (_, _, mut src_cell, mut dst_cell) = self.lock_sides(slot, from, to);
         let mut table = src_cell.take().unwrap_or_default();
         let keys = table.len();
         src.lose(slot_ix, &table);
@@ -110,10 +126,8 @@ impl Registry {
         let _control = self.control.lock();
         let t = self.topology();
         let (from, to) = self.check_move(&t, slot, to)?;
-        let (src, dst) = (self.node(from).expect("owner exists"), self.node(to).expect("checked"));
         let slot_ix = usize::from(slot);
-        let mut src_cell = src.cells[slot_ix].0.write();
-        let mut dst_cell = dst.cells[slot_ix].0.write();
+        let (_, dst, mut src_cell, mut dst_cell) = self.lock_sides(slot, from, to);
         let Some(source) = src_cell.as_mut() else {
             return Err(Error::Command(format!("Source node {from} is down")));
         };
@@ -164,8 +178,7 @@ impl Registry {
             None => return Ok(None),
         };
         dst.admit(bytes, 0)?;
-        let mut src_cell = src.cells[slot_ix].0.write();
-        let mut dst_cell = dst.cells[slot_ix].0.write();
+        let (_, _, mut src_cell, mut dst_cell) = self.lock_sides(slot, from, to);
         let (Some(s), Some(d)) = (src_cell.as_mut(), dst_cell.as_mut()) else { return Ok(None) };
         let now = Now::new(&self.clock);
         let batch = first_keys(s, max_keys);
@@ -208,10 +221,8 @@ impl Registry {
         let _control = self.control.lock();
         let t = self.topology();
         let (from, to) = t.migration(slot).ok_or_else(|| not_migrating(slot))?;
-        let (src, dst) = (self.node(from).expect("listed"), self.node(to).expect("listed"));
         let slot_ix = usize::from(slot);
-        let mut src_cell = src.cells[slot_ix].0.write();
-        let mut dst_cell = dst.cells[slot_ix].0.write();
+        let (src, dst, mut src_cell, mut dst_cell) = self.lock_sides(slot, from, to);
         let (Some(s), Some(d)) = (src_cell.as_mut(), dst_cell.as_mut()) else {
             return Err(Error::ClusterDown(ClusterDownReason::Down));
         };
@@ -251,10 +262,8 @@ impl Registry {
         let _control = self.control.lock();
         let t = self.topology();
         let (from, to) = t.migration(slot).ok_or_else(|| not_migrating(slot))?;
-        let (src, dst) = (self.node(from).expect("listed"), self.node(to).expect("listed"));
         let slot_ix = usize::from(slot);
-        let mut src_cell = src.cells[slot_ix].0.write();
-        let mut dst_cell = dst.cells[slot_ix].0.write();
+        let (src, dst, mut src_cell, mut dst_cell) = self.lock_sides(slot, from, to);
         let Some(s) = src_cell.as_mut() else {
             return Err(Error::ClusterDown(ClusterDownReason::Down));
         };
@@ -319,10 +328,7 @@ impl Registry {
                 )));
             }
         };
-        let (src, dst) = (self.node(from).expect("listed"), self.node(target).expect("listed"));
-        let slot_ix = usize::from(slot);
-        let mut src_cell = src.cells[slot_ix].0.write();
-        let mut dst_cell = dst.cells[slot_ix].0.write();
+        let (src, dst, mut src_cell, mut dst_cell) = self.lock_sides(slot, from, target);
         let (Some(s), Some(d)) = (src_cell.as_mut(), dst_cell.as_mut()) else {
             return Err(Error::ClusterDown(ClusterDownReason::Down));
         };
