@@ -581,7 +581,7 @@ impl Client {
     }
 
     fn set_with(&self, key: &[u8], value: &[u8], o: SetOptions, cmd: &str) -> Result<bool, Error> {
-        let value = Bytes::copy_from(value);
+        let value = Str::new(value);
         let (stored, _) =
             self.write(key_slot(key), &[key], |t, now| strings::set(t, now, key, value, &o, cmd))??;
         Ok(stored)

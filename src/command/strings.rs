@@ -78,7 +78,7 @@ pub(crate) fn set(
     t: &mut Db<'_>,
     now: &Now<'_>,
     key: &[u8],
-    value: Bytes,
+    value: Str,
     o: &SetOptions,
     command: &str,
 ) -> Result<(bool, Option<Bytes>), Error> {
@@ -91,7 +91,7 @@ pub(crate) fn set(
             return Ok((false, old));
         }
         if exists && o.expiry == Expiry::Keep {
-            t.replace_value(key, Value::Str(value.into()));
+            t.replace_value(key, Value::Str(value));
             return Ok((true, old));
         }
     }
@@ -100,7 +100,7 @@ pub(crate) fn set(
         Some(at) if at < now.ms() => {
             t.remove(key);
         }
-        _ => t.insert(key, Value::Str(value.into()), deadline),
+        _ => t.insert(key, Value::Str(value), deadline),
     }
     Ok((true, old))
 }
@@ -292,7 +292,7 @@ pub(crate) fn set_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Repl
     if let Some(e) = expire {
         o.expiry = e.expiry("set")?;
     }
-    let (stored, old) = set(t, now, a[1], Bytes::copy_from(a[2]), &o, "set")?;
+    let (stored, old) = set(t, now, a[1], Str::new(a[2]), &o, "set")?;
     Ok(if o.get {
         old.into()
     } else if stored {
@@ -304,7 +304,7 @@ pub(crate) fn set_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Repl
 
 pub(crate) fn setnx_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
     let o = SetOptions { nx: true, ..SetOptions::default() };
-    let (stored, _) = set(t, now, a[1], Bytes::copy_from(a[2]), &o, "setnx")?;
+    let (stored, _) = set(t, now, a[1], Str::new(a[2]), &o, "setnx")?;
     Ok(Reply::Int(stored.into()))
 }
 
@@ -316,7 +316,7 @@ fn setex_generic(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]], secs: bool) -> Resu
     }
     let ms = if secs { n as u64 * 1000 } else { n as u64 };
     let o = SetOptions { expiry: Expiry::In(ms), ..SetOptions::default() };
-    set(t, now, a[1], Bytes::copy_from(a[3]), &o, command)?;
+    set(t, now, a[1], Str::new(a[3]), &o, command)?;
     Ok(Reply::ok())
 }
 
