@@ -32,10 +32,12 @@ impl Budget {
         self.policy.store(i as u8, Ordering::Relaxed);
     }
 
+    #[inline]
     pub(crate) fn limit(&self) -> Option<usize> {
         Some(self.limit.load(Ordering::Relaxed)).filter(|l| *l > 0)
     }
 
+    #[inline]
     pub(crate) fn policy(&self) -> EvictionPolicy {
         EvictionPolicy::ALL[usize::from(self.policy.load(Ordering::Relaxed)) % 8]
     }
