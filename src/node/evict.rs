@@ -65,11 +65,43 @@ const POOL: usize = 16;
 pub(crate) struct Candidate {
     score: u64,
     slot: usize,
-    /// The key's `scan_hash`: candidates carry no copy of the key, so sampling allocates
-    /// nothing; eviction finds the key again in its (small) slot table.
+    /// The key's `scan_hash`, which tells candidates apart.
     hash: u64,
     /// The access stamp when sampled: a key used since then is no longer a candidate.
     stamp: u32,
+    /// A short key's bytes (`short_len` of them), so eviction looks it up by hash instead of
+    /// walking its slot's table; sampling still allocates nothing. A longer key is found
+    /// again by its `hash` in a walk.
+    short: [u8; SHORT_KEY],
+    short_len: u8,
+}
+
+/// Keys up to this long ride along in their candidate.
+const SHORT_KEY: usize = 24;
+
+impl Candidate {
+    fn new(score: u64, slot: usize, key: &[u8], stamp: u32) -> Candidate {
+        let mut short = [0; SHORT_KEY];
+        let short_len = match key.len() {
+            n if n <= SHORT_KEY => {
+                short[..n].copy_from_slice(key);
+                n as u8
+            }
+            _ => u8::MAX,
+        };
+        Candidate { score, slot, hash: scan_hash(key), stamp, short, short_len }
+    }
+
+    /// The candidate's key and entry in `t`, if it is still there.
+    fn find<'t>(&self, t: &'t Table) -> Option<(Box<[u8]>, &'t crate::keyspace::Entry)> {
+        match self.short_len {
+            u8::MAX => t.iter().find(|(k, _)| scan_hash(k) == self.hash).map(|(k, e)| (Box::from(k), e)),
+            n => {
+                let key = &self.short[..usize::from(n)];
+                t.get_raw(key).map(|e| (Box::from(key), e))
+            }
+        }
+    }
 }
 
 fn volatile_only(p: EvictionPolicy) -> bool {
@@ -133,7 +165,7 @@ impl Node {
             self.fill_pool(&mut pool, policy);
             while let Some(c) = pool.pop() {
                 let evicted = self.write(c.slot, |t, _| {
-                    let Some((key, e)) = t.iter().find(|(k, _)| scan_hash(k) == c.hash) else {
+                    let Some((key, e)) = c.find(t) else {
                         return false;
                     };
                     // Under LRU a key read since it was sampled is no longer old: skip it.
@@ -144,7 +176,6 @@ impl Node {
                     {
                         return false;
                     }
-                    let key = key.to_vec();
                     t.remove(&key).is_some()
                 });
                 if evicted == Some(true) {
@@ -236,7 +267,7 @@ impl Node {
             if volatile_only(policy) && ttl.is_none() {
                 continue;
             }
-            Self::offer(pool, Candidate { score, slot, hash: scan_hash(key), stamp: e.stamp().raw() });
+            Self::offer(pool, Candidate::new(score, slot, key, e.stamp().raw()));
         }
         seen
     }
