@@ -389,8 +389,9 @@ impl Client {
         let mut visited = 0;
         while slot < SLOTS && visited < scan.count {
             let want = scan.count - visited;
-            let step =
-                self.registry.read(slot as u16, |t, now| scan.scan_table(t, now, pos, want, &mut keys));
+            let step = self
+                .registry
+                .read_slot(slot as u16, |t, now| scan.scan_slot(t, now, pos, want, &mut keys));
             match step {
                 Ok((Some(next), taken)) => {
                     visited += taken;

@@ -422,29 +422,33 @@ impl Scan {
         }
     }
 
-    /// Takes keys of one slot's table from `pos` on, in hash order, adding live matches to
-    /// `out`. Returns the position to resume at (None when the table is done) and how many
-    /// keys were visited.
+    /// Takes keys of one slot from `pos` on, in hash order, adding live matches to `out`.
+    /// The slot is one table, or two while a key-by-key migration splits it between source
+    /// and target (a key is in one of them). Returns the position to resume at (None when the
+    /// slot is done) and how many keys were visited.
     ///
     /// Keys are visited in the order of a process-wide hash, so a key present for the whole
-    /// scan is returned at least once however the table changes between calls, as Redis
-    /// promises. A batch never splits keys of equal position.
-    pub(crate) fn scan_table(
+    /// scan is returned at least once however the tables change between calls (a key moving
+    /// to the target included), as Redis promises. A batch never splits keys of equal
+    /// position.
+    pub(crate) fn scan_slot(
         &self,
-        t: &Table,
+        tables: &[&Table],
         now: &Now<'_>,
         pos: u64,
         want: usize,
         out: &mut Vec<Reply>,
     ) -> (Option<u64>, usize) {
-        let mut found: Vec<(u64, &[u8], &'static str, bool)> = t
+        let mut found: Vec<(u64, &[u8], &'static str, bool)> = tables
             .iter()
+            .flat_map(|t| t.iter())
             .map(|(k, e)| (scan_hash(k) >> 14, k, e.value.type_name(), Table::is_live(e, now)))
             .filter(|(h, ..)| *h >= pos)
             .collect();
         found.sort_unstable_by_key(|(h, ..)| *h);
         // A hint, as in Redis: huge tables are read in at most ~32 batches.
-        let mut take = want.max(t.len() / 32).min(found.len());
+        let len: usize = tables.iter().map(|t| t.len()).sum();
+        let mut take = want.max(len / 32).min(found.len());
         while take < found.len() && take > 0 && found[take].0 == found[take - 1].0 {
             take += 1;
         }

@@ -349,6 +349,40 @@ impl Registry {
         Ok(n)
     }
 
+    /// Runs `f` on every table of `slot` under their read locks: the holder's, and during a
+    /// key-by-key migration the target's too (source first, as the mover locks them), so a
+    /// read of the whole slot (`SCAN`) sees the keys on either side.
+    ///
+    /// # Errors
+    /// `CLUSTERDOWN Hash slot not served` if no node holds the slot.
+    pub(crate) fn read_slot<R>(
+        &self,
+        slot: u16,
+        f: impl FnOnce(&[&Table], &Now<'_>) -> R,
+    ) -> Result<R, Error> {
+        let mut f = Some(f);
+        loop {
+            if let Some((from, to)) = self.topology().migration(slot) {
+                let (src, dst) = (self.node(from).expect("listed"), self.node(to).expect("listed"));
+                let source = src.cells[usize::from(slot)].0.read();
+                let target = dst.cells[usize::from(slot)].0.read();
+                let tables: Vec<&Table> =
+                    [source.as_ref(), target.as_ref()].into_iter().flatten().collect();
+                if !tables.is_empty() {
+                    let now = Now::new(&self.clock);
+                    return Ok(f.take().expect("runs once")(&tables, &now));
+                }
+            }
+            // No migration, unless one began since the topology was read: the table says.
+            let done = self.read(slot, |t, now| {
+                (t.moving() == Moving::Stable).then(|| f.take().expect("runs once")(&[t], now))
+            })?;
+            if let Some(r) = done {
+                return Ok(r);
+            }
+        }
+    }
+
     /// Where the key-by-key migration of `slot` stands; None if there is none.
     pub(crate) fn migration_progress(&self, slot: u16) -> Option<MigrationProgress> {
         let (from, to) = self.topology().migration(slot)?;
