@@ -301,27 +301,40 @@ fn abort_brings_every_key_home() {
     assert_eq!(client.dbsize(), 51);
 }
 
+/// A caller blocked on the source before a key-by-key migration waits on the target from
+/// then on (keys the source lacks are created there), so a push during the migration serves
+/// it; an abort brings waiters back.
 #[test]
-fn a_caller_blocked_on_the_source_is_served_after_the_handover() {
+fn callers_blocked_on_a_moving_slot_are_served_where_their_keys_appear() {
     let c = cluster(2, 0);
     let client = c.client();
     let slot = key_slot("{q}");
-    let to = other_than_owner(&c, slot);
-    let waiter = {
+    let blpop = |key: &'static str| {
         let client = c.client();
-        std::thread::spawn(move || client.command(&["BLPOP", "{q}:list", "5"]))
+        std::thread::spawn(move || client.command(&["BLPOP", key, "5"]))
     };
+    let waiter = blpop("{q}:list");
     std::thread::sleep(Duration::from_millis(50));
-    let mut m = c.begin_migration(slot, to, MigrationMode::KeyByKey).unwrap();
+    let mut m = c.begin_migration(slot, other_than_owner(&c, slot), MigrationMode::KeyByKey).unwrap();
     // The list does not exist on the source: the push creates it on the target.
     client.command(&["RPUSH", "{q}:list", "job"]).unwrap();
-    m.finish().unwrap();
     let got = waiter.join().unwrap().unwrap();
     assert_eq!(got, Reply::Array(vec![Reply::bulk("{q}:list"), Reply::bulk("job")]));
-    // And a caller blocked during the migration times out cleanly.
+    // A caller blocked during the migration waits on the target; after an abort, on the
+    // source again, where the next push serves it.
+    let waiter = blpop("{q}:later");
+    std::thread::sleep(Duration::from_millis(50));
+    m.abort().unwrap();
+    client.command(&["RPUSH", "{q}:later", "x"]).unwrap();
+    assert_eq!(
+        waiter.join().unwrap().unwrap(),
+        Reply::Array(vec![Reply::bulk("{q}:later"), Reply::bulk("x")])
+    );
+    // And one blocked during a migration times out cleanly.
     let mut m = c.begin_migration(slot, other_than_owner(&c, slot), MigrationMode::KeyByKey).unwrap();
     assert_eq!(client.command(&["BLPOP", "{q}:none", "0.05"]).unwrap(), Reply::Nil);
     m.finish().unwrap();
+    assert_eq!(client.dbsize(), 0);
 }
 
 #[test]

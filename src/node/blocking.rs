@@ -115,6 +115,13 @@ impl Blocked {
         }
     }
 
+    /// Releases these callers' keys on `table` (they are leaving it for another node's).
+    pub(crate) fn release(&self, table: &mut Table) {
+        for w in self.waiters.values() {
+            w.keys.iter().for_each(|k| table.unblock(k));
+        }
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.waiters.is_empty()
     }

@@ -127,7 +127,7 @@ impl Registry {
         let t = self.topology();
         let (from, to) = self.check_move(&t, slot, to)?;
         let slot_ix = usize::from(slot);
-        let (_, dst, mut src_cell, mut dst_cell) = self.lock_sides(slot, from, to);
+        let (src, dst, mut src_cell, mut dst_cell) = self.lock_sides(slot, from, to);
         let Some(source) = src_cell.as_mut() else {
             return Err(Error::Command(format!("Source node {from} is down")));
         };
@@ -139,6 +139,12 @@ impl Registry {
         source.set_moving(Moving::Migrating);
         let mut target = Table::new();
         target.set_moving(Moving::Importing);
+        // Callers blocked on the source wait for keys it lacks, and from now on such keys
+        // are created on the target: they wait there (an abort brings them back).
+        if let Some(blocked) = src.take_blocked(slot_ix) {
+            blocked.release(source);
+            dst.merge_blocked(slot_ix, blocked, &mut target, &Now::new(&self.clock));
+        }
         load_on_replicas(dst, slot, &mut target);
         dst.gain(slot_ix, &dst_cell, &target);
         *dst_cell = Some(target);
