@@ -793,3 +793,32 @@ fn scan_sees_every_key_while_the_slot_moves() {
     assert_eq!(seen.len(), 300, "every key of the moving slot is returned");
     m.finish().unwrap();
 }
+
+/// A shard added with a replica to a store built without any gets failure detection too:
+/// killing its primary promotes the replica, with the keys the shard took over.
+#[test]
+fn an_added_shard_fails_over() {
+    let c = Cluster::builder()
+        .primaries(2)
+        .node_timeout(Duration::from_millis(50))
+        .retry_budget(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let client = c.client();
+    for i in 0..600 {
+        client.set(format!("key:{i}"), i.to_string()).unwrap();
+    }
+    let new = c.add_primary(1).unwrap();
+    c.rebalance().unwrap();
+    let moved = c.node_key_count(new).unwrap();
+    assert!(moved > 100, "{moved}");
+    // The replica got each slot as it arrived; wait until it has applied them all.
+    assert_replicas_converged(&c);
+    let replica = c.replicas_of(new)[0];
+    c.kill_node(new).unwrap();
+    for i in 0..600 {
+        assert_eq!(client.get(format!("key:{i}")).unwrap().as_deref(), Some(i.to_string().as_bytes()));
+    }
+    assert!(c.primaries().contains(&replica));
+    assert_eq!(c.node_key_count(replica).unwrap(), moved);
+}

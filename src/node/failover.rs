@@ -446,13 +446,10 @@ impl Fleet {
     /// `ERR cannot start a node thread` if the OS refuses a thread.
     pub(crate) fn start(registry: Arc<Registry>, config: &Config) -> Result<Fleet, Error> {
         let interval = config.cron_interval;
-        // Heartbeats several times per node timeout, so a busy tick is not taken for a crash.
-        // Without replicas nothing watches heartbeats: the thread wakes only for its cron.
-        let tick = if config.replicas == 0 {
-            interval
-        } else {
-            (config.node_timeout / 8).clamp(Duration::from_millis(1), interval)
-        };
+        // Heartbeats several times per node timeout, so a busy tick is not taken for a crash
+        // (also in a store built without replicas: `add_primary` may bring some, and the
+        // failure detector with them).
+        let tick = (config.node_timeout / 8).clamp(Duration::from_millis(1), interval);
         let spawn_err = |e: std::io::Error| Error::Command(format!("cannot start a node thread: {e}"));
         let mut threads = HashMap::new();
         for n in registry.topology().nodes() {
