@@ -564,6 +564,13 @@ fn setslot_and_migrate_commands_move_a_slot_as_redis_cli_does() {
     let early = at(dst, &["CLUSTER", "SETSLOT", &s, "NODE", &dst_id]).unwrap_err();
     assert!(early.to_string().starts_with("ERR Can't assign hashslot"), "{early}");
     let port = dst.port().to_string();
+    assert_eq!(
+        client.command(&["MIGRATE", "127.0.0.1", &port, "{r}:0", "0", "1000"]).unwrap(),
+        Reply::ok()
+    );
+    // COUNTKEYSINSLOT answers from the node it is sent to, as in Redis.
+    let count = |node| at(node, &["CLUSTER", "COUNTKEYSINSLOT", &s]).unwrap();
+    assert_eq!((count(src), count(dst)), (Reply::Int(24), Reply::Int(1)));
     loop {
         let batch = at(src, &["CLUSTER", "GETKEYSINSLOT", &s, "10"]).unwrap();
         let keys: Vec<String> = batch

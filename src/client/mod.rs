@@ -442,14 +442,26 @@ impl Client {
 
     /// Keys stored in `slot` (`CLUSTER COUNTKEYSINSLOT`); 0 for a slot not served.
     pub fn count_keys_in_slot(&self, slot: u16) -> usize {
-        self.registry.read(slot, |t, _| t.len()).unwrap_or(0)
+        self.slot_table(slot, |t| t.len()).unwrap_or(0)
     }
 
     /// Up to `count` keys of `slot` (`CLUSTER GETKEYSINSLOT`).
     pub fn keys_in_slot(&self, slot: u16, count: usize) -> Vec<Bytes> {
-        self.registry
-            .read(slot, |t, _| t.iter().take(count).map(|(k, _)| Bytes::copy_from(k)).collect())
+        self.slot_table(slot, |t| t.iter().take(count).map(|(k, _)| Bytes::copy_from(k)).collect())
             .unwrap_or_default()
+    }
+
+    /// Runs `f` on the table of `slot` where it is served; for a client pinned to a node
+    /// ([`Client::command_at`]), on that node's own table, as Redis answers these commands
+    /// from the node they are sent to (a migration's target counts its imported keys).
+    fn slot_table<R>(&self, slot: u16, f: impl FnOnce(&crate::keyspace::Table) -> R) -> Option<R> {
+        match self.pinned {
+            Some((node, _)) => {
+                let none: &[&[u8]] = &[];
+                self.registry.read_cmd(slot, usize::MAX, none, Via::Node(node, true), |t, _| f(t)).ok()
+            }
+            None => self.registry.read(slot, |t, _| f(t)).ok(),
+        }
     }
 
     // ----- typed methods -----
