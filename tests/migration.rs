@@ -829,3 +829,28 @@ fn an_added_shard_fails_over() {
     assert!(c.primaries().contains(&replica));
     assert_eq!(c.node_key_count(replica).unwrap(), moved);
 }
+
+/// A BLMOVE blocked on the source whose destination list exists there stays on the source
+/// during a key-by-key migration (moving it would create a second destination list on the
+/// target) and is served after the handover with both lists together.
+#[test]
+fn a_blocked_blmove_keeps_its_destination_whole() {
+    let c = cluster(2, 0);
+    let client = c.client();
+    client.command(&["RPUSH", "{b}:dst", "a"]).unwrap();
+    let waiter = {
+        let client = c.client();
+        std::thread::spawn(move || {
+            client.command(&["BLMOVE", "{b}:src", "{b}:dst", "LEFT", "RIGHT", "5"])
+        })
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    let slot = key_slot("{b}");
+    let mut m = c.begin_migration(slot, other_than_owner(&c, slot), MigrationMode::KeyByKey).unwrap();
+    client.command(&["LPUSH", "{b}:src", "x"]).unwrap();
+    m.finish().unwrap();
+    assert_eq!(waiter.join().unwrap().unwrap(), Reply::bulk("x"));
+    let dst = client.command(&["LRANGE", "{b}:dst", "0", "-1"]).unwrap();
+    assert_eq!(dst, Reply::Array(vec![Reply::bulk("a"), Reply::bulk("x")]));
+    assert_eq!(client.dbsize(), 1);
+}

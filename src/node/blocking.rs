@@ -115,11 +115,26 @@ impl Blocked {
         }
     }
 
-    /// Releases these callers' keys on `table` (they are leaving it for another node's).
-    pub(crate) fn release(&self, table: &mut Table) {
-        for w in self.waiters.values() {
-            w.keys.iter().for_each(|k| table.unblock(k));
+    /// Takes out the callers none of whose keys holds a live value in `table` (what they
+    /// wait for can only appear elsewhere), releasing their keys here.
+    pub(crate) fn take_waiting_for_absent(&mut self, table: &mut Table, now: &Now<'_>) -> Blocked {
+        let absent = |k: &[u8]| !table.get_raw(k).is_some_and(|e| Table::is_live(e, now));
+        let ids: Vec<u64> = self
+            .waiters
+            .iter()
+            .filter(|(_, w)| w.keys.iter().all(|k| absent(k)))
+            .map(|(id, _)| *id)
+            .collect();
+        let mut out = Blocked::default();
+        for id in ids {
+            if let Some(w) = self.take(id, table) {
+                for k in &w.keys {
+                    out.queues.entry(k.clone()).or_default().push_back(id);
+                }
+                out.waiters.insert(id, w);
+            }
         }
+        out
     }
 
     pub(crate) fn is_empty(&self) -> bool {

@@ -139,11 +139,16 @@ impl Registry {
         source.set_moving(Moving::Migrating);
         let mut target = Table::new();
         target.set_moving(Moving::Importing);
-        // Callers blocked on the source wait for keys it lacks, and from now on such keys
-        // are created on the target: they wait there (an abort brings them back).
-        if let Some(blocked) = src.take_blocked(slot_ix) {
-            blocked.release(source);
-            dst.merge_blocked(slot_ix, blocked, &mut target, &Now::new(&self.clock));
+        // A caller blocked on keys the source lacks altogether waits for keys that can only
+        // be created on the target from now on: it waits there (an abort brings it back).
+        // One with a key present here (BLMOVE's destination list) stays until the handover.
+        if let Some(mut blocked) = src.take_blocked(slot_ix) {
+            let now = Now::new(&self.clock);
+            let leaving = blocked.take_waiting_for_absent(source, &now);
+            if !blocked.is_empty() {
+                src.put_blocked(slot_ix, blocked);
+            }
+            dst.merge_blocked(slot_ix, leaving, &mut target, &now);
         }
         load_on_replicas(dst, slot, &mut target);
         dst.gain(slot_ix, &dst_cell, &target);
