@@ -352,6 +352,22 @@ fn watch_sees_a_moved_key_as_modified() {
     assert_eq!(session.command(&["EXEC"]).unwrap(), Reply::Nil);
     m.finish().unwrap();
     assert_eq!(client.get("{w}:k").unwrap().as_deref(), Some(&b"1"[..]));
+    // WATCH of a key the source lacks during a migration watches it on the target, where a
+    // write by another client lands: EXEC sees that change.
+    let mut m = c.begin_migration(slot, other_than_owner(&c, slot), MigrationMode::KeyByKey).unwrap();
+    session.command(&["WATCH", "{w}:fresh"]).unwrap();
+    client.set("{w}:fresh", "theirs").unwrap();
+    session.command(&["MULTI"]).unwrap();
+    session.command(&["SET", "{w}:fresh", "mine"]).unwrap();
+    assert_eq!(session.command(&["EXEC"]).unwrap(), Reply::Nil);
+    assert_eq!(client.get("{w}:fresh").unwrap().as_deref(), Some(&b"theirs"[..]));
+    // Unchanged, the same transaction commits on the target.
+    session.command(&["WATCH", "{w}:fresh"]).unwrap();
+    session.command(&["MULTI"]).unwrap();
+    session.command(&["SET", "{w}:fresh", "mine"]).unwrap();
+    assert!(matches!(session.command(&["EXEC"]).unwrap(), Reply::Array(_)));
+    assert_eq!(client.get("{w}:fresh").unwrap().as_deref(), Some(&b"mine"[..]));
+    m.abort().unwrap();
     // Without a move in between, the transaction runs on the new owner.
     session.command(&["WATCH", "{w}:k"]).unwrap();
     session.command(&["MULTI"]).unwrap();

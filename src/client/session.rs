@@ -5,6 +5,7 @@ use super::{run_locked, Client};
 use crate::command::{lookup, unknown_command, Handler, Keyless};
 use crate::config::ReadFrom;
 use crate::error::Error;
+use crate::node::Via;
 use crate::reply::Reply;
 use crate::slot::key_slot;
 
@@ -62,6 +63,8 @@ struct Watch {
     live: bool,
     /// The slot's watch generation at `WATCH`: a migration step in between aborts `EXEC`.
     generation: u32,
+    /// Watched on a key-by-key migration's target (the source lacked the key).
+    on_target: bool,
 }
 
 impl Client {
@@ -197,22 +200,50 @@ impl Session {
         }
     }
 
-    /// `WATCH key...`: records each key's modification count under its slot's lock.
+    /// `WATCH key...`: records each key's modification count under its slot's lock, where the
+    /// key lives: during a key-by-key migration a key the source lacks is watched on the
+    /// target, as Redis's `ASK` sends the `WATCH` there.
     fn watch(&mut self, keys: &[&[u8]]) -> Result<Reply, Error> {
         self.client.slots_of(keys)?;
+        let registry = &self.client.registry;
         for key in keys {
             let slot = key_slot(key);
-            let (version, live, generation) = self.client.registry.write(slot, |t, now| {
-                (t.watch(key), t.contains(key, now), self.client.registry.generation(slot))
-            })?;
-            self.watches.push(Watch { slot, key: Box::from(*key), version, live, generation });
+            let via = self.client.via(slot);
+            let watched = registry.write_cmd(slot, usize::MAX, false, &[*key], via, |t, now| {
+                let on_target = t.moving() == crate::keyspace::Moving::Importing;
+                (t.watch(key), t.contains(key, now), registry.generation(slot), on_target)
+            });
+            let (version, live, generation, on_target) = self.client.learn(watched)?;
+            self.watches.push(Watch {
+                slot,
+                key: Box::from(*key),
+                version,
+                live,
+                generation,
+                on_target,
+            });
         }
         Ok(Reply::ok())
     }
 
+    /// Takes back this session's watches. A watch whose slot's generation moved on went with
+    /// a moved key or a dropped table, or was lost in a failover: it is left alone, since
+    /// taking it back where the key lives now could take back another session's.
     fn unwatch(&mut self) {
+        let registry = &self.client.registry;
         for w in self.watches.drain(..) {
-            let _ = self.client.registry.write(w.slot, |t, _| t.unwatch(&w.key));
+            if registry.generation(w.slot) != w.generation {
+                continue;
+            }
+            let none: &[&[u8]] = &[];
+            let _ = match registry.importer(w.slot).filter(|_| w.on_target) {
+                Some(to) => {
+                    registry.write_cmd(w.slot, usize::MAX, false, none, Via::Node(to, true), |t, _| {
+                        t.unwatch(&w.key)
+                    })
+                }
+                None => registry.write(w.slot, |t, _| t.unwatch(&w.key)),
+            };
         }
     }
 
@@ -234,6 +265,8 @@ impl Session {
             slots.extend(spec.slots(a)?);
             keys.extend(spec.keys(a)?);
         }
+        // Watched keys count for the migration rules too: EXEC runs where they live.
+        keys.extend(self.watches.iter().map(|w| &*w.key));
         slots.sort_unstable();
         slots.dedup();
         if slots.len() > 1 && !self.client.allow_cross_slot {
