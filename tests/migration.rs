@@ -870,3 +870,29 @@ fn a_blocked_blmove_keeps_its_destination_whole() {
     assert_eq!(dst, Reply::Array(vec![Reply::bulk("a"), Reply::bulk("x")]));
     assert_eq!(client.dbsize(), 1);
 }
+
+/// A side that hangs (holding its slot locks) mid-migration does not wedge the mover: it
+/// waits for a cell lock a bounded time, lets go of the control lock, and the failover that
+/// replaces the hung node lets it finish.
+#[test]
+fn a_hung_side_is_failed_over_and_the_migration_finishes() {
+    for hang_source in [true, false] {
+        let c = cluster(2, 1);
+        let client = c.client();
+        let keys = keys_of("hang", 200);
+        for k in &keys {
+            client.set(k, "v").unwrap();
+        }
+        let slot = key_slot(&keys[0]);
+        let (from, to) = (c.slot_owner(slot).unwrap(), other_than_owner(&c, slot));
+        let mut m = c.begin_migration(slot, to, MigrationMode::KeyByKey).unwrap();
+        m.step(50).unwrap();
+        c.pause_node(if hang_source { from } else { to }).unwrap();
+        let p = m.finish().expect("the failover of the hung side lets the migration finish");
+        assert!(p.done);
+        for k in &keys {
+            assert_eq!(client.get(k).unwrap().as_deref(), Some(&b"v"[..]), "{k}");
+        }
+        assert_eq!(client.dbsize(), 200);
+    }
+}

@@ -426,15 +426,10 @@ impl Client {
 
     fn keys_matching(&self, pattern: &Glob) -> Vec<Reply> {
         let mut out = Vec::new();
+        // Both sides of a slot in a key-by-key migration, locked together: each key once.
         for slot in 0..SLOTS as u16 {
-            let _ = self.registry.read(slot, |t, now| keys::keys_matching(t, now, pattern, &mut out));
-        }
-        // Keys a key-by-key migration has already moved live on the importing primary.
-        for slot in self.registry.topology().migrating_slots() {
-            let Some(to) = self.registry.importer(slot) else { continue };
-            let none: &[&[u8]] = &[];
-            let _ = self.registry.read_cmd(slot, usize::MAX, none, Via::Node(to, true), |t, now| {
-                keys::keys_matching(t, now, pattern, &mut out)
+            let _ = self.registry.read_slot(slot, |tables, now| {
+                tables.iter().for_each(|t| keys::keys_matching(t, now, pattern, &mut out));
             });
         }
         out

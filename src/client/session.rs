@@ -178,7 +178,8 @@ impl Session {
             }
             _ if asking => {
                 // Sent where an `ASK` would send it: the importing primary, asked.
-                let slot = lookup(args[0]).and_then(|spec| spec.slot(args).ok().flatten());
+                let spec = args.first().and_then(|name| lookup(name));
+                let slot = spec.and_then(|spec| spec.slot(args).ok().flatten());
                 match slot.and_then(|s| self.client.registry.importer(s)) {
                     Some(node) => self.client.command_at(node, true, args),
                     None => self.client.command(args),

@@ -12,7 +12,6 @@ use crate::keyspace::{Moving, Now, Table};
 use crate::migration::MigrationProgress;
 use crate::replication::Message;
 use crate::topology::{Role, Topology};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +23,13 @@ const FINISH_BATCH: usize = 256;
 /// failover right after a step finds every key on exactly one side.
 const REPLICA_ACK: Duration = Duration::from_secs(1);
 
+/// How often `read_slot` looks again for a migration the holder's table reports but the
+/// topology does not.
+const MAX_LOOKS: usize = 64;
+
+/// How long a mover waits for a cell's lock before it takes the node for hung.
+const LOCK_WAIT: Duration = Duration::from_millis(200);
+
 /// A slot's cell on one node, write-locked.
 type CellGuard<'a> = parking_lot::RwLockWriteGuard<'a, Option<Table>>;
 
@@ -34,16 +40,33 @@ fn not_migrating(slot: u16) -> Error {
 impl Registry {
     /// The source and target nodes of a move of `slot`, with the slot's cell locked on both:
     /// source first, the one order every mover uses (commands lock one cell at a time).
+    /// None if a lock stays taken for `LOCK_WAIT`: a hung node holds its locks until a
+    /// failover demotes it, and the failover needs the control lock the caller holds.
     fn lock_sides(
         &self,
         slot: u16,
         from: NodeId,
         to: NodeId,
-    ) -> (&Node, &Node, CellGuard<'_>, CellGuard<'_>) {
+    ) -> Option<(&Node, &Node, CellGuard<'_>, CellGuard<'_>)> {
         let (src, dst) = (self.node(from).expect("listed"), self.node(to).expect("listed"));
-        let src_cell = src.cells[usize::from(slot)].0.write();
-        let dst_cell = dst.cells[usize::from(slot)].0.write();
-        (src, dst, src_cell, dst_cell)
+        let src_cell = src.cells[usize::from(slot)].0.try_write_for(LOCK_WAIT)?;
+        let dst_cell = dst.cells[usize::from(slot)].0.try_write_for(LOCK_WAIT)?;
+        Some((src, dst, src_cell, dst_cell))
+    }
+
+    /// Runs `attempt` (None: a side is down or hung) with backoff until it succeeds or the
+    /// retry budget is spent, releasing the control lock between tries so a failover can
+    /// replace the side.
+    fn retrying<R>(&self, mut attempt: impl FnMut() -> Result<Option<R>, Error>) -> Result<R, Error> {
+        let mut backoff = Backoff::new(self.retry_budget);
+        loop {
+            if let Some(r) = attempt()? {
+                return Ok(r);
+            }
+            if !backoff.pause() {
+                return Err(Error::ClusterDown(ClusterDownReason::Down));
+            }
+        }
     }
 
     /// The owner of `slot`, checked for a move to `to` (see [`Registry::move_slot`]).
@@ -93,9 +116,15 @@ impl Registry {
         let (from, to) = self.check_move(&topology, slot, to)?;
         let (src, dst) = (self.node(from).expect("owner exists"), self.node(to).expect("checked"));
         let slot_ix = usize::from(slot);
-        let bytes = src.cells[slot_ix].0.read().as_ref().map_or(0, Table::used);
+        let hung = || Error::ClusterDown(ClusterDownReason::Down);
+        let bytes = src.cells[slot_ix]
+            .0
+            .try_read_for(LOCK_WAIT)
+            .ok_or_else(hung)?
+            .as_ref()
+            .map_or(0, Table::used);
         dst.admit(bytes, 1)?;
-        let (_, _, mut src_cell, mut dst_cell) = self.lock_sides(slot, from, to);
+        let (_, _, mut src_cell, mut dst_cell) = self.lock_sides(slot, from, to).ok_or_else(hung)?;
         let mut table = src_cell.take().unwrap_or_default();
         let keys = table.len();
         src.lose(slot_ix, &table);
@@ -108,7 +137,7 @@ impl Registry {
         if let Some(blocked) = src.take_blocked(slot_ix) {
             dst.put_blocked(slot_ix, blocked);
         }
-        self.routes[slot_ix].store(to.0, Ordering::Release);
+        self.set_route(slot_ix, to);
         let mut next = topology.next();
         next.set_owner(slot_ix, Some(to));
         *self.topology.write() = Arc::new(next);
@@ -127,7 +156,8 @@ impl Registry {
         let t = self.topology();
         let (from, to) = self.check_move(&t, slot, to)?;
         let slot_ix = usize::from(slot);
-        let (src, dst, mut src_cell, mut dst_cell) = self.lock_sides(slot, from, to);
+        let (src, dst, mut src_cell, mut dst_cell) =
+            self.lock_sides(slot, from, to).ok_or(Error::ClusterDown(ClusterDownReason::Down))?;
         let Some(source) = src_cell.as_mut() else {
             return Err(Error::Command(format!("Source node {from} is down")));
         };
@@ -166,15 +196,7 @@ impl Registry {
     /// `ERR` if the slot is not migrating; `OOM` if the target has no room for the batch
     /// (nothing of the batch moves); `CLUSTERDOWN` if a side stays down.
     pub(crate) fn migration_step(&self, slot: u16, max_keys: usize) -> Result<MigrationProgress, Error> {
-        let mut backoff = Backoff::new(self.retry_budget);
-        loop {
-            if let Some(p) = self.try_step(slot, max_keys)? {
-                return Ok(p);
-            }
-            if !backoff.pause() {
-                return Err(Error::ClusterDown(ClusterDownReason::Down));
-            }
-        }
+        self.retrying(|| self.try_step(slot, max_keys))
     }
 
     /// One step; None if a side holds no table now (crashed, failover on its way).
@@ -184,12 +206,16 @@ impl Registry {
         let (from, to) = t.migration(slot).ok_or_else(|| not_migrating(slot))?;
         let (src, dst) = (self.node(from).expect("listed"), self.node(to).expect("listed"));
         let slot_ix = usize::from(slot);
-        let bytes = match src.cells[slot_ix].0.read().as_ref() {
+        let Some(source) = src.cells[slot_ix].0.try_read_for(LOCK_WAIT) else { return Ok(None) };
+        let bytes = match source.as_ref() {
             Some(s) => s.iter().take(max_keys).map(|(_, e)| e.cost()).sum(),
             None => return Ok(None),
         };
+        drop(source);
         dst.admit(bytes, 0)?;
-        let (_, _, mut src_cell, mut dst_cell) = self.lock_sides(slot, from, to);
+        let Some((_, _, mut src_cell, mut dst_cell)) = self.lock_sides(slot, from, to) else {
+            return Ok(None);
+        };
         let (Some(s), Some(d)) = (src_cell.as_mut(), dst_cell.as_mut()) else { return Ok(None) };
         let now = Now::new(&self.clock);
         let batch = first_keys(s, max_keys);
@@ -229,14 +255,19 @@ impl Registry {
                 Err(e) => return Err(e),
             }
         }
-        let _control = self.control.lock();
+        self.retrying(|| self.try_hand_over(slot))
+    }
+
+    /// The handover of `finish`; None if a side is down or hung.
+    fn try_hand_over(&self, slot: u16) -> Result<Option<MigrationProgress>, Error> {
+        let control = self.control.lock();
         let t = self.topology();
         let (from, to) = t.migration(slot).ok_or_else(|| not_migrating(slot))?;
         let slot_ix = usize::from(slot);
-        let (src, dst, mut src_cell, mut dst_cell) = self.lock_sides(slot, from, to);
-        let (Some(s), Some(d)) = (src_cell.as_mut(), dst_cell.as_mut()) else {
-            return Err(Error::ClusterDown(ClusterDownReason::Down));
+        let Some((src, dst, mut src_cell, mut dst_cell)) = self.lock_sides(slot, from, to) else {
+            return Ok(None);
         };
+        let (Some(s), Some(d)) = (src_cell.as_mut(), dst_cell.as_mut()) else { return Ok(None) };
         let now = Now::new(&self.clock);
         // Nothing can have arrived on the source since the last step (missing keys are
         // created on the target), but expired keys may linger: this settles them.
@@ -249,7 +280,7 @@ impl Registry {
         if let Some(blocked) = src.take_blocked(slot_ix) {
             dst.merge_blocked(slot_ix, blocked, d, &now);
         }
-        self.routes[slot_ix].store(to.0, Ordering::Release);
+        self.set_route(slot_ix, to);
         let mut next = t.next();
         let epoch = next.epoch();
         next.set_owner(slot_ix, Some(to));
@@ -257,27 +288,43 @@ impl Registry {
         next.node_mut(to).expect("listed").config_epoch = epoch;
         *self.topology.write() = Arc::new(next);
         self.bump_generation(slot);
-        drop((src_cell, dst_cell));
+        drop((src_cell, dst_cell, control));
         let moved = self.moved.lock().remove(&slot).unwrap_or(0);
         self.sync_replicas(dst);
-        Ok(MigrationProgress::new(slot, from, to, MigrationMode::KeyByKey, moved, 0, true))
+        Ok(Some(MigrationProgress::new(slot, from, to, MigrationMode::KeyByKey, moved, 0, true)))
     }
 
     /// Rolls a key-by-key migration back: every key on the target returns to the source
     /// (the target's copy is the newer one), the target lets go of its table and the slot is
-    /// stable on the source again. Never refused for memory.
+    /// stable on the source again. Never refused for memory. A target that is down is waited
+    /// for (a failover brings its keys back); if none comes within the retry budget, the keys
+    /// already moved are lost with it.
     ///
     /// # Errors
-    /// `ERR` if the slot is not migrating; `CLUSTERDOWN` if the source is down.
+    /// `ERR` if the slot is not migrating; `CLUSTERDOWN` if the source stays down or hung.
     pub(crate) fn abort_migration(&self, slot: u16) -> Result<MigrationProgress, Error> {
-        let _control = self.control.lock();
+        match self.retrying(|| self.try_abort(slot, false)) {
+            Err(Error::ClusterDown(_)) => {
+                self.try_abort(slot, true)?.ok_or(Error::ClusterDown(ClusterDownReason::Down))
+            }
+            r => r,
+        }
+    }
+
+    /// One try of `abort`; None if the source is down or hung, or (unless `lossy`) the
+    /// target is.
+    fn try_abort(&self, slot: u16, lossy: bool) -> Result<Option<MigrationProgress>, Error> {
+        let control = self.control.lock();
         let t = self.topology();
         let (from, to) = t.migration(slot).ok_or_else(|| not_migrating(slot))?;
         let slot_ix = usize::from(slot);
-        let (src, dst, mut src_cell, mut dst_cell) = self.lock_sides(slot, from, to);
-        let Some(s) = src_cell.as_mut() else {
-            return Err(Error::ClusterDown(ClusterDownReason::Down));
+        let Some((src, dst, mut src_cell, mut dst_cell)) = self.lock_sides(slot, from, to) else {
+            return Ok(None);
         };
+        let Some(s) = src_cell.as_mut() else { return Ok(None) };
+        if dst_cell.is_none() && !lossy {
+            return Ok(None);
+        }
         let now = Now::new(&self.clock);
         let back = match dst_cell.as_mut() {
             Some(d) => {
@@ -289,8 +336,9 @@ impl Registry {
         s.set_moving(Moving::Stable);
         if let Some(old) = dst_cell.take() {
             dst.lose(slot_ix, &old);
-            drop_on_replicas(dst, slot);
         }
+        // Also when the target is gone: its replicas must not keep the slot.
+        drop_on_replicas(dst, slot);
         if let Some(blocked) = dst.take_blocked(slot_ix) {
             src.merge_blocked(slot_ix, blocked, s, &now);
         }
@@ -299,18 +347,19 @@ impl Registry {
         *self.topology.write() = Arc::new(next);
         self.bump_generation(slot);
         let left = s.len();
-        drop((src_cell, dst_cell));
+        drop((src_cell, dst_cell, control));
         let moved = self.moved.lock().remove(&slot).unwrap_or(0);
         self.sync_replicas(src);
-        Ok(MigrationProgress::new(
+        let still_moved = moved.saturating_sub(back);
+        Ok(Some(MigrationProgress::new(
             slot,
             from,
             to,
             MigrationMode::KeyByKey,
-            moved.saturating_sub(back),
+            still_moved,
             left,
             true,
-        ))
+        )))
     }
 
     /// `MIGRATE`: moves `keys` (of `slot`, which must be migrating to `to`) from the source
@@ -339,7 +388,8 @@ impl Registry {
                 )));
             }
         };
-        let (src, dst, mut src_cell, mut dst_cell) = self.lock_sides(slot, from, target);
+        let (src, dst, mut src_cell, mut dst_cell) =
+            self.lock_sides(slot, from, target).ok_or(Error::ClusterDown(ClusterDownReason::Down))?;
         let (Some(s), Some(d)) = (src_cell.as_mut(), dst_cell.as_mut()) else {
             return Err(Error::ClusterDown(ClusterDownReason::Down));
         };
@@ -355,8 +405,10 @@ impl Registry {
         if n > 0 {
             self.bump_generation(slot);
         }
-        drop((src_cell, dst_cell));
+        drop((src_cell, dst_cell, _control));
         *self.moved.lock().entry(slot).or_default() += n;
+        self.sync_replicas(src);
+        self.sync_replicas(dst);
         Ok(n)
     }
 
@@ -372,7 +424,7 @@ impl Registry {
         f: impl FnOnce(&[&Table], &Now<'_>) -> R,
     ) -> Result<R, Error> {
         let mut f = Some(f);
-        loop {
+        for attempt in 0.. {
             if let Some((from, to)) = self.topology().migration(slot) {
                 let (src, dst) = (self.node(from).expect("listed"), self.node(to).expect("listed"));
                 let source = src.cells[usize::from(slot)].0.read();
@@ -385,13 +437,16 @@ impl Registry {
                 }
             }
             // No migration, unless one began since the topology was read: the table says.
+            // (Bounded: a source left migrating with no target to read is read alone.)
             let done = self.read(slot, |t, now| {
-                (t.moving() == Moving::Stable).then(|| f.take().expect("runs once")(&[t], now))
+                (t.moving() == Moving::Stable || attempt >= MAX_LOOKS)
+                    .then(|| f.take().expect("runs once")(&[t], now))
             })?;
             if let Some(r) = done {
                 return Ok(r);
             }
         }
+        unreachable!("the last look reads the holder's table")
     }
 
     /// Where the key-by-key migration of `slot` stands; None if there is none.
@@ -404,9 +459,17 @@ impl Registry {
 
     /// Marks `node`'s tables for the key-by-key migrations `t` records on its shard (a
     /// replica about to be promoted, a node restarting as its shard's primary): migrating on
-    /// a source, importing (with an empty table if it had none) on a target. Runs before the
-    /// topology that routes to `node` is published.
+    /// a source, importing (with an empty table if it had none) on a target. A table for a
+    /// slot `t` gives it no claim on (a migration rolled back while it was a replica that
+    /// missed the drop) is let go. Runs before the topology that routes to `node` is
+    /// published.
     pub(super) fn mark_migrations(&self, node: &Node, t: &Topology) {
+        for slot in node.held_slots() {
+            let importing = t.migration(slot).is_some_and(|(_, to)| to == node.id);
+            if t.slot_owner(slot) != Some(node.id) && !importing {
+                node.drop_table(usize::from(slot));
+            }
+        }
         for slot in t.migrating_slots() {
             let Some((from, to)) = t.migration(slot) else { continue };
             let moving = match node.id {

@@ -119,7 +119,7 @@ impl Backoff {
 /// mirror its slot owners and are updated under the slot locks whenever it changes.
 pub(crate) struct Registry {
     pub(super) nodes: Box<[OnceLock<Arc<Node>>]>,
-    pub(super) routes: Box<[AtomicU32]>,
+    routes: Box<[AtomicU32]>,
     pub(super) topology: RwLock<Arc<Topology>>,
     /// The memory budget all nodes share.
     pub(crate) budget: Arc<Budget>,
@@ -181,6 +181,15 @@ impl Registry {
     /// The current topology snapshot.
     pub(crate) fn topology(&self) -> Arc<Topology> {
         self.topology.read().clone()
+    }
+
+    /// Points `slot`'s route at `owner` after a move, unless the whole cluster is down (full
+    /// coverage lost): then every route stays down until a publish brings them back, and
+    /// that publish routes by the topology, which names `owner`.
+    pub(super) fn set_route(&self, slot: usize, owner: NodeId) {
+        if self.routes[slot].load(Ordering::Acquire) != DOWN_ROUTE {
+            self.routes[slot].store(owner.0, Ordering::Release);
+        }
     }
 
     /// The raw route of `slot`: the serving node's id, or a value past every node id.
@@ -249,11 +258,12 @@ impl Registry {
         count(node, &miss);
         match miss {
             Miss::Fail(e) => e,
-            Miss::Redirect(Verdict::Ask) => {
-                Error::Ask { slot, node: self.importer(slot).unwrap_or(node.id) }
+            Miss::Redirect(Verdict::Ask) if self.importer(slot).is_some() => {
+                Error::Ask { slot, node: self.importer(slot).expect("checked") }
             }
             Miss::Redirect(Verdict::TryAgain) => Error::TryAgain,
-            Miss::NotHere | Miss::Redirect(Verdict::Moved | Verdict::Serve) => {
+            // An ASK whose migration ended meanwhile: the slot is wherever the route says.
+            Miss::NotHere | Miss::Redirect(_) => {
                 match self.route(usize::from(slot)) {
                     Ok(owner) if owner.id != node.id => Error::Moved { slot, node: owner.id },
                     // The owner itself holds nothing: it crashed and no one took over yet.
@@ -560,9 +570,12 @@ impl Registry {
     pub(crate) fn cancel_block(&self, slot: u16, id: u64) -> bool {
         let slot_ix = usize::from(slot);
         let holder = self.route(slot_ix).ok().map(|n| n.id);
+        // Where it most likely waits first; then every node, as a route that is down (the
+        // cluster lost coverage) names none of them.
         [holder, self.importer(slot)]
             .into_iter()
             .flatten()
+            .chain(self.topology().nodes().iter().map(|n| n.id))
             .filter_map(|n| self.node(n))
             .any(|n| n.cancel_block(slot_ix, id) == Some(true))
     }

@@ -165,7 +165,7 @@ impl Node {
         }
     }
 
-    fn drop_table(&self, slot: usize) {
+    pub(super) fn drop_table(&self, slot: usize) {
         let mut cell = self.cells[slot].0.write();
         if let Some(t) = cell.take() {
             self.lose(slot, &t);

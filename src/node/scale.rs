@@ -44,6 +44,14 @@ impl Registry {
         if !t.slot_ranges(primary).is_empty() {
             return Err(Error::Command(format!("Node {primary} still holds slots")));
         }
+        // Checked under the control lock: a migration to it may have begun while its slots
+        // were moving away.
+        if t.migrating_slots()
+            .iter()
+            .any(|&s| t.migration(s).is_some_and(|(a, b)| a == primary || b == primary))
+        {
+            return Err(Error::Command(format!("Node {primary} is in a key-by-key migration")));
+        }
         let shard =
             t.node(primary).ok_or_else(|| Error::Command(format!("Unknown node {primary}")))?.shard;
         let gone = t.shard_nodes(shard);
