@@ -896,3 +896,32 @@ fn a_hung_side_is_failed_over_and_the_migration_finishes() {
         assert_eq!(client.dbsize(), 200);
     }
 }
+
+/// `ASKING` right before `MULTI` covers the transaction: a raw client's session runs it on
+/// the target; without it, EXEC answers the redirect.
+#[test]
+fn asking_before_multi_covers_the_transaction() {
+    let c = cluster(2, 0);
+    let client = c.client();
+    client.set("{ax}:a", "1").unwrap();
+    client.set("{ax}:b", "2").unwrap();
+    let slot = key_slot("{ax}");
+    let to = other_than_owner(&c, slot);
+    let mut m = c.begin_migration(slot, to, MigrationMode::KeyByKey).unwrap();
+    m.step(10).unwrap();
+    let raw = c.client().follow_redirects(false);
+    let mut s = raw.session();
+    let tx = |s: &mut slotstore::Session| {
+        s.command(&["MULTI"]).unwrap();
+        s.command(&["INCR", "{ax}:a"]).unwrap();
+        s.command(&["INCR", "{ax}:b"]).unwrap();
+        s.command(&["EXEC"])
+    };
+    assert_eq!(tx(&mut s), Err(Error::Ask { slot, node: to }));
+    s.command(&["ASKING"]).unwrap();
+    assert_eq!(tx(&mut s).unwrap(), Reply::Array(vec![Reply::Int(2), Reply::Int(3)]));
+    // One-shot: the next transaction is redirected again.
+    assert!(matches!(tx(&mut s), Err(Error::Ask { .. })));
+    m.finish().unwrap();
+    assert_eq!(client.get("{ax}:b").unwrap().as_deref(), Some(&b"3"[..]));
+}

@@ -562,8 +562,19 @@ impl Client {
         keys: &[K],
         f: impl FnOnce(&mut Db<'_>, &Now<'_>) -> R,
     ) -> Result<R, Error> {
+        self.write_many_as(slots, keys, false, f)
+    }
+
+    /// [`Client::write_many`], `asking` as after an `ASKING`.
+    fn write_many_as<K: AsRef<[u8]>, R>(
+        &self,
+        slots: &[u16],
+        keys: &[K],
+        asking: bool,
+        f: impl FnOnce(&mut Db<'_>, &Now<'_>) -> R,
+    ) -> Result<R, Error> {
         let follow = self.raw.is_none() && self.pinned.is_none();
-        self.learn(self.registry.write_many(slots, keys, follow, f))
+        self.learn(self.registry.write_many(slots, keys, follow, asking, f))
     }
 
     /// `GET`: the string at `key`.

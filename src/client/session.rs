@@ -25,7 +25,8 @@ use crate::slot::key_slot;
 /// whole store and cannot run under one transaction's locks).
 ///
 /// `ASKING` sends the next keyed command to its slot's importing primary as an asked caller
-/// (during a key-by-key migration; otherwise it runs as usual).
+/// (during a key-by-key migration; otherwise it runs as usual); right before `MULTI`, it covers
+/// the whole transaction, as in Redis.
 ///
 /// `READONLY` sends the session's reads to replicas (possibly stale) and `READWRITE` back to
 /// primaries. `WAIT` waits for the last write this session made (outside `MULTI`).
@@ -53,6 +54,8 @@ pub struct Session {
     last_write: Option<(crate::ids::NodeId, u64)>,
     /// `ASKING` was sent: the next keyed command goes to its slot's importing primary.
     asking: bool,
+    /// `ASKING` came right before `MULTI`: it covers the transaction, as in Redis.
+    asking_multi: bool,
 }
 
 /// A key under `WATCH`: its modification count and liveness when watched.
@@ -77,6 +80,7 @@ impl Client {
             watches: Vec::new(),
             last_write: None,
             asking: false,
+            asking_multi: false,
         }
     }
 }
@@ -119,6 +123,7 @@ impl Session {
                 }
                 self.queued = Some(Vec::new());
                 self.refused = false;
+                self.asking_multi = asking;
                 Ok(Reply::ok())
             }
             b"exec" => {
@@ -134,6 +139,7 @@ impl Session {
                     return Err(Error::msg("DISCARD without MULTI"));
                 }
                 self.unwatch();
+                self.asking_multi = false;
                 Ok(Reply::ok())
             }
             b"watch" => {
@@ -252,6 +258,7 @@ impl Session {
         let queued = self.queued.take().ok_or_else(|| Error::msg("EXEC without MULTI"))?;
         let result = if self.refused { Err(Error::ExecAbort) } else { self.run(&queued) };
         self.unwatch();
+        self.asking_multi = false;
         result
     }
 
@@ -302,7 +309,7 @@ impl Session {
                 &crate::keyspace::Now::new(clock),
             ));
         }
-        self.client.write_many(&slots, &keys, run_all)
+        self.client.write_many_as(&slots, &keys, self.asking_multi, run_all)
     }
 }
 

@@ -585,7 +585,8 @@ impl Registry {
     /// ascending slot order, so two such callers cannot deadlock; if a slot moved while this
     /// caller waited, or a key-by-key migration redirects it, every lock is released and the
     /// set taken again (`follow`), with the asked slots locked on their importing primary.
-    /// A caller that does not `follow` gets the first redirect instead.
+    /// A caller that does not `follow` gets the first redirect instead; one `asking` starts
+    /// on the importing side of every slot in a migration, as Redis's `ASKING` before `MULTI`.
     ///
     /// # Errors
     /// `CLUSTERDOWN Hash slot not served` if a slot has no holder; a redirect for a raw
@@ -595,10 +596,13 @@ impl Registry {
         slots: &[u16],
         keys: &[K],
         follow: bool,
+        asking: bool,
         f: impl FnOnce(&mut Db<'_>, &Now<'_>) -> R,
     ) -> Result<R, Error> {
         debug_assert!(slots.windows(2).all(|w| w[0] < w[1]), "slots ascending, no repeats");
-        let mut asked: Vec<Option<NodeId>> = vec![None; slots.len()];
+        // `asking` (an `ASKING` before `MULTI`): slots in a migration start on the target.
+        let mut asked: Vec<Option<NodeId>> =
+            slots.iter().map(|&s| if asking { self.importer(s) } else { None }).collect();
         let mut backoff = Backoff::new(self.retry_budget);
         loop {
             let mut held = Vec::with_capacity(slots.len());
