@@ -548,10 +548,13 @@ impl Migration {
     }
 
     /// Rolls the migration back: keys already moved return to the source, which keeps the
-    /// slot. An atomic migration not yet run is simply dropped.
+    /// slot. An atomic migration not yet run is simply dropped. A target that is down is
+    /// waited for within the retry budget (its failover brings the moved keys back); if none
+    /// comes, the keys moved so far are lost with it and the slot is stable on the source.
     ///
     /// # Errors
-    /// `ERR` if the migration was already finished; `CLUSTERDOWN` if the source is down.
+    /// `ERR` if the migration was already finished; `CLUSTERDOWN` if the source is down or
+    /// hung past the retry budget.
     pub fn abort(&mut self) -> Result<MigrationProgress, Error> {
         if self.progress.done {
             return Err(Error::Command(format!(
