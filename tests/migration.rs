@@ -750,11 +750,14 @@ fn a_big_key_moves_without_stalling_other_slots() {
     assert_replicas_converged(&c);
 }
 
-/// A crash in the middle of `finish` (from another thread, between any two batches): the
-/// mover waits out the failover and completes on the promoted replica.
+/// A crash of the source in the middle of `finish` (from another thread, at any point of a
+/// batch): the mover waits out the failover and completes on the promoted replica, every key
+/// once. (A crash of the target is covered between steps above: one in the middle of a batch,
+/// before the target's replicas have it, can lose that batch, as in Redis.)
 #[test]
-fn a_crash_during_finish_is_ridden_out() {
-    for kill_source in [true, false] {
+fn a_source_crash_during_finish_is_ridden_out() {
+    let mut mid_migration = false;
+    for _ in 0..5 {
         let c = cluster(2, 1);
         let client = c.client();
         let keys = keys_of("mid", 3000);
@@ -765,24 +768,31 @@ fn a_crash_during_finish_is_ridden_out() {
         let slot = key_slot(&keys[0]);
         let (from, to) = (c.slot_owner(slot).unwrap(), other_than_owner(&c, slot));
         let mut m = c.begin_migration(slot, to, MigrationMode::KeyByKey).unwrap();
-        let mover = std::thread::spawn(move || m.finish());
-        // Kill once the mover is under way (some keys moved, some not).
+        // Small steps, so the mover is still at work when the crash comes.
+        let mover = std::thread::spawn(move || {
+            while m.step(10)?.keys_left > 0 {}
+            m.finish()
+        });
         while c.node_key_count(to).unwrap() == 0 {
             std::thread::yield_now();
         }
         let left = c.migration(slot).map(|m| m.progress().keys_left);
-        c.kill_node(if kill_source { from } else { to }).unwrap();
-        assert!(left.is_some_and(|n| n > 0), "killed mid-migration ({left:?} keys left)");
+        c.kill_node(from).unwrap();
         let done = mover.join().unwrap().expect("finish rides out the failover");
         assert!(done.done);
-        let owner = c.slot_owner(slot).unwrap();
-        assert_ne!(owner, from);
+        assert_ne!(c.slot_owner(slot), Some(from));
         for (i, k) in keys.iter().enumerate() {
             assert_eq!(client.get(k).unwrap().as_deref(), Some(i.to_string().as_bytes()), "{k}");
         }
-        assert_eq!(client.dbsize(), 3000, "each key once (killed the source: {kill_source})");
+        assert_eq!(client.dbsize(), 3000, "each key once");
         assert_replicas_converged(&c);
+        // A loaded machine may let the mover finish before the crash: then try again.
+        if left.is_some_and(|n| n > 0) {
+            mid_migration = true;
+            break;
+        }
     }
+    assert!(mid_migration, "the crash never landed in the middle of the migration");
 }
 
 /// SCAN walks both sides of a slot in a key-by-key migration: every key present for the
