@@ -352,6 +352,7 @@ fn watch_sees_a_moved_key_as_modified() {
     assert_eq!(session.command(&["EXEC"]).unwrap(), Reply::Nil);
     m.finish().unwrap();
     assert_eq!(client.get("{w}:k").unwrap().as_deref(), Some(&b"1"[..]));
+    client.set("{w}:src", "1").unwrap();
     // WATCH of a key the source lacks during a migration watches it on the target, where a
     // write by another client lands: EXEC sees that change.
     let mut m = c.begin_migration(slot, other_than_owner(&c, slot), MigrationMode::KeyByKey).unwrap();
@@ -367,6 +368,21 @@ fn watch_sees_a_moved_key_as_modified() {
     session.command(&["SET", "{w}:fresh", "mine"]).unwrap();
     assert!(matches!(session.command(&["EXEC"]).unwrap(), Reply::Array(_)));
     assert_eq!(client.get("{w}:fresh").unwrap().as_deref(), Some(&b"mine"[..]));
+    // A key watched on the source, deleted there and created again on the target (the
+    // source lacks it now, so the write is asked there): EXEC sees the change.
+    session.command(&["WATCH", "{w}:src"]).unwrap();
+    client.del(&["{w}:src"]).unwrap();
+    client.set("{w}:src", "theirs").unwrap();
+    session.command(&["MULTI"]).unwrap();
+    session.command(&["SET", "{w}:src", "mine"]).unwrap();
+    assert_eq!(session.command(&["EXEC"]).unwrap(), Reply::Nil);
+    assert_eq!(client.get("{w}:src").unwrap().as_deref(), Some(&b"theirs"[..]));
+    // ASKING before a malformed command answers the arity error (no panic).
+    session.command(&["ASKING"]).unwrap();
+    assert_eq!(
+        session.command(&["SINTERCARD"]).unwrap_err().to_string(),
+        "ERR wrong number of arguments for 'sintercard' command"
+    );
     m.abort().unwrap();
     // Without a move in between, the transaction runs on the new owner.
     session.command(&["WATCH", "{w}:k"]).unwrap();

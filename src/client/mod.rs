@@ -325,6 +325,10 @@ impl Client {
             // The node holding the slot went away with the caller's queue.
             Err(true) => gone(),
             Err(false) => loop {
+                // A reply that raced the timeout is taken, not cancelled.
+                if let Ok(reply) = rx.try_recv() {
+                    return reply;
+                }
                 if self.registry.cancel_block(slot, id) {
                     return Ok(Reply::Nil);
                 }

@@ -66,8 +66,10 @@ struct Watch {
     live: bool,
     /// The slot's watch generation at `WATCH`: a migration step in between aborts `EXEC`.
     generation: u32,
-    /// Watched on a key-by-key migration's target (the source lacked the key).
-    on_target: bool,
+    /// The table the watch was registered in (`Table::instance`): a key that lives in another
+    /// table at `EXEC` (moved, deleted on a migration's source and created on its target,
+    /// lost in a failover) counts as modified, and `UNWATCH` takes the watch back there only.
+    table: u64,
 }
 
 impl Client {
@@ -184,7 +186,9 @@ impl Session {
             }
             _ if asking => {
                 // Sent where an `ASK` would send it: the importing primary, asked.
+                // Arity first: `slot` reads the key positions a well-formed command has.
                 let spec = args.first().and_then(|name| lookup(name));
+                let spec = spec.filter(|spec| spec.check_arity(args.len()).is_ok());
                 let slot = spec.and_then(|spec| spec.slot(args).ok().flatten());
                 match slot.and_then(|s| self.client.registry.importer(s)) {
                     Some(node) => self.client.command_at(node, true, args),
@@ -217,40 +221,34 @@ impl Session {
             let slot = key_slot(key);
             let via = self.client.via(slot);
             let watched = registry.write_cmd(slot, usize::MAX, false, &[*key], via, |t, now| {
-                let on_target = t.moving() == crate::keyspace::Moving::Importing;
-                (t.watch(key), t.contains(key, now), registry.generation(slot), on_target)
+                (t.watch(key), t.contains(key, now), registry.generation(slot), t.instance())
             });
-            let (version, live, generation, on_target) = self.client.learn(watched)?;
-            self.watches.push(Watch {
-                slot,
-                key: Box::from(*key),
-                version,
-                live,
-                generation,
-                on_target,
-            });
+            let (version, live, generation, table) = self.client.learn(watched)?;
+            self.watches.push(Watch { slot, key: Box::from(*key), version, live, generation, table });
         }
         Ok(Reply::ok())
     }
 
-    /// Takes back this session's watches. A watch whose slot's generation moved on went with
-    /// a moved key or a dropped table, or was lost in a failover: it is left alone, since
-    /// taking it back where the key lives now could take back another session's.
+    /// Takes back this session's watches, each in the table it was registered in, wherever
+    /// that table is now (the holder's, or a migration's target), checked under its lock. A
+    /// table that is gone (handed over, rolled back, lost in a failover) took the watch with it.
     fn unwatch(&mut self) {
         let registry = &self.client.registry;
+        let none: &[&[u8]] = &[];
         for w in self.watches.drain(..) {
-            if registry.generation(w.slot) != w.generation {
-                continue;
-            }
-            let none: &[&[u8]] = &[];
-            let _ = match registry.importer(w.slot).filter(|_| w.on_target) {
-                Some(to) => {
-                    registry.write_cmd(w.slot, usize::MAX, false, none, Via::Node(to, true), |t, _| {
-                        t.unwatch(&w.key)
-                    })
+            let mine = |t: &mut crate::keyspace::Table| {
+                let here = t.instance() == w.table;
+                if here {
+                    t.unwatch(&w.key);
                 }
-                None => registry.write(w.slot, |t, _| t.unwatch(&w.key)),
+                here
             };
+            let done = registry.write(w.slot, |t, _| mine(t)).unwrap_or(false);
+            if let (false, Some(to)) = (done, registry.importer(w.slot)) {
+                let _ =
+                    registry
+                        .write_cmd(w.slot, usize::MAX, false, none, Via::Node(to, true), |t, _| mine(t));
+            }
         }
     }
 
@@ -273,8 +271,6 @@ impl Session {
             slots.extend(spec.slots(a)?);
             keys.extend(spec.keys(a)?);
         }
-        // Watched keys count for the migration rules too: EXEC runs where they live.
-        keys.extend(self.watches.iter().map(|w| &*w.key));
         slots.sort_unstable();
         slots.dedup();
         if slots.len() > 1 && !self.client.allow_cross_slot {
@@ -283,7 +279,8 @@ impl Session {
         let run_all = |db: &mut crate::keyspace::Db<'_>, now: &crate::keyspace::Now<'_>| {
             let changed = self.watches.iter().any(|w| {
                 let t = db.table_ref(&w.key);
-                t.watch_version(&w.key) != w.version
+                t.instance() != w.table
+                    || t.watch_version(&w.key) != w.version
                     || (w.live && !t.contains(&w.key, now))
                     || self.client.registry.generation(w.slot) != w.generation
             });

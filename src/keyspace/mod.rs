@@ -148,7 +148,7 @@ impl Entry {
 /// unsettled list is boxed on purpose: a `Vec`'s capacity offers the compiler the widest niche
 /// for `Option<Table>`'s tag, which would put the node's "holds this slot?" test on the second
 /// line; boxed, the tag goes to a byte of the first.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 #[repr(C)]
 pub(crate) struct Table {
     map: HashMap<Key, Entry, KeyHasher>,
@@ -169,6 +169,26 @@ pub(crate) struct Table {
     // Boxed for the niche, not for the heap: see the type's docs.
     #[allow(clippy::box_collection)]
     unsettled: Option<Box<Vec<Box<[u8]>>>>,
+    /// This table's identity, unique in the process: it moves with the table (an atomic slot
+    /// move) and a copy gets its own, so a session can tell the table it watched a key in.
+    instance: u64,
+}
+
+impl Default for Table {
+    fn default() -> Table {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        Table {
+            map: HashMap::default(),
+            extra: None,
+            entry_bytes: 0,
+            fresh_stamp: 0,
+            moving: Moving::Stable,
+            unsettled_any: false,
+            expires: BTreeSet::new(),
+            unsettled: None,
+            instance: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        }
+    }
 }
 
 /// A slot's part in a key-by-key migration, as its holder's table records it. The lock that
@@ -234,7 +254,15 @@ impl Table {
         };
         let slot = std::mem::size_of::<(Key, Entry)>();
         let table = if buckets == 0 { 0 } else { malloc_size(buckets * (slot + 1) + 16) };
-        self.entry_bytes + table + btree_cost(self.expires.len())
+        // The unsettled list's box, kept between commands once a collection was written.
+        let unsettled =
+            self.unsettled.as_ref().map_or(0, |_| malloc_size(std::mem::size_of::<Vec<Box<[u8]>>>()));
+        self.entry_bytes + table + btree_cost(self.expires.len()) + unsettled
+    }
+
+    /// This table's identity (see the field).
+    pub(crate) fn instance(&self) -> u64 {
+        self.instance
     }
 
     /// Bytes one key's slot in the hash table takes (its share of the buckets).
@@ -564,6 +592,7 @@ impl Table {
             fresh_stamp: self.fresh_stamp,
             moving: Moving::Stable,
             extra: None,
+            instance: Table::default().instance,
         }
     }
 

@@ -131,6 +131,10 @@ impl Node {
         let Some(limit) = self.budget.limit() else { return Ok(()) };
         let held = self.held_count.load(Ordering::Relaxed) + gaining;
         let share = (limit as u128 * held as u128 / SLOTS as u128) as usize;
+        // More than the whole share: no eviction can make room, so none is done.
+        if bytes > share {
+            return Err(Error::OutOfMemory);
+        }
         while self.used.load(Ordering::Relaxed) + bytes > share {
             if self.budget.policy() == EvictionPolicy::NoEviction || !self.evict_one() {
                 return Err(Error::OutOfMemory);

@@ -570,12 +570,12 @@ impl Registry {
     pub(crate) fn cancel_block(&self, slot: u16, id: u64) -> bool {
         let slot_ix = usize::from(slot);
         let holder = self.route(slot_ix).ok().map(|n| n.id);
-        // Where it most likely waits first; then every node, as a route that is down (the
-        // cluster lost coverage) names none of them.
+        // Where it most likely waits first; then every primary (callers never wait on a
+        // replica), as a route that is down (the cluster lost coverage) names none of them.
         [holder, self.importer(slot)]
             .into_iter()
             .flatten()
-            .chain(self.topology().nodes().iter().map(|n| n.id))
+            .chain(self.topology().primaries())
             .filter_map(|n| self.node(n))
             .any(|n| n.cancel_block(slot_ix, id) == Some(true))
     }
