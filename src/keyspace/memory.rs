@@ -8,11 +8,16 @@ use std::sync::atomic::{AtomicU32, Ordering};
 /// Bytes a heap allocation of `n` bytes really takes with a glibc-style malloc: a word of
 /// header, 16-byte granules, 32 bytes at least. Other allocators differ a little; the figure
 /// is an estimate, checked within 15% against a counting allocator in `tests/memory.rs`.
-pub(crate) fn malloc_size(n: usize) -> usize {
+pub(crate) const fn malloc_size(n: usize) -> usize {
     if n == 0 {
         return 0;
     }
-    ((n + 8 + 15) & !15).max(32)
+    let size = (n + 8 + 15) & !15;
+    if size < 32 {
+        32
+    } else {
+        size
+    }
 }
 
 /// Heap bytes a value holds (not counting the table slot it sits in).

@@ -8,6 +8,7 @@ pub(crate) mod hash;
 mod key;
 pub(crate) mod list;
 pub(crate) mod memory;
+mod nodes;
 pub(crate) mod set;
 mod value;
 pub(crate) mod zset;
@@ -20,6 +21,7 @@ use memory::{btree_cost, key_cost, malloc_size, value_cost, Stamp};
 pub(crate) use value::{Str, Value};
 
 use crate::clock::Clock;
+use nodes::Nodes;
 use std::cell::Cell;
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{BuildHasher, Hasher};
@@ -151,10 +153,10 @@ impl Entry {
 #[derive(Debug)]
 #[repr(C)]
 pub(crate) struct Table {
-    map: HashMap<Key, Entry, KeyHasher>,
+    map: Nodes,
     /// Rarely used state, boxed so an idle table stays small.
     extra: Option<Box<Extra>>,
-    /// Sum of the entries' `cost`; the hash table's own buckets are added in `used`.
+    /// Sum of the entries' `cost`; the nodes and buckets are added in `used`.
     entry_bytes: usize,
     /// The access stamp new keys get, set by the node before each write under an LRU or
     /// LFU policy (so a new key is not the first evicted).
@@ -178,7 +180,7 @@ impl Default for Table {
     fn default() -> Table {
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Table {
-            map: HashMap::default(),
+            map: Nodes::default(),
             extra: None,
             entry_bytes: 0,
             fresh_stamp: 0,
@@ -246,18 +248,15 @@ impl Table {
 
     /// Heap bytes this table holds: entries, keys, values, TTL index and hash buckets.
     pub(crate) fn used(&self) -> usize {
-        let cap = self.map.capacity();
-        let buckets = match cap {
-            0 => 0,
-            1..=7 => cap + 1,
-            _ => (cap * 8 / 7).next_power_of_two(),
-        };
-        let slot = std::mem::size_of::<(Key, Entry)>();
-        let table = if buckets == 0 { 0 } else { malloc_size(buckets * (slot + 1) + 16) };
+        let table = self.map.bucket_bytes();
         // The unsettled list's box, kept between commands once a collection was written.
         let unsettled =
             self.unsettled.as_ref().map_or(0, |_| malloc_size(std::mem::size_of::<Vec<Box<[u8]>>>()));
-        self.entry_bytes + table + btree_cost(self.expires.len()) + unsettled
+        self.entry_bytes
+            + self.map.len() * nodes::NODE_BYTES
+            + table
+            + btree_cost(self.expires.len())
+            + unsettled
     }
 
     /// This table's identity (see the field).
@@ -265,9 +264,10 @@ impl Table {
         self.instance
     }
 
-    /// Bytes one key's slot in the hash table takes (its share of the buckets).
+    /// Bytes one key takes in the table besides its entry's `cost`: its node and its share
+    /// of the buckets.
     pub(crate) fn slot_bytes(&self) -> usize {
-        std::mem::size_of::<(Key, Entry)>() * 8 / 7 + 1
+        Nodes::per_key_bytes()
     }
 
     /// Frees an emptied table's buckets: with 16384 tables per node, empty tables holding
@@ -279,7 +279,7 @@ impl Table {
     fn release_if_empty(&mut self) {
         let (len, cap) = (self.map.len(), self.map.capacity());
         if len == 0 && cap > 0 {
-            self.map = HashMap::default();
+            self.map = Nodes::default();
         } else if cap > 8 && len * 3 < cap {
             self.map.shrink_to(len * 3 / 2);
         }
@@ -298,7 +298,7 @@ impl Table {
         }
         self.unsettled_any = false;
         for key in self.unsettled.as_mut().map(|v| std::mem::take(&mut **v)).unwrap_or_default() {
-            if let Some(e) = self.map.get_mut(&*key) {
+            if let Some(e) = self.map.get_mut(&key) {
                 let cost = entry_cost(&key, &e.value, e.expire_at);
                 self.entry_bytes = self.entry_bytes - e.cost as usize + cost as usize;
                 e.cost = cost;
@@ -385,7 +385,7 @@ impl Table {
             None => {
                 self.entry_bytes += cost as usize;
                 let stamp = Stamp::from_raw(self.fresh_stamp);
-                self.map.insert(Key::from(key), Entry { value, expire_at, cost, stamp });
+                self.map.insert_new(key, Entry { value, expire_at, cost, stamp });
                 if expire_at != 0 {
                     self.expires.insert((expire_at, Key::from(key)));
                 }
@@ -641,7 +641,7 @@ impl Table {
 
     /// Deletes every key.
     pub(crate) fn clear(&mut self) {
-        self.map = HashMap::default();
+        self.map = Nodes::default();
         self.expires.clear();
         self.entry_bytes = 0;
         self.unsettled = None;

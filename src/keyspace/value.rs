@@ -25,11 +25,11 @@ pub(crate) enum Value {
     ZSet(Box<ZSetValue>),
 }
 
-/// Strings up to this many bytes live inside the table's bucket (with the 22-byte inline key
-/// and the entry's other fields, a bucket is 80 bytes).
-pub(crate) const INLINE_STR: usize = 38;
+/// Strings up to this many bytes live inside the key's node (with the 22-byte inline key and
+/// the entry's other fields, a node is 120 bytes: a 128-byte malloc chunk with its header).
+pub(crate) const INLINE_STR: usize = 78;
 
-/// A string value. Short strings live inline in the bucket that holds their key, as Redis
+/// A string value. Short strings live inline in the node that holds their key, as Redis
 /// embeds strings of up to 44 bytes in their object: reading one touches no other cache line
 /// (a shared buffer's reference count is one more miss on a cold key), storing one allocates
 /// nothing, and the key costs no separate allocation. Longer strings are shared, so `GET`
