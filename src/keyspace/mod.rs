@@ -108,14 +108,18 @@ impl<'a> Now<'a> {
 }
 
 /// One key's value and absolute expiry deadline (Unix ms; 0 = none).
+///
+/// `repr(C)`, deadline and stamp first: every read checks the one and may write the other, so
+/// they sit next to the key at the start of the node, on the same cache line (see `nodes`).
 #[derive(Debug, Clone)]
+#[repr(C)]
 pub(crate) struct Entry {
-    pub(crate) value: Value,
     expire_at: u64,
-    /// Heap bytes of key and value, as last accounted (see `memory`).
-    cost: u32,
     /// Last access (LRU) or access frequency (LFU).
     stamp: Stamp,
+    /// Heap bytes of key and value, as last accounted (see `memory`).
+    cost: u32,
+    pub(crate) value: Value,
 }
 
 impl Entry {

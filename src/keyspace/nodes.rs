@@ -15,8 +15,10 @@ use super::{scan_hash, Entry};
 use hashbrown::HashTable;
 use std::mem::size_of;
 
-/// One key and its entry, in one allocation.
+/// One key and its entry, in one allocation: the key, the deadline and the access stamp in
+/// the first 40 bytes, then the value.
 #[derive(Debug, Clone)]
+#[repr(C)]
 struct Node {
     key: Key,
     entry: Entry,

@@ -6,8 +6,8 @@ use super::stats::EVICTED;
 use super::Node;
 use crate::config::EvictionPolicy;
 use crate::error::Error;
-use crate::keyspace::memory::random;
-use crate::keyspace::{scan_hash, Access, Table};
+use crate::keyspace::memory::{random, Stamp};
+use crate::keyspace::{scan_hash, Access, Entry, Table};
 use crate::slot::SLOTS;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
@@ -93,7 +93,7 @@ impl Candidate {
     }
 
     /// The candidate's key and entry in `t`, if it is still there.
-    fn find<'t>(&self, t: &'t Table) -> Option<(Box<[u8]>, &'t crate::keyspace::Entry)> {
+    fn find<'t>(&self, t: &'t Table) -> Option<(Box<[u8]>, &'t Entry)> {
         match self.short_len {
             u8::MAX => t.iter().find(|(k, _)| scan_hash(k) == self.hash).map(|(k, e)| (Box::from(k), e)),
             n => {
@@ -227,12 +227,14 @@ impl Node {
         }
     }
 
-    /// Puts a candidate into the pool (ascending by score, at most `POOL`) if it beats the
-    /// worst one there and is not there already.
+    /// True if a candidate scoring `score` would enter the pool (it beats the worst there).
+    fn worth_offering(pool: &[Candidate], score: u64) -> bool {
+        pool.len() < POOL || score > pool[0].score
+    }
+
+    /// Puts a candidate into the pool (ascending by score, at most `POOL`) if it is not there
+    /// already; the caller checked [`Node::worth_offering`].
     fn offer(pool: &mut Vec<Candidate>, c: Candidate) {
-        if pool.len() == POOL && c.score <= pool[0].score {
-            return;
-        }
         if pool.iter().any(|p| p.hash == c.hash && p.slot == c.slot) {
             return;
         }
@@ -255,23 +257,35 @@ impl Node {
     ) -> usize {
         let run = want.min(RUN);
         let skip = if t.len() > run { (random() % (t.len() - run) as u64) as usize } else { 0 };
+        // Two passes: first read every sampled entry's stamp and deadline, loads that do not
+        // depend on each other, so the processor fetches the entries' nodes in parallel
+        // instead of one cache miss after another; then score them.
+        let mut sampled: [Option<(&[u8], &Entry)>; RUN] = [None; RUN];
         let mut seen = 0;
-        for (key, e) in t.iter().skip(skip).take(run) {
+        for (at, entry) in sampled.iter_mut().zip(t.iter().skip(skip).take(run)) {
+            *at = Some(entry);
             seen += 1;
-            let ttl = e.expire_at();
+        }
+        let mut heads = [(0u32, None); RUN];
+        for (head, (_, e)) in heads.iter_mut().zip(sampled.iter().flatten()) {
+            *head = (e.stamp().raw(), e.expire_at());
+        }
+        for (&(stamp, ttl), (key, _)) in heads.iter().zip(sampled.iter().flatten()) {
             let score = match policy {
                 EvictionPolicy::NoEviction => return seen,
-                EvictionPolicy::AllKeysLru | EvictionPolicy::VolatileLru => e.stamp().idle_ms(now),
+                EvictionPolicy::AllKeysLru | EvictionPolicy::VolatileLru => {
+                    Stamp::from_raw(stamp).idle_ms(now)
+                }
                 EvictionPolicy::AllKeysLfu | EvictionPolicy::VolatileLfu => {
-                    255 - u64::from(e.stamp().freq(now).min(255))
+                    255 - u64::from(Stamp::from_raw(stamp).freq(now).min(255))
                 }
                 EvictionPolicy::AllKeysRandom | EvictionPolicy::VolatileRandom => random(),
                 EvictionPolicy::VolatileTtl => u64::MAX - ttl.unwrap_or(u64::MAX),
             };
-            if volatile_only(policy) && ttl.is_none() {
+            if (volatile_only(policy) && ttl.is_none()) || !Self::worth_offering(pool, score) {
                 continue;
             }
-            Self::offer(pool, Candidate::new(score, slot, key, e.stamp().raw()));
+            Self::offer(pool, Candidate::new(score, slot, key, stamp));
         }
         seen
     }
