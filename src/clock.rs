@@ -4,6 +4,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// The system clock's time as of the last [`Clock::refresh_coarse`] (0: never).
+static COARSE: AtomicU64 = AtomicU64::new(0);
+
 /// Where the store reads the time, in milliseconds since the Unix epoch.
 ///
 /// Expiry deadlines are absolute Unix milliseconds, as Redis keeps them, so `EXPIREAT` and
@@ -45,6 +48,26 @@ impl Clock {
         }
     }
 
+    /// The time to within the node threads' periodic work (`cron_interval`, 100 ms by
+    /// default): what LFU's minute counters read, so a read under an LFU policy does not
+    /// pay for a system clock read. A manual clock gives its exact time.
+    pub(crate) fn coarse_ms(&self) -> u64 {
+        match &self.0 {
+            None => match COARSE.load(Ordering::Relaxed) {
+                0 => self.now_ms(),
+                ms => ms,
+            },
+            Some(t) => t.load(Ordering::Acquire),
+        }
+    }
+
+    /// Brings [`Clock::coarse_ms`] up to date (node threads call it on every periodic run).
+    pub(crate) fn refresh_coarse(&self) {
+        if self.0.is_none() {
+            COARSE.store(self.now_ms(), Ordering::Relaxed);
+        }
+    }
+
     /// Moves a manual clock forward. Does nothing to the system clock.
     pub fn advance(&self, by: Duration) {
         if let Some(t) = &self.0 {
@@ -62,5 +85,22 @@ impl Clock {
     /// True for a clock made by [`Clock::manual`].
     pub fn is_manual(&self) -> bool {
         self.0.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coarse_time_follows_refreshes() {
+        let manual = Clock::manual(5_000);
+        manual.advance(Duration::from_millis(7));
+        assert_eq!(manual.coarse_ms(), 5_007, "a manual clock is exact");
+        let system = Clock::system();
+        let before = system.now_ms();
+        system.refresh_coarse();
+        let coarse = system.coarse_ms();
+        assert!(coarse >= before && coarse <= system.now_ms());
     }
 }

@@ -22,6 +22,7 @@ pub(crate) use value::{Str, Value};
 
 use crate::clock::Clock;
 use nodes::Nodes;
+pub(crate) use nodes::Stored;
 use std::cell::Cell;
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{BuildHasher, Hasher};
@@ -98,6 +99,16 @@ impl<'a> Now<'a> {
                 self.ms.set(Some(ms));
                 ms
             }
+        }
+    }
+
+    /// The time access stamps record: LFU counts in minutes, so it takes the coarse clock;
+    /// LRU ages keys by the millisecond.
+    #[inline]
+    pub(crate) fn stamp_ms(&self) -> u64 {
+        match self.access {
+            Access::Lfu => self.clock.coarse_ms(),
+            _ => self.ms(),
         }
     }
 
@@ -333,7 +344,7 @@ impl Table {
         }
         now.hits.set(now.hits.get() + 1);
         if now.access != Access::None {
-            e.stamp.touch(now.access, now.ms());
+            e.stamp.touch(now.access, now.stamp_ms());
         }
         Some(e)
     }
@@ -354,7 +365,7 @@ impl Table {
         self.touch(key);
         let e = self.map.get_mut(key)?;
         if now.access != Access::None {
-            e.stamp.touch(now.access, now.ms());
+            e.stamp.touch(now.access, now.stamp_ms());
         }
         // Strings are always replaced whole (and accounted then); a collection changes in
         // place, so its cost is settled after the command.
@@ -476,6 +487,12 @@ impl Table {
     /// Every stored key and entry, expired ones included, in no particular order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&[u8], &Entry)> {
         self.map.iter().map(|(k, e)| (&**k, e))
+    }
+
+    /// Stored keys from a pseudo-random place on (`at` picks it), for eviction's samples:
+    /// nothing is read from a key's node until the caller asks.
+    pub(crate) fn sample_from(&self, at: u64) -> impl Iterator<Item = Stored<'_>> {
+        self.map.iter_from(at)
     }
 
     /// True if the entry is live at `now`.

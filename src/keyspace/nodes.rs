@@ -36,6 +36,20 @@ const _: () = assert!(size_of::<Node>() == 120);
 pub(crate) const NODE_BYTES: usize = 128;
 const _: () = assert!(malloc_size(size_of::<Node>()) == NODE_BYTES);
 
+/// A stored key and its entry, not yet read.
+#[derive(Clone, Copy)]
+pub(crate) struct Stored<'a>(&'a Node);
+
+impl<'a> Stored<'a> {
+    pub(crate) fn key(self) -> &'a [u8] {
+        &self.0.key
+    }
+
+    pub(crate) fn entry(self) -> &'a Entry {
+        &self.0.entry
+    }
+}
+
 /// Keys per group.
 const WIDTH: usize = 7;
 /// Keys a table of `n` groups holds before it grows: 6 of 7 slots, so probes stay short.
@@ -210,6 +224,15 @@ impl Nodes {
     /// Every key and entry, in no particular order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&Key, &Entry)> {
         self.groups.iter().flat_map(|g| g.nodes.iter().flatten()).map(|n| (&n.key, &n.entry))
+    }
+
+    /// Keys and entries from a pseudo-random group on (`at` picks it), wrapping around: a
+    /// sample for eviction. Handing out nodes unread lets the caller load several at once.
+    pub(crate) fn iter_from(&self, at: u64) -> impl Iterator<Item = Stored<'_>> {
+        let n = self.groups.len();
+        let start = if n == 0 { 0 } else { (at % n as u64) as usize };
+        let (before, after) = self.groups.split_at(start);
+        after.iter().chain(before).flat_map(|g| g.nodes.iter().flatten()).map(|n| Stored(n))
     }
 
     /// Room for how many keys the groups have.

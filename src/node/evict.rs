@@ -7,7 +7,7 @@ use super::Node;
 use crate::config::EvictionPolicy;
 use crate::error::Error;
 use crate::keyspace::memory::{random, Stamp};
-use crate::keyspace::{scan_hash, Access, Entry, Table};
+use crate::keyspace::{scan_hash, Access, Entry, Stored, Table};
 use crate::slot::SLOTS;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
@@ -193,7 +193,11 @@ impl Node {
 
     /// Samples runs of entries from random held slots and keeps the best `POOL` of them.
     fn fill_pool(&self, pool: &mut Vec<Candidate>, policy: EvictionPolicy) {
-        let now = self.clock.now_ms();
+        // LFU decays by the minute: the coarse clock will do.
+        let now = match self.budget.access() {
+            Access::Lfu => self.clock.coarse_ms(),
+            _ => self.clock.now_ms(),
+        };
         let volatile = volatile_only(policy);
         let mut sampled = 0;
         for _ in 0..64 {
@@ -256,21 +260,21 @@ impl Node {
         pool: &mut Vec<Candidate>,
     ) -> usize {
         let run = want.min(RUN);
-        let skip = if t.len() > run { (random() % (t.len() - run) as u64) as usize } else { 0 };
-        // Two passes: first read every sampled entry's stamp and deadline, loads that do not
-        // depend on each other, so the processor fetches the entries' nodes in parallel
-        // instead of one cache miss after another; then score them.
-        let mut sampled: [Option<(&[u8], &Entry)>; RUN] = [None; RUN];
+        // Three passes: collect the sampled nodes (reading only the table's groups), read
+        // every node's stamp and deadline (loads independent of each other, so the processor
+        // fetches the nodes in parallel instead of one cache miss after another), then score.
+        let mut sampled: [Option<Stored<'_>>; RUN] = [None; RUN];
         let mut seen = 0;
-        for (at, entry) in sampled.iter_mut().zip(t.iter().skip(skip).take(run)) {
-            *at = Some(entry);
+        for (at, stored) in sampled.iter_mut().zip(t.sample_from(random()).take(run)) {
+            *at = Some(stored);
             seen += 1;
         }
         let mut heads = [(0u32, None); RUN];
-        for (head, (_, e)) in heads.iter_mut().zip(sampled.iter().flatten()) {
+        for (head, stored) in heads.iter_mut().zip(sampled.iter().flatten()) {
+            let e = stored.entry();
             *head = (e.stamp().raw(), e.expire_at());
         }
-        for (&(stamp, ttl), (key, _)) in heads.iter().zip(sampled.iter().flatten()) {
+        for (&(stamp, ttl), stored) in heads.iter().zip(sampled.iter().flatten()) {
             let score = match policy {
                 EvictionPolicy::NoEviction => return seen,
                 EvictionPolicy::AllKeysLru | EvictionPolicy::VolatileLru => {
@@ -285,7 +289,7 @@ impl Node {
             if (volatile_only(policy) && ttl.is_none()) || !Self::worth_offering(pool, score) {
                 continue;
             }
-            Self::offer(pool, Candidate::new(score, slot, key, stamp));
+            Self::offer(pool, Candidate::new(score, slot, stored.key(), stamp));
         }
         seen
     }

@@ -145,7 +145,7 @@ impl Node {
     #[inline]
     fn before_write(&self, table: &mut Table, now: &Now<'_>) -> usize {
         if now.access() != crate::keyspace::Access::None {
-            table.prepare(now.access(), now.ms());
+            table.prepare(now.access(), now.stamp_ms());
         }
         if self.budget.limit().is_some() {
             table.used()

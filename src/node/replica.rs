@@ -326,6 +326,7 @@ pub(super) fn run(node: &Node, rx: &Receiver<Control>, interval: Duration, tick:
             }
         }
         if Instant::now() >= next_cron {
+            node.clock.refresh_coarse();
             node.active_expire_cycle(budget);
             next_cron = Instant::now() + interval;
         }
