@@ -9,6 +9,7 @@ use crate::error::Error;
 use crate::keyspace::memory::{random, Stamp};
 use crate::keyspace::{scan_hash, Access, Entry, Stored, Table};
 use crate::slot::SLOTS;
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 /// The cluster-wide budget, shared by every node.
@@ -92,13 +93,17 @@ impl Candidate {
         Candidate { score, slot, hash: scan_hash(key), stamp, short, short_len }
     }
 
-    /// The candidate's key and entry in `t`, if it is still there.
-    fn find<'t>(&self, t: &'t Table) -> Option<(Box<[u8]>, &'t Entry)> {
+    /// The candidate's key and entry in `t`, if it is still there. A short key comes from
+    /// the candidate itself, so evicting it allocates nothing.
+    fn find<'a, 't>(&'a self, t: &'t Table) -> Option<(Cow<'a, [u8]>, &'t Entry)> {
         match self.short_len {
-            u8::MAX => t.iter().find(|(k, _)| scan_hash(k) == self.hash).map(|(k, e)| (Box::from(k), e)),
+            u8::MAX => t
+                .iter()
+                .find(|(k, _)| scan_hash(k) == self.hash)
+                .map(|(k, e)| (Cow::Owned(k.to_vec()), e)),
             n => {
                 let key = &self.short[..usize::from(n)];
-                t.get_raw(key).map(|e| (Box::from(key), e))
+                t.get_raw(key).map(|e| (Cow::Borrowed(key), e))
             }
         }
     }
