@@ -4,9 +4,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// The system clock's time as of the last [`Clock::refresh_coarse`] (0: never).
-static COARSE: AtomicU64 = AtomicU64::new(0);
-
 /// Where the store reads the time, in milliseconds since the Unix epoch.
 ///
 /// Expiry deadlines are absolute Unix milliseconds, as Redis keeps them, so `EXPIREAT` and
@@ -25,66 +22,79 @@ static COARSE: AtomicU64 = AtomicU64::new(0);
 /// assert_eq!(client.get("k")?, None);
 /// # Ok(()) }
 /// ```
-#[derive(Clone, Debug, Default)]
-pub struct Clock(Option<Arc<AtomicU64>>);
+#[derive(Clone, Debug)]
+pub struct Clock {
+    manual: bool,
+    /// A manual clock's time; for the system clock, the time as of the last
+    /// [`Clock::refresh_coarse`] (0: never). Clones share it.
+    time: Arc<AtomicU64>,
+}
+
+impl Default for Clock {
+    fn default() -> Clock {
+        Clock::system()
+    }
+}
 
 impl Clock {
     /// The system's wall clock.
     pub fn system() -> Clock {
-        Clock(None)
+        Clock { manual: false, time: Arc::new(AtomicU64::new(0)) }
     }
 
     /// A clock that starts at `start_ms` (Unix milliseconds) and moves only by
     /// [`advance`](Clock::advance) and [`set`](Clock::set). Clones share the same time.
     pub fn manual(start_ms: u64) -> Clock {
-        Clock(Some(Arc::new(AtomicU64::new(start_ms))))
+        Clock { manual: true, time: Arc::new(AtomicU64::new(start_ms)) }
     }
 
     /// Now, in Unix milliseconds.
     pub fn now_ms(&self) -> u64 {
-        match &self.0 {
-            None => SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
-            Some(t) => t.load(Ordering::Acquire),
+        if self.manual {
+            self.time.load(Ordering::Acquire)
+        } else {
+            SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
         }
     }
 
-    /// The time to within the node threads' periodic work (`cron_interval`, 100 ms by
-    /// default): what LFU's minute counters read, so a read under an LFU policy does not
-    /// pay for a system clock read. A manual clock gives its exact time.
+    /// The time as of the node threads' last wake (they refresh it each time, at least every
+    /// `node_timeout / 8`): what LFU's minute counters read, so a read under an LFU policy does
+    /// not pay for a system clock read. Never goes back. A manual clock gives its exact time.
     pub(crate) fn coarse_ms(&self) -> u64 {
-        match &self.0 {
-            None => match COARSE.load(Ordering::Relaxed) {
-                0 => self.now_ms(),
-                ms => ms,
-            },
-            Some(t) => t.load(Ordering::Acquire),
+        match self.time.load(Ordering::Relaxed) {
+            0 if !self.manual => self.refresh_coarse(),
+            ms => ms,
         }
     }
 
-    /// Brings [`Clock::coarse_ms`] up to date (node threads call it on every periodic run).
-    pub(crate) fn refresh_coarse(&self) {
-        if self.0.is_none() {
-            COARSE.store(self.now_ms(), Ordering::Relaxed);
+    /// Brings [`Clock::coarse_ms`] up to date and returns it. The time only moves forward:
+    /// a thread that read the clock before another must not store an older time after it
+    /// (LFU decay would read the step back as 45 days passed).
+    pub(crate) fn refresh_coarse(&self) -> u64 {
+        if self.manual {
+            return self.time.load(Ordering::Acquire);
         }
+        let now = self.now_ms();
+        self.time.fetch_max(now, Ordering::Relaxed).max(now)
     }
 
     /// Moves a manual clock forward. Does nothing to the system clock.
     pub fn advance(&self, by: Duration) {
-        if let Some(t) = &self.0 {
-            t.fetch_add(by.as_millis() as u64, Ordering::AcqRel);
+        if self.manual {
+            self.time.fetch_add(by.as_millis() as u64, Ordering::AcqRel);
         }
     }
 
     /// Sets a manual clock to `ms` (Unix milliseconds). Does nothing to the system clock.
     pub fn set(&self, ms: u64) {
-        if let Some(t) = &self.0 {
-            t.store(ms, Ordering::Release);
+        if self.manual {
+            self.time.store(ms, Ordering::Release);
         }
     }
 
     /// True for a clock made by [`Clock::manual`].
     pub fn is_manual(&self) -> bool {
-        self.0.is_some()
+        self.manual
     }
 }
 
@@ -99,8 +109,12 @@ mod tests {
         assert_eq!(manual.coarse_ms(), 5_007, "a manual clock is exact");
         let system = Clock::system();
         let before = system.now_ms();
-        system.refresh_coarse();
         let coarse = system.coarse_ms();
-        assert!(coarse >= before && coarse <= system.now_ms());
+        assert!(coarse >= before && coarse <= system.now_ms(), "the first read refreshes");
+        assert_eq!(system.clone().coarse_ms(), coarse, "clones share it; it waits for a refresh");
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(system.refresh_coarse() >= coarse + 5);
+        system.time.store(u64::MAX / 2, Ordering::Relaxed);
+        assert_eq!(system.refresh_coarse(), u64::MAX / 2, "never goes back");
     }
 }

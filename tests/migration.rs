@@ -473,6 +473,48 @@ fn the_target_refuses_a_slot_it_has_no_memory_for() {
 }
 
 #[test]
+fn key_by_key_steps_count_each_keys_node_against_the_targets_budget() {
+    let c = Cluster::builder()
+        .primaries(2)
+        .max_memory(4 << 20)
+        .eviction_policy(EvictionPolicy::NoEviction)
+        .build()
+        .unwrap();
+    let client = c.client();
+    let big = vec![b'x'; 16 << 10];
+    let target = c.primaries()[1];
+    let slot = key_slot("{small}");
+    assert_ne!(c.slot_owner(slot), Some(target));
+    let mut filled = Vec::new();
+    for n in 0.. {
+        let k = format!("fill:{n}");
+        if c.slot_owner(key_slot(&k)) == Some(target) {
+            if client.set(&k, &big).is_err() {
+                break;
+            }
+            filled.push(k);
+        }
+    }
+    // About 115 KB of room on the target.
+    for k in &filled[..7] {
+        assert_eq!(client.del(&[k]).unwrap(), 1);
+    }
+    // About 280 KB of keys whose strings live inside their nodes (no heap of their own).
+    let value = [b'v'; 60];
+    for i in 0..2000 {
+        client.set(format!("{{small}}:{i}"), value).unwrap();
+    }
+    let mut m = c.begin_migration(slot, target, MigrationMode::KeyByKey).unwrap();
+    assert_eq!(m.step(2000), Err(Error::OutOfMemory), "their nodes do not fit");
+    assert_eq!(client.count_keys_in_slot(slot), 2000, "none moved");
+    assert_eq!(c.node_key_count(target).unwrap(), filled.len() - 7);
+    m.abort().unwrap();
+    assert_eq!(c.topology().migration(slot), None);
+    assert_ne!(c.slot_owner(slot), Some(target));
+    assert_eq!(client.count_keys_in_slot(slot), 2000);
+}
+
+#[test]
 fn bad_input_gets_a_clear_error_and_changes_nothing() {
     let c = cluster(2, 1);
     let client = c.client();

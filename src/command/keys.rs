@@ -281,7 +281,7 @@ pub(crate) fn object_cmd(t: &View<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Rep
             Value::ZSet(z) => if z.len() <= 128 { "listpack" } else { "skiplist" },
         }),
         "refcount" => Reply::Int(1),
-        "freq" if now.access() == Access::Lfu => Reply::Int(e.stamp().freq(now.ms()).into()),
+        "freq" if now.access() == Access::Lfu => Reply::Int(e.stamp().freq(now.stamp_ms()).into()),
         "freq" => {
             return Err(Error::msg(
                 "An LFU maxmemory policy is not selected, access frequency not tracked. Please note that \

@@ -208,7 +208,8 @@ impl Registry {
         let slot_ix = usize::from(slot);
         let Some(source) = src.cells[slot_ix].0.try_read_for(LOCK_WAIT) else { return Ok(None) };
         let bytes = match source.as_ref() {
-            Some(s) => s.iter().take(max_keys).map(|(_, e)| e.cost()).sum(),
+            // Each key brings its entry's heap and its node.
+            Some(s) => s.iter().take(max_keys).map(|(_, e)| e.cost() + s.slot_bytes()).sum(),
             None => return Ok(None),
         };
         drop(source);

@@ -325,8 +325,8 @@ pub(super) fn run(node: &Node, rx: &Receiver<Control>, interval: Duration, tick:
                 default(tick) => {}
             }
         }
+        node.clock.refresh_coarse();
         if Instant::now() >= next_cron {
-            node.clock.refresh_coarse();
             node.active_expire_cycle(budget);
             next_cron = Instant::now() + interval;
         }
