@@ -1,10 +1,10 @@
-//! Stored keys: short keys live inside the table's bucket, long ones on the heap.
+//! Stored keys: short keys live inside the key's record, long ones on the heap.
 
 use std::borrow::Borrow;
 use std::hash::{Hash, Hasher};
 use std::ops::Deref;
 
-/// Longest key kept inline: the bucket holds it, so a lookup compares it without following
+/// Longest key kept inline: the record holds it, so a lookup compares it without following
 /// a pointer and storing it allocates nothing. Most cache keys fit.
 pub(crate) const INLINE: usize = 22;
 

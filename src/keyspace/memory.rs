@@ -23,7 +23,7 @@ pub(crate) const fn malloc_size(n: usize) -> usize {
 /// Heap bytes a value holds (not counting the table slot it sits in).
 pub(crate) fn value_cost(v: &Value) -> usize {
     match v {
-        // Inline strings live in the bucket; shared ones are an `Arc<[u8]>`: two counters,
+        // Inline strings live in the record; shared ones are an `Arc<[u8]>`: two counters,
         // then the bytes.
         Value::Str(s) if s.is_shared() => malloc_size(2 * size_of::<usize>() + s.len()),
         Value::Str(_) => 0,
@@ -38,7 +38,7 @@ pub(crate) fn value_cost(v: &Value) -> usize {
 /// Heap bytes a key holds beyond its table slot: its own copy, and a second copy in the
 /// expiry index when it has a TTL (the index's nodes are counted per table, `btree_cost`).
 pub(crate) fn key_cost(key: &[u8], volatile: bool) -> usize {
-    // Short keys sit inside the bucket (`key::INLINE`): no allocation of their own.
+    // Short keys sit inside the record (`key::INLINE`): no allocation of their own.
     let own = if key.len() <= super::key::INLINE { 0 } else { malloc_size(key.len()) };
     if volatile {
         own * 2

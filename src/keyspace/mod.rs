@@ -8,7 +8,7 @@ pub(crate) mod hash;
 mod key;
 pub(crate) mod list;
 pub(crate) mod memory;
-mod nodes;
+mod records;
 pub(crate) mod set;
 mod value;
 pub(crate) mod zset;
@@ -21,8 +21,8 @@ use memory::{btree_cost, key_cost, malloc_size, value_cost, Stamp};
 pub(crate) use value::{Str, Value};
 
 use crate::clock::Clock;
-use nodes::Nodes;
-pub(crate) use nodes::Stored;
+use records::Records;
+pub(crate) use records::Stored;
 use std::cell::Cell;
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{BuildHasher, Hasher};
@@ -121,7 +121,7 @@ impl<'a> Now<'a> {
 /// One key's value and absolute expiry deadline (Unix ms; 0 = none).
 ///
 /// `repr(C)`, deadline and stamp first: every read checks the one and may write the other, so
-/// they sit next to the key at the start of the node, on the same cache line (see `nodes`).
+/// they sit next to the key at the start of its record, on the same cache line (see `records`).
 #[derive(Debug, Clone)]
 #[repr(C)]
 pub(crate) struct Entry {
@@ -168,10 +168,10 @@ impl Entry {
 #[derive(Debug)]
 #[repr(C)]
 pub(crate) struct Table {
-    map: Nodes,
+    map: Records,
     /// Rarely used state, boxed so an idle table stays small.
     extra: Option<Box<Extra>>,
-    /// Sum of the entries' `cost`; the nodes and buckets are added in `used`.
+    /// Sum of the entries' `cost`; the records and groups are added in `used`.
     entry_bytes: usize,
     /// The access stamp new keys get, set by the node before each write under an LRU or
     /// LFU policy (so a new key is not the first evicted).
@@ -195,7 +195,7 @@ impl Default for Table {
     fn default() -> Table {
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Table {
-            map: Nodes::default(),
+            map: Records::default(),
             extra: None,
             entry_bytes: 0,
             fresh_stamp: 0,
@@ -261,14 +261,14 @@ impl Table {
         Table::default()
     }
 
-    /// Heap bytes this table holds: entries, keys, values, TTL index and hash buckets.
+    /// Heap bytes this table holds: records, keys, values, TTL index and hash groups.
     pub(crate) fn used(&self) -> usize {
         let table = self.map.bucket_bytes();
         // The unsettled list's box, kept between commands once a collection was written.
         let unsettled =
             self.unsettled.as_ref().map_or(0, |_| malloc_size(std::mem::size_of::<Vec<Box<[u8]>>>()));
         self.entry_bytes
-            + self.map.len() * nodes::NODE_BYTES
+            + self.map.len() * records::RECORD_BYTES
             + table
             + btree_cost(self.expires.len())
             + unsettled
@@ -279,22 +279,22 @@ impl Table {
         self.instance
     }
 
-    /// Bytes one key takes in the table besides its entry's `cost`: its node and its share
-    /// of the buckets.
+    /// Bytes one key takes in the table besides its entry's `cost`: its record and its share
+    /// of the groups.
     pub(crate) fn slot_bytes(&self) -> usize {
-        Nodes::per_key_bytes()
+        Records::per_key_bytes()
     }
 
-    /// Frees an emptied table's buckets: with 16384 tables per node, empty tables holding
+    /// Frees an emptied table's groups: with 16384 tables per node, empty tables holding
     /// their high-water allocation would cost more than the keys.
     ///
     /// Tables that lost most of their keys shrink too (below a third full, to half full), as
-    /// Redis shrinks dicts, so a cache that evicts does not keep paying for buckets it
+    /// Redis shrinks dicts, so a cache that evicts does not keep paying for groups it
     /// filled once.
     fn release_if_empty(&mut self) {
         let (len, cap) = (self.map.len(), self.map.capacity());
         if len == 0 && cap > 0 {
-            self.map = Nodes::default();
+            self.map = Records::default();
         } else if cap > 8 && len * 3 < cap {
             self.map.shrink_to(len * 3 / 2);
         }
@@ -662,7 +662,7 @@ impl Table {
 
     /// Deletes every key.
     pub(crate) fn clear(&mut self) {
-        self.map = Nodes::default();
+        self.map = Records::default();
         self.expires.clear();
         self.entry_bytes = 0;
         self.unsettled = None;

@@ -13,8 +13,8 @@ pub(crate) enum Value {
     /// A binary-safe string (also holds integers and floats in their decimal form, as Redis
     /// replies with them).
     Str(Str),
-    // Collections are boxed so a `Value` (and every table bucket) stays as small as a short
-    // string: most keys hold strings, and buckets are paid for by every key.
+    // Collections are boxed so a `Value` (and every record) stays as small as an inline
+    // string: most keys hold strings, and records are paid for by every key.
     /// A list (`LPUSH`, `LRANGE`, ...).
     List(Box<ListValue>),
     /// A hash of fields to values (`HSET`, ...).
@@ -25,11 +25,11 @@ pub(crate) enum Value {
     ZSet(Box<ZSetValue>),
 }
 
-/// Strings up to this many bytes live inside the key's node (with the 22-byte inline key and
-/// the entry's other fields, a node is 120 bytes: a 128-byte malloc chunk with its header).
+/// Strings up to this many bytes live inside the key's record (with the 22-byte inline key and
+/// the entry's other fields, a record is 120 bytes: a 128-byte malloc chunk with its header).
 pub(crate) const INLINE_STR: usize = 78;
 
-/// A string value. Short strings live inline in the node that holds their key, as Redis
+/// A string value. Short strings live inline in the record that holds their key, as Redis
 /// embeds strings of up to 44 bytes in their object: reading one touches no other cache line
 /// (a shared buffer's reference count is one more miss on a cold key), storing one allocates
 /// nothing, and the key costs no separate allocation. Longer strings are shared, so `GET`
@@ -61,7 +61,7 @@ impl Str {
         }
     }
 
-    /// True if the bytes live outside the bucket.
+    /// True if the bytes live outside the record.
     pub(crate) fn is_shared(&self) -> bool {
         matches!(self, Str::Shared(_))
     }

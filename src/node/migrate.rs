@@ -208,7 +208,7 @@ impl Registry {
         let slot_ix = usize::from(slot);
         let Some(source) = src.cells[slot_ix].0.try_read_for(LOCK_WAIT) else { return Ok(None) };
         let bytes = match source.as_ref() {
-            // Each key brings its entry's heap and its node.
+            // Each key brings its entry's heap and its record.
             Some(s) => s.iter().take(max_keys).map(|(_, e)| e.cost() + s.slot_bytes()).sum(),
             None => return Ok(None),
         };

@@ -1,16 +1,16 @@
 //! The hash table inside each slot's [`Table`](super::Table): groups of seven pointers, each to
-//! a node that holds a key and its [`Entry`].
+//! a record that holds a key and its [`Entry`].
 //!
-//! Why nodes and not keys and entries in the buckets: a node keeps one table per slot it holds,
-//! so a cache of a few hundred thousand keys has only about ten keys per table, and a small
-//! hash table runs well below full. With entries in the buckets, the empty ones cost as much
+//! Why records and not keys and entries in the buckets: a node keeps one table per slot it
+//! holds, so a cache of a few hundred thousand keys has only about ten keys per table, and a
+//! small hash table runs well below full. With entries in the buckets, the empty ones cost as much
 //! as the full ones; with 8-byte pointers they cost almost nothing, and each key pays for
 //! exactly one allocation that holds its key, its entry and (up to
 //! [`INLINE_STR`](super::value::INLINE_STR) bytes) its string value. That allocation is sized
 //! to a malloc size class (128 bytes), so no byte of it is rounding waste.
 //!
 //! Why groups: a lookup reads one 64-byte line holding seven one-byte hash tags and the seven
-//! node pointers beside them, then the node. A table that keeps its tags apart from its
+//! record pointers beside them, then the record. A table that keeps its tags apart from its
 //! pointers (as hashbrown does) costs a third cache miss on every cold lookup. The design is
 //! F14's (Folly): linear probing over groups, and per group a count of the keys that probed
 //! past it, so a lookup stops at the first group no key overflowed, with no tombstones.
@@ -24,21 +24,21 @@ use std::mem::size_of;
 /// the first 40 bytes, then the value.
 #[derive(Debug, Clone)]
 #[repr(C)]
-struct Node {
+struct Record {
     key: Key,
     entry: Entry,
 }
 
 // 120 bytes plus malloc's 8-byte header fill a 128-byte chunk exactly.
-const _: () = assert!(size_of::<Node>() == 120);
+const _: () = assert!(size_of::<Record>() == 120);
 
-/// Heap bytes of one node (the key's and value's own allocations, if any, are extra).
-pub(crate) const NODE_BYTES: usize = 128;
-const _: () = assert!(malloc_size(size_of::<Node>()) == NODE_BYTES);
+/// Heap bytes of one record (the key's and value's own allocations, if any, are extra).
+pub(crate) const RECORD_BYTES: usize = 128;
+const _: () = assert!(malloc_size(size_of::<Record>()) == RECORD_BYTES);
 
 /// A stored key and its entry, not yet read.
 #[derive(Clone, Copy)]
-pub(crate) struct Stored<'a>(&'a Node);
+pub(crate) struct Stored<'a>(&'a Record);
 
 impl<'a> Stored<'a> {
     pub(crate) fn key(self) -> &'a [u8] {
@@ -68,7 +68,7 @@ struct Group {
     /// Bytes 0..7: a slot's tag, 0 when empty, else `0x80` | 7 bits of its key's hash.
     /// Byte 7: how many keys whose probe passed this group full live beyond it (255 sticks).
     tags: [u8; 8],
-    nodes: [Option<Box<Node>>; WIDTH],
+    records: [Option<Box<Record>>; WIDTH],
 }
 
 const _: () = assert!(size_of::<Group>() == 64);
@@ -111,27 +111,27 @@ fn slot_of(bits: u64) -> usize {
 
 /// A slot's keys and entries.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Nodes {
+pub(crate) struct Records {
     groups: Box<[Group]>,
     len: usize,
 }
 
-impl Nodes {
+impl Records {
     /// Keys stored.
     #[inline]
     pub(crate) fn len(&self) -> usize {
         self.len
     }
 
-    /// Heap bytes of the groups (tags and pointers), nodes not included.
+    /// Heap bytes of the groups (tags and pointers), records not included.
     pub(crate) fn bucket_bytes(&self) -> usize {
         // A 64-byte aligned block: malloc gives back what it cut off in front to align it.
         malloc_size(self.groups.len() * size_of::<Group>())
     }
 
-    /// Bytes one key adds besides its value's own heap: its node and about one slot.
+    /// Bytes one key adds besides its value's own heap: its record and about one slot.
     pub(crate) fn per_key_bytes() -> usize {
-        NODE_BYTES + size_of::<Group>() / 6
+        RECORD_BYTES + size_of::<Group>() / 6
     }
 
     /// The group and slot holding `key`.
@@ -148,7 +148,7 @@ impl Nodes {
             let mut m = group.matches(tag);
             while m != 0 {
                 let s = slot_of(m);
-                if group.nodes[s].as_ref().is_some_and(|node| *node.key == *key) {
+                if group.records[s].as_ref().is_some_and(|record| *record.key == *key) {
                     return Some((g, s));
                 }
                 m &= m - 1;
@@ -164,13 +164,13 @@ impl Nodes {
     #[inline]
     pub(crate) fn get(&self, key: &[u8]) -> Option<&Entry> {
         let (g, s) = self.find(scan_hash(key), key)?;
-        self.groups[g].nodes[s].as_deref().map(|n| &n.entry)
+        self.groups[g].records[s].as_deref().map(|n| &n.entry)
     }
 
     #[inline]
     pub(crate) fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let (g, s) = self.find(scan_hash(key), key)?;
-        self.groups[g].nodes[s].as_deref_mut().map(|n| &mut n.entry)
+        self.groups[g].records[s].as_deref_mut().map(|n| &mut n.entry)
     }
 
     /// Adds a key the table does not hold (the caller checked).
@@ -179,13 +179,13 @@ impl Nodes {
             let n = self.groups.len();
             self.rebuild(n + (n / 2).max(1));
         }
-        self.place(scan_hash(key), Box::new(Node { key: Key::from(key), entry }));
+        self.place(scan_hash(key), Box::new(Record { key: Key::from(key), entry }));
         self.len += 1;
     }
 
-    /// Puts a node in the first empty slot from its home group on (there is one: the table
+    /// Puts a record in the first empty slot from its home group on (there is one: the table
     /// is never full), counting an overflow on every full group it passes.
-    fn place(&mut self, hash: u64, node: Box<Node>) {
+    fn place(&mut self, hash: u64, record: Box<Record>) {
         let n = self.groups.len();
         let mut g = home(hash, n);
         loop {
@@ -194,7 +194,7 @@ impl Nodes {
             if empties != 0 {
                 let s = slot_of(empties);
                 group.tags[s] = tag(hash);
-                group.nodes[s] = Some(node);
+                group.records[s] = Some(record);
                 return;
             }
             group.tags[7] = group.tags[7].saturating_add(1);
@@ -205,7 +205,7 @@ impl Nodes {
     pub(crate) fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let hash = scan_hash(key);
         let (g, s) = self.find(hash, key)?;
-        let node = self.groups[g].nodes[s].take()?;
+        let record = self.groups[g].records[s].take()?;
         self.groups[g].tags[s] = 0;
         // The groups this key's probe passed no longer have it beyond them.
         let n = self.groups.len();
@@ -218,21 +218,21 @@ impl Nodes {
             at = if at + 1 == n { 0 } else { at + 1 };
         }
         self.len -= 1;
-        Some(node.entry)
+        Some(record.entry)
     }
 
     /// Every key and entry, in no particular order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&Key, &Entry)> {
-        self.groups.iter().flat_map(|g| g.nodes.iter().flatten()).map(|n| (&n.key, &n.entry))
+        self.groups.iter().flat_map(|g| g.records.iter().flatten()).map(|n| (&n.key, &n.entry))
     }
 
     /// Keys and entries from a pseudo-random group on (`at` picks it), wrapping around: a
-    /// sample for eviction. Handing out nodes unread lets the caller load several at once.
+    /// sample for eviction. Handing out records unread lets the caller load several at once.
     pub(crate) fn iter_from(&self, at: u64) -> impl Iterator<Item = Stored<'_>> {
         let n = self.groups.len();
         let start = if n == 0 { 0 } else { (at % n as u64) as usize };
         let (before, after) = self.groups.split_at(start);
-        after.iter().chain(before).flat_map(|g| g.nodes.iter().flatten()).map(|n| Stored(n))
+        after.iter().chain(before).flat_map(|g| g.records.iter().flatten()).map(|n| Stored(n))
     }
 
     /// Room for how many keys the groups have.
@@ -248,11 +248,11 @@ impl Nodes {
         }
     }
 
-    /// Moves every node into `n` new groups.
+    /// Moves every record into `n` new groups.
     fn rebuild(&mut self, n: usize) {
         let old = std::mem::replace(&mut self.groups, (0..n).map(|_| Group::default()).collect());
-        for node in old.into_vec().into_iter().flat_map(|g| g.nodes).flatten() {
-            self.place(scan_hash(&node.key), node);
+        for record in old.into_vec().into_iter().flat_map(|g| g.records).flatten() {
+            self.place(scan_hash(&record.key), record);
         }
     }
 }
@@ -276,8 +276,8 @@ mod tests {
     }
 
     #[test]
-    fn nodes_store_find_and_remove() {
-        let mut t = Nodes::default();
+    fn records_store_find_and_remove() {
+        let mut t = Records::default();
         assert_eq!(t.bucket_bytes(), 0, "an empty table allocates nothing");
         let long = [b'k'; 40];
         for i in 0..100u32 {
@@ -321,8 +321,8 @@ mod tests {
         /// Against a `HashMap`: every key reads back what was last stored, removed keys are
         /// gone, and the count and iteration agree, through growth, overflow and shrinking.
         #[test]
-        fn nodes_behave_as_a_map(ops in proptest::collection::vec(op(), 1..1500)) {
-            let mut t = Nodes::default();
+        fn records_behave_as_a_map(ops in proptest::collection::vec(op(), 1..1500)) {
+            let mut t = Records::default();
             let mut model: HashMap<u16, String> = HashMap::new();
             for (i, op) in ops.into_iter().enumerate() {
                 match op {
