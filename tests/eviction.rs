@@ -234,6 +234,16 @@ fn stats_info_and_introspection() {
     let usage = client.command(&["MEMORY", "USAGE", "s"]).unwrap().as_int().unwrap();
     assert!((50..500).contains(&usage), "{usage}");
     assert_eq!(client.command(&["MEMORY", "USAGE", "nope"]).unwrap(), Reply::Nil);
+    // Idle time is tracked under every non-LFU policy, as in Redis: here noeviction.
+    client.set("idle", "v").unwrap();
+    clock.advance(Duration::from_secs(3));
+    assert_eq!(client.command(&["OBJECT", "IDLETIME", "idle"]).unwrap(), Reply::Int(3));
+    client.get("idle").unwrap();
+    assert_eq!(
+        client.command(&["OBJECT", "IDLETIME", "idle"]).unwrap(),
+        Reply::Int(0),
+        "a read touches"
+    );
     // Idle time follows the clock under an LRU policy; frequency grows under LFU.
     client.command(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"]).unwrap();
     client.get("s").unwrap();

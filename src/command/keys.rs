@@ -294,16 +294,7 @@ pub(crate) fn object_cmd(t: &View<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Rep
                  switching between policies at runtime LRU and LFU data will take some time to adjust.",
             ))
         }
-        // Without an eviction policy slotstore stamps no accesses (reads write nothing), so
-        // there is no idle time to report: say so rather than answer a meaningless number.
-        // (Redis tracks LRU under every non-LFU policy, `noeviction` included.)
-        _ if now.access() == Access::None => {
-            return Err(Error::msg(
-                "No LRU or LFU maxmemory policy is selected, idle time not tracked. Select an LRU \
-                 policy (allkeys-lru, volatile-lru) to track it.",
-            ))
-        }
-        _ => Reply::Int((e.stamp().idle_ms(now.ms()) / 1000) as i64),
+        _ => Reply::Int((e.stamp().idle_ms(now.stamp_ms()) / 1000) as i64),
     })
 }
 

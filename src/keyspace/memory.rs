@@ -69,9 +69,13 @@ pub(crate) fn btree_cost(len: usize) -> usize {
 /// How reads stamp the entries they touch, for the eviction policy in force.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) enum Access {
-    /// No policy reads access times: reads write nothing.
+    /// Stamp nothing (the store's own lookups: migration, replication, introspection).
     #[default]
     None,
+    /// No policy reads access times, but `OBJECT IDLETIME` does, as Redis tracks LRU under
+    /// every non-LFU policy: LRU stamps from the coarse clock, so a key read many times
+    /// within one refresh is written once.
+    Idle,
     /// LRU: the stamp is the clock in milliseconds, wrapping every 49 days. (Redis keeps
     /// seconds in 24 bits; milliseconds tell apart keys used within the same second, which
     /// is what a cache under load needs.)
@@ -148,7 +152,7 @@ impl Stamp {
     pub(crate) fn touch(&self, access: Access, now_ms: u64) {
         match access {
             Access::None => {}
-            Access::Lru => {
+            Access::Lru | Access::Idle => {
                 let clock = lru_clock(now_ms);
                 if self.0.load(Ordering::Relaxed) != clock {
                     self.0.store(clock, Ordering::Relaxed);

@@ -102,13 +102,13 @@ impl<'a> Now<'a> {
         }
     }
 
-    /// The time access stamps record: LFU counts in minutes, so it takes the coarse clock;
-    /// LRU ages keys by the millisecond.
+    /// The time access stamps record: LFU counts in minutes and `OBJECT IDLETIME` in
+    /// seconds, so they take the coarse clock; an LRU policy ages keys by the millisecond.
     #[inline]
     pub(crate) fn stamp_ms(&self) -> u64 {
         match self.access {
-            Access::Lfu => self.clock.coarse_ms(),
-            _ => self.ms(),
+            Access::Lru => self.ms(),
+            _ => self.clock.coarse_ms(),
         }
     }
 

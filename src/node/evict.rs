@@ -49,7 +49,7 @@ impl Budget {
         match self.policy() {
             EvictionPolicy::AllKeysLru | EvictionPolicy::VolatileLru => Access::Lru,
             EvictionPolicy::AllKeysLfu | EvictionPolicy::VolatileLfu => Access::Lfu,
-            _ => Access::None,
+            _ => Access::Idle,
         }
     }
 }
