@@ -430,8 +430,9 @@ fn scale_out_rebalance_and_scale_in_keep_every_key() {
     assert!((5400..=5500).contains(&slots), "{slots}");
 }
 
-#[test]
-fn the_target_refuses_a_slot_it_has_no_memory_for() {
+/// Two primaries under a 4 MiB `noeviction` budget, the second (returned) filled to its
+/// 2 MiB share with 16 KiB values in its own slots (their keys returned too).
+fn full_target() -> (Cluster, NodeId, Vec<String>) {
     let c = Cluster::builder()
         .primaries(2)
         .max_memory(4 << 20)
@@ -440,16 +441,27 @@ fn the_target_refuses_a_slot_it_has_no_memory_for() {
         .unwrap();
     let client = c.client();
     let big = vec![b'x'; 16 << 10];
-    // Fill the target to its 2 MiB share with keys of its own slots.
     let target = c.primaries()[1];
-    let slot = key_slot("{heavy}");
-    assert_ne!(c.slot_owner(slot), Some(target));
+    let mut filled = Vec::new();
     for n in 0.. {
         let k = format!("fill:{n}");
-        if c.slot_owner(key_slot(&k)) == Some(target) && client.set(&k, &big).is_err() {
-            break;
+        if c.slot_owner(key_slot(&k)) == Some(target) {
+            if client.set(&k, &big).is_err() {
+                break;
+            }
+            filled.push(k);
         }
     }
+    (c, target, filled)
+}
+
+#[test]
+fn the_target_refuses_a_slot_it_has_no_memory_for() {
+    let (c, target, _) = full_target();
+    let client = c.client();
+    let big = vec![b'x'; 16 << 10];
+    let slot = key_slot("{heavy}");
+    assert_ne!(c.slot_owner(slot), Some(target));
     let before_target = c.node_key_count(target).unwrap();
     // A slot of the other primary holding 1 MiB does not fit there any more.
     let mut stored = 0;
@@ -473,28 +485,11 @@ fn the_target_refuses_a_slot_it_has_no_memory_for() {
 }
 
 #[test]
-fn key_by_key_steps_count_each_keys_node_against_the_targets_budget() {
-    let c = Cluster::builder()
-        .primaries(2)
-        .max_memory(4 << 20)
-        .eviction_policy(EvictionPolicy::NoEviction)
-        .build()
-        .unwrap();
+fn key_by_key_steps_count_each_keys_record_against_the_targets_budget() {
+    let (c, target, filled) = full_target();
     let client = c.client();
-    let big = vec![b'x'; 16 << 10];
-    let target = c.primaries()[1];
     let slot = key_slot("{small}");
     assert_ne!(c.slot_owner(slot), Some(target));
-    let mut filled = Vec::new();
-    for n in 0.. {
-        let k = format!("fill:{n}");
-        if c.slot_owner(key_slot(&k)) == Some(target) {
-            if client.set(&k, &big).is_err() {
-                break;
-            }
-            filled.push(k);
-        }
-    }
     // About 115 KB of room on the target.
     for k in &filled[..7] {
         assert_eq!(client.del(&[k]).unwrap(), 1);
