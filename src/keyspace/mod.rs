@@ -489,9 +489,9 @@ impl Table {
         self.map.iter().map(|(k, e)| (&**k, e))
     }
 
-    /// Stored keys from a pseudo-random place on (`at` picks it), for eviction's samples:
-    /// nothing is read from a key's node until the caller asks.
-    pub(crate) fn sample_from(&self, at: u64) -> impl Iterator<Item = Stored<'_>> {
+    /// Stored keys from a place `at` picks on, wrapping around (eviction samples, migration
+    /// batches): nothing is read from a key's record until the caller asks.
+    pub(crate) fn iter_from(&self, at: u64) -> impl Iterator<Item = Stored<'_>> {
         self.map.iter_from(at)
     }
 

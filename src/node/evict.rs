@@ -270,7 +270,7 @@ impl Node {
         // fetches the nodes in parallel instead of one cache miss after another), then score.
         let mut sampled: [Option<Stored<'_>>; RUN] = [None; RUN];
         let mut seen = 0;
-        for (at, stored) in sampled.iter_mut().zip(t.sample_from(random()).take(run)) {
+        for (at, stored) in sampled.iter_mut().zip(t.iter_from(random()).take(run)) {
             *at = Some(stored);
             seen += 1;
         }

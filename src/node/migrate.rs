@@ -8,6 +8,7 @@ use super::{Node, Registry};
 use crate::config::MigrationMode;
 use crate::error::{ClusterDownReason, Error};
 use crate::ids::NodeId;
+use crate::keyspace::memory::random;
 use crate::keyspace::{Moving, Now, Table};
 use crate::migration::MigrationProgress;
 use crate::replication::Message;
@@ -207,9 +208,12 @@ impl Registry {
         let (src, dst) = (self.node(from).expect("listed"), self.node(to).expect("listed"));
         let slot_ix = usize::from(slot);
         let Some(source) = src.cells[slot_ix].0.try_read_for(LOCK_WAIT) else { return Ok(None) };
+        // Batches start at a random place: always starting at the first group would scan the
+        // groups earlier batches emptied again and again, quadratic over a large slot.
+        let at = random();
         let bytes = match source.as_ref() {
             // Each key brings its entry's heap and its record.
-            Some(s) => s.iter().take(max_keys).map(|(_, e)| e.cost() + s.slot_bytes()).sum(),
+            Some(s) => s.iter_from(at).take(max_keys).map(|k| k.entry().cost() + s.slot_bytes()).sum(),
             None => return Ok(None),
         };
         drop(source);
@@ -219,7 +223,7 @@ impl Registry {
         };
         let (Some(s), Some(d)) = (src_cell.as_mut(), dst_cell.as_mut()) else { return Ok(None) };
         let now = Now::new(&self.clock);
-        let batch = first_keys(s, max_keys);
+        let batch = first_keys(s, max_keys, at);
         let n = transfer(slot, (src, s), (dst, d), &batch, &now, false);
         if n > 0 {
             self.bump_generation(slot);
@@ -272,7 +276,7 @@ impl Registry {
         let now = Now::new(&self.clock);
         // Nothing can have arrived on the source since the last step (missing keys are
         // created on the target), but expired keys may linger: this settles them.
-        let rest = first_keys(s, usize::MAX);
+        let rest = first_keys(s, usize::MAX, 0);
         transfer(slot, (src, s), (dst, d), &rest, &now, false);
         d.set_moving(Moving::Stable);
         let old = src_cell.take().expect("checked");
@@ -329,7 +333,7 @@ impl Registry {
         let now = Now::new(&self.clock);
         let back = match dst_cell.as_mut() {
             Some(d) => {
-                let all = first_keys(d, usize::MAX);
+                let all = first_keys(d, usize::MAX, 0);
                 transfer(slot, (dst, d), (src, s), &all, &now, true)
             }
             None => 0,
@@ -511,8 +515,8 @@ impl Registry {
 }
 
 /// Up to `limit` keys of `table`.
-fn first_keys(table: &Table, limit: usize) -> Vec<Box<[u8]>> {
-    table.iter().take(limit).map(|(k, _)| Box::from(k)).collect()
+fn first_keys(table: &Table, limit: usize, at: u64) -> Vec<Box<[u8]>> {
+    table.iter_from(at).take(limit).map(|s| Box::from(s.key())).collect()
 }
 
 /// Moves `keys` from one side's table to the other's, both locked by the caller, settling
