@@ -260,3 +260,26 @@ fn stats_info_and_introspection() {
     client.command(&["CONFIG", "RESETSTAT"]).unwrap();
     assert_eq!(client.stats().total.hits, 0);
 }
+
+/// A write is an access: overwriting a key resets its idle time (as Redis's new object does),
+/// and a key moved by a migration keeps its age, so eviction does not take it for the
+/// coldest key.
+#[test]
+fn idle_time_resets_on_overwrite_and_survives_a_migration() {
+    let clock = Clock::manual(1_700_000_000_000);
+    let c = Cluster::builder().primaries(2).clock(clock.clone()).build().unwrap();
+    let client = c.client();
+    let idle = |k: &str| client.command(&["OBJECT", "IDLETIME", k]).unwrap();
+    client.set("{m}:a", "1").unwrap();
+    clock.advance(Duration::from_secs(10));
+    assert_eq!(idle("{m}:a"), Reply::Int(10));
+    client.set("{m}:a", "2").unwrap();
+    assert_eq!(idle("{m}:a"), Reply::Int(0), "an overwrite is an access");
+    clock.advance(Duration::from_secs(5));
+    let slot = slotstore::key_slot("{m}");
+    let to = *c.primaries().iter().find(|p| c.slot_owner(slot) != Some(**p)).unwrap();
+    let mut m = c.begin_migration(slot, to, slotstore::MigrationMode::KeyByKey).unwrap();
+    m.finish().unwrap();
+    assert_eq!(c.slot_owner(slot), Some(to));
+    assert_eq!(idle("{m}:a"), Reply::Int(5), "the moved key kept its stamp");
+}

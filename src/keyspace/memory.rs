@@ -177,13 +177,23 @@ impl Stamp {
     fn decayed(stamp: u32, now_ms: u64) -> u32 {
         let (last, counter) = (stamp >> 8, stamp & 0xFF);
         let elapsed = (lfu_minutes(now_ms) + 0x1_0000 - last) & 0xFFFF;
+        // A stamp a little ahead of `now` (written from a fresher clock reading than this
+        // one) has aged by nothing, not by 45 days.
+        let elapsed = if elapsed >= 0x8000 { 0 } else { elapsed };
         counter.saturating_sub(elapsed / LFU_DECAY_MINUTES)
     }
 
     /// Milliseconds since the last access (`OBJECT IDLETIME` divides by 1000), from an LRU
     /// stamp.
     pub(crate) fn idle_ms(&self, now_ms: u64) -> u64 {
-        u64::from(lru_clock(now_ms).wrapping_sub(self.0.load(Ordering::Relaxed)))
+        let idle = lru_clock(now_ms).wrapping_sub(self.0.load(Ordering::Relaxed));
+        // A stamp a little ahead of `now` (the precise clock wrote it, the coarse one reads
+        // it, or a read stamped it after `now` was taken) is fresh, not 49 days old.
+        if idle >= 1 << 31 {
+            0
+        } else {
+            u64::from(idle)
+        }
     }
 
     /// The logarithmic access frequency (`OBJECT FREQ`), from an LFU stamp.
@@ -219,5 +229,9 @@ mod tests {
         let hot = f.freq(0);
         assert!(hot > 15 && hot < 255, "logarithmic growth: {hot}");
         assert_eq!(f.freq(3 * 60_000), hot - 3, "one step of decay per minute");
+        // Read with a clock a little behind the one that wrote: no time passed.
+        assert_eq!(s.idle_ms(15_400), 0);
+        let g = Stamp::new(Access::Lfu, 120_000);
+        assert_eq!(g.freq(60_000), LFU_INIT);
     }
 }

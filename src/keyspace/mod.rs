@@ -176,6 +176,9 @@ pub(crate) struct Table {
     /// The access stamp new keys get, set by the node before each write under an LRU or
     /// LFU policy (so a new key is not the first evicted).
     fresh_stamp: u32,
+    /// The policy `fresh_stamp` was made for: under LRU (or idle tracking) a write is an
+    /// access, so overwriting a key restamps it; LFU keeps the key's counter, as Redis does.
+    fresh_access: Access,
     /// Where the slot stands in a key-by-key migration (read by every command).
     moving: Moving,
     /// `unsettled` is not empty: `settle`, which runs after every write, looks no further.
@@ -199,6 +202,7 @@ impl Default for Table {
             extra: None,
             entry_bytes: 0,
             fresh_stamp: 0,
+            fresh_access: Access::None,
             moving: Moving::Stable,
             unsettled_any: false,
             expires: BTreeSet::new(),
@@ -303,6 +307,7 @@ impl Table {
     /// Sets the stamp keys created by the next write get.
     pub(crate) fn prepare(&mut self, access: Access, now_ms: u64) {
         self.fresh_stamp = Stamp::new(access, now_ms).raw();
+        self.fresh_access = access;
     }
 
     /// Re-accounts collections changed in place since the last call (after every write).
@@ -392,6 +397,9 @@ impl Table {
                 e.value = value;
                 self.entry_bytes = self.entry_bytes - e.cost as usize + cost as usize;
                 e.cost = cost;
+                if matches!(self.fresh_access, Access::Lru | Access::Idle) {
+                    e.stamp = Stamp::from_raw(self.fresh_stamp);
+                }
                 let old = std::mem::replace(&mut e.expire_at, expire_at);
                 if old != expire_at {
                     self.reindex(key, old, expire_at);
@@ -405,6 +413,14 @@ impl Table {
                     self.expires.insert((expire_at, Key::from(key)));
                 }
             }
+        }
+    }
+
+    /// Gives a key the access stamp it had elsewhere (a key moved by a migration keeps its
+    /// age and frequency, so eviction does not take it for the coldest key).
+    pub(crate) fn set_stamp(&mut self, key: &[u8], raw: u32) {
+        if let Some(e) = self.map.get_mut(key) {
+            e.stamp = Stamp::from_raw(raw);
         }
     }
 
@@ -611,6 +627,7 @@ impl Table {
             unsettled: None,
             unsettled_any: false,
             fresh_stamp: self.fresh_stamp,
+            fresh_access: self.fresh_access,
             moving: Moving::Stable,
             extra: None,
             instance: Table::default().instance,

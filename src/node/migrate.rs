@@ -208,22 +208,26 @@ impl Registry {
         let (src, dst) = (self.node(from).expect("listed"), self.node(to).expect("listed"));
         let slot_ix = usize::from(slot);
         let Some(source) = src.cells[slot_ix].0.try_read_for(LOCK_WAIT) else { return Ok(None) };
-        // Batches start at a random place: always starting at the first group would scan the
-        // groups earlier batches emptied again and again, quadratic over a large slot.
-        let at = random();
-        let bytes = match source.as_ref() {
-            // Each key brings its entry's heap and its record.
-            Some(s) => s.iter_from(at).take(max_keys).map(|k| k.entry().cost() + s.slot_bytes()).sum(),
+        // The batch is chosen here, from a random place (always starting at the first group
+        // would scan the groups earlier batches emptied again and again, quadratic over a
+        // large slot), and what it costs the target admitted; the keys of it still there
+        // under the write locks move (a key deleted meanwhile is skipped).
+        let (batch, bytes) = match source.as_ref() {
+            Some(s) => s
+                .iter_from(random())
+                .take(max_keys)
+                // Each key brings its entry's heap and its record.
+                .map(|k| (Box::from(k.key()), k.entry().cost() + s.slot_bytes()))
+                .unzip::<_, _, Vec<Box<[u8]>>, Vec<usize>>(),
             None => return Ok(None),
         };
         drop(source);
-        dst.admit(bytes, 0)?;
+        dst.admit(bytes.iter().sum(), 0)?;
         let Some((_, _, mut src_cell, mut dst_cell)) = self.lock_sides(slot, from, to) else {
             return Ok(None);
         };
         let (Some(s), Some(d)) = (src_cell.as_mut(), dst_cell.as_mut()) else { return Ok(None) };
         let now = Now::new(&self.clock);
-        let batch = first_keys(s, max_keys, at);
         let n = transfer(slot, (src, s), (dst, d), &batch, &now, false);
         if n > 0 {
             self.bump_generation(slot);
@@ -276,7 +280,7 @@ impl Registry {
         let now = Now::new(&self.clock);
         // Nothing can have arrived on the source since the last step (missing keys are
         // created on the target), but expired keys may linger: this settles them.
-        let rest = first_keys(s, usize::MAX, 0);
+        let rest = all_keys(s);
         transfer(slot, (src, s), (dst, d), &rest, &now, false);
         d.set_moving(Moving::Stable);
         let old = src_cell.take().expect("checked");
@@ -333,7 +337,7 @@ impl Registry {
         let now = Now::new(&self.clock);
         let back = match dst_cell.as_mut() {
             Some(d) => {
-                let all = first_keys(d, usize::MAX, 0);
+                let all = all_keys(d);
                 transfer(slot, (dst, d), (src, s), &all, &now, true)
             }
             None => 0,
@@ -514,9 +518,9 @@ impl Registry {
     }
 }
 
-/// Up to `limit` keys of `table`.
-fn first_keys(table: &Table, limit: usize, at: u64) -> Vec<Box<[u8]>> {
-    table.iter_from(at).take(limit).map(|s| Box::from(s.key())).collect()
+/// Every key of `table`.
+fn all_keys(table: &Table) -> Vec<Box<[u8]>> {
+    table.iter().map(|(k, _)| Box::from(k)).collect()
 }
 
 /// Moves `keys` from one side's table to the other's, both locked by the caller, settling
@@ -548,8 +552,9 @@ fn transfer(
         if !overwrite && d.get_raw(key).is_some_and(|x| Table::is_live(x, now)) {
             continue;
         }
-        let expire_at = e.expire_at();
+        let (expire_at, stamp) = (e.expire_at(), e.stamp().raw());
         d.insert(key, e.value, expire_at);
+        d.set_stamp(key, stamp);
         d.signal_ready(key);
     }
     src.after_write(usize::from(slot), s, now, sb);
