@@ -4,6 +4,7 @@ use crate::client::Client;
 use crate::clock::Clock;
 use crate::config::{Config, EvictionPolicy, FailoverMode, MigrationMode, ReadFrom};
 use crate::error::Error;
+use crate::events::Event;
 use crate::ids::NodeId;
 use crate::migration::MigrationProgress;
 use crate::node::{Budget, Fleet, Registry};
@@ -31,6 +32,21 @@ use std::time::Duration;
 #[derive(Clone)]
 pub struct Cluster {
     inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Cluster {
+    /// The shape of the cluster now, not its data: epoch, node counts, failed nodes and
+    /// open key-by-key migrations.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let t = self.topology();
+        f.debug_struct("Cluster")
+            .field("epoch", &t.epoch())
+            .field("primaries", &t.primaries().len())
+            .field("replicas", &(t.nodes().len() - t.primaries().len()))
+            .field("failed", &t.nodes().iter().filter(|n| n.failed).count())
+            .field("migrating", &t.migrating_slots().len())
+            .finish()
+    }
 }
 
 struct Inner {
@@ -435,6 +451,85 @@ impl Cluster {
     /// `ERR Unknown node` if the cluster has no such node.
     pub fn node_key_count(&self, node: NodeId) -> Result<usize, Error> {
         Ok(self.inner.registry.node_checked(node)?.key_count())
+    }
+
+    /// Bytes the primaries hold together (keys, values, TTL index and table overhead), as
+    /// [`Client::memory_used`] counts them.
+    pub fn memory_used(&self) -> usize {
+        self.inner.registry.primaries().iter().map(|n| n.memory_used()).sum()
+    }
+
+    /// Subscribes to what happens to the cluster's topology: slot moves, migration steps,
+    /// failures, promotions, restarts, shards added and removed (see [`Event`]).
+    ///
+    /// Ordering: every change is published by one function under the cluster's control
+    /// lock, which swaps in the next topology and then sends its events, so each subscriber
+    /// receives every event published after it subscribed, exactly once, in publish (epoch)
+    /// order, and an event arrives only once its topology is current.
+    ///
+    /// Bound: each subscriber has a buffer of 4096 events. A subscriber that falls that far
+    /// behind is cut off rather than left to grow: the cluster drops its sender, so it reads
+    /// the 4096 events it holds and then `recv` answers `Err(RecvError)` (disconnected),
+    /// which tells it events were lost. Dropping the receiver unsubscribes. Use
+    /// [`events_with_capacity`](Cluster::events_with_capacity) for another bound.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), slotstore::Error> {
+    /// use slotstore::{Cluster, Event, FailoverMode};
+    /// let cluster = Cluster::builder().primaries(1).replicas(1).build()?;
+    /// let events = cluster.events();
+    /// let (primary, replica) = (cluster.primaries()[0], cluster.replicas_of(cluster.primaries()[0])[0]);
+    /// cluster.failover(replica, FailoverMode::Default)?;
+    /// match events.recv().unwrap() {
+    ///     Event::Promoted { node, replaced, .. } => assert_eq!((node, replaced), (replica, primary)),
+    ///     e => panic!("unexpected {e:?}"),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn events(&self) -> crossbeam_channel::Receiver<Event> {
+        self.events_with_capacity(crate::events::SUBSCRIBER_CAPACITY)
+    }
+
+    /// [`events`](Cluster::events) with a buffer of `capacity` events (at least 1) before
+    /// the subscriber is cut off.
+    pub fn events_with_capacity(&self, capacity: usize) -> crossbeam_channel::Receiver<Event> {
+        self.inner.registry.subscribe(capacity)
+    }
+
+    /// Rounds the failure detector has run so far (one every quarter of `node_timeout`, in
+    /// real time, while the cluster has replicas; none without). Each round reads the
+    /// cluster's [`Clock`]: with [`Clock::manual`] a hung primary is failed over only once
+    /// the clock has moved past `node_timeout`, so tests wait on rounds and move the clock
+    /// instead of sleeping.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), slotstore::Error> {
+    /// use slotstore::{Clock, Cluster};
+    /// use std::time::Duration;
+    /// let clock = Clock::manual(1_000_000);
+    /// let cluster = Cluster::builder()
+    ///     .primaries(1)
+    ///     .replicas(1)
+    ///     .node_timeout(Duration::from_millis(20))
+    ///     .clock(clock.clone())
+    ///     .build()?;
+    /// let primary = cluster.primaries()[0];
+    /// cluster.pause_node(primary)?;
+    /// // However many rounds pass, no clock time passes: no failover.
+    /// let seen = cluster.detector_rounds();
+    /// while cluster.detector_rounds() < seen + 10 {
+    ///     std::thread::yield_now();
+    /// }
+    /// assert_eq!(cluster.primaries(), vec![primary]);
+    /// clock.advance(Duration::from_millis(21));
+    /// while cluster.primaries() == vec![primary] {
+    ///     std::thread::yield_now();
+    /// }
+    /// cluster.resume_node(primary)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn detector_rounds(&self) -> u64 {
+        self.inner.registry.detector_rounds()
     }
 
     /// The clock the cluster reads for expiry.

@@ -51,9 +51,11 @@ pub struct Topology {
     epoch: u64,
     nodes: Vec<NodeInfo>,
     owners: Vec<Option<NodeId>>,
-    /// Slots in a key-by-key migration: (slot, source shard, target shard), ascending by
-    /// slot. Shards, not nodes, so a failover on either side carries the migration over.
-    moving: Vec<(u16, usize, usize)>,
+    /// Slots in a key-by-key migration: (slot, source shard, target shard, keys moved so
+    /// far), ascending by slot. Shards, not nodes, so a failover on either side carries the
+    /// migration over. This is the one record of a migration's state; the tables' flags
+    /// mirror it on the nodes, under their locks.
+    moving: Vec<(u16, usize, usize, usize)>,
 }
 
 impl Topology {
@@ -144,6 +146,11 @@ impl Topology {
         ranges
     }
 
+    /// How many slots `node` owns.
+    pub(crate) fn slot_owner_count(&self, node: NodeId) -> usize {
+        self.owners.iter().filter(|o| **o == Some(node)).count()
+    }
+
     /// Slots with an owner.
     pub fn slots_assigned(&self) -> usize {
         self.owners.iter().filter(|o| o.is_some()).count()
@@ -172,8 +179,26 @@ impl Topology {
     /// failing over) reads as its last primary.
     pub fn migration(&self, slot: u16) -> Option<(NodeId, NodeId)> {
         let i = self.moving.binary_search_by_key(&slot, |m| m.0).ok()?;
-        let (_, from, to) = self.moving[i];
+        let (_, from, to, _) = self.moving[i];
         Some((self.primary_of_shard(from)?, self.primary_of_shard(to)?))
+    }
+
+    /// Keys a key-by-key migration of `slot` has moved so far; None if it is not moving.
+    pub fn migration_keys_moved(&self, slot: u16) -> Option<usize> {
+        let i = self.moving.binary_search_by_key(&slot, |m| m.0).ok()?;
+        Some(self.moving[i].3)
+    }
+
+    /// Counts `n` more keys moved by the migration of `slot` in a snapshot being built;
+    /// returns the new total (0 if the slot is not moving).
+    pub(crate) fn add_migration_moved(&mut self, slot: u16, n: usize) -> usize {
+        match self.moving.binary_search_by_key(&slot, |m| m.0) {
+            Ok(i) => {
+                self.moving[i].3 += n;
+                self.moving[i].3
+            }
+            Err(_) => 0,
+        }
     }
 
     /// The slots in a key-by-key migration, ascending.
@@ -192,9 +217,12 @@ impl Topology {
     /// in a snapshot being built.
     pub(crate) fn set_migration(&mut self, slot: u16, shards: Option<(usize, usize)>) {
         match (self.moving.binary_search_by_key(&slot, |m| m.0), shards) {
-            (Ok(i), Some((from, to))) => self.moving[i] = (slot, from, to),
+            (Ok(i), Some((from, to))) => {
+                let moved = self.moving[i].3;
+                self.moving[i] = (slot, from, to, moved);
+            }
             (Ok(i), None) => drop(self.moving.remove(i)),
-            (Err(i), Some((from, to))) => self.moving.insert(i, (slot, from, to)),
+            (Err(i), Some((from, to))) => self.moving.insert(i, (slot, from, to, 0)),
             (Err(_), None) => {}
         }
     }

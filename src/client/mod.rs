@@ -65,6 +65,22 @@ pub struct Client {
     pinned: Option<(NodeId, bool)>,
 }
 
+impl std::fmt::Debug for Client {
+    /// What the client is pointed at, not the data: the topology epoch it sees, the node
+    /// counts, and how it routes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let t = self.registry.topology();
+        f.debug_struct("Client")
+            .field("epoch", &t.epoch())
+            .field("primaries", &t.primaries().len())
+            .field("nodes", &t.nodes().len())
+            .field("follow_redirects", &self.raw.is_none())
+            .field("read_from", &self.read_from)
+            .field("pinned", &self.pinned.map(|(n, _)| n))
+            .finish()
+    }
+}
+
 /// The command-table index of a command, looked up once per call site (for counters).
 macro_rules! cmd_id {
     ($name:literal) => {{

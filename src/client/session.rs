@@ -58,6 +58,18 @@ pub struct Session {
     asking_multi: bool,
 }
 
+impl std::fmt::Debug for Session {
+    /// The connection-like state (transaction, watches, `ASKING`), not the data.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("client", &self.client)
+            .field("queued", &self.queued.as_ref().map(Vec::len))
+            .field("watches", &self.watches.len())
+            .field("asking", &self.asking)
+            .finish()
+    }
+}
+
 /// A key under `WATCH`: its modification count and liveness when watched.
 struct Watch {
     slot: u16,

@@ -21,6 +21,13 @@ pub struct Transaction<'t, 'db> {
     slots: &'t [u16],
 }
 
+impl std::fmt::Debug for Transaction<'_, '_> {
+    /// The slots the transaction holds locked, not their data.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transaction").field("slots", &self.slots).finish()
+    }
+}
+
 impl Client {
     /// Runs `f` atomically over the slots of `keys`: their locks are taken (in ascending slot
     /// order) before `f` starts and released after it returns. `f` may touch only keys in

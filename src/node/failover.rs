@@ -6,11 +6,13 @@ use super::monitor::Monitor;
 use super::replica::Control;
 use super::{Node, NodeThread, Registry};
 use crate::config::{Config, FailoverMode};
+use crate::detector::{Action, Observed};
 use crate::error::Error;
+use crate::events::Event;
 use crate::ids::NodeId;
 use crate::keyspace::Table;
 use crate::replication::Message;
-use crate::topology::Role;
+use crate::topology::{Role, Topology};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -110,99 +112,87 @@ impl Registry {
         node.repl.out.lock().streams.clear();
     }
 
-    /// One pass of failure detection: every node not marked failed whose heartbeat is older
-    /// than `timeout` is marked failed; a failed primary's best replica is promoted.
-    pub(crate) fn detect(&self, timeout: Duration) {
-        let limit = timeout.as_millis() as u64;
-        self.recover(limit);
-        let t = self.topology();
-        // A failed primary still owning slots is looked at again: a replica that could not
-        // take over before (starved, syncing) may be able to now.
-        let looked_at = |n: &crate::topology::NodeInfo| {
-            !n.failed || (n.role == Role::Primary && !t.slot_ranges(n.id).is_empty())
-        };
-        let silent: Vec<NodeId> = t
-            .nodes()
+    /// What the failure detector sees of every node of `t` now.
+    fn observe(&self, t: &Topology) -> Vec<Observed> {
+        t.nodes()
             .iter()
-            .filter(|n| looked_at(n) && self.node(n.id).is_some_and(|x| x.repl.silence_ms() > limit))
-            .map(|n| n.id)
-            .collect();
-        if silent.is_empty() {
+            .filter_map(|n| {
+                let x = self.node(n.id)?;
+                let (beats, beat_ms) = x.repl.heartbeat();
+                Some(Observed {
+                    id: n.id,
+                    role: n.role,
+                    failed: n.failed,
+                    owns_slots: n.role == Role::Primary && t.slot_owner_count(n.id) > 0,
+                    beats,
+                    beat_ms,
+                    dead: x.repl.is_dead(),
+                    paused: x.repl.is_paused(),
+                    synced: n.role == Role::Primary || x.repl.is_synced(),
+                    applied: x.repl.applied(),
+                })
+            })
+            .collect()
+    }
+
+    /// One round of failure detection at the cluster clock's time (the monitor thread runs
+    /// one every quarter of `node_timeout`): the detector decides from what the nodes show,
+    /// and its actions are carried out here under the control lock, each checked again
+    /// against the topology of that moment. A node whose heartbeat moved since it was
+    /// observed is left alone (it answered while the lock was awaited).
+    pub(crate) fn detect(&self) {
+        let now = self.clock.now_ms();
+        let t = self.topology();
+        let observed = self.observe(&t);
+        let actions = self.detector.lock().round(now, &observed);
+        if actions.is_empty() {
             return;
         }
+        let beats_then = |id: NodeId| observed.iter().find(|o| o.id == id).map(|o| o.beats);
+        let still_silent = |id: NodeId| self.node(id).map(|x| x.repl.heartbeat().0) == beats_then(id);
         let _control = self.control.lock();
-        for id in silent {
-            let t = self.topology();
-            let Some(info) = t
-                .node(id)
-                .filter(|n| !n.failed || (n.role == Role::Primary && !t.slot_ranges(n.id).is_empty()))
-            else {
-                continue;
-            };
-            if self.node(id).is_some_and(|x| x.repl.silence_ms() <= limit) {
-                continue;
+        let mut next = self.topology().next();
+        let mut recovered = Vec::new();
+        for &a in &actions {
+            let Action::Recover(id) = a else { continue };
+            if let Some(x) = next.node_mut(id).filter(|x| x.failed) {
+                x.failed = false;
+                recovered.push(Event::NodeRecovered { node: id });
             }
-            if info.role == Role::Primary && !t.slot_ranges(id).is_empty() {
-                let best = t
-                    .replicas_of(id)
-                    .into_iter()
-                    .filter_map(|r| self.node(r).map(|n| (r, n)))
-                    .filter(|(r, n)| usable(&t, *r, n, limit))
-                    .max_by_key(|(r, n)| (n.repl.applied(), std::cmp::Reverse(r.0)))
-                    .map(|(r, _)| r);
-                if let Some(best) = best {
-                    if self.promote(best, Cause::Detected).is_ok() {
+        }
+        if !recovered.is_empty() {
+            self.publish(next, recovered);
+        }
+        for a in actions {
+            let t = self.topology();
+            let failed_now = |id: NodeId| t.node(id).map(|n| n.failed);
+            let id = match a {
+                Action::Recover(_) => continue,
+                Action::Promote { replica, primary } => {
+                    let still_its =
+                        t.node(replica).is_some_and(|r| r.role == Role::Replica { of: primary });
+                    if !still_silent(primary) || !still_its {
                         continue;
                     }
+                    if self.promote(replica, Cause::Detected).is_ok() {
+                        continue;
+                    }
+                    primary
                 }
-            }
-            if !info.failed {
+                Action::MarkFailed(id) if still_silent(id) => id,
+                Action::MarkFailed(_) => continue,
+            };
+            if failed_now(id) == Some(false) {
                 let mut next = t.next();
                 next.node_mut(id).expect("listed").failed = true;
-                self.publish(next);
+                self.publish(next, vec![Event::NodeFailed { node: id }]);
             }
         }
     }
 
-    /// Clears the failure flag of nodes that answer again (a starved thread, not a crash),
-    /// as Redis clears FAIL for a reachable replica, or a primary no replica replaced: the
-    /// replica keeps following its stream, the primary serves its slots again.
-    fn recover(&self, limit: u64) {
-        let t = self.topology();
-        let back: Vec<NodeId> = t
-            .nodes()
-            .iter()
-            .filter(|n| n.failed)
-            .filter(|n| match n.role {
-                Role::Primary => !t.slot_ranges(n.id).is_empty(),
-                Role::Replica { of } => t.node(of).is_some_and(|p| p.role == Role::Primary),
-            })
-            .filter(|n| {
-                self.node(n.id).is_some_and(|x| {
-                    !x.repl.is_dead() && !x.repl.is_paused() && x.repl.silence_ms() <= limit
-                })
-            })
-            .map(|n| n.id)
-            .collect();
-        if back.is_empty() {
-            return;
-        }
-        let _control = self.control.lock();
-        let mut next = self.topology().next();
-        let mut changed = false;
-        for id in back {
-            if let Some(x) = next.node_mut(id) {
-                // A replica still loading its full sync stays failed until it has.
-                let node = self.node(id).expect("listed");
-                if x.failed && (x.role == Role::Primary || node.repl.is_synced()) {
-                    x.failed = false;
-                    changed = true;
-                }
-            }
-        }
-        if changed {
-            self.publish(next);
-        }
+    /// Rounds the failure detector has run.
+    pub(crate) fn detector_rounds(&self) -> u64 {
+        self.detector.lock().rounds()
     }
 
     /// Promotes the replica `cand` to primary of its shard: the old primary's writes stop
@@ -317,9 +307,15 @@ impl Registry {
             x.config_epoch = epoch;
             x.failed = false;
         }
+        let mut events = Vec::new();
         if p_down || p.repl.is_paused() || cause == Cause::Detected {
-            next.node_mut(of).expect("listed").failed = true;
+            let old = next.node_mut(of).expect("listed");
+            if !old.failed {
+                events.push(Event::NodeFailed { node: of });
+            }
+            old.failed = true;
         }
+        events.push(Event::Promoted { node: cand, replaced: of, epoch });
         // A key-by-key migration of the shard carries over: the new primary redirects as
         // the old one did before any caller is routed to it.
         self.mark_migrations(&r, &next);
@@ -327,7 +323,7 @@ impl Registry {
             // Its watches stayed on the old primary.
             self.bump_generation(slot);
         }
-        self.publish(next);
+        self.publish(next, events);
         drop(guards);
         for n in others {
             let Some(x) = self.node(n) else { continue };
@@ -353,7 +349,7 @@ impl Registry {
         let t = self.topology();
         let node = self.node(id).expect("checked").clone();
         node.repl.set_dead(false);
-        node.repl.beat();
+        node.repl.beat(self.clock.now_ms());
         let info = t.node(id).expect("checked");
         let mut next = t.next();
         let epoch = next.epoch();
@@ -362,7 +358,7 @@ impl Registry {
                 let x = next.node_mut(id).expect("listed");
                 x.role = Role::Replica { of: p };
                 x.failed = false;
-                self.publish(next);
+                self.publish(next, vec![Event::NodeRestarted { node: id }]);
                 self.attach(self.node(p).expect("listed"), &node);
                 Self::await_sync(&node);
             }
@@ -389,7 +385,7 @@ impl Registry {
                 x.failed = false;
                 x.config_epoch = epoch;
                 self.mark_migrations(&node, &next);
-                self.publish(next);
+                self.publish(next, vec![Event::NodeRestarted { node: id }]);
             }
         }
     }
@@ -403,7 +399,7 @@ impl Registry {
         if t.node(id).is_some_and(|n| n.failed) {
             let mut next = t.next();
             next.node_mut(id).expect("listed").failed = false;
-            self.publish(next);
+            self.publish(next, vec![Event::NodeRecovered { node: id }]);
         }
     }
 
@@ -417,15 +413,6 @@ impl Registry {
             .ok_or_else(|| Error::Command(format!("Node {id} does not hold slot {slot}")))?;
         Ok(table.digest())
     }
-}
-
-/// True if `r` can take over: alive, answering, not failed, fully synced.
-fn usable(t: &crate::topology::Topology, r: NodeId, n: &Node, limit: u64) -> bool {
-    !t.node(r).is_some_and(|x| x.failed)
-        && !n.repl.is_dead()
-        && !n.repl.is_paused()
-        && n.repl.is_synced()
-        && n.repl.silence_ms() <= limit
 }
 
 /// The node threads and the failure detector of one cluster: stopped and joined on drop.
@@ -524,7 +511,7 @@ impl Fleet {
         }
         // Stamp first, so the detector does not take the instant before the thread's first
         // heartbeat for silence.
-        node.repl.beat();
+        node.repl.beat(self.registry.clock.now_ms());
         node.repl.send(Control::Resume);
         while node.repl.is_paused() {
             std::thread::sleep(Duration::from_micros(100));

@@ -7,13 +7,13 @@ use super::registry::Backoff;
 use super::{Node, Registry};
 use crate::config::MigrationMode;
 use crate::error::{ClusterDownReason, Error};
+use crate::events::Event;
 use crate::ids::NodeId;
 use crate::keyspace::memory::random;
 use crate::keyspace::{Moving, Now, Table};
 use crate::migration::MigrationProgress;
 use crate::replication::Message;
 use crate::topology::{Role, Topology};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Keys moved under one acquisition of the slot's locks by `finish`: small enough that a
@@ -138,10 +138,10 @@ impl Registry {
         if let Some(blocked) = src.take_blocked(slot_ix) {
             dst.put_blocked(slot_ix, blocked);
         }
-        self.set_route(slot_ix, to);
         let mut next = topology.next();
+        let epoch = next.epoch();
         next.set_owner(slot_ix, Some(to));
-        *self.topology.write() = Arc::new(next);
+        self.publish(next, vec![Event::SlotMoved { slot, from, to, epoch }]);
         Ok(keys)
     }
 
@@ -164,9 +164,10 @@ impl Registry {
         };
         let shard = |id: NodeId| t.node(id).expect("listed").shard;
         let mut next = t.next();
+        let epoch = next.epoch();
         next.set_migration(slot, Some((shard(from), shard(to))));
         // The topology first: a caller the flag sends to the target looks the target up there.
-        *self.topology.write() = Arc::new(next);
+        self.publish(next, vec![Event::MigrationStarted { slot, from, to, epoch }]);
         source.set_moving(Moving::Migrating);
         let mut target = Table::new();
         target.set_moving(Moving::Importing);
@@ -185,7 +186,6 @@ impl Registry {
         dst.gain(slot_ix, &dst_cell, &target);
         *dst_cell = Some(target);
         self.bump_generation(slot);
-        self.moved.lock().insert(slot, 0);
         Ok(())
     }
 
@@ -229,18 +229,9 @@ impl Registry {
         let (Some(s), Some(d)) = (src_cell.as_mut(), dst_cell.as_mut()) else { return Ok(None) };
         let now = Now::new(&self.clock);
         let n = transfer(slot, (src, s), (dst, d), &batch, &now, false);
-        if n > 0 {
-            self.bump_generation(slot);
-        }
+        let moved = self.count_moved(&t, slot, n);
         let left = s.len();
-        drop((src_cell, dst_cell));
-        let moved = {
-            let mut m = self.moved.lock();
-            let c = m.entry(slot).or_default();
-            *c += n;
-            *c
-        };
-        drop(control);
+        drop((src_cell, dst_cell, control));
         self.sync_replicas(src);
         self.sync_replicas(dst);
         Ok(Some(MigrationProgress::new(slot, from, to, MigrationMode::KeyByKey, moved, left, false)))
@@ -289,16 +280,21 @@ impl Registry {
         if let Some(blocked) = src.take_blocked(slot_ix) {
             dst.merge_blocked(slot_ix, blocked, d, &now);
         }
-        self.set_route(slot_ix, to);
+        let moved = t.migration_keys_moved(slot).unwrap_or(0);
         let mut next = t.next();
         let epoch = next.epoch();
         next.set_owner(slot_ix, Some(to));
         next.set_migration(slot, None);
         next.node_mut(to).expect("listed").config_epoch = epoch;
-        *self.topology.write() = Arc::new(next);
+        self.publish(
+            next,
+            vec![
+                Event::MigrationFinished { slot, from, to, keys_moved: moved, epoch },
+                Event::SlotMoved { slot, from, to, epoch },
+            ],
+        );
         self.bump_generation(slot);
         drop((src_cell, dst_cell, control));
-        let moved = self.moved.lock().remove(&slot).unwrap_or(0);
         self.sync_replicas(dst);
         Ok(Some(MigrationProgress::new(slot, from, to, MigrationMode::KeyByKey, moved, 0, true)))
     }
@@ -351,13 +347,14 @@ impl Registry {
         if let Some(blocked) = dst.take_blocked(slot_ix) {
             src.merge_blocked(slot_ix, blocked, s, &now);
         }
+        let moved = t.migration_keys_moved(slot).unwrap_or(0);
         let mut next = t.next();
+        let epoch = next.epoch();
         next.set_migration(slot, None);
-        *self.topology.write() = Arc::new(next);
+        self.publish(next, vec![Event::MigrationAborted { slot, from, to, keys_returned: back, epoch }]);
         self.bump_generation(slot);
         let left = s.len();
         drop((src_cell, dst_cell, control));
-        let moved = self.moved.lock().remove(&slot).unwrap_or(0);
         self.sync_replicas(src);
         let still_moved = moved.saturating_sub(back);
         Ok(Some(MigrationProgress::new(
@@ -411,11 +408,8 @@ impl Registry {
         }
         let keys: Vec<Box<[u8]>> = keys.iter().filter(|k| live(s, k)).map(|k| Box::from(*k)).collect();
         let n = transfer(slot, (src, s), (dst, d), &keys, &now, true);
-        if n > 0 {
-            self.bump_generation(slot);
-        }
+        self.count_moved(&t, slot, n);
         drop((src_cell, dst_cell, _control));
-        *self.moved.lock().entry(slot).or_default() += n;
         self.sync_replicas(src);
         self.sync_replicas(dst);
         Ok(n)
@@ -462,7 +456,7 @@ impl Registry {
     pub(crate) fn migration_progress(&self, slot: u16) -> Option<MigrationProgress> {
         let (from, to) = self.topology().migration(slot)?;
         let left = self.node(from)?.cells[usize::from(slot)].0.read().as_ref().map_or(0, Table::len);
-        let moved = self.moved.lock().get(&slot).copied().unwrap_or(0);
+        let moved = self.topology().migration_keys_moved(slot).unwrap_or(0);
         Some(MigrationProgress::new(slot, from, to, MigrationMode::KeyByKey, moved, left, false))
     }
 
@@ -499,6 +493,23 @@ impl Registry {
             }
             self.bump_generation(slot);
         }
+    }
+
+    /// Records `n` more keys moved by the migration of `slot` (a step or `MIGRATE`, under
+    /// the control lock and both sides' cell locks): a new epoch whose migration record
+    /// counts them, published with a `MigrationStep` event. Moves the slot's watch
+    /// generation on. Returns the keys moved so far. Nothing is published for `n == 0`.
+    fn count_moved(&self, t: &Topology, slot: u16, n: usize) -> usize {
+        let Some((from, to)) = t.migration(slot) else { return 0 };
+        if n == 0 {
+            return t.migration_keys_moved(slot).unwrap_or(0);
+        }
+        self.bump_generation(slot);
+        let mut next = t.next();
+        let epoch = next.epoch();
+        let keys_moved = next.add_migration_moved(slot, n);
+        self.publish(next, vec![Event::MigrationStep { slot, from, to, batch: n, keys_moved, epoch }]);
+        keys_moved
     }
 
     /// Waits (up to `REPLICA_ACK`) until every live, synced replica of `node` has applied

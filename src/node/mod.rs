@@ -379,7 +379,7 @@ impl NodeThread {
     ) -> std::io::Result<NodeThread> {
         let (tx, rx) = crossbeam_channel::unbounded();
         node.repl.set_control(Some(tx.clone()));
-        node.repl.beat();
+        node.repl.beat(node.clock.now_ms());
         let handle = std::thread::Builder::new()
             .name(format!("slotstore-node-{}", node.id.index()))
             .spawn(move || replica::run(&node, &rx, interval, tick))?;

@@ -1,11 +1,6 @@
-//! The failure detector: a thread that watches every node's heartbeat and fails over a
-//! primary silent for longer than `node_timeout`.
-//!
-//! Redis gathers failure reports from a majority of primaries before a node is FAIL, and the
-//! replicas then hold an election. In one process there is one observer that sees every
-//! heartbeat, so this thread plays both parts: it marks the node failed and promotes the
-//! replica with the highest applied offset, which is the replica Redis's rank delay makes
-//! win.
+//! The failure detector's thread: every quarter of `node_timeout` (real time) it runs one
+//! round of the detector (`crate::detector`, a state machine that reads the cluster's clock
+//! through `Registry::detect`) and carries out what it decides.
 
 use super::Registry;
 use crossbeam_channel::{RecvTimeoutError, Sender};
@@ -27,7 +22,7 @@ impl Monitor {
         let handle =
             std::thread::Builder::new().name("slotstore-monitor".into()).spawn(move || loop {
                 match rx.recv_timeout(period) {
-                    Err(RecvTimeoutError::Timeout) => registry.detect(node_timeout),
+                    Err(RecvTimeoutError::Timeout) => registry.detect(),
                     _ => return,
                 }
             })?;

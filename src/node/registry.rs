@@ -5,6 +5,7 @@ use super::stats::{ASKS, REROUTES, TRYAGAINS};
 use super::{Blocking, Budget, Node, Serve};
 use crate::config::{Config, ReadFrom, MAX_NODES};
 use crate::error::{ClusterDownReason, Error};
+use crate::events::{Event, Events, Hook};
 use crate::ids::NodeId;
 use crate::keyspace::{Db, Now, Table};
 use crate::migration::{verdict, Verdict};
@@ -127,8 +128,10 @@ pub(crate) struct Registry {
     next_waiter: AtomicU64,
     /// Per-slot watch generations (see [`Registry::generation`]).
     generations: Box<[AtomicU32]>,
-    /// Keys moved so far by each open key-by-key migration, by slot.
-    pub(super) moved: Mutex<std::collections::HashMap<u16, usize>>,
+    /// Subscribers to the published changes, and the crate's own hooks.
+    events: Events,
+    /// The failure detector's state between rounds.
+    pub(super) detector: Mutex<crate::detector::Detector>,
     /// `CLUSTER SETSLOT slot IMPORTING` halves waiting for their `MIGRATING`: slot ->
     /// (target, source).
     pub(crate) pending_imports: Mutex<std::collections::HashMap<u16, (NodeId, NodeId)>>,
@@ -150,7 +153,8 @@ impl Registry {
             nodes: (0..MAX_NODES).map(|_| OnceLock::new()).collect(),
             routes: (0..SLOTS).map(|_| AtomicU32::new(NO_ROUTE)).collect(),
             generations: (0..SLOTS).map(|_| AtomicU32::new(0)).collect(),
-            moved: Mutex::default(),
+            events: Events::default(),
+            detector: Mutex::new(crate::detector::Detector::new(config.node_timeout.as_millis() as u64)),
             pending_imports: Mutex::default(),
             topology: RwLock::new(Arc::new(topology.clone())),
             budget: budget.clone(),
@@ -181,15 +185,6 @@ impl Registry {
     /// The current topology snapshot.
     pub(crate) fn topology(&self) -> Arc<Topology> {
         self.topology.read().clone()
-    }
-
-    /// Points `slot`'s route at `owner` after a move, unless the whole cluster is down (full
-    /// coverage lost): then every route stays down until a publish brings them back, and
-    /// that publish routes by the topology, which names `owner`.
-    pub(super) fn set_route(&self, slot: usize, owner: NodeId) {
-        if self.routes[slot].load(Ordering::Acquire) != DOWN_ROUTE {
-            self.routes[slot].store(owner.0, Ordering::Release);
-        }
     }
 
     /// The raw route of `slot`: the serving node's id, or a value past every node id.
@@ -324,27 +319,52 @@ impl Registry {
         }
     }
 
-    /// Publishes `next` and points every slot's route at what it says: the owner if it is
-    /// live, no route if it failed (no replica took over), the cluster-down route everywhere
-    /// if a slot is unserved and full coverage is required. The caller holds the control
-    /// lock; tables have moved before the routes do.
-    pub(super) fn publish(&self, next: Topology) {
+    /// The one publish point of the cluster: every change of slot ownership, migration
+    /// state, role or liveness ends here. Swaps in `next` (whose epoch must be higher than
+    /// the current one), points every slot's route at what it says (the owner if it is live,
+    /// no route if it failed and no replica took over, the cluster-down route everywhere if a
+    /// slot is unserved and full coverage is required), and then hands `events` to the
+    /// subscribers and hooks, so they are emitted in publish order. The caller holds the
+    /// control lock (that is what orders publishes) and has moved any tables first.
+    pub(super) fn publish(&self, next: Topology, events: Vec<Event>) {
+        debug_assert!(self.control.is_locked(), "publish runs under the control lock");
+        debug_assert!(next.epoch() > self.topology.read().epoch(), "every publish is a new epoch");
+        let mut live = vec![false; MAX_NODES];
+        for n in next.nodes().iter().filter(|n| !n.failed) {
+            if let Some(l) = live.get_mut(n.id.index()) {
+                *l = true;
+            }
+        }
         let route_of = |slot: u16| match next.slot_owner(slot) {
-            Some(o) if !next.node(o).is_some_and(|n| n.failed) => o.0,
+            Some(o) if live.get(o.index()).copied().unwrap_or(false) => o.0,
             _ => NO_ROUTE,
         };
-        let down = self.require_full_coverage && (0..SLOTS as u16).any(|s| route_of(s) == NO_ROUTE);
-        let routes: Vec<u32> =
-            (0..SLOTS).map(|slot| if down { DOWN_ROUTE } else { route_of(slot as u16) }).collect();
+        let routes: Vec<u32> = (0..SLOTS as u16).map(route_of).collect();
+        let down = self.require_full_coverage && routes.contains(&NO_ROUTE);
         // The snapshot first: a caller whose command ran on a new route must find the new
         // topology too. A caller that reads a route not yet updated meets an empty cell on
         // the old primary and reads the route again.
-        *self.topology.write() = Arc::new(next);
+        let next = Arc::new(next);
+        *self.topology.write() = next.clone();
         for (slot, r) in routes.into_iter().enumerate() {
+            let r = if down { DOWN_ROUTE } else { r };
             if self.routes[slot].load(Ordering::Acquire) != r {
                 self.routes[slot].store(r, Ordering::Release);
             }
         }
+        self.events.emit(&next, &events);
+    }
+
+    /// A new subscriber to the events of every later publish (see [`Events::emit`] for what
+    /// happens to one that stops reading).
+    pub(crate) fn subscribe(&self, capacity: usize) -> crossbeam_channel::Receiver<Event> {
+        self.events.subscribe(capacity)
+    }
+
+    /// Registers a crate-internal reaction to every publish (see [`Hook`]).
+    #[allow(dead_code)] // The server and sharded pub/sub layers hook in here.
+    pub(crate) fn on_publish(&self, hook: Hook) {
+        self.events.on_publish(hook);
     }
 
     /// Runs a read as `mode` says: on a replica of the slot's primary (possibly stale), or

@@ -12,7 +12,7 @@ use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 thread_local! {
@@ -24,12 +24,6 @@ thread_local! {
 /// The last replicated write made on the calling thread: its primary and offset.
 pub(crate) fn last_write() -> Option<(NodeId, u64)> {
     LAST_WRITE.with(Cell::get)
-}
-
-/// Milliseconds since the first heartbeat of the process: heartbeats compare these.
-pub(crate) fn ticks_ms() -> u64 {
-    static START: OnceLock<Instant> = OnceLock::new();
-    START.get_or_init(Instant::now).elapsed().as_millis() as u64
 }
 
 /// The primary side's stream state, under one mutex so offsets and channel order agree.
@@ -54,8 +48,10 @@ pub(crate) struct Repl {
     dead: AtomicBool,
     /// Hung on purpose (`pause_node`).
     paused: AtomicBool,
-    /// When the node's thread last showed it was alive (`ticks_ms`).
+    /// When the node's thread last showed it was alive, by the cluster's clock (ms).
     heartbeat: AtomicU64,
+    /// Heartbeats so far: the failure detector watches it move (see `detector`).
+    beats: AtomicU64,
     /// The node thread's control channel.
     control: Mutex<Option<Sender<Control>>>,
 }
@@ -108,13 +104,16 @@ impl Repl {
         }
     }
 
-    pub(crate) fn beat(&self) {
-        self.heartbeat.store(ticks_ms(), Ordering::Release);
+    /// A heartbeat at clock time `now_ms`.
+    pub(crate) fn beat(&self, now_ms: u64) {
+        self.heartbeat.store(now_ms, Ordering::Release);
+        self.beats.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// Milliseconds since the last heartbeat.
-    pub(crate) fn silence_ms(&self) -> u64 {
-        ticks_ms().saturating_sub(self.heartbeat.load(Ordering::Acquire))
+    /// The heartbeat count and the clock time of the last one.
+    pub(crate) fn heartbeat(&self) -> (u64, u64) {
+        let beats = self.beats.load(Ordering::Acquire);
+        (beats, self.heartbeat.load(Ordering::Acquire))
     }
 
     pub(crate) fn set_control(&self, tx: Option<Sender<Control>>) {
@@ -292,7 +291,7 @@ pub(super) fn run(node: &Node, rx: &Receiver<Control>, interval: Duration, tick:
     let mut next_cron = Instant::now() + interval;
     let mut poll_until = Instant::now();
     loop {
-        node.repl.beat();
+        node.repl.beat(node.clock.now_ms());
         if stream.is_some() && Instant::now() < poll_until {
             // Busy: poll instead of parking (see `POLL_WINDOW`).
             if drain(node, &mut stream, &mut last) {

@@ -4,6 +4,7 @@
 use super::{Monitor, Node, NodeThread, Registry};
 use crate::config::MAX_NODES;
 use crate::error::Error;
+use crate::events::Event;
 use crate::ids::NodeId;
 use crate::topology::{NodeInfo, Role};
 use std::sync::Arc;
@@ -33,7 +34,7 @@ impl Registry {
                 if j == 0 { (Role::Primary, epoch) } else { (Role::Replica { of: primary }, 0) };
             next.add_node(NodeInfo { id, role, failed: false, shard, config_epoch });
         }
-        self.publish(next);
+        self.publish(next, vec![Event::PrimaryAdded { node: primary }]);
         Ok((primary, free[1..].iter().map(|&i| NodeId(i as u32)).collect()))
     }
 
@@ -59,7 +60,7 @@ impl Registry {
         for &n in &gone {
             next.remove_node(n);
         }
-        self.publish(next);
+        self.publish(next, vec![Event::PrimaryRemoved { node: primary }]);
         Ok(gone)
     }
 }
