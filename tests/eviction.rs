@@ -129,7 +129,15 @@ fn noeviction_refuses_writes_and_keeps_serving_reads() {
 #[test]
 fn lru_and_lfu_keep_what_is_used() {
     for policy in [EvictionPolicy::AllKeysLru, EvictionPolicy::AllKeysLfu] {
-        let client = store(policy).client();
+        let clock = Clock::manual(1_700_000_000_000);
+        let client = Cluster::builder()
+            .primaries(3)
+            .max_memory(BUDGET)
+            .eviction_policy(policy)
+            .clock(clock.clone())
+            .build()
+            .unwrap()
+            .client();
         let hot: Vec<String> = (0..200).map(|i| format!("hot:{i}")).collect();
         for k in &hot {
             client.set(k, [b'h'; 1000]).unwrap();
@@ -138,7 +146,7 @@ fn lru_and_lfu_keep_what_is_used() {
             client.set(format!("cold:{i}"), [b'c'; 1000]).unwrap();
             if i % 20 == 0 {
                 // Touch the hot set regularly; LRU needs the clock to move between touches.
-                std::thread::sleep(Duration::from_micros(50));
+                clock.advance(Duration::from_millis(1));
                 for k in &hot {
                     client.get(k).unwrap();
                 }

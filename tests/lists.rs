@@ -442,7 +442,8 @@ fn blpop_wakes_on_push_from_another_thread() {
         tx.send(Instant::now()).unwrap();
         got
     });
-    std::thread::sleep(Duration::from_millis(50));
+    until_blocked(&pusher, 1);
+    assert!(cli(&pusher, "INFO clients").contains("blocked_clients:1"));
     let pushed = Instant::now();
     assert_eq!(pusher.rpush("queue", &["job"]), Ok(1));
     let woke = rx.recv_timeout(Duration::from_secs(10)).expect("the waiter woke");
@@ -450,17 +451,33 @@ fn blpop_wakes_on_push_from_another_thread() {
     let (key, v) = t.join().unwrap().unwrap().unwrap();
     assert_eq!((&*key, &*v), (&b"queue"[..], &b"job"[..]));
     assert_eq!(pusher.exists(&["queue"]), Ok(0), "the element went to the waiter only");
+    assert_eq!(blocked(&pusher), 0);
 }
 
-/// Starts a thread that runs `cmd` and sends its reply; returns once it has had ample time
-/// to block (there is no public way to observe it blocked, so it sleeps).
+/// Callers blocked now in the whole cluster (`blocked_clients` of `INFO clients`).
+fn blocked(c: &Client) -> usize {
+    c.stats().total.blocked_clients
+}
+
+/// Waits until exactly `n` callers are blocked.
+fn until_blocked(c: &Client, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while blocked(c) != n {
+        assert!(Instant::now() < deadline, "{} callers blocked, not {n}", blocked(c));
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Starts a thread that runs the blocking command `cmd` and sends its reply; returns once
+/// the caller is blocked (one more caller in `blocked_clients`).
 fn spawn_waiter(c: &Client, cmd: String, tx: &mpsc::Sender<(usize, String)>, id: usize) {
-    let (c, tx) = (c.clone(), tx.clone());
+    let before = blocked(c);
+    let (c2, tx) = (c.clone(), tx.clone());
     std::thread::spawn(move || {
-        let r = cli(&c, &cmd);
+        let r = cli(&c2, &cmd);
         tx.send((id, r)).unwrap();
     });
-    std::thread::sleep(Duration::from_millis(80));
+    until_blocked(c, before + 1);
 }
 
 /// Callers blocked on one key are served in the order they blocked, whether the elements
@@ -487,7 +504,8 @@ fn blocked_callers_are_served_in_arrival_order() {
         } else {
             for i in 0..5 {
                 c.rpush(&key, &[format!("e{i}")]).unwrap();
-                std::thread::sleep(Duration::from_millis(10));
+                // Each push serves the first waiter in line, under the push's lock.
+                until_blocked(&c, 3usize.saturating_sub(i));
             }
         }
         let mut got: Vec<(usize, String)> =
@@ -674,7 +692,8 @@ fn blocked_callers_and_other_types() {
     spawn_waiter(&c, "BLPOP {w}a 20".into(), &tx, 0);
     c.set("{w}a", "str").unwrap();
     c.command(&["DEL", "{w}a"]).unwrap();
-    assert!(rx.recv_timeout(Duration::from_millis(100)).is_err(), "not served by a string");
+    assert_eq!(blocked(&c), 1, "not served by a string");
+    assert!(rx.try_recv().is_err(), "not served by a string");
     c.rpush("{w}a", &["x"]).unwrap();
     assert_eq!(
         rx.recv_timeout(Duration::from_secs(20)).unwrap().1.replace('\n', "|"),

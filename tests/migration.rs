@@ -2,7 +2,9 @@
 //! stress under traffic in both modes, failover of either side mid-migration, scaling out
 //! and in, memory refusal and bad input.
 
-use slotstore::{key_slot, Balance, Cluster, Error, EvictionPolicy, MigrationMode, NodeId, Reply};
+use slotstore::{
+    key_slot, Balance, Client, Cluster, Error, EvictionPolicy, MigrationMode, NodeId, Reply,
+};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,6 +23,15 @@ fn cluster(primaries: usize, replicas: usize) -> Cluster {
 fn other_than_owner(c: &Cluster, slot: u16) -> NodeId {
     let owner = c.slot_owner(slot).unwrap();
     c.primaries().into_iter().find(|p| *p != owner).unwrap()
+}
+
+/// Waits until `n` callers are blocked (`blocked_clients` of `INFO clients`).
+fn until_blocked(c: &Client, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while c.stats().total.blocked_clients != n {
+        assert!(Instant::now() < deadline, "never {n} blocked callers");
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 /// Waits until every live replica has applied everything its primary sent, then checks
@@ -138,8 +149,13 @@ fn split_multi_key_commands_wait_for_the_mover_with_a_default_client() {
     let slot = key_slot(&keys[0]);
     let mut m = c.begin_migration(slot, other_than_owner(&c, slot), MigrationMode::KeyByKey).unwrap();
     m.step(100).unwrap();
+    let stats = c.client();
     let stepper = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(20));
+        // Finish only once the MGET below has met the split (a TRYAGAIN it retries).
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while stats.stats().total.try_agains == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
         m.finish().unwrap()
     });
     // Most of these span both sides until the mover is done: TRYAGAIN is retried inside.
@@ -314,7 +330,7 @@ fn callers_blocked_on_a_moving_slot_are_served_where_their_keys_appear() {
         std::thread::spawn(move || client.command(&["BLPOP", key, "5"]))
     };
     let waiter = blpop("{q}:list");
-    std::thread::sleep(Duration::from_millis(50));
+    until_blocked(&client, 1);
     let mut m = c.begin_migration(slot, other_than_owner(&c, slot), MigrationMode::KeyByKey).unwrap();
     // The list does not exist on the source: the push creates it on the target.
     client.command(&["RPUSH", "{q}:list", "job"]).unwrap();
@@ -323,7 +339,7 @@ fn callers_blocked_on_a_moving_slot_are_served_where_their_keys_appear() {
     // A caller blocked during the migration waits on the target; after an abort, on the
     // source again, where the next push serves it.
     let waiter = blpop("{q}:later");
-    std::thread::sleep(Duration::from_millis(50));
+    until_blocked(&client, 1);
     m.abort().unwrap();
     client.command(&["RPUSH", "{q}:later", "x"]).unwrap();
     assert_eq!(
@@ -929,7 +945,7 @@ fn a_blocked_blmove_keeps_its_destination_whole() {
             client.command(&["BLMOVE", "{b}:src", "{b}:dst", "LEFT", "RIGHT", "5"])
         })
     };
-    std::thread::sleep(Duration::from_millis(50));
+    until_blocked(&client, 1);
     let slot = key_slot("{b}");
     let mut m = c.begin_migration(slot, other_than_owner(&c, slot), MigrationMode::KeyByKey).unwrap();
     client.command(&["LPUSH", "{b}:src", "x"]).unwrap();

@@ -3,7 +3,7 @@
 use slotstore::{
     key_slot, Client, Clock, Cluster, Error, EvictionPolicy, FailoverMode, NodeId, ReadFrom, Reply, Role,
 };
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,6 +27,15 @@ fn until_failed(c: &Cluster, node: NodeId) {
     while !c.topology().node(node).unwrap().failed {
         assert!(Instant::now() < deadline, "{node:?} never marked failed");
         std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Waits until `count` reaches `n` (writes done by a writer thread).
+fn until_count(count: &AtomicU64, n: u64) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while count.load(Ordering::Relaxed) < n {
+        assert!(Instant::now() < deadline, "the writers stalled at {count:?}");
+        std::thread::yield_now();
     }
 }
 
@@ -255,20 +264,23 @@ fn manual_failover_is_lossless_under_writes() {
     let client = c.client();
     let (p, r) = (c.primaries()[0], c.replicas_of(c.primaries()[0])[0]);
     let stop = Arc::new(AtomicBool::new(false));
+    let count = Arc::new(AtomicU64::new(0));
     let writer = {
-        let (client, stop) = (client.clone(), stop.clone());
+        let (client, stop, count) = (client.clone(), stop.clone(), count.clone());
         std::thread::spawn(move || {
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 client.set(format!("w{n}"), n.to_string()).unwrap();
                 n += 1;
+                count.store(n, Ordering::Relaxed);
             }
             n
         })
     };
-    std::thread::sleep(Duration::from_millis(30));
+    // Writes before, during and after the failover.
+    until_count(&count, 200);
     c.failover(r, FailoverMode::Default).unwrap();
-    std::thread::sleep(Duration::from_millis(30));
+    until_count(&count, count.load(Ordering::Relaxed) + 200);
     stop.store(true, Ordering::Relaxed);
     let written = writer.join().unwrap();
     assert_eq!(c.primaries(), vec![r]);
@@ -289,9 +301,10 @@ fn concurrent_writers_during_failover_see_success_or_clusterdown() {
     // The default retry budget: a writer may see CLUSTERDOWN if the failover outlasts it.
     let c = Cluster::builder().primaries(3).replicas(1).node_timeout(TIMEOUT).build().unwrap();
     let stop = Arc::new(AtomicBool::new(false));
+    let count = Arc::new(AtomicU64::new(0));
     let writers: Vec<_> = (0..3)
         .map(|w| {
-            let (client, stop) = (c.client(), stop.clone());
+            let (client, stop, count) = (c.client(), stop.clone(), count.clone());
             std::thread::spawn(move || {
                 let (mut ok, mut errors) = (0u64, Vec::new());
                 let mut i = 0;
@@ -301,14 +314,22 @@ fn concurrent_writers_during_failover_see_success_or_clusterdown() {
                         Err(e) => errors.push(e),
                     }
                     i += 1;
+                    count.fetch_add(1, Ordering::Relaxed);
                 }
                 (ok, errors)
             })
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(50));
-    c.kill_node(c.primaries()[0]).unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    until_count(&count, 300);
+    let events = c.events();
+    let victim = c.primaries()[0];
+    c.kill_node(victim).unwrap();
+    // The writers run through the failover and for a while after it.
+    let promoted = events
+        .iter()
+        .find(|e| matches!(e, slotstore::Event::Promoted { replaced, .. } if *replaced == victim));
+    assert!(promoted.is_some(), "no promotion");
+    until_count(&count, count.load(Ordering::Relaxed) + 300);
     stop.store(true, Ordering::Relaxed);
     let client = c.client();
     // On an overloaded machine a starved replica may have been taken for dead too; the
@@ -496,4 +517,61 @@ fn session_wait_counts_the_sessions_own_last_write() {
         writer.command(&["WAIT", "-1", "0"]).unwrap_err().to_string(),
         "ERR value is out of range, must be positive"
     );
+}
+
+/// Waits until the failure detector has run `n` more rounds.
+fn rounds(c: &Cluster, n: u64) {
+    let (start, deadline) = (c.detector_rounds(), Instant::now() + Duration::from_secs(20));
+    while c.detector_rounds() < start + n {
+        assert!(Instant::now() < deadline, "the failure detector stopped");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// With a manual clock, a hung or crashed primary is failed over only once the clock has
+/// moved past `node_timeout`, however many detector rounds pass first; then promptly.
+#[test]
+fn a_manual_clock_decides_when_a_silent_primary_fails_over() {
+    for crash in [false, true] {
+        let clock = Clock::manual(1_700_000_000_000);
+        let c = Cluster::builder()
+            .primaries(2)
+            .replicas(1)
+            .node_timeout(TIMEOUT)
+            .clock(clock.clone())
+            .build()
+            .unwrap();
+        let client = c.client();
+        let p = c.primaries()[0];
+        let r = c.replicas_of(p)[0];
+        let key = (0..).map(|i| format!("k{i}")).find(|k| primary_of(&c, k) == p).unwrap();
+        client.set(&key, "v").unwrap();
+        assert_eq!(client.wait(1, Duration::from_secs(5)).unwrap(), 1);
+        let events = c.events();
+        if crash {
+            c.kill_node(p).unwrap();
+        } else {
+            c.pause_node(p).unwrap();
+        }
+        // Many rounds (each a quarter of the timeout in real time): no clock time passes.
+        rounds(&c, 40);
+        clock.advance(TIMEOUT);
+        rounds(&c, 10);
+        assert_eq!(c.primaries(), vec![p, c.primaries()[1]], "exactly node_timeout is not past it");
+        assert!(!c.topology().node(p).unwrap().failed);
+        assert_eq!(events.try_recv(), Err(crossbeam_channel::TryRecvError::Empty));
+        clock.advance(Duration::from_millis(1));
+        let started = Instant::now();
+        let failed = events.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(failed, slotstore::Event::NodeFailed { node: p });
+        let promoted = events.recv_timeout(Duration::from_secs(10)).unwrap();
+        let epoch = c.topology().node(r).unwrap().config_epoch;
+        assert_eq!(promoted, slotstore::Event::Promoted { node: r, replaced: p, epoch });
+        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+        assert_eq!(client.get(&key).unwrap().as_deref(), Some(&b"v"[..]));
+        if !crash {
+            c.resume_node(p).unwrap();
+            assert_eq!(c.topology().node(p).unwrap().role, Role::Replica { of: r });
+        }
+    }
 }

@@ -2,7 +2,7 @@
 //! threads racing on one set, and a blocked `BZPOPMIN` woken by another thread. The random
 //! comparison against a real redis-server lives in `tests/differential_redis.rs`.
 
-use slotstore::{Bytes, Cluster, Error, Reply};
+use slotstore::{Bytes, Client, Cluster, Error, Reply};
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -229,6 +229,15 @@ fn concurrent_increments_are_exact() {
     assert!(top.iter().all(|(_, s)| *s == want));
 }
 
+/// Waits until `n` callers are blocked (`blocked_clients` of `INFO clients`).
+fn until_blocked(c: &Client, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while c.stats().total.blocked_clients != n {
+        assert!(Instant::now() < deadline, "never {n} blocked callers");
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
 #[test]
 fn bzpopmin_is_woken_by_zadd_from_another_thread() {
     let c = client();
@@ -240,7 +249,7 @@ fn bzpopmin_is_woken_by_zadd_from_another_thread() {
             (r, start.elapsed())
         })
     };
-    thread::sleep(Duration::from_millis(100));
+    until_blocked(&c, 1);
     assert_eq!(c.zadd("{q}jobs", &[(2.0, "b"), (1.0, "a")]).unwrap(), 2);
     let (r, waited) = waiter.join().unwrap();
     assert_eq!(show(r), "{q}jobs|a|1");
@@ -259,7 +268,7 @@ fn bzpopmin_is_woken_by_zadd_from_another_thread() {
         let c = c.clone();
         thread::spawn(move || c.command(&["BZMPOP", "5", "1", "{q}jobs", "MAX", "COUNT", "2"]))
     };
-    thread::sleep(Duration::from_millis(50));
+    until_blocked(&c, 1);
     c.zadd("{q}jobs", &[(1.0, "a"), (2.0, "b"), (3.0, "c")]).unwrap();
     assert_eq!(show(waiter.join().unwrap()), "{q}jobs|c|3|b|2");
     assert_eq!(show(run(&c, "BZMPOP 0 0 {q}jobs MIN")), "ERR numkeys should be greater than 0");

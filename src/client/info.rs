@@ -88,6 +88,9 @@ impl Client {
                 env!("CARGO_PKG_VERSION")
             );
         }
+        if show("clients") {
+            let _ = write!(out, "# Clients\r\nblocked_clients:{}\r\n\r\n", t.blocked_clients);
+        }
         if show("memory") {
             let limit = budget.limit().unwrap_or(0);
             let _ = write!(

@@ -137,6 +137,11 @@ impl Blocked {
         out
     }
 
+    /// Callers waiting here.
+    pub(crate) fn len(&self) -> usize {
+        self.waiters.len()
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.waiters.is_empty()
     }

@@ -199,6 +199,7 @@ impl Node {
             node: Some(self.id),
             keys: self.key_count(),
             memory: self.memory_used(),
+            blocked_clients: self.blocked.lock().values().map(Blocked::len).sum(),
             ..self.stats.snapshot()
         }
     }

@@ -107,6 +107,10 @@ pub struct NodeStats {
     pub keys: usize,
     /// Bytes held now.
     pub memory: usize,
+    /// Callers blocked now on keys of this node (`BLPOP`, `BLMOVE`, `BZPOPMIN`, ...), as
+    /// `blocked_clients` in `INFO clients`: tests wait on it instead of sleeping until a
+    /// caller has blocked.
+    pub blocked_clients: usize,
     /// Commands run, by lowercase name (only those run at least once).
     pub commands: std::collections::BTreeMap<&'static str, u64>,
 }
@@ -133,6 +137,7 @@ impl NodeStats {
         self.try_agains += other.try_agains;
         self.keys += other.keys;
         self.memory += other.memory;
+        self.blocked_clients += other.blocked_clients;
         for (name, n) in &other.commands {
             *self.commands.entry(name).or_insert(0) += n;
         }
@@ -159,6 +164,7 @@ impl Stats {
             try_agains: self.get(TRYAGAINS),
             keys: 0,
             memory: 0,
+            blocked_clients: 0,
             commands,
         }
     }
