@@ -453,6 +453,16 @@ impl Cluster {
         Ok(self.inner.registry.node_checked(node)?.key_count())
     }
 
+    /// The registry, for the crate's control-plane helpers (chaos).
+    pub(crate) fn registry(&self) -> &Arc<Registry> {
+        &self.inner.registry
+    }
+
+    /// The failure detection timeout the cluster was built with.
+    pub(crate) fn node_timeout(&self) -> Duration {
+        self.inner.config.node_timeout
+    }
+
     /// Bytes the primaries hold together (keys, values, TTL index and table overhead), as
     /// [`Client::memory_used`] counts them.
     pub fn memory_used(&self) -> usize {

@@ -24,7 +24,7 @@ use crate::topology::Role;
 use std::collections::HashMap;
 
 /// Rounds in a row a node's heartbeat counter must stand still before it can be silent.
-pub(crate) const STILL_ROUNDS: u32 = 2;
+pub(crate) const STILL_ROUNDS: u32 = 3;
 
 /// One node as a round sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -47,6 +47,7 @@
 #![warn(missing_docs)]
 
 mod bytes;
+mod chaos;
 mod client;
 mod clock;
 mod cluster;
@@ -62,10 +63,12 @@ mod migration;
 mod node;
 mod replication;
 mod reply;
+mod rng;
 mod slot;
 mod topology;
 
 pub use bytes::Bytes;
+pub use chaos::{Chaos, ChaosStep, Fault};
 pub use client::{Client, ClusterStats, Session, Transaction};
 pub use clock::Clock;
 pub use cluster::{Balance, Cluster, ClusterBuilder, Migration, RebalanceProgress};

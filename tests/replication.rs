@@ -575,3 +575,35 @@ fn a_manual_clock_decides_when_a_silent_primary_fails_over() {
         }
     }
 }
+
+/// WAIT after a write on a primary whose replicas are all down answers 0, also when the
+/// caller's previous write (on another shard) was acknowledged: the write is numbered on
+/// the promoted primary even before any replica is attached to it.
+#[test]
+fn wait_answers_for_the_last_write_after_a_failover_left_no_replica() {
+    let clock = Clock::manual(1_700_000_000_000);
+    let c = Cluster::builder()
+        .primaries(2)
+        .replicas(1)
+        .node_timeout(TIMEOUT)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let client = c.client();
+    let (a, b) = (c.primaries()[0], c.primaries()[1]);
+    let key_a = (0..).map(|i| format!("a{i}")).find(|k| primary_of(&c, k) == a).unwrap();
+    let key_b = (0..).map(|i| format!("b{i}")).find(|k| primary_of(&c, k) == b).unwrap();
+    let events = c.events();
+    c.kill_node(a).unwrap();
+    clock.advance(TIMEOUT + Duration::from_millis(1));
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, slotstore::Event::Promoted { replaced, .. } if replaced == a)));
+    client.set(&key_b, "1").unwrap();
+    assert_eq!(client.wait(1, Duration::from_secs(5)).unwrap(), 1);
+    // The promoted replica of `a` has no replica: its old primary is down.
+    client.set(&key_a, "1").unwrap();
+    assert_eq!(client.wait(1, Duration::from_millis(100)).unwrap(), 0);
+    c.restart_node(a).unwrap();
+    assert_eq!(client.wait(1, Duration::from_secs(5)).unwrap(), 1, "the full sync carries it");
+}

@@ -319,6 +319,10 @@ impl Registry {
         // A key-by-key migration of the shard carries over: the new primary redirects as
         // the old one did before any caller is routed to it.
         self.mark_migrations(&r, &next);
+        // Its tables (replica copies) track writes before any caller reaches them, so every
+        // write is numbered and a `WAIT` after it waits for it, also before the shard's
+        // other nodes are attached below (or while they are down).
+        track_all(&r);
         for &slot in &slots {
             // Its watches stayed on the old primary.
             self.bump_generation(slot);
@@ -385,6 +389,9 @@ impl Registry {
                 x.failed = false;
                 x.config_epoch = epoch;
                 self.mark_migrations(&node, &next);
+                if t.shard_nodes(info.shard).len() > 1 {
+                    track_all(&node);
+                }
                 self.publish(next, vec![Event::NodeRestarted { node: id }]);
             }
         }
@@ -412,6 +419,15 @@ impl Registry {
             .as_ref()
             .ok_or_else(|| Error::Command(format!("Node {id} does not hold slot {slot}")))?;
         Ok(table.digest())
+    }
+}
+
+/// Makes every table `node` holds track its writes for replicas.
+fn track_all(node: &Node) {
+    for slot in node.held_slots() {
+        if let Some(t) = node.cells[usize::from(slot)].0.write().as_mut() {
+            t.set_tracking(true);
+        }
     }
 }
 

@@ -132,7 +132,7 @@ impl Registry {
         // The source's replicas drop the slot; the target's load it, and the table tracks
         // writes for them from now on (under both locks, so no write falls between).
         drop_on_replicas(src, slot);
-        load_on_replicas(dst, slot, &mut table);
+        load_on_replicas(dst, slot, &mut table, !topology.replicas_of(to).is_empty());
         dst.gain(slot_ix, &dst_cell, &table);
         *dst_cell = Some(table);
         if let Some(blocked) = src.take_blocked(slot_ix) {
@@ -142,6 +142,10 @@ impl Registry {
         let epoch = next.epoch();
         next.set_owner(slot_ix, Some(to));
         self.publish(next, vec![Event::SlotMoved { slot, from, to, epoch }]);
+        drop((src_cell, dst_cell, _control));
+        // As a key-by-key step does: the move is on the target's replicas when this returns,
+        // so a crash of the target right after it loses no write the source's replicas had.
+        self.sync_replicas(dst);
         Ok(keys)
     }
 
@@ -182,7 +186,7 @@ impl Registry {
             }
             dst.merge_blocked(slot_ix, leaving, &mut target, &now);
         }
-        load_on_replicas(dst, slot, &mut target);
+        load_on_replicas(dst, slot, &mut target, !t.replicas_of(to).is_empty());
         dst.gain(slot_ix, &dst_cell, &target);
         *dst_cell = Some(target);
         self.bump_generation(slot);
@@ -579,12 +583,14 @@ fn drop_on_replicas(node: &Node, slot: u16) {
 }
 
 /// Sends `node`'s replicas a copy of `table` arriving for `slot`; the table tracks writes for
-/// them from now on. The copies are made before the stream lock is taken, so the node's other
+/// them from now on, also when `replicated` (the topology gives `node` replicas) but none is
+/// attached right now (one is down): its writes are numbered, so a `WAIT` after one of them
+/// waits for that write, not for the caller's previous one. The copies are made before the stream lock is taken, so the node's other
 /// slots keep replicating while a big slot is copied; the slot's own lock, which the caller
 /// holds, keeps its writes behind the load.
-fn load_on_replicas(node: &Node, slot: u16, table: &mut Table) {
+fn load_on_replicas(node: &Node, slot: u16, table: &mut Table, replicated: bool) {
     let replicas = node.repl.out.lock().streams.len();
-    table.set_tracking(replicas > 0);
+    table.set_tracking(replicas > 0 || replicated);
     if replicas == 0 {
         return;
     }

@@ -231,6 +231,11 @@ impl Node {
         let now = Now::with_access(&self.clock, self.budget.access());
         let mut guard = self.cells[slot].0.write();
         let Some(table) = guard.as_mut() else { return Err((serve, Miss::NotHere)) };
+        // A replica's copy is not the slot: a caller routed here before a failover demoted
+        // this node reads the route again.
+        if self.repl.is_replica() {
+            return Err((serve, Miss::NotHere));
+        }
         match crate::migration::verdict(table, &now, &keys, asking) {
             crate::migration::Verdict::Serve => {}
             v => return Err((serve, Miss::Redirect(v))),

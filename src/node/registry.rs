@@ -475,8 +475,12 @@ impl Registry {
         let slot_ix = usize::from(slot);
         let mut f = Some(f);
         self.run(slot, Via::Follow, |node, _| {
-            node.read(slot_ix, usize::MAX, |t, now| f.take().expect("runs once")(t, now))
-                .ok_or(Miss::NotHere)
+            // A replica's copy is not the slot (see `write_cmd`).
+            node.read(slot_ix, usize::MAX, |t, now| {
+                (!node.repl.is_replica()).then(|| f.take().expect("runs once")(t, now))
+            })
+            .flatten()
+            .ok_or(Miss::NotHere)
         })
     }
 
@@ -494,7 +498,11 @@ impl Registry {
         let slot_ix = usize::from(slot);
         let mut f = Some(f);
         self.run(slot, Via::Follow, |node, _| {
-            node.write(slot_ix, |t, now| f.take().expect("runs once")(t, now)).ok_or(Miss::NotHere)
+            node.write(slot_ix, |t, now| {
+                (!node.repl.is_replica()).then(|| f.take().expect("runs once")(t, now))
+            })
+            .flatten()
+            .ok_or(Miss::NotHere)
         })
     }
 
@@ -517,11 +525,19 @@ impl Registry {
         let slot_ix = usize::from(slot);
         let mut f = Some(f);
         self.run(slot, via, |node, asking| {
-            let mut v = Verdict::Serve;
+            let (mut v, mut replica) = (Verdict::Serve, false);
             let r = node.read(slot_ix, cmd, |t, now| {
+                // See `write_cmd`.
+                replica = node.repl.is_replica();
+                if replica {
+                    return None;
+                }
                 v = verdict(t, now, keys, asking);
                 (v == Verdict::Serve).then(|| f.take().expect("runs once")(t, now))
             });
+            if replica {
+                return Err(Miss::NotHere);
+            }
             gate(r, v)
         })
     }
@@ -547,11 +563,22 @@ impl Registry {
             if grow {
                 node.make_room().map_err(Miss::Fail)?;
             }
-            let mut v = Verdict::Serve;
+            let (mut v, mut replica) = (Verdict::Serve, false);
             let r = node.write_cmd(slot_ix, cmd, |t, now| {
+                // A caller that read the route before a failover demoted this node, and
+                // locks the cell after the node reloaded the slot as a replica, must not
+                // write to the replica's copy (the write would be lost, and a `WAIT` after
+                // it would answer for an older write): it reads the route again.
+                replica = node.repl.is_replica();
+                if replica {
+                    return None;
+                }
                 v = verdict(t, now, keys, asking);
                 (v == Verdict::Serve).then(|| f.take().expect("runs once")(t, now))
             });
+            if replica {
+                return Err(Miss::NotHere);
+            }
             gate(r, v)
         })
     }
@@ -636,7 +663,8 @@ impl Registry {
                     None => self.route(usize::from(slot))?,
                 };
                 let guard = node.cells[usize::from(slot)].0.write();
-                if guard.is_none() {
+                // A replica's copy is not the slot (see `write_cmd`).
+                if guard.is_none() || node.repl.is_replica() {
                     missed = Some((i, node.id, Miss::NotHere));
                     break;
                 }
