@@ -12,8 +12,9 @@ use crate::ids::NodeId;
 use crate::keyspace::memory::random;
 use crate::keyspace::{Moving, Now, Table};
 use crate::migration::MigrationProgress;
-use crate::replication::Message;
+use crate::replication::{Batch, Message};
 use crate::topology::{Role, Topology};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Keys moved under one acquisition of the slot's locks by `finish`: small enough that a
@@ -585,8 +586,8 @@ fn drop_on_replicas(node: &Node, slot: u16) {
 /// Sends `node`'s replicas a copy of `table` arriving for `slot`; the table tracks writes for
 /// them from now on, also when `replicated` (the topology gives `node` replicas) but none is
 /// attached right now (one is down): its writes are numbered, so a `WAIT` after one of them
-/// waits for that write, not for the caller's previous one. The copies are made before the stream lock is taken, so the node's other
-/// slots keep replicating while a big slot is copied; the slot's own lock, which the caller
+/// waits for that write, not for the caller's previous one. The copies are made before the
+/// stream lock is taken, so the node's other slots keep replicating while a big slot is copied; the slot's own lock, which the caller
 /// holds, keeps its writes behind the load.
 fn load_on_replicas(node: &Node, slot: u16, table: &mut Table, replicated: bool) {
     let replicas = node.repl.out.lock().streams.len();
@@ -600,4 +601,9 @@ fn load_on_replicas(node: &Node, slot: u16, table: &mut Table, replicated: bool)
         let copy = copies.pop().unwrap_or_else(|| table.snapshot());
         tx.send(Message::Load { slot, table: copy }).is_ok()
     });
+    // An empty numbered batch behind the load: a replica's applied offset passes it only
+    // once the load is in, so waiting for the node's offset waits for the load too.
+    out.offset += 1;
+    let batch = Arc::new(Batch { slot, offset: out.offset, effects: Vec::new() });
+    out.streams.retain(|(_, tx)| tx.send(Message::Batch(batch.clone())).is_ok());
 }
