@@ -36,13 +36,18 @@
 //! - level 0: [`slot`](key_slot), `error`, `reply`, `bytes`, `clock`, `config`, `ids`, `glob`;
 //! - level 1: `keyspace` — one table per slot: values, expiry;
 //! - level 2: `command/` — Redis words to typed commands, one file per family;
-//!   `topology` — immutable snapshots of nodes, slot owners and open migrations;
+//!   `topology` — immutable snapshots of nodes, slot owners and open migrations (with the
+//!   keys each has moved); `events` — what a topology change published; `detector` — failure
+//!   detection and failover decisions as a state machine on the cluster's clock;
 //!   `replication` — the effects a primary streams to its replicas; `migration` — the
-//!   `ASK`/`TRYAGAIN`/`MOVED` rules a command meets on a moving slot;
+//!   `ASK`/`TRYAGAIN`/`MOVED` rules a command meets on a moving slot; `rng` — a seeded PRNG;
 //! - level 3: `node/` — per-slot locks, replication streams, failure detection and failover,
 //!   the slot mover (atomic and key-by-key), scaling, and the only place threads are spawned;
-//! - level 4: `cluster` (control plane: migrations, rebalance, faults) and `client` (routing,
-//!   redirects, typed methods, `CLUSTER SETSLOT`/`MIGRATE`);
+//! - level 4: `cluster` (control plane: migrations, rebalance, faults, events), `chaos`
+//!   (seeded faults for tests) and `client` (routing, redirects, typed methods,
+//!   `CLUSTER SETSLOT`/`MIGRATE`). Every topology change goes through one publish point,
+//!   `Registry::publish` (in `node/registry.rs`), which swaps in the next epoch and emits
+//!   its events; crate layers react to it through `Registry::on_publish`;
 //! - level 5: this file, docs and re-exports only.
 #![warn(missing_docs)]
 

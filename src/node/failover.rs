@@ -106,10 +106,7 @@ impl Registry {
     /// Crashes `id` (its thread is already stopped): its tables and streams are dropped.
     fn crash(&self, node: &Node) {
         let _control = self.control.lock();
-        node.repl.set_dead(true);
-        node.repl.set_control(None);
-        node.drop_tables();
-        node.repl.out.lock().streams.clear();
+        node.go_down();
     }
 
     /// What the failure detector sees of every node of `t` now.
@@ -274,12 +271,7 @@ impl Registry {
         // The old primary lets go of its tables; callers waiting on its locks will find the
         // cells empty and follow the new routes.
         for (slot, g) in &mut guards {
-            if let Some(table) = g.take() {
-                p.lose(usize::from(*slot), &table);
-            }
-            if let Some(b) = p.take_blocked(usize::from(*slot)) {
-                b.fail_all(&Error::ClusterDown(crate::error::ClusterDownReason::Down));
-            }
+            p.let_go(usize::from(*slot), g);
         }
         p.repl.out.lock().streams.clear();
         let slots = t.slots_of(of);

@@ -164,8 +164,24 @@ impl Node {
         }
     }
 
+    /// Takes the node down (its thread already stopped): dead, no control channel, every
+    /// table dropped (blocked callers get `CLUSTERDOWN`), its replicas' streams closed.
+    pub(super) fn go_down(&self) {
+        self.repl.set_dead(true);
+        self.repl.set_control(None);
+        self.drop_tables();
+        self.repl.out.lock().streams.clear();
+    }
+
     pub(super) fn drop_table(&self, slot: usize) {
-        let mut cell = self.cells[slot].0.write();
+        self.let_go(slot, &mut self.cells[slot].0.write());
+    }
+
+    /// Lets go of `slot`, whose cell the caller holds write-locked: the table leaves the
+    /// cell (and the node's accounting) and callers blocked on it get `CLUSTERDOWN` (the
+    /// one place a node gives a slot up without handing it to another node: crash,
+    /// demotion, full-sync reset, failover).
+    pub(super) fn let_go(&self, slot: usize, cell: &mut Option<Table>) {
         if let Some(t) = cell.take() {
             self.lose(slot, &t);
         }
@@ -347,12 +363,7 @@ fn paused(node: &Node, rx: &Receiver<Control>, stream: &mut Option<Receiver<Mess
             Ok(Control::Follow(r)) => *stream = Some(r),
             Ok(Control::Demote(ack)) => {
                 for (slot, g) in &mut guards {
-                    if let Some(t) = g.take() {
-                        node.lose(usize::from(*slot), &t);
-                    }
-                    if let Some(b) = node.take_blocked(usize::from(*slot)) {
-                        b.fail_all(&Error::ClusterDown(ClusterDownReason::Down));
-                    }
+                    node.let_go(usize::from(*slot), g);
                 }
                 // Let the callers waiting here go: they find the slots gone and follow the
                 // new routes. The node itself stays hung.

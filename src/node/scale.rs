@@ -109,10 +109,7 @@ impl super::Fleet {
         for id in gone {
             drop(self.threads.lock().remove(&id));
             if let Some(node) = self.registry.node(id) {
-                node.repl.set_dead(true);
-                node.repl.set_control(None);
-                node.drop_tables();
-                node.repl.out.lock().streams.clear();
+                node.go_down();
             }
         }
         Ok(())
