@@ -324,11 +324,11 @@ impl Chaos {
 
     /// The next fault from `rng`: a function of the seed and the cluster's shape only.
     fn draw(&self, rng: &mut Rng) -> Fault {
-        let shard = |rng: &mut Rng| self.shards[rng.below(self.shards.len())];
-        let slot = |rng: &mut Rng| self.slots[rng.below(self.slots.len())];
-        let batch = |rng: &mut Rng| 1 + rng.below(64);
+        let shard = |rng: &mut Rng| self.shards[rng.index(self.shards.len())];
+        let slot = |rng: &mut Rng| self.slots[rng.index(self.slots.len())];
+        let batch = |rng: &mut Rng| 1 + rng.index(64);
         // Out of 100: kills and failovers only with replicas to promote.
-        let roll = rng.below(100);
+        let roll = rng.index(100);
         let r = self.replicas;
         match roll {
             0..=21 => Fault::MigrateSlot { slot: slot(rng), to_shard: shard(rng) },
@@ -342,9 +342,9 @@ impl Chaos {
             48..=55 => Fault::PausePrimary { shard: shard(rng), fail_over: r > 0 && rng.one_in(2) },
             _ if r == 0 => Fault::MigrateSlot { slot: slot(rng), to_shard: shard(rng) },
             56..=67 => Fault::KillPrimary { shard: shard(rng) },
-            68..=77 => Fault::KillReplica { shard: shard(rng), replica: rng.below(r) },
+            68..=77 => Fault::KillReplica { shard: shard(rng), replica: rng.index(r) },
             78..=89 => {
-                Fault::Failover { shard: shard(rng), replica: rng.below(r), force: rng.one_in(3) }
+                Fault::Failover { shard: shard(rng), replica: rng.index(r), force: rng.one_in(3) }
             }
             _ => Fault::KillDuringMigration {
                 slot: slot(rng),

@@ -4,6 +4,13 @@ use crate::error::Error;
 
 pub(crate) use crate::bytes::parse_i64;
 
+/// An integer from 1 up, else `msg` (for a non-integer too), as Redis's
+/// `getRangeLongFromObjectOrReply(c, o, 1, LONG_MAX, ..., msg)`: the `numkeys` of `LMPOP`,
+/// `ZMPOP` and `SINTERCARD` (`numkeys should be greater than 0`), `COUNT`s.
+pub(crate) fn at_least_one(arg: &[u8], msg: &str) -> Result<usize, Error> {
+    parse_i64(arg).filter(|&n| n >= 1).map(|n| n as usize).ok_or_else(|| Error::msg(msg))
+}
+
 /// [`parse_i64`] with Redis's `value is not an integer or out of range` error.
 pub(crate) fn int(arg: &[u8]) -> Result<i64, Error> {
     parse_i64(arg).ok_or_else(Error::not_integer)

@@ -326,6 +326,11 @@ impl ElementScan {
         Ok(scan)
     }
 
+    /// True if the bytes `m` pass `MATCH`.
+    pub(crate) fn matches(&self, m: &[u8]) -> bool {
+        self.pattern.as_ref().map_or(true, |g| g.matches(m))
+    }
+
     /// True if `e` passes `MATCH`.
     pub(crate) fn accepts(&self, e: Elem<'_>) -> bool {
         self.pattern.as_ref().map_or(true, |g| g.matches(e.bytes(&mut [0; 20])))

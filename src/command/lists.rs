@@ -8,7 +8,7 @@
 //! `LPOP key 0`, ...). A command that empties a list deletes the key; a list changed in place
 //! keeps its TTL.
 
-use super::args::{int, is, parse_i64};
+use super::args::{at_least_one, int, is, parse_i64};
 use super::{KeySpec, Spec, TimeoutArg, ALL_BUT_LAST, ONE_KEY, TWO_KEYS};
 use crate::bytes::Bytes;
 use crate::error::Error;
@@ -410,12 +410,6 @@ fn list_end(arg: &[u8]) -> Result<ListEnd, Error> {
     } else {
         Err(Error::syntax())
     }
-}
-
-/// An integer from 1 up, else `msg` (for a non-integer too), as Redis's
-/// `getRangeLongFromObjectOrReply(c, o, 1, LONG_MAX, ..., msg)`.
-fn at_least_one(arg: &[u8], msg: &str) -> Result<usize, Error> {
-    parse_i64(arg).filter(|&n| n >= 1).map(|n| n as usize).ok_or_else(|| Error::msg(msg))
 }
 
 /// An integer from 0 up, else `msg` (for a non-integer too), as Redis's

@@ -1,7 +1,7 @@
 //! Set commands: SADD and its kin, random picks and pops, SMOVE, the algebra (SINTER, SUNION,
 //! SDIFF, their STORE forms, SINTERCARD) and SSCAN.
 
-use super::args::{is, parse_i64};
+use super::args::{at_least_one, is, parse_i64};
 use super::hashes::{parse_cursor, peek, random_count, random_picks, scan_reply, ElementScan};
 use super::{KeySpec, Spec, ALL_KEYS, ONE_KEY, TWO_KEYS};
 use crate::bytes::Bytes;
@@ -412,13 +412,11 @@ pub(crate) fn sdiffstore_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Resu
 /// The `numkeys` of `SINTERCARD numkeys key... [LIMIT limit]`, with Redis's errors: a
 /// non-integer or non-positive count, or more keys than arguments.
 fn numkeys(a: &[&[u8]]) -> Result<usize, Error> {
-    let n = parse_i64(a[1])
-        .filter(|&n| n > 0)
-        .ok_or_else(|| Error::msg("numkeys should be greater than 0"))?;
-    if n as u64 > (a.len() - 2) as u64 {
+    let n = at_least_one(a[1], "numkeys should be greater than 0")?;
+    if n > a.len() - 2 {
         return Err(Error::msg("Number of keys can't be greater than number of args"));
     }
-    Ok(n as usize)
+    Ok(n)
 }
 
 /// Key positions of `SINTERCARD`: its keys move with `numkeys`.

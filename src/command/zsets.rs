@@ -10,10 +10,10 @@
 //! read-only first, so `WATCH` sees exactly the modifications Redis signals.
 
 use super::args::{int, is, parse_f64};
+use super::hashes::{parse_cursor, ElementScan};
 use super::{KeySpec, Spec, TimeoutArg, ALL_BUT_LAST, ONE_KEY};
 use crate::bytes::Bytes;
 use crate::error::Error;
-use crate::glob::Glob;
 use crate::keyspace::set::SetValue;
 use crate::keyspace::zset::{LexBound, LexRange, Member, Rng, ScoreRange, ZSetValue};
 use crate::keyspace::{scan_hash, Db, Entry, Lookup, Now, Value, View};
@@ -865,10 +865,7 @@ struct Mpop {
 /// Parses `numkeys key... MIN|MAX [COUNT count]` from `a[at]`, as Redis's
 /// `zmpopGenericCommand`, every check in its order.
 fn parse_mpop(a: &[&[u8]], at: usize) -> Result<Mpop, Error> {
-    let numkeys = match super::args::parse_i64(a[at]) {
-        Some(n) if n >= 1 => n as u64,
-        _ => return Err(Error::msg("numkeys should be greater than 0")),
-    };
+    let numkeys = super::args::at_least_one(a[at], "numkeys should be greater than 0")? as u64;
     let where_at = (at as u64 + numkeys + 1).min(a.len() as u64) as usize;
     let max = match a.get(where_at) {
         Some(w) if is(w, "min") => false,
@@ -1038,16 +1035,9 @@ impl Aggregate {
     }
 }
 
-/// Which combination of the inputs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SetOp {
-    /// Members of any input.
-    Union,
-    /// Members of every input.
-    Inter,
-    /// Members of the first input and of no other (scores from the first).
-    Diff,
-}
+/// Which combination of the inputs (`Union`, `Inter`, `Diff`: for `Diff`, the members of
+/// the first input and of no other, scores from the first).
+pub(crate) use super::sets::SetOp;
 
 /// One input: a sorted set, a plain set (every member scores 1), or a missing key.
 #[derive(Clone, Copy)]
@@ -1397,28 +1387,6 @@ fn zintercard_keys(a: &[&[u8]]) -> Result<Vec<usize>, Error> {
 
 // ----- ZSCAN -----
 
-/// Parses a `SCAN`-family cursor as Redis's `strtoul` reads it: an optional sign (a negative
-/// cursor wraps around), decimal digits, nothing else; the empty string is 0.
-fn parse_cursor(arg: &[u8]) -> Result<u64, Error> {
-    let invalid = || Error::msg("invalid cursor");
-    let (neg, digits) = match arg {
-        [b'-', rest @ ..] => (true, rest),
-        [b'+', rest @ ..] => (false, rest),
-        _ => (false, arg),
-    };
-    if arg.is_empty() {
-        return Ok(0);
-    }
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(invalid());
-    }
-    let v = digits
-        .iter()
-        .try_fold(0u64, |v, &d| v.checked_mul(10)?.checked_add(u64::from(d - b'0')))
-        .ok_or_else(invalid)?;
-    Ok(if neg { v.wrapping_neg() } else { v })
-}
-
 /// `ZSCAN key cursor [MATCH pattern] [COUNT count]`. A compact set answers whole in one reply
 /// with cursor 0, as Redis answers for a listpack. A large one is walked in the order of a
 /// process-wide hash of its members, so a member present for the whole scan is returned at
@@ -1429,24 +1397,10 @@ fn zscan_cmd(t: &View<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
     let Some(z) = zset(t, now, a[1])? else {
         return Ok(Reply::Array(vec![Reply::bulk("0"), Reply::Array(Vec::new())]));
     };
-    let (mut count, mut pattern) = (10usize, None);
-    let mut i = 3;
-    while i < a.len() {
-        if is(a[i], "count") && i + 1 < a.len() {
-            let n = int(a[i + 1])?;
-            if n < 1 {
-                return Err(Error::syntax());
-            }
-            count = n as usize;
-        } else if is(a[i], "match") && i + 1 < a.len() {
-            let g = Glob::new(a[i + 1]);
-            pattern = (!g.matches_all()).then_some(g);
-        } else {
-            return Err(Error::syntax());
-        }
-        i += 2;
-    }
-    let accepts = |m: &[u8]| pattern.as_ref().map_or(true, |g| g.matches(m));
+    // The options are read once the key exists, as Redis reads them.
+    let scan = ElementScan::parse(&a[3..])?;
+    let count = scan.count;
+    let accepts = |m: &[u8]| scan.matches(m);
     let mut out = Vec::new();
     let mut push = |m: Member<'_>, text: String| {
         if accepts(&m) {

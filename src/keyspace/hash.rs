@@ -14,7 +14,6 @@
 use super::memory::malloc_size;
 use super::scan_hash;
 use crate::bytes::Bytes;
-use std::cell::Cell;
 use std::collections::HashSet;
 use std::fmt;
 use std::ops::Range;
@@ -87,27 +86,7 @@ pub(crate) fn shared_heap(len: usize) -> usize {
 
 // ----- randomness -----
 
-thread_local! {
-    /// Per-thread state, so random picks under a read lock need no shared write.
-    static RNG: Cell<u64> = Cell::new(ahash::RandomState::new().hash_one(std::thread::current().id()));
-}
-
-/// A random 64-bit number (splitmix64). Not for cryptography: it picks random elements.
-pub(crate) fn random_u64() -> u64 {
-    RNG.with(|state| {
-        let s = state.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
-        state.set(s);
-        let mut z = s;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    })
-}
-
-/// A random number in `0..n` (`n > 0`), without modulo bias worth speaking of.
-pub(crate) fn random_below(n: usize) -> usize {
-    ((u128::from(random_u64()) * n as u128) >> 64) as usize
-}
+pub(crate) use crate::rng::random_below;
 
 /// `count` random indexes below `n` (`n > 0`): with repeats, or distinct. Distinct indexes
 /// for `count >= n` are all of them in order, as Redis answers a count covering the whole

@@ -108,19 +108,10 @@ fn lfu_minutes(now_ms: u64) -> u32 {
     ((now_ms / 60_000) & 0xFFFF) as u32
 }
 
-/// A cheap per-thread xorshift: LFU's probabilistic increment and eviction sampling need
-/// speed, not quality.
+/// A random 64-bit number from the calling thread's generator (LFU's probabilistic
+/// increment and eviction sampling).
 pub(crate) fn random() -> u64 {
-    use std::cell::Cell;
-    thread_local!(static STATE: Cell<u64> = Cell::new(0x2545_F491_4F6C_DD1D ^ (&STATE as *const _ as u64)));
-    STATE.with(|s| {
-        let mut x = s.get();
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        s.set(x);
-        x
-    })
+    crate::rng::random_u64()
 }
 
 fn random_unit() -> f64 {

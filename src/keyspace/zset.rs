@@ -23,7 +23,6 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::fmt;
 use std::ops::Range;
-use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 
 /// Most members the compact encoding holds (Redis's `zset-max-listpack-entries`).
 pub(crate) const MAX_COMPACT_LEN: usize = 128;
@@ -38,49 +37,9 @@ fn member_cost(member: &[u8]) -> usize {
     alloc_size(ARC_HEADER + member.len())
 }
 
-// ----- a small PRNG -----
+// ----- randomness: the crate's generator -----
 
-/// A small, fast pseudo-random generator (splitmix64): skip-list levels and `ZRANDMEMBER`
-/// need cheap randomness, not cryptographic quality, and the crate has no `rand` dependency.
-#[derive(Debug, Clone)]
-pub(crate) struct Rng(u64);
-
-impl Rng {
-    /// A generator whose seed differs from every other one made by this process.
-    pub(crate) fn new() -> Rng {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        static BASE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-        // RandomState is seeded from the OS: different runs draw different sequences.
-        let base = *BASE.get_or_init(|| {
-            use std::hash::BuildHasher;
-            std::collections::hash_map::RandomState::new().hash_one(0u64)
-        });
-        let n = NEXT.fetch_add(1, AtomicOrdering::Relaxed);
-        let mut rng = Rng(base ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        rng.next_u64();
-        rng
-    }
-
-    /// A generator with a fixed seed, for reproducible tests.
-    #[cfg(test)]
-    pub(crate) fn with_seed(seed: u64) -> Rng {
-        Rng(seed)
-    }
-
-    /// The next 64 random bits.
-    pub(crate) fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `0..n` (`n > 0`), by Lemire's multiply-shift: the bias is below 2^-64 * n.
-    pub(crate) fn below(&mut self, n: u64) -> u64 {
-        ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
-    }
-}
+pub(crate) use crate::rng::Rng;
 
 // ----- ranges -----
 
