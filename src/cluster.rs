@@ -410,31 +410,12 @@ impl Cluster {
         if weights.iter().all(|&w| w == 0) {
             weights = vec![1; weights.len()];
         }
-        let mut held: Vec<Vec<u16>> = primaries
+        let held: Vec<Vec<u16>> = primaries
             .iter()
             .map(|&p| t.slots_of(p).into_iter().filter(|s| !moving.contains(s)).collect())
             .collect();
-        let mut load: Vec<u64> =
-            held.iter().map(|s| s.iter().map(|&x| weights[usize::from(x)]).sum()).collect();
-        let mut plan = Vec::new();
-        while primaries.len() > 1 {
-            let donor = (0..load.len()).max_by_key(|&i| load[i]).expect("primaries");
-            let taker = (0..load.len()).min_by_key(|&i| load[i]).expect("primaries");
-            let gap = load[donor] - load[taker];
-            // Moving weight w narrows the gap only if 0 < w < gap; w = gap / 2 closes it.
-            let best = held[donor]
-                .iter()
-                .enumerate()
-                .filter(|(_, &s)| (1..gap).contains(&weights[usize::from(s)]))
-                .max_by_key(|(_, &s)| weights[usize::from(s)].min(gap - weights[usize::from(s)]));
-            let Some((i, &slot)) = best else { break };
-            held[donor].swap_remove(i);
-            held[taker].push(slot);
-            let w = weights[usize::from(slot)];
-            load[donor] -= w;
-            load[taker] += w;
-            plan.push((slot, primaries[taker]));
-        }
+        let plan: Vec<(u16, NodeId)> =
+            crate::rebalance::plan(&weights, held).into_iter().map(|(s, i)| (s, primaries[i])).collect();
         let mut report = RebalanceProgress { slots_planned: plan.len(), slots_moved: 0, keys_moved: 0 };
         progress(&report);
         for (slot, to) in plan {

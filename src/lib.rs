@@ -40,7 +40,8 @@
 //!   keys each has moved); `events` — what a topology change published; `detector` — failure
 //!   detection and failover decisions as a state machine on the cluster's clock;
 //!   `replication` — the effects a primary streams to its replicas; `migration` — the
-//!   `ASK`/`TRYAGAIN`/`MOVED` rules a command meets on a moving slot; `rng` — a seeded PRNG;
+//!   `ASK`/`TRYAGAIN`/`MOVED` rules a command meets on a moving slot; `rebalance` — the
+//!   rebalance planner; `rng` — the crate's PRNG;
 //! - level 3: `node/` — per-slot locks, replication streams, failure detection and failover,
 //!   the slot mover (atomic and key-by-key), scaling, and the only place threads are spawned;
 //! - level 4: `cluster` (control plane: migrations, rebalance, faults, events), `chaos`
@@ -66,6 +67,7 @@ mod ids;
 mod keyspace;
 mod migration;
 mod node;
+mod rebalance;
 mod replication;
 mod reply;
 mod rng;
