@@ -50,7 +50,9 @@ pub struct NodeInfo {
 pub struct Topology {
     epoch: u64,
     nodes: Vec<NodeInfo>,
-    owners: Vec<Option<NodeId>>,
+    /// Shared between snapshots until one changes an owner: most changes (migration steps,
+    /// liveness) leave the 16384 owners alone, so the next snapshot costs no copy of them.
+    owners: std::sync::Arc<Vec<Option<NodeId>>>,
     /// Slots in a key-by-key migration: (slot, source shard, target shard, keys moved so
     /// far), ascending by slot. Shards, not nodes, so a failover on either side carries the
     /// migration over. This is the one record of a migration's state; the tables' flags
@@ -98,7 +100,7 @@ impl Topology {
             first = last + 1;
             cursor += per_node;
         }
-        Topology { epoch: 1, nodes, owners, moving: Vec::new() }
+        Topology { epoch: 1, nodes, owners: std::sync::Arc::new(owners), moving: Vec::new() }
     }
 
     /// The configuration epoch: it grows with every change.
@@ -149,6 +151,12 @@ impl Topology {
     /// How many slots `node` owns.
     pub(crate) fn slot_owner_count(&self, node: NodeId) -> usize {
         self.owners.iter().filter(|o| **o == Some(node)).count()
+    }
+
+    /// True if `other` has the same slot owners as this snapshot for certain (it shares
+    /// them): then only liveness can change a route between the two.
+    pub(crate) fn same_owners(&self, other: &Topology) -> bool {
+        std::sync::Arc::ptr_eq(&self.owners, &other.owners)
     }
 
     /// Slots with an owner.
@@ -250,7 +258,9 @@ impl Topology {
 
     /// Sets the owner of `slot` in a snapshot being built.
     pub(crate) fn set_owner(&mut self, slot: usize, owner: Option<NodeId>) {
-        self.owners[slot] = owner;
+        if self.owners[slot] != owner {
+            std::sync::Arc::make_mut(&mut self.owners)[slot] = owner;
+        }
     }
 }
 
