@@ -60,6 +60,8 @@ mod migration;
 mod node;
 mod replication;
 mod reply;
+#[cfg(feature = "server")]
+mod server;
 mod slot;
 mod topology;
 
@@ -74,8 +76,10 @@ pub use keyspace::list::ListEnd;
 pub use migration::MigrationProgress;
 pub use node::NodeStats;
 pub use reply::Reply;
+#[cfg(feature = "server")]
+pub use server::{Server, ServerConfig};
 pub use slot::{crc16, hash_tag, key_slot, SLOT_COUNT};
-pub use topology::{NodeInfo, Role, Topology};
+pub use topology::{NodeAddr, NodeInfo, Role, Topology};
 
 /// The README's examples run as doc tests.
 #[cfg(doctest)]

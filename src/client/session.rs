@@ -93,6 +93,17 @@ impl Session {
         self.queued.is_some()
     }
 
+    /// The last replicated write this session made (primary, offset), what its `WAIT`
+    /// waits for.
+    pub(crate) fn last_write(&self) -> Option<(crate::ids::NodeId, u64)> {
+        self.last_write
+    }
+
+    /// The client this session runs on.
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// Runs one command with this session's state, as [`Client::command`] does otherwise.
     ///
     /// # Errors
@@ -191,6 +202,12 @@ impl Session {
                 let spec = spec.filter(|spec| spec.check_arity(args.len()).is_ok());
                 let slot = spec.and_then(|spec| spec.slot(args).ok().flatten());
                 match slot.and_then(|s| self.client.registry.importer(s)) {
+                    // A session pinned to a node (a network connection) runs it there,
+                    // asked: the node answers as Redis does for an `ASKING` client.
+                    Some(_) if self.client.pinned.is_some() => {
+                        let node = self.client.pinned.map(|(n, _)| n).expect("pinned");
+                        self.client.command_at(node, true, args)
+                    }
                     Some(node) => self.client.command_at(node, true, args),
                     None => self.client.command(args),
                 }

@@ -7,6 +7,7 @@
 //! point against migration and failover. Each node's own thread does the work that is not a
 //! caller's command: active expiry now; replication, migration and heartbeats as they come.
 
+mod announce;
 mod blocking;
 mod evict;
 mod failover;

@@ -1,0 +1,416 @@
+//! One connection: read, parse, run in place, write; and the state Redis keeps per client.
+//!
+//! The loop reads what the socket has, runs every complete request in it (pipelining), and
+//! writes the replies in one go before it reads again. A client that does not read its
+//! replies therefore stops being read (backpressure): its memory stays at one read buffer
+//! and at most [`OUT_FLUSH`] of pending replies, where Redis 7.0 lets the output grow.
+//!
+//! Pushes (pub/sub messages) reach a connection through its push channel
+//! ([`Conn::push_sender`]); the loop writes them between requests, as RESP3 pushes or RESP2
+//! arrays.
+
+use super::resp::{self, Limits, Parser};
+use super::{ClientEntry, ClientMeta, Shared};
+use crate::client::{is_blocking_command, Session};
+use crate::error::Error;
+use crate::ids::NodeId;
+use crate::reply::Reply;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
+
+/// Pending replies past this size are written before more requests run.
+pub(crate) const OUT_FLUSH: usize = 64 * 1024;
+
+/// The smallest read.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// The largest single reservation for a big bulk string (it is read in pieces of this).
+const READ_MAX: usize = 4 << 20;
+
+/// A reply that is not ready yet (a blocking pop, `WAIT`, a manual failover).
+pub(crate) type Pending = Pin<Box<dyn Future<Output = Result<Reply, Error>> + Send>>;
+
+/// What running one request asks of the loop.
+pub(crate) enum Step {
+    /// The reply, if any, is in the output buffer.
+    Done,
+    /// Write the output, then close (`QUIT`, a protocol error).
+    Close,
+    /// Write the output, wait for this reply, then go on. `bool`: a nil is RESP2's null
+    /// array.
+    Wait(Pending, bool),
+}
+
+/// `CLIENT REPLY` modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReplyMode {
+    On,
+    Off,
+    /// Skip the next command's reply.
+    Skip,
+}
+
+/// The per-connection state Redis keeps.
+pub(crate) struct Conn {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) entry: Arc<ClientEntry>,
+    /// The node this connection talks to.
+    pub(crate) node: NodeId,
+    /// `MULTI`/`WATCH`/`ASKING`/`READONLY`, on a client pinned to `node`.
+    pub(crate) session: Session,
+    /// RESP version: 2 or 3 (`HELLO`).
+    pub(crate) proto: u8,
+    pub(crate) authed: bool,
+    pub(crate) reply_mode: ReplyMode,
+    /// Replies of this command are dropped (`CLIENT REPLY OFF|SKIP`).
+    pub(crate) muted: bool,
+    pub(crate) parser: Parser,
+    /// Where pushes for this connection are sent (pub/sub delivers here).
+    push_tx: mpsc::UnboundedSender<Reply>,
+}
+
+impl Conn {
+    /// A sender of pushes to this connection (pub/sub messages, invalidations).
+    #[allow(dead_code)]
+    pub(crate) fn push_sender(&self) -> mpsc::UnboundedSender<Reply> {
+        self.push_tx.clone()
+    }
+
+    pub(crate) fn limits(&self) -> Limits {
+        Limits { max_bulk: self.shared.params.lock().proto_max_bulk_len, authed: self.authed }
+    }
+
+    /// Appends `r` as this connection's protocol encodes it, unless replies are muted.
+    pub(crate) fn emit(&self, out: &mut Vec<u8>, r: &Result<Reply, Error>, null_array: bool) {
+        if self.muted {
+            return;
+        }
+        let addr = |id: NodeId| self.shared.addr_of(id);
+        match r {
+            Ok(reply) => resp::encode(out, reply, self.proto, null_array, &addr),
+            Err(e) => resp::push_error(out, e, &addr),
+        }
+    }
+
+    /// Runs one request (`args` not empty), appending its reply to `out`.
+    fn execute(&mut self, args: &[&[u8]], out: &mut Vec<u8>) -> Step {
+        self.shared.commands.fetch_add(1, Ordering::Relaxed);
+        self.muted = self.reply_mode != ReplyMode::On;
+        if self.reply_mode == ReplyMode::Skip {
+            self.reply_mode = ReplyMode::On;
+        }
+        let mut name = [0u8; 24];
+        let lower = match name.get_mut(..args[0].len()) {
+            Some(n) => {
+                n.copy_from_slice(args[0]);
+                n.make_ascii_lowercase();
+                &*n
+            }
+            None => &b"\xff"[..],
+        };
+        self.touch(lower);
+        let step = self.dispatch(lower, args, out);
+        self.muted = false;
+        step
+    }
+
+    /// Records the last command and activity for `CLIENT LIST`.
+    fn touch(&self, name: &[u8]) {
+        let mut m = self.entry.meta.lock();
+        m.last_active = Some(Instant::now());
+        if m.last_cmd.as_bytes() != name {
+            m.last_cmd = String::from_utf8_lossy(name).into_owned();
+        }
+    }
+
+    fn dispatch(&mut self, name: &[u8], args: &[&[u8]], out: &mut Vec<u8>) -> Step {
+        if !self.authed && !matches!(name, b"auth" | b"hello" | b"quit" | b"reset") {
+            resp::push_error_text(out, b"NOAUTH Authentication required.");
+            return Step::Done;
+        }
+        if self.session.in_transaction()
+            && !matches!(name, b"exec" | b"discard" | b"multi" | b"watch" | b"quit" | b"reset")
+        {
+            let r = self.session.command(args);
+            self.emit(out, &r, false);
+            return Step::Done;
+        }
+        match name {
+            b"quit" => {
+                self.emit(out, &Ok(Reply::ok()), false);
+                return Step::Close;
+            }
+            b"hello" | b"auth" | b"select" | b"client" | b"reset" | b"time" | b"command" | b"config"
+            | b"info" | b"randomkey" | b"function" | b"script" | b"lastsave" | b"role" | b"cluster"
+            | b"flushall" | b"flushdb" => {
+                if let Some(step) = self.admin(name, args, out) {
+                    return step;
+                }
+            }
+            b"wait" => return self.wait(args, out),
+            _ if is_blocking_command(name) => {
+                let client = self.session.client().clone();
+                let words: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
+                self.shared.blocked.fetch_add(1, Ordering::Relaxed);
+                let shared = self.shared.clone();
+                let null_array = matches!(
+                    name,
+                    b"blpop" | b"brpop" | b"bzpopmin" | b"bzpopmax" | b"blmpop" | b"bzmpop"
+                );
+                return Step::Wait(
+                    Box::pin(async move {
+                        let r = tokio::task::spawn_blocking(move || client.command(&words)).await;
+                        shared.blocked.fetch_sub(1, Ordering::Relaxed);
+                        r.unwrap_or_else(|_| Err(Error::msg("the blocked command failed")))
+                    }),
+                    null_array,
+                );
+            }
+            _ => {}
+        }
+        let r = self.session.command(args);
+        let null_array = match name {
+            b"exec" | b"lmpop" | b"zmpop" => true,
+            b"lpop" | b"rpop" => args.len() == 3,
+            _ => false,
+        };
+        self.emit(out, &r, null_array);
+        Step::Done
+    }
+
+    /// `WAIT numreplicas timeout`, waited for without holding a thread.
+    fn wait(&mut self, args: &[&[u8]], out: &mut Vec<u8>) -> Step {
+        if self.session.in_transaction() || args.len() != 3 {
+            let r = self.session.command(args);
+            self.emit(out, &r, false);
+            return Step::Done;
+        }
+        let parse = |a: &[u8]| {
+            std::str::from_utf8(a)
+                .ok()
+                .and_then(|s| s.parse::<i64>().ok())
+                .ok_or_else(|| Error::msg("value is not an integer or out of range"))
+        };
+        let parsed = parse(args[1]).and_then(|n| {
+            let t =
+                parse(args[2]).map_err(|_| Error::msg("timeout is not an integer or out of range"))?;
+            if t < 0 {
+                return Err(Error::msg("timeout is negative"));
+            }
+            Ok((n.max(0) as usize, t as u64))
+        });
+        let (n, timeout_ms) = match parsed {
+            Ok(p) => p,
+            Err(e) => {
+                self.emit(out, &Err(e), false);
+                return Step::Done;
+            }
+        };
+        let write = self.session.last_write();
+        let client = self.session.client().clone();
+        let deadline = (timeout_ms > 0).then(|| Instant::now() + Duration::from_millis(timeout_ms));
+        Step::Wait(
+            Box::pin(async move {
+                loop {
+                    let acked = client.acked(write, n);
+                    if acked >= n || deadline.is_some_and(|d| Instant::now() >= d) {
+                        return Ok(Reply::Int(acked as i64));
+                    }
+                    // Replicas apply within microseconds to milliseconds: poll on a timer,
+                    // which holds no thread.
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }),
+            false,
+        )
+    }
+}
+
+/// Serves one connection to node `node` until it closes, the node is killed, the client is
+/// killed, or the server stops.
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    node: NodeId,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    mut stop: watch::Receiver<bool>,
+) {
+    shared.total_connections.fetch_add(1, Ordering::Relaxed);
+    let maxclients = shared.params.lock().maxclients;
+    if shared.connected.fetch_add(1, Ordering::AcqRel) >= maxclients {
+        shared.connected.fetch_sub(1, Ordering::AcqRel);
+        shared.rejected_connections.fetch_add(1, Ordering::Relaxed);
+        let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
+        return;
+    }
+    let id = shared.next_client_id();
+    let laddr = stream.local_addr().unwrap_or(peer);
+    let entry = Arc::new(ClientEntry {
+        id,
+        addr: peer,
+        laddr,
+        created: Instant::now(),
+        meta: parking_lot::Mutex::new(ClientMeta { resp: 2, multi: -1, ..ClientMeta::default() }),
+        kill: tokio::sync::Notify::new(),
+    });
+    shared.clients.lock().insert(id, entry.clone());
+    let mut up = shared.up.get(&node).map(|u| u.subscribe());
+    let (push_tx, mut push_rx) = mpsc::unbounded_channel();
+    let authed = shared.params.lock().requirepass.is_none();
+    let mut conn = Conn {
+        session: shared.client.at_node(node).session(),
+        shared: shared.clone(),
+        entry: entry.clone(),
+        node,
+        proto: 2,
+        authed,
+        reply_mode: ReplyMode::On,
+        muted: false,
+        parser: Parser::default(),
+        push_tx,
+    };
+    let (mut rd, mut wr) = stream.split();
+    let mut inbuf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+    let mut start = 0usize;
+    let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+    'conn: loop {
+        // Run every complete request the buffer holds.
+        loop {
+            let parsed = conn.parser.parse(&inbuf[start..], conn.limits());
+            let frame = match parsed {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break,
+                Err(text) => {
+                    let mut e = b"ERR Protocol error: ".to_vec();
+                    e.extend_from_slice(&text);
+                    resp::push_error_text(&mut out, &e);
+                    let _ = wr.write_all(&out).await;
+                    break 'conn;
+                }
+            };
+            let base = start;
+            start += frame.len;
+            if frame.args.is_empty() {
+                continue;
+            }
+            let step = {
+                let args = frame.args.slices(&inbuf[base..]);
+                conn.execute(&args, &mut out)
+            };
+            match step {
+                Step::Done => {}
+                Step::Close => {
+                    let _ = wr.write_all(&out).await;
+                    break 'conn;
+                }
+                Step::Wait(mut pending, null_array) => {
+                    if wr.write_all(&out).await.is_err() {
+                        break 'conn;
+                    }
+                    out.clear();
+                    // Wait for the reply; a client that hangs up meanwhile is let go.
+                    let r = loop {
+                        tokio::select! {
+                            r = &mut pending => break r,
+                            n = read_more(&mut rd, &mut inbuf, READ_CHUNK) => {
+                                let limit = shared.params.lock().client_query_buffer_limit;
+                                if n == 0 || inbuf.len() > limit {
+                                    break 'conn;
+                                }
+                            }
+                            _ = entry.kill.notified() => break 'conn,
+                            _ = stop.wait_for(|s| *s) => break 'conn,
+                        }
+                    };
+                    conn.emit(&mut out, &r, null_array);
+                }
+            }
+            if out.len() >= OUT_FLUSH {
+                if wr.write_all(&out).await.is_err() {
+                    break 'conn;
+                }
+                out.clear();
+            }
+        }
+        if !out.is_empty() {
+            if wr.write_all(&out).await.is_err() {
+                break;
+            }
+            out.clear();
+            // A huge reply leaves a huge buffer behind: give it back.
+            if out.capacity() > 4 * OUT_FLUSH {
+                out = Vec::with_capacity(READ_CHUNK);
+            }
+        }
+        // Keep the unparsed tail at the front of the buffer.
+        if start == inbuf.len() {
+            inbuf.clear();
+            if inbuf.capacity() > READ_MAX {
+                inbuf = Vec::with_capacity(READ_CHUNK);
+            }
+        } else if start > 0 {
+            inbuf.drain(..start);
+        }
+        start = 0;
+        let (limit, idle) = {
+            let p = shared.params.lock();
+            (p.client_query_buffer_limit, p.timeout)
+        };
+        if inbuf.len() > limit {
+            // Redis closes a client past client-query-buffer-limit without a reply.
+            break;
+        }
+        let want = conn.parser.need().map_or(READ_CHUNK, |n| n.saturating_sub(inbuf.len()));
+        let want = want.clamp(READ_CHUNK, READ_MAX);
+        let idle_timer = async {
+            if idle.is_zero() {
+                std::future::pending::<()>().await
+            } else {
+                tokio::time::sleep(idle).await
+            }
+        };
+        tokio::select! {
+            n = read_more(&mut rd, &mut inbuf, want) => {
+                if n == 0 {
+                    break;
+                }
+            }
+            push = push_rx.recv() => {
+                if let Some(p) = push {
+                    conn.emit(&mut out, &Ok(p), false);
+                }
+            }
+            _ = entry.kill.notified() => break,
+            _ = stop.wait_for(|s| *s) => break,
+            _ = node_down(&mut up) => break,
+            _ = idle_timer => break,
+        }
+    }
+    drop(conn);
+    shared.clients.lock().remove(&id);
+    shared.connected.fetch_sub(1, Ordering::AcqRel);
+}
+
+/// Resolves when the node this connection belongs to is killed.
+async fn node_down(up: &mut Option<watch::Receiver<bool>>) {
+    match up {
+        Some(rx) => {
+            let _ = rx.wait_for(|u| !*u).await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// Reads at least one byte into the spare room of `buf` (growing it by `want`); 0 at the end
+/// of the stream or on an error.
+async fn read_more(rd: &mut tokio::net::tcp::ReadHalf<'_>, buf: &mut Vec<u8>, want: usize) -> usize {
+    buf.reserve(want);
+    rd.read_buf(buf).await.unwrap_or(0)
+}
