@@ -178,6 +178,7 @@ impl Topology {
     }
 
     /// Changes the address of one node in a snapshot being built.
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
     pub(crate) fn set_addr(&mut self, id: NodeId, addr: NodeAddr) {
         if let Some(n) = self.node_mut(id) {
             n.addr = addr;

@@ -13,6 +13,7 @@ mod transaction;
 mod zsets;
 
 pub use info::ClusterStats;
+#[cfg(feature = "server")]
 pub(crate) use pinned::{command_docs, command_keys, is_blocking_command};
 pub use session::Session;
 pub use transaction::Transaction;

@@ -2,6 +2,8 @@
 //! commands for slots the node does not serve answer `MOVED`, a replica serves reads only after
 //! `READONLY`, and keyless commands (`DBSIZE`, `KEYS`, `SCAN`, `FLUSHALL`, `RANDOMKEY`) answer
 //! for that node alone, as a cluster-aware client expects when it fans them out.
+// Without the server, only the pinned face used in process remains.
+#![cfg_attr(not(feature = "server"), allow(dead_code))]
 
 use super::Client;
 use crate::bytes::Bytes;

@@ -95,11 +95,13 @@ impl Session {
 
     /// The last replicated write this session made (primary, offset), what its `WAIT`
     /// waits for.
+    #[cfg(feature = "server")]
     pub(crate) fn last_write(&self) -> Option<(crate::ids::NodeId, u64)> {
         self.last_write
     }
 
     /// The client this session runs on.
+    #[cfg(feature = "server")]
     pub(crate) fn client(&self) -> &Client {
         &self.client
     }

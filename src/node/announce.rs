@@ -1,5 +1,6 @@
 //! Node addresses and liveness as a network front end needs them: publishing the addresses
 //! nodes are served at, and telling whether a node's process is up.
+#![cfg_attr(not(feature = "server"), allow(dead_code))]
 
 use super::Registry;
 use crate::ids::NodeId;
