@@ -515,6 +515,7 @@ impl Conn {
                 match lower(a[2]).as_str() {
                     "on" => {
                         self.reply_mode = ReplyMode::On;
+                        self.muted = false;
                         Ok(Reply::ok())
                     }
                     "off" => {

@@ -363,7 +363,7 @@ impl Server {
     }
 
     fn stop_now(&mut self) {
-        let _ = self.stop.send(true);
+        self.stop.send_replace(true);
         if let Some(rt) = self.runtime.take() {
             if tokio::runtime::Handle::try_current().is_ok() {
                 // Inside another runtime (an async test) blocking is not allowed.
@@ -428,12 +428,12 @@ async fn watch_nodes(
                 if let Some(task) = open.remove(&id) {
                     task.abort();
                 }
-                let _ = up.send(false);
+                up.send_replace(false);
             } else if !down && !listening {
                 let Some(&addr) = shared.ports.get(&id) else { continue };
                 // The old socket is closed; the port is ours again (SO_REUSEADDR).
                 if let Ok(l) = tokio::net::TcpListener::bind(addr).await {
-                    let _ = up.send(true);
+                    up.send_replace(true);
                     open.insert(id, tokio::spawn(accept_loop(shared.clone(), id, l, stop.clone())));
                 }
             }
