@@ -14,7 +14,7 @@ mod zsets;
 
 pub use info::ClusterStats;
 #[cfg(feature = "server")]
-pub(crate) use pinned::{command_docs, command_keys, is_blocking_command};
+pub(crate) use pinned::{command_docs, command_keys, is_blocking_command, BlockStart};
 pub use session::Session;
 pub use transaction::Transaction;
 
@@ -319,7 +319,7 @@ impl Client {
             let a: Vec<&[u8]> = words.iter().map(|w| &**w).collect();
             f(db, now, &a).transpose()
         });
-        let (id, outcome) = self.learn(self.registry.block(slot, keys, self.via(slot), serve))?;
+        let (id, outcome) = self.learn(self.registry.block(slot, keys, self.via(slot), serve, None))?;
         let rx = match outcome {
             Blocking::Done(reply) => return reply,
             Blocking::Waiting(rx) => rx,

@@ -255,3 +255,61 @@ pub(crate) fn command_keys<'a>(args: &[&'a [u8]]) -> Result<Vec<&'a [u8]>, Error
 pub(crate) fn is_blocking_command(name: &[u8]) -> bool {
     crate::command::lookup(name).is_some_and(|s| matches!(s.handler, Handler::Blocking(..)))
 }
+
+/// A blocking command started without blocking the caller's thread.
+#[cfg(feature = "server")]
+pub(crate) enum BlockStart {
+    /// It ran at once (or failed before waiting).
+    Done(Result<Reply, Error>),
+    /// It waits: its reply arrives on `rx`, after which `wake` (given to
+    /// [`Client::block_async`]) is called; `timeout` None waits forever.
+    Waiting {
+        slot: u16,
+        id: u64,
+        rx: crossbeam_channel::Receiver<Result<Reply, Error>>,
+        timeout: Option<Duration>,
+    },
+}
+
+#[cfg(feature = "server")]
+impl Client {
+    /// Starts a blocking command (`BLPOP` ...) as [`Client::command`] would run it, but
+    /// instead of parking the thread when it must wait, hands back where its reply will
+    /// arrive; `wake` is called when it does. The caller owns the timeout: when it passes,
+    /// [`Client::block_cancel`] takes the waiter off its queue.
+    pub(crate) fn block_async(&self, args: &[&[u8]], wake: crate::node::Wake) -> BlockStart {
+        let Some((_, spec)) = crate::command::lookup_id(args[0]) else {
+            return BlockStart::Done(self.command(args));
+        };
+        let Handler::Blocking(f, timeout) = spec.handler else {
+            return BlockStart::Done(self.command(args));
+        };
+        let start = || -> Result<BlockStart, Error> {
+            spec.check_arity(args.len())?;
+            let slot = spec.slot(args)?.ok_or_else(|| Error::arity(spec.name))?;
+            if let Some((node, _)) = self.pinned {
+                self.replica_gate(node, spec, slot)?;
+            }
+            let timeout = timeout.parse(args)?;
+            let keys = spec.keys(args)?.into_iter().map(Box::from).collect();
+            let words: Vec<Box<[u8]>> = args.iter().map(|w| Box::from(*w)).collect();
+            let serve: crate::node::Serve = Box::new(move |db, now| {
+                let a: Vec<&[u8]> = words.iter().map(|w| &**w).collect();
+                f(db, now, &a).transpose()
+            });
+            let (id, outcome) =
+                self.learn(self.registry.block(slot, keys, self.via(slot), serve, Some(wake)))?;
+            Ok(match outcome {
+                crate::node::Blocking::Done(r) => BlockStart::Done(r),
+                crate::node::Blocking::Waiting(rx) => BlockStart::Waiting { slot, id, rx, timeout },
+            })
+        };
+        start().unwrap_or_else(|e| BlockStart::Done(Err(e)))
+    }
+
+    /// Takes a waiter of [`Client::block_async`] off its queue; false if it was served
+    /// meanwhile (its reply is on its channel) or is moving with its slot.
+    pub(crate) fn block_cancel(&self, slot: u16, id: u64) -> bool {
+        self.registry.cancel_block(slot, id)
+    }
+}

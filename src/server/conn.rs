@@ -11,7 +11,7 @@
 
 use super::resp::{self, Limits, Parser};
 use super::{ClientEntry, ClientMeta, Shared};
-use crate::client::{is_blocking_command, Session};
+use crate::client::{is_blocking_command, BlockStart, Client, Session};
 use crate::error::Error;
 use crate::ids::NodeId;
 use crate::reply::Reply;
@@ -155,24 +155,7 @@ impl Conn {
                 }
             }
             b"wait" => return self.wait(args, out),
-            _ if is_blocking_command(name) => {
-                let client = self.session.client().clone();
-                let words: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
-                self.shared.blocked.fetch_add(1, Ordering::Relaxed);
-                let shared = self.shared.clone();
-                let null_array = matches!(
-                    name,
-                    b"blpop" | b"brpop" | b"bzpopmin" | b"bzpopmax" | b"blmpop" | b"bzmpop"
-                );
-                return Step::Wait(
-                    Box::pin(async move {
-                        let r = tokio::task::spawn_blocking(move || client.command(&words)).await;
-                        shared.blocked.fetch_sub(1, Ordering::Relaxed);
-                        r.unwrap_or_else(|_| Err(Error::msg("the blocked command failed")))
-                    }),
-                    null_array,
-                );
-            }
+            _ if is_blocking_command(name) => return self.blocking(name, args, out),
             _ => {}
         }
         let r = self.session.command(args);
@@ -183,6 +166,79 @@ impl Conn {
         };
         self.emit(out, &r, null_array);
         Step::Done
+    }
+
+    /// A blocking command (`BLPOP` and friends): run at once if it can be served, else
+    /// waited for on this connection's task. The waiter is woken by the write that serves
+    /// it; no thread is held, so 10,000 blocked connections cost memory, not threads.
+    fn blocking(&mut self, name: &[u8], args: &[&[u8]], out: &mut Vec<u8>) -> Step {
+        let null_array =
+            matches!(name, b"blpop" | b"brpop" | b"bzpopmin" | b"bzpopmax" | b"blmpop" | b"bzmpop");
+        let notify = Arc::new(tokio::sync::Notify::new());
+        let wake = {
+            let notify = notify.clone();
+            Arc::new(move || notify.notify_one()) as crate::node::Wake
+        };
+        let client = self.session.client().clone();
+        let (slot, id, rx, timeout) = match client.block_async(args, wake) {
+            BlockStart::Done(r) => {
+                self.emit(out, &r, null_array);
+                return Step::Done;
+            }
+            BlockStart::Waiting { slot, id, rx, timeout } => (slot, id, rx, timeout),
+        };
+        let shared = self.shared.clone();
+        shared.blocked.fetch_add(1, Ordering::Relaxed);
+        // Takes the waiter off its queue if this future is dropped first (the client hung
+        // up, was killed, or the server stops).
+        let guard = CancelOnDrop { client: client.clone(), slot, id, done: false, shared };
+        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        Step::Wait(
+            Box::pin(async move {
+                let mut guard = guard;
+                let gone = || Err(Error::ClusterDown(crate::error::ClusterDownReason::Down));
+                loop {
+                    match rx.try_recv() {
+                        Ok(r) => {
+                            guard.done = true;
+                            return r;
+                        }
+                        Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                            guard.done = true;
+                            return gone();
+                        }
+                        Err(crossbeam_channel::TryRecvError::Empty) => {}
+                    }
+                    let timer = async {
+                        match deadline {
+                            Some(d) => tokio::time::sleep_until(d).await,
+                            None => std::future::pending().await,
+                        }
+                    };
+                    tokio::select! {
+                        _ = notify.notified() => continue,
+                        _ = timer => {}
+                    }
+                    // Timed out: a reply that raced the timeout is taken, not cancelled.
+                    loop {
+                        if let Ok(r) = rx.try_recv() {
+                            guard.done = true;
+                            return r;
+                        }
+                        if client.block_cancel(slot, id) {
+                            guard.done = true;
+                            return Ok(Reply::Nil);
+                        }
+                        // Served meanwhile (the reply is on its way) or moving with its slot.
+                        tokio::select! {
+                            _ = notify.notified() => {}
+                            _ = tokio::time::sleep(Duration::from_millis(1)) => {}
+                        }
+                    }
+                }
+            }),
+            null_array,
+        )
     }
 
     /// `WAIT numreplicas timeout`, waited for without holding a thread.
@@ -396,6 +452,24 @@ pub(crate) async fn run(
     drop(conn);
     shared.clients.lock().remove(&id);
     shared.connected.fetch_sub(1, Ordering::AcqRel);
+}
+
+/// A blocked command's waiter, taken off its queue unless it was answered.
+struct CancelOnDrop {
+    client: Client,
+    slot: u16,
+    id: u64,
+    done: bool,
+    shared: Arc<Shared>,
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if !self.done {
+            self.client.block_cancel(self.slot, self.id);
+        }
+        self.shared.blocked.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Resolves when the node this connection belongs to is killed.
