@@ -58,7 +58,18 @@ impl Client {
     /// What a replica answers for a keyed command of `spec` on `slot` before running it: a
     /// replica serves reads of its own primary's slots after `READONLY`, and sends everything
     /// else to the slot's owner with `MOVED`, as a Redis replica does.
+    #[inline]
     pub(super) fn replica_gate(&self, node: NodeId, spec: &Spec, slot: u16) -> Result<(), Error> {
+        // The hot case, with no shared write: the route names this node, so it is the
+        // primary serving the slot.
+        if self.registry.route_id(slot) == node.0 {
+            return Ok(());
+        }
+        self.replica_gate_slow(node, spec, slot)
+    }
+
+    #[cold]
+    fn replica_gate_slow(&self, node: NodeId, spec: &Spec, slot: u16) -> Result<(), Error> {
         let t = self.registry.topology();
         let Some(Role::Replica { of }) = t.node(node).map(|n| n.role) else { return Ok(()) };
         let owner = t.slot_owner(slot);

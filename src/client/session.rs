@@ -100,6 +100,24 @@ impl Session {
         self.last_write
     }
 
+    /// Runs a command that is none of the session's own words (`MULTI`, `EXEC`, `WATCH`,
+    /// `ASKING`, `READONLY`, `WAIT`, ...) straight on the client, keeping `WAIT`'s record of
+    /// the last write; None while a transaction or an `ASKING` is open (then
+    /// [`Session::command`] must run it).
+    #[cfg(feature = "server")]
+    pub(crate) fn command_plain(&mut self, args: &[&[u8]]) -> Option<Result<Reply, Error>> {
+        if self.queued.is_some() || self.asking {
+            return None;
+        }
+        let before = crate::node::last_write();
+        let reply = self.client.command(args);
+        let after = crate::node::last_write();
+        if after != before {
+            self.last_write = after;
+        }
+        Some(reply)
+    }
+
     /// The client this session runs on.
     #[cfg(feature = "server")]
     pub(crate) fn client(&self) -> &Client {

@@ -626,7 +626,10 @@ impl Conn {
             }
             "resetstat" => {
                 self.shared.client.command(&["CONFIG", "RESETSTAT"])?;
-                self.shared.commands.store(0, Ordering::Relaxed);
+                self.shared.commands_closed.store(0, Ordering::Relaxed);
+                for c in self.shared.clients.lock().values() {
+                    c.commands.store(0, Ordering::Relaxed);
+                }
                 Ok(Reply::ok())
             }
             "rewrite" => Err(Error::msg("The server is running without a config file").into()),
@@ -722,6 +725,7 @@ impl Conn {
         p.proto_max_bulk_len = bulk;
         p.client_query_buffer_limit = qbuf;
         p.other.extend(store);
+        self.shared.publish_limits(&p);
         Ok(Reply::ok())
     }
 
@@ -804,7 +808,7 @@ impl Conn {
                  evicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\n\
                  pubsub_patterns:0\r\n\r\n",
                 shared.total_connections.load(Ordering::Relaxed),
-                shared.commands.load(Ordering::Relaxed),
+                shared.commands(),
                 shared.rejected_connections.load(Ordering::Relaxed),
                 stats.expired,
                 stats.evictions,

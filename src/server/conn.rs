@@ -18,12 +18,12 @@ use crate::reply::Reply;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 /// Pending replies past this size are written before more requests run.
 pub(crate) const OUT_FLUSH: usize = 64 * 1024;
@@ -74,6 +74,10 @@ pub(crate) struct Conn {
     pub(crate) parser: Parser,
     /// Where pushes for this connection are sent (pub/sub delivers here).
     push_tx: mpsc::UnboundedSender<Reply>,
+    /// Commands run since the last [`Conn::publish`].
+    commands: u64,
+    /// The last command's lowercase name.
+    last_cmd: Vec<u8>,
 }
 
 impl Conn {
@@ -84,7 +88,8 @@ impl Conn {
     }
 
     pub(crate) fn limits(&self) -> Limits {
-        Limits { max_bulk: self.shared.params.lock().proto_max_bulk_len, authed: self.authed }
+        let max_bulk = self.shared.hot.proto_max_bulk_len.load(Ordering::Relaxed);
+        Limits { max_bulk, authed: self.authed }
     }
 
     /// Appends `r` as this connection's protocol encodes it, unless replies are muted.
@@ -101,7 +106,7 @@ impl Conn {
 
     /// Runs one request (`args` not empty), appending its reply to `out`.
     fn execute(&mut self, args: &[&[u8]], out: &mut Vec<u8>) -> Step {
-        self.shared.commands.fetch_add(1, Ordering::Relaxed);
+        self.commands += 1;
         self.muted = self.reply_mode != ReplyMode::On;
         if self.reply_mode == ReplyMode::Skip {
             self.reply_mode = ReplyMode::On;
@@ -115,18 +120,27 @@ impl Conn {
             }
             None => &b"\xff"[..],
         };
-        self.touch(lower);
+        if self.last_cmd != lower {
+            self.last_cmd.clear();
+            self.last_cmd.extend_from_slice(lower);
+        }
         let step = self.dispatch(lower, args, out);
         self.muted = false;
         step
     }
 
-    /// Records the last command and activity for `CLIENT LIST`.
-    fn touch(&self, name: &[u8]) {
+    /// Publishes what this connection did since the last call (a batch of requests): the
+    /// command count, the last command and the time, for `INFO` and `CLIENT LIST`. Once per
+    /// batch, not per command, so pipelined requests touch no shared counter.
+    fn publish(&mut self) {
+        if self.commands == 0 {
+            return;
+        }
+        self.entry.commands.fetch_add(std::mem::take(&mut self.commands), Ordering::Relaxed);
         let mut m = self.entry.meta.lock();
         m.last_active = Some(Instant::now());
-        if m.last_cmd.as_bytes() != name {
-            m.last_cmd = String::from_utf8_lossy(name).into_owned();
+        if m.last_cmd.as_bytes() != self.last_cmd.as_slice() {
+            m.last_cmd = String::from_utf8_lossy(&self.last_cmd).into_owned();
         }
     }
 
@@ -158,7 +172,19 @@ impl Conn {
             _ if is_blocking_command(name) => return self.blocking(name, args, out),
             _ => {}
         }
-        let r = self.session.command(args);
+        let session_word = matches!(
+            name,
+            b"multi"
+                | b"exec"
+                | b"discard"
+                | b"watch"
+                | b"unwatch"
+                | b"readonly"
+                | b"readwrite"
+                | b"asking"
+        );
+        let plain = if session_word { None } else { self.session.command_plain(args) };
+        let r = plain.unwrap_or_else(|| self.session.command(args));
         let null_array = match name {
             b"exec" | b"lmpop" | b"zmpop" => true,
             b"lpop" | b"rpop" => args.len() == 3,
@@ -291,13 +317,7 @@ impl Conn {
 
 /// Serves one connection to node `node` until it closes, the node is killed, the client is
 /// killed, or the server stops.
-pub(crate) async fn run(
-    shared: Arc<Shared>,
-    node: NodeId,
-    mut stream: TcpStream,
-    peer: SocketAddr,
-    mut stop: watch::Receiver<bool>,
-) {
+pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream, peer: SocketAddr) {
     shared.total_connections.fetch_add(1, Ordering::Relaxed);
     let maxclients = shared.params.lock().maxclients;
     if shared.connected.fetch_add(1, Ordering::AcqRel) >= maxclients {
@@ -310,6 +330,8 @@ pub(crate) async fn run(
     let laddr = stream.local_addr().unwrap_or(peer);
     let entry = Arc::new(ClientEntry {
         id,
+        node,
+        commands: AtomicU64::new(0),
         addr: peer,
         laddr,
         created: Instant::now(),
@@ -317,7 +339,11 @@ pub(crate) async fn run(
         kill: tokio::sync::Notify::new(),
     });
     shared.clients.lock().insert(id, entry.clone());
-    let mut up = shared.up.get(&node).map(|u| u.subscribe());
+    // A node killed while this connection was being accepted: its watcher may have
+    // missed this entry.
+    if shared.client.node_is_down(node) {
+        entry.kill.notify_one();
+    }
     let (push_tx, mut push_rx) = mpsc::unbounded_channel();
     let authed = shared.params.lock().requirepass.is_none();
     let mut conn = Conn {
@@ -331,6 +357,8 @@ pub(crate) async fn run(
         muted: false,
         parser: Parser::default(),
         push_tx,
+        commands: 0,
+        last_cmd: Vec::new(),
     };
     let (mut rd, mut wr) = stream.split();
     let mut inbuf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
@@ -338,8 +366,9 @@ pub(crate) async fn run(
     let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     'conn: loop {
         // Run every complete request the buffer holds.
+        let mut limits = conn.limits();
         loop {
-            let parsed = conn.parser.parse(&inbuf[start..], conn.limits());
+            let parsed = conn.parser.parse(&inbuf[start..], limits);
             let frame = match parsed {
                 Ok(Some(frame)) => frame,
                 Ok(None) => break,
@@ -360,6 +389,8 @@ pub(crate) async fn run(
                 let args = frame.args.slices(&inbuf[base..]);
                 conn.execute(&args, &mut out)
             };
+            // AUTH/HELLO may have changed what the next request may be.
+            limits.authed = conn.authed;
             match step {
                 Step::Done => {}
                 Step::Close => {
@@ -376,13 +407,12 @@ pub(crate) async fn run(
                         tokio::select! {
                             r = &mut pending => break r,
                             n = read_more(&mut rd, &mut inbuf, READ_CHUNK) => {
-                                let limit = shared.params.lock().client_query_buffer_limit;
+                                let limit = shared.hot.client_query_buffer_limit.load(Ordering::Relaxed);
                                 if n == 0 || inbuf.len() > limit {
                                     break 'conn;
                                 }
                             }
                             _ = entry.kill.notified() => break 'conn,
-                            _ = stop.wait_for(|s| *s) => break 'conn,
                         }
                     };
                     conn.emit(&mut out, &r, null_array);
@@ -395,6 +425,7 @@ pub(crate) async fn run(
                 out.clear();
             }
         }
+        conn.publish();
         if !out.is_empty() {
             if wr.write_all(&out).await.is_err() {
                 break;
@@ -415,10 +446,8 @@ pub(crate) async fn run(
             inbuf.drain(..start);
         }
         start = 0;
-        let (limit, idle) = {
-            let p = shared.params.lock();
-            (p.client_query_buffer_limit, p.timeout)
-        };
+        let limit = shared.hot.client_query_buffer_limit.load(Ordering::Relaxed);
+        let idle = Duration::from_millis(shared.hot.timeout_ms.load(Ordering::Relaxed));
         if inbuf.len() > limit {
             // Redis closes a client past client-query-buffer-limit without a reply.
             break;
@@ -433,6 +462,7 @@ pub(crate) async fn run(
             }
         };
         tokio::select! {
+            biased;
             n = read_more(&mut rd, &mut inbuf, want) => {
                 if n == 0 {
                     break;
@@ -444,13 +474,13 @@ pub(crate) async fn run(
                 }
             }
             _ = entry.kill.notified() => break,
-            _ = stop.wait_for(|s| *s) => break,
-            _ = node_down(&mut up) => break,
             _ = idle_timer => break,
         }
     }
+    conn.publish();
     drop(conn);
     shared.clients.lock().remove(&id);
+    shared.commands_closed.fetch_add(entry.commands.load(Ordering::Relaxed), Ordering::Relaxed);
     shared.connected.fetch_sub(1, Ordering::AcqRel);
 }
 
@@ -469,16 +499,6 @@ impl Drop for CancelOnDrop {
             self.client.block_cancel(self.slot, self.id);
         }
         self.shared.blocked.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// Resolves when the node this connection belongs to is killed.
-async fn node_down(up: &mut Option<watch::Receiver<bool>>) {
-    match up {
-        Some(rx) => {
-            let _ = rx.wait_for(|u| !*u).await;
-        }
-        None => std::future::pending().await,
     }
 }
 

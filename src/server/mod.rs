@@ -169,11 +169,24 @@ pub(crate) struct Params {
 /// What one connection shows in `CLIENT LIST` and how it is killed.
 pub(crate) struct ClientEntry {
     pub(crate) id: u64,
+    /// The node the connection talks to (closed with it).
+    pub(crate) node: NodeId,
+    /// Commands it ran (its own counter: connections share no counter on the hot path).
+    pub(crate) commands: AtomicU64,
     pub(crate) addr: SocketAddr,
     pub(crate) laddr: SocketAddr,
     pub(crate) created: Instant,
     pub(crate) meta: Mutex<ClientMeta>,
+    /// Closes the connection: `CLIENT KILL`, or its node was killed.
     pub(crate) kill: Notify,
+}
+
+/// The limits a connection reads on every batch, without a lock.
+pub(crate) struct HotLimits {
+    pub(crate) proto_max_bulk_len: AtomicUsize,
+    pub(crate) client_query_buffer_limit: AtomicUsize,
+    /// Idle timeout, milliseconds (0: none).
+    pub(crate) timeout_ms: AtomicU64,
 }
 
 /// The parts of a [`ClientEntry`] that change.
@@ -194,12 +207,15 @@ pub(crate) struct Shared {
     pub(crate) cluster: Cluster,
     pub(crate) client: Client,
     pub(crate) params: Mutex<Params>,
+    /// Copies of the limits in `params`, read by connections on every batch.
+    pub(crate) hot: HotLimits,
     pub(crate) clients: Mutex<HashMap<u64, Arc<ClientEntry>>>,
     next_client: AtomicU64,
     pub(crate) connected: AtomicUsize,
+    /// Commands run by connections that have closed (open ones count their own).
+    pub(crate) commands_closed: AtomicU64,
     pub(crate) total_connections: AtomicU64,
     pub(crate) rejected_connections: AtomicU64,
-    pub(crate) commands: AtomicU64,
     pub(crate) blocked: AtomicUsize,
     pub(crate) started: Instant,
     /// Per node: true while its port is open; connections close when it turns false.
@@ -211,6 +227,20 @@ pub(crate) struct Shared {
 impl Shared {
     pub(crate) fn next_client_id(&self) -> u64 {
         self.next_client.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Commands run since the start (or `CONFIG RESETSTAT`).
+    pub(crate) fn commands(&self) -> u64 {
+        let open: u64 = self.clients.lock().values().map(|c| c.commands.load(Ordering::Relaxed)).sum();
+        open + self.commands_closed.load(Ordering::Relaxed)
+    }
+
+    /// Copies the limits of `p` where connections read them.
+    pub(crate) fn publish_limits(&self, p: &Params) {
+        self.hot.proto_max_bulk_len.store(p.proto_max_bulk_len, Ordering::Relaxed);
+        self.hot.client_query_buffer_limit.store(p.client_query_buffer_limit, Ordering::Relaxed);
+        let ms = u64::try_from(p.timeout.as_millis()).unwrap_or(u64::MAX);
+        self.hot.timeout_ms.store(ms, Ordering::Relaxed);
     }
 
     /// Where `id` is announced now.
@@ -317,12 +347,19 @@ impl Cluster {
                 client_query_buffer_limit: config.client_query_buffer_limit,
                 other: Default::default(),
             }),
+            hot: HotLimits {
+                proto_max_bulk_len: AtomicUsize::new(config.proto_max_bulk_len),
+                client_query_buffer_limit: AtomicUsize::new(config.client_query_buffer_limit),
+                timeout_ms: AtomicU64::new(
+                    u64::try_from(config.timeout.as_millis()).unwrap_or(u64::MAX),
+                ),
+            },
             clients: Mutex::new(HashMap::new()),
             next_client: AtomicU64::new(1),
             connected: AtomicUsize::new(0),
+            commands_closed: AtomicU64::new(0),
             total_connections: AtomicU64::new(0),
             rejected_connections: AtomicU64::new(0),
-            commands: AtomicU64::new(0),
             blocked: AtomicUsize::new(0),
             started: Instant::now(),
             up,
@@ -396,7 +433,7 @@ async fn accept_loop(
         match accepted {
             Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(conn::run(shared.clone(), id, stream, peer, stop.clone()));
+                tokio::spawn(conn::run(shared.clone(), id, stream, peer));
             }
             // Out of descriptors and the like: back off a little instead of spinning.
             Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
@@ -429,6 +466,10 @@ async fn watch_nodes(
                     task.abort();
                 }
                 up.send_replace(false);
+                // Its connections close with it.
+                for c in shared.clients.lock().values().filter(|c| c.node == id) {
+                    c.kill.notify_one();
+                }
             } else if !down && !listening {
                 let Some(&addr) = shared.ports.get(&id) else { continue };
                 // The old socket is closed; the port is ours again (SO_REUSEADDR).
