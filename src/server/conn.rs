@@ -184,7 +184,10 @@ impl Conn {
                 | b"asking"
         );
         let plain = if session_word { None } else { self.session.command_plain(args) };
-        let r = plain.unwrap_or_else(|| self.session.command(args));
+        let mut r = plain.unwrap_or_else(|| self.session.command(args));
+        if self.proto >= 3 {
+            r = r.map(|reply| super::resp3::shape(name, args, reply));
+        }
         let null_array = match name {
             b"exec" | b"lmpop" | b"zmpop" => true,
             b"lpop" | b"rpop" => args.len() == 3,
@@ -208,6 +211,7 @@ impl Conn {
         let client = self.session.client().clone();
         let (slot, id, rx, timeout) = match client.block_async(args, wake) {
             BlockStart::Done(r) => {
+                let r = if self.proto >= 3 { r.map(|x| super::resp3::shape(name, args, x)) } else { r };
                 self.emit(out, &r, null_array);
                 return Step::Done;
             }
@@ -219,49 +223,63 @@ impl Conn {
         // up, was killed, or the server stops).
         let guard = CancelOnDrop { client: client.clone(), slot, id, done: false, shared };
         let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        let resp3 = self.proto >= 3;
+        let name = name.to_vec();
+        let words: Vec<Vec<u8>> =
+            if resp3 { args.iter().map(|a| a.to_vec()).collect() } else { Vec::new() };
+        let shaped = move |r: Result<Reply, Error>| {
+            if !resp3 {
+                return r;
+            }
+            let a: Vec<&[u8]> = words.iter().map(Vec::as_slice).collect();
+            r.map(|x| super::resp3::shape(&name, &a, x))
+        };
         Step::Wait(
             Box::pin(async move {
                 let mut guard = guard;
-                let gone = || Err(Error::ClusterDown(crate::error::ClusterDownReason::Down));
-                loop {
-                    match rx.try_recv() {
-                        Ok(r) => {
-                            guard.done = true;
-                            return r;
-                        }
-                        Err(crossbeam_channel::TryRecvError::Disconnected) => {
-                            guard.done = true;
-                            return gone();
-                        }
-                        Err(crossbeam_channel::TryRecvError::Empty) => {}
-                    }
-                    let timer = async {
-                        match deadline {
-                            Some(d) => tokio::time::sleep_until(d).await,
-                            None => std::future::pending().await,
-                        }
-                    };
-                    tokio::select! {
-                        _ = notify.notified() => continue,
-                        _ = timer => {}
-                    }
-                    // Timed out: a reply that raced the timeout is taken, not cancelled.
+                let r = async {
+                    let gone = || Err(Error::ClusterDown(crate::error::ClusterDownReason::Down));
                     loop {
-                        if let Ok(r) = rx.try_recv() {
-                            guard.done = true;
-                            return r;
+                        match rx.try_recv() {
+                            Ok(r) => {
+                                guard.done = true;
+                                return r;
+                            }
+                            Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                                guard.done = true;
+                                return gone();
+                            }
+                            Err(crossbeam_channel::TryRecvError::Empty) => {}
                         }
-                        if client.block_cancel(slot, id) {
-                            guard.done = true;
-                            return Ok(Reply::Nil);
-                        }
-                        // Served meanwhile (the reply is on its way) or moving with its slot.
+                        let timer = async {
+                            match deadline {
+                                Some(d) => tokio::time::sleep_until(d).await,
+                                None => std::future::pending().await,
+                            }
+                        };
                         tokio::select! {
-                            _ = notify.notified() => {}
-                            _ = tokio::time::sleep(Duration::from_millis(1)) => {}
+                            _ = notify.notified() => continue,
+                            _ = timer => {}
+                        }
+                        // Timed out: a reply that raced the timeout is taken, not cancelled.
+                        loop {
+                            if let Ok(r) = rx.try_recv() {
+                                guard.done = true;
+                                return r;
+                            }
+                            if client.block_cancel(slot, id) {
+                                guard.done = true;
+                                return Ok(Reply::Nil);
+                            }
+                            // Served meanwhile (the reply is on its way) or moving with its slot.
+                            tokio::select! {
+                                _ = notify.notified() => {}
+                                _ = tokio::time::sleep(Duration::from_millis(1)) => {}
+                            }
                         }
                     }
-                }
+                };
+                shaped(r.await)
             }),
             null_array,
         )

@@ -1,7 +1,8 @@
 //! The RESP server (level 5, feature `server`): every node of a [`Cluster`] on a TCP port of
 //! its own, answering as that node does in Redis Cluster.
 //!
-//! - `resp`: the request parser and reply encoder (RESP2 and RESP3);
+//! - `resp`: the request parser and reply encoder (RESP2 and RESP3); `resp3`: the shapes
+//!   RESP3 gives some replies (maps, sets, doubles, score pairs);
 //! - `conn`: one connection: its read/execute/write loop, backpressure, limits, and the
 //!   per-connection state Redis keeps (protocol, auth, name, `MULTI`/`WATCH`, `ASKING`,
 //!   `READONLY`); pushes (pub/sub) enter through its push channel;
@@ -16,6 +17,7 @@
 mod admin;
 mod conn;
 mod resp;
+mod resp3;
 
 use crate::client::Client;
 use crate::cluster::Cluster;
