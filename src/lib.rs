@@ -43,7 +43,9 @@
 //!   the slot mover (atomic and key-by-key), scaling, and the only place threads are spawned;
 //! - level 4: `cluster` (control plane: migrations, rebalance, faults) and `client` (routing,
 //!   redirects, typed methods, `CLUSTER SETSLOT`/`MIGRATE`);
-//! - level 5: this file, docs and re-exports only.
+//! - level 5: `server/` (feature `server`, on by default) — every node on a TCP port of its
+//!   own speaking RESP2/RESP3 ([`Cluster::serve`], the `slotstore-server` binary); this file,
+//!   docs and re-exports only.
 #![warn(missing_docs)]
 
 mod bytes;
