@@ -333,3 +333,65 @@ fn ioredis_cluster_as_the_chat_app_configured_it() {
     }
     scripted_scenario("node", &format!("{dir}/ioredis_cluster.js"));
 }
+
+#[test]
+fn redis_cli_reshard_moves_slots_with_their_keys() {
+    if !have("redis-cli", &["--version"]) {
+        return;
+    }
+    let (cluster, server) = cluster_3x1();
+    let store = cluster.client();
+    let keys = key_per_slot();
+    for k in &keys[..200] {
+        store.set(k, k).unwrap();
+    }
+    let (from, to) = (cluster.primaries()[0], cluster.primaries()[1]);
+    let out = Command::new("redis-cli")
+        .args(["--cluster", "reshard", &server.addresses()[0].1.to_string()])
+        .args(["--cluster-from", &from.to_string(), "--cluster-to", &to.to_string()])
+        .args(["--cluster-slots", "100", "--cluster-yes"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    // CLUSTER SETSLOT IMPORTING/MIGRATING, GETKEYSINSLOT, MIGRATE ... KEYS, SETSLOT NODE.
+    for slot in 0..100u16 {
+        assert_eq!(cluster.slot_owner(slot), Some(to), "slot {slot}");
+    }
+    assert_eq!(cluster.slot_owner(100), Some(from));
+    for k in &keys[..200] {
+        assert_eq!(store.get(k).unwrap().as_deref(), Some(k.as_bytes()), "{k}");
+    }
+    let check = Command::new("redis-cli")
+        .args(["--cluster", "check", &server.addresses()[1].1.to_string()])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&check.stdout);
+    assert!(out.contains("[OK] All 16384 slots covered.") && !out.contains("[ERR]"), "{out}");
+}
+
+#[test]
+fn redis_benchmark_cluster_runs_against_the_server() {
+    if !have("redis-benchmark", &["--version"]) {
+        return;
+    }
+    let (cluster, server) = cluster_3x1();
+    let port = server.addresses()[0].1.port().to_string();
+    let out = Command::new("redis-benchmark")
+        .args(["--cluster", "-p", &port, "-c", "10", "-n", "2000", "-t", "set,get", "-q"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "\n");
+    assert!(out.status.success(), "{text}");
+    for cmd in ["SET", "GET"] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(&format!("{cmd}: ")) && l.contains("requests per second")),
+            "{text}"
+        );
+    }
+    // It wrote on every primary, through the cluster's routing.
+    for p in cluster.primaries() {
+        assert!(cluster.node_key_count(p).unwrap() > 0);
+    }
+}

@@ -471,3 +471,41 @@ fn blocked_connections_cost_memory_not_threads() {
     t.cmd(&["HELLO", "3"]);
     assert_eq!(t.cmd(&["BLPOP", "empty", "0.05"]), "_\r\n");
 }
+
+#[test]
+fn announced_ip_and_hostname_agree_everywhere() {
+    let config = ServerConfig::default().announce_ip("10.9.8.7").announce_hostname("cache.local");
+    let (cluster, server) = serve(2, 1, config);
+    let mut c = Raw::connect(first(&server));
+    let ports: Vec<u16> = server.addresses().iter().map(|(_, a)| a.port()).collect();
+    let slots = c.cmd(&["CLUSTER", "SLOTS"]);
+    assert!(slots.contains(&format!("$8\r\n10.9.8.7\r\n:{}\r\n", ports[0])), "{slots}");
+    assert!(slots.contains("$8\r\nhostname\r\n$11\r\ncache.local\r\n"), "{slots}");
+    let nodes = c.cmd(&["CLUSTER", "NODES"]);
+    assert!(
+        nodes.contains(&format!("10.9.8.7:{}@{},cache.local myself,master", ports[0], ports[0] + 10000)),
+        "{nodes}"
+    );
+    let shards = c.cmd(&["CLUSTER", "SHARDS"]);
+    assert!(shards.contains("$2\r\nip\r\n$8\r\n10.9.8.7\r\n"), "{shards}");
+    let other = cluster.slot_owner(key_slot("foo")).unwrap();
+    let port = server.addresses().iter().find(|(id, _)| *id == other).unwrap().1.port();
+    if other != server.addresses()[0].0 {
+        assert_eq!(c.cmd(&["GET", "foo"]), format!("-MOVED 12182 10.9.8.7:{port}\r\n"));
+    }
+    assert!(!slots.contains("127.0.0.1") && !nodes.contains("127.0.0.1"));
+}
+
+#[test]
+fn client_kill_closes_the_connection_named() {
+    let (_cluster, server) = serve(1, 0, ServerConfig::default());
+    let mut a = Raw::connect(first(&server));
+    let mut b = Raw::connect(first(&server));
+    let id = b.cmd(&["CLIENT", "ID"]);
+    let id = id[1..id.len() - 2].to_string();
+    assert_eq!(a.cmd(&["CLIENT", "KILL", "ID", &id]), ":1\r\n");
+    assert!(b.closed());
+    assert_eq!(a.cmd(&["CLIENT", "KILL", "ID", &id]), ":0\r\n");
+    assert_eq!(a.cmd(&["CLIENT", "KILL", "1.2.3.4:5"]), "-ERR No such client\r\n");
+    assert_eq!(a.cmd(&["PING"]), "+PONG\r\n");
+}
