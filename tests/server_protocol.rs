@@ -402,6 +402,18 @@ fn thousands_of_connections_and_a_client_that_never_reads() {
     assert!(sent < 256 << 20, "sent {sent}");
     let mut ok = Raw::connect(addr);
     assert_eq!(ok.cmd(&["STRLEN", "big"]), ":65536\r\n");
+    // Killing the hog works even while the server waits to write to it.
+    let hog_addr = hog.local_addr().unwrap().to_string();
+    assert_eq!(ok.cmd(&["CLIENT", "KILL", "ADDR", &hog_addr]), ":1\r\n");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let info = ok.cmd(&["INFO", "clients"]);
+        if info.contains("connected_clients:1\r\n") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{info}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// Threads of this process now (Linux), to show blocked connections hold none.
@@ -508,4 +520,30 @@ fn client_kill_closes_the_connection_named() {
     assert_eq!(a.cmd(&["CLIENT", "KILL", "ID", &id]), ":0\r\n");
     assert_eq!(a.cmd(&["CLIENT", "KILL", "1.2.3.4:5"]), "-ERR No such client\r\n");
     assert_eq!(a.cmd(&["PING"]), "+PONG\r\n");
+}
+
+#[test]
+fn a_primary_added_later_gets_a_port_and_is_announced() {
+    let (cluster, server) = serve(2, 0, ServerConfig::default());
+    let added = cluster.add_primary(0).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let addr = loop {
+        if let Some((_, a)) = server.addresses().into_iter().find(|(id, _)| *id == added) {
+            break a;
+        }
+        assert!(Instant::now() < deadline, "no port for the new primary");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while cluster.topology().node(added).unwrap().addr.port != addr.port() {
+        assert!(Instant::now() < deadline, "not announced");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let slot = key_slot("foo");
+    cluster.migrate_slot(slot, added).unwrap();
+    let mut c = Raw::connect(first(&server));
+    assert_eq!(c.cmd(&["GET", "foo"]), format!("-MOVED {slot} 127.0.0.1:{}\r\n", addr.port()));
+    let mut n = Raw::connect(addr);
+    assert_eq!(n.cmd(&["SET", "foo", "bar"]), "+OK\r\n");
+    assert!(n.cmd(&["CLUSTER", "NODES"]).contains(&format!("127.0.0.1:{}@", addr.port())));
 }

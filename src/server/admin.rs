@@ -650,7 +650,7 @@ impl Conn {
         }
         let p = self.shared.params.lock();
         let addr = self.shared.addr_of(self.node);
-        let local = self.shared.ports.get(&self.node).copied();
+        let local = self.shared.port_of(self.node);
         out.extend([
             ("requirepass".into(), p.requirepass.clone().unwrap_or_default()),
             ("maxclients".into(), p.maxclients.to_string()),
@@ -739,7 +739,7 @@ impl Conn {
         let client = &shared.client;
         let stats = client.node_stats(self.node).unwrap_or_default();
         let t = client.topology();
-        let local = shared.ports.get(&self.node).map_or(0, |l| l.port());
+        let local = shared.port_of(self.node).map_or(0, |l| l.port());
         let mut out = String::new();
         let uptime = shared.started.elapsed().as_secs();
         if show("server") {

@@ -394,7 +394,7 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
                     let mut e = b"ERR Protocol error: ".to_vec();
                     e.extend_from_slice(&text);
                     resp::push_error_text(&mut out, &e);
-                    let _ = wr.write_all(&out).await;
+                    let _ = write_out(&mut wr, &out, &entry).await;
                     break 'conn;
                 }
             };
@@ -412,11 +412,11 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
             match step {
                 Step::Done => {}
                 Step::Close => {
-                    let _ = wr.write_all(&out).await;
+                    let _ = write_out(&mut wr, &out, &entry).await;
                     break 'conn;
                 }
                 Step::Wait(mut pending, null_array) => {
-                    if wr.write_all(&out).await.is_err() {
+                    if !write_out(&mut wr, &out, &entry).await {
                         break 'conn;
                     }
                     out.clear();
@@ -437,7 +437,7 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
                 }
             }
             if out.len() >= OUT_FLUSH {
-                if wr.write_all(&out).await.is_err() {
+                if !write_out(&mut wr, &out, &entry).await {
                     break 'conn;
                 }
                 out.clear();
@@ -445,7 +445,7 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
         }
         conn.publish();
         if !out.is_empty() {
-            if wr.write_all(&out).await.is_err() {
+            if !write_out(&mut wr, &out, &entry).await {
                 break;
             }
             out.clear();
@@ -517,6 +517,15 @@ impl Drop for CancelOnDrop {
             self.client.block_cancel(self.slot, self.id);
         }
         self.shared.blocked.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Writes `out`; false if the peer is gone or the connection is killed meanwhile (a client
+/// that does not read must not keep a killed connection, or its node's, alive).
+async fn write_out(wr: &mut tokio::net::tcp::WriteHalf<'_>, out: &[u8], entry: &ClientEntry) -> bool {
+    tokio::select! {
+        r = wr.write_all(out) => r.is_ok(),
+        _ = entry.kill.notified() => false,
     }
 }
 

@@ -220,10 +220,13 @@ pub(crate) struct Shared {
     pub(crate) rejected_connections: AtomicU64,
     pub(crate) blocked: AtomicUsize,
     pub(crate) started: Instant,
-    /// Per node: true while its port is open; connections close when it turns false.
-    pub(crate) up: HashMap<NodeId, watch::Sender<bool>>,
-    /// The port each node listens on (kept across a kill and restart).
-    pub(crate) ports: HashMap<NodeId, SocketAddr>,
+    /// The address each node listens on (kept across a kill and restart).
+    pub(crate) ports: Mutex<HashMap<NodeId, SocketAddr>>,
+    /// Where nodes added later (`add_primary`) listen and how they are announced.
+    bind_ip: IpAddr,
+    base_port: u16,
+    announced_ip: String,
+    announced_hostname: Option<String>,
 }
 
 impl Shared {
@@ -245,6 +248,18 @@ impl Shared {
         self.hot.timeout_ms.store(ms, Ordering::Relaxed);
     }
 
+    /// The port node `id` listens on, if it is served.
+    pub(crate) fn port_of(&self, id: NodeId) -> Option<SocketAddr> {
+        self.ports.lock().get(&id).copied()
+    }
+
+    /// The address announced for a node listening on `local`.
+    fn announced(&self, local: SocketAddr) -> NodeAddr {
+        let mut a = NodeAddr::new(self.announced_ip.clone(), local.port());
+        a.hostname = self.announced_hostname.clone();
+        a
+    }
+
     /// Where `id` is announced now.
     pub(crate) fn addr_of(&self, id: NodeId) -> NodeAddr {
         self.client.topology().addr(id)
@@ -258,13 +273,12 @@ impl Shared {
 pub struct Server {
     shared: Arc<Shared>,
     runtime: Option<tokio::runtime::Runtime>,
-    addresses: Vec<(NodeId, SocketAddr)>,
     stop: watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Server").field("addresses", &self.addresses).finish()
+        f.debug_struct("Server").field("addresses", &self.addresses()).finish()
     }
 }
 
@@ -326,17 +340,6 @@ impl Cluster {
                 ip.to_string()
             }
         });
-        let addrs: Vec<(NodeId, NodeAddr)> = listeners
-            .iter()
-            .map(|(id, _, local)| {
-                let mut a = NodeAddr::new(announced_ip.clone(), local.port());
-                a.hostname = config.announce_hostname.clone();
-                (*id, a)
-            })
-            .collect();
-        client.announce(&addrs);
-        let up: HashMap<NodeId, watch::Sender<bool>> =
-            nodes.iter().map(|&id| (id, watch::channel(true).0)).collect();
         let ports = listeners.iter().map(|(id, _, local)| (*id, *local)).collect();
         let shared = Arc::new(Shared {
             cluster: self.clone(),
@@ -364,12 +367,16 @@ impl Cluster {
             rejected_connections: AtomicU64::new(0),
             blocked: AtomicUsize::new(0),
             started: Instant::now(),
-            up,
-            ports,
+            ports: Mutex::new(ports),
+            bind_ip: ip,
+            base_port: config.port,
+            announced_ip,
+            announced_hostname: config.announce_hostname.clone(),
         });
+        let addrs: Vec<(NodeId, NodeAddr)> =
+            listeners.iter().map(|(id, _, local)| (*id, shared.announced(*local))).collect();
+        shared.client.announce(&addrs);
         let (stop, stop_rx) = watch::channel(false);
-        let addresses: Vec<(NodeId, SocketAddr)> =
-            listeners.iter().map(|(id, _, local)| (*id, *local)).collect();
         {
             let _guard = runtime.enter();
             let mut open = HashMap::new();
@@ -379,15 +386,19 @@ impl Cluster {
             }
             runtime.spawn(watch_nodes(shared.clone(), open, stop_rx));
         }
-        Ok(Server { shared, runtime: Some(runtime), addresses, stop })
+        Ok(Server { shared, runtime: Some(runtime), stop })
     }
 }
 
 impl Server {
-    /// Every node and the address it listens on, primaries first, then each primary's
-    /// replicas, in node order.
+    /// Every node served and the address it listens on, in node order: primaries first,
+    /// then each primary's replicas, then nodes added later (`add_primary`, which get a port
+    /// within milliseconds).
     pub fn addresses(&self) -> Vec<(NodeId, SocketAddr)> {
-        self.addresses.clone()
+        let mut all: Vec<(NodeId, SocketAddr)> =
+            self.shared.ports.lock().iter().map(|(id, a)| (*id, *a)).collect();
+        all.sort_by_key(|(id, _)| *id);
+        all
     }
 
     /// The cluster served.
@@ -443,11 +454,13 @@ async fn accept_loop(
     }
 }
 
-/// How often the watcher looks for killed and restarted nodes.
+/// How often the watcher looks for killed, restarted, added and removed nodes.
 const WATCH_EVERY: Duration = Duration::from_millis(5);
 
-/// Closes the port and connections of a node that was killed, and listens again on the same
-/// port when it is restarted.
+/// Keeps the ports in step with the nodes: closes the port and connections of a node that
+/// was killed (or removed) and listens again on the same port when it is restarted; gives a
+/// node added later (`add_primary`) a port of its own (`base + index`, or ephemeral) and
+/// announces it.
 async fn watch_nodes(
     shared: Arc<Shared>,
     mut open: HashMap<NodeId, tokio::task::JoinHandle<()>>,
@@ -460,23 +473,48 @@ async fn watch_nodes(
             _ = tick.tick() => {}
             _ = stop.wait_for(|s| *s) => return,
         }
-        for (&id, up) in &shared.up {
-            let down = shared.client.node_is_down(id);
-            let listening = *up.borrow();
+        let t = shared.client.topology();
+        // Nodes added since: bind and announce them.
+        let known: Vec<NodeId> = shared.ports.lock().keys().copied().collect();
+        let mut added = Vec::new();
+        for n in t.nodes().iter().filter(|n| !known.contains(&n.id)) {
+            let port = match shared.base_port {
+                0 => Some(0),
+                base => u16::try_from(usize::from(base) + n.id.index()).ok(),
+            };
+            let Some(port) = port else { continue };
+            let Ok(l) = tokio::net::TcpListener::bind(SocketAddr::new(shared.bind_ip, port)).await
+            else {
+                continue;
+            };
+            let Ok(local) = l.local_addr() else { continue };
+            shared.ports.lock().insert(n.id, local);
+            added.push((n.id, shared.announced(local)));
+            open.insert(n.id, tokio::spawn(accept_loop(shared.clone(), n.id, l, stop.clone())));
+        }
+        if !added.is_empty() {
+            shared.client.announce(&added);
+        }
+        let ports: Vec<(NodeId, SocketAddr)> =
+            shared.ports.lock().iter().map(|(k, v)| (*k, *v)).collect();
+        for (id, addr) in ports {
+            let removed = t.node(id).is_none();
+            let down = removed || shared.client.node_is_down(id);
+            let listening = open.contains_key(&id);
             if down && listening {
                 if let Some(task) = open.remove(&id) {
                     task.abort();
                 }
-                up.send_replace(false);
                 // Its connections close with it.
                 for c in shared.clients.lock().values().filter(|c| c.node == id) {
                     c.kill.notify_one();
                 }
+                if removed {
+                    shared.ports.lock().remove(&id);
+                }
             } else if !down && !listening {
-                let Some(&addr) = shared.ports.get(&id) else { continue };
                 // The old socket is closed; the port is ours again (SO_REUSEADDR).
                 if let Ok(l) = tokio::net::TcpListener::bind(addr).await {
-                    up.send_replace(true);
                     open.insert(id, tokio::spawn(accept_loop(shared.clone(), id, l, stop.clone())));
                 }
             }
