@@ -513,3 +513,29 @@ fn ask_asking_wait_replicas_and_config_over_resp() {
     );
     assert!(src.cmd(&["INFO", "memory"]).contains("maxmemory_policy:allkeys-lru\r\n"));
 }
+
+#[test]
+fn query_buffer_and_bulk_limits_set_at_run_time() {
+    let (_cluster, server) = serve(1, 0, ServerConfig::default());
+    let mut admin = Raw::connect(first(&server));
+    assert_eq!(admin.cmd(&["CONFIG", "SET", "proto-max-bulk-len", "1mb"]), "+OK\r\n");
+    let mut c = Raw::connect(first(&server));
+    c.send(b"*2\r\n$4\r\nECHO\r\n$2000000\r\n");
+    assert_eq!(c.reply(), "-ERR Protocol error: invalid bulk length\r\n");
+    assert!(c.closed());
+    // A request past the query buffer limit closes the connection, without a reply.
+    assert_eq!(admin.cmd(&["CONFIG", "SET", "proto-max-bulk-len", "512mb"]), "+OK\r\n");
+    assert_eq!(admin.cmd(&["CONFIG", "SET", "client-query-buffer-limit", "1mb"]), "+OK\r\n");
+    let mut q = Raw::connect(first(&server));
+    q.send(b"*2\r\n$4\r\nECHO\r\n$3000000\r\n");
+    let chunk = vec![b'x'; 64 * 1024];
+    let mut sent = 0;
+    while sent < 3_000_000 {
+        if q.r_write(&chunk).is_err() {
+            break;
+        }
+        sent += chunk.len();
+    }
+    assert!(q.closed());
+    assert_eq!(admin.cmd(&["PING"]), "+PONG\r\n");
+}

@@ -482,7 +482,9 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
         tokio::select! {
             biased;
             n = read_more(&mut rd, &mut inbuf, want) => {
-                if n == 0 {
+                // Past client-query-buffer-limit: closed before anything in it runs, as Redis
+                // checks after each read.
+                if n == 0 || inbuf.len() > limit {
                     break;
                 }
             }

@@ -30,6 +30,11 @@ impl Raw {
         Raw { r: BufReader::new(s) }
     }
 
+    /// Writes without asserting (the server may have closed the connection).
+    pub fn r_write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.r.get_mut().write_all(bytes)
+    }
+
     pub fn send(&mut self, bytes: &[u8]) {
         self.r.get_mut().write_all(bytes).unwrap();
     }
