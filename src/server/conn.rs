@@ -144,6 +144,11 @@ impl Conn {
         }
     }
 
+    /// Routes one request: connection and server commands here (`admin`), blocking commands
+    /// and `WAIT` to an async wait, everything else to the session. Pub/sub (`SUBSCRIBE` &
+    /// co) belongs here too, before the session: a subscribed RESP2 connection may only send
+    /// the (un)subscribe commands, `PING`, `QUIT` and `RESET`, and its messages go out
+    /// through [`Conn::push_sender`].
     fn dispatch(&mut self, name: &[u8], args: &[&[u8]], out: &mut Vec<u8>) -> Step {
         if !self.authed && !matches!(name, b"auth" | b"hello" | b"quit" | b"reset") {
             resp::push_error_text(out, b"NOAUTH Authentication required.");
