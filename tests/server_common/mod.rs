@@ -75,7 +75,15 @@ impl Raw {
     /// True once the server has closed the connection (EOF).
     pub fn closed(&mut self) -> bool {
         let mut b = [0u8; 1];
-        matches!(self.r.read(&mut b), Ok(0))
+        match self.r.read(&mut b) {
+            Ok(0) => true,
+            // Closed while our bytes were still unread on its side: the peer resets.
+            Err(e) => matches!(
+                e.kind(),
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted
+            ),
+            Ok(_) => false,
+        }
     }
 }
 
