@@ -311,6 +311,8 @@ fn scripted_scenario(program: &str, script: &str) {
     wait_writes(before + 50);
     let answer = s.ask("stop");
     assert!(answer.starts_with("ok load"), "{answer}");
+    // "ok load <acknowledged writes> <errors the client surfaced and the script retried>"
+    eprintln!("{program}: {answer}");
     let _ = std::fs::remove_file(&dir);
 }
 
