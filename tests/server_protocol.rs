@@ -97,6 +97,9 @@ fn connection_commands_and_protocols() {
     c.send(b"CLIENT REPLY OFF\r\nSET x 1\r\nCLIENT REPLY ON\r\n");
     assert_eq!(c.reply(), "+OK\r\n");
     assert_eq!(c.cmd(&["GET", "x"]), "$1\r\n1\r\n");
+    // SKIP drops the next reply, one that comes later included.
+    c.send(b"CLIENT REPLY SKIP\r\nBLPOP nolist 0.01\r\nPING\r\n");
+    assert_eq!(c.reply(), "+PONG\r\n");
     let time = c.cmd(&["TIME"]);
     assert!(time.starts_with("*2\r\n$10\r\n"), "{time}");
     assert_eq!(c.cmd(&["FUNCTION", "FLUSH"]), "+OK\r\n");

@@ -71,6 +71,8 @@ pub(crate) struct Conn {
     pub(crate) reply_mode: ReplyMode,
     /// Replies of this command are dropped (`CLIENT REPLY OFF|SKIP`).
     pub(crate) muted: bool,
+    /// This command's reply is the one `CLIENT REPLY SKIP` skips.
+    skipped: bool,
     pub(crate) parser: Parser,
     /// Where pushes for this connection are sent (pub/sub delivers here).
     push_tx: mpsc::UnboundedSender<Reply>,
@@ -108,7 +110,8 @@ impl Conn {
     fn execute(&mut self, args: &[&[u8]], out: &mut Vec<u8>) -> Step {
         self.commands += 1;
         self.muted = self.reply_mode != ReplyMode::On;
-        if self.reply_mode == ReplyMode::Skip {
+        self.skipped = self.reply_mode == ReplyMode::Skip;
+        if self.skipped {
             self.reply_mode = ReplyMode::On;
         }
         let mut name = [0u8; 24];
@@ -378,6 +381,7 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
         authed,
         reply_mode: ReplyMode::On,
         muted: false,
+        skipped: false,
         parser: Parser::default(),
         push_tx,
         commands: 0,
@@ -421,6 +425,8 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
                     break 'conn;
                 }
                 Step::Wait(mut pending, null_array) => {
+                    // `CLIENT REPLY OFF|SKIP` covers the reply that comes later, too.
+                    let muted = conn.reply_mode == ReplyMode::Off || conn.skipped;
                     if !write_out(&mut wr, &out, &entry).await {
                         break 'conn;
                     }
@@ -438,7 +444,9 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
                             _ = entry.kill.notified() => break 'conn,
                         }
                     };
+                    conn.muted = muted;
                     conn.emit(&mut out, &r, null_array);
+                    conn.muted = false;
                 }
             }
             if out.len() >= OUT_FLUSH {
