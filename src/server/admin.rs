@@ -237,6 +237,7 @@ impl Conn {
 
     fn reset(&mut self) {
         self.session = self.shared.client.at_node(self.node).session();
+        self.queued.clear();
         self.proto = 2;
         self.reply_mode = ReplyMode::On;
         self.authed = self.shared.params.lock().requirepass.is_none();

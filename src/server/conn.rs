@@ -73,6 +73,8 @@ pub(crate) struct Conn {
     pub(crate) muted: bool,
     /// This command's reply is the one `CLIENT REPLY SKIP` skips.
     skipped: bool,
+    /// Under RESP3, the commands queued since `MULTI`, to shape `EXEC`'s replies.
+    pub(crate) queued: Vec<Vec<Vec<u8>>>,
     pub(crate) parser: Parser,
     /// Where pushes for this connection are sent (pub/sub delivers here).
     push_tx: mpsc::UnboundedSender<Reply>,
@@ -161,6 +163,10 @@ impl Conn {
             && !matches!(name, b"exec" | b"discard" | b"multi" | b"watch" | b"quit" | b"reset")
         {
             let r = self.session.command(args);
+            // Under RESP3, remember what was queued so EXEC's replies get their shapes.
+            if self.proto >= 3 && matches!(&r, Ok(Reply::Simple(s)) if s == "QUEUED") {
+                self.queued.push(args.iter().map(|a| a.to_vec()).collect());
+            }
             self.emit(out, &r, false);
             return Step::Done;
         }
@@ -195,6 +201,17 @@ impl Conn {
         let mut r = plain.unwrap_or_else(|| self.session.command(args));
         if self.proto >= 3 {
             r = r.map(|reply| super::resp3::shape(name, args, reply));
+        }
+        if matches!(name, b"exec" | b"discard") || (name == b"multi" && r.is_ok()) {
+            let queued = std::mem::take(&mut self.queued);
+            if let (b"exec", Ok(Reply::Array(items))) = (name, &mut r) {
+                for (item, words) in items.iter_mut().zip(&queued) {
+                    let a: Vec<&[u8]> = words.iter().map(Vec::as_slice).collect();
+                    let lower = words[0].to_ascii_lowercase();
+                    let reply = std::mem::replace(item, Reply::Nil);
+                    *item = super::resp3::shape(&lower, &a, reply);
+                }
+            }
         }
         let null_array = match name {
             b"exec" | b"lmpop" | b"zmpop" => true,
@@ -382,6 +399,7 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
         reply_mode: ReplyMode::On,
         muted: false,
         skipped: false,
+        queued: Vec::new(),
         parser: Parser::default(),
         push_tx,
         commands: 0,
