@@ -14,11 +14,22 @@ fn threads() -> Option<usize> {
     status.lines().find_map(|l| l.strip_prefix("Threads:")).and_then(|n| n.trim().parse().ok())
 }
 
+/// Resident memory of this process now, KiB (Linux): both ends of every connection live
+/// here, so it counts the test's sockets too.
+fn rss() -> Option<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|n| n.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
 #[test]
 fn blocked_connections_cost_memory_not_threads() {
     let (cluster, server) = serve(1, 0, ServerConfig::default());
     let addr = first(&server);
     let before = threads();
+    let rss_before = rss();
     let n = 1000;
     let mut waiting: Vec<Raw> = (0..n)
         .map(|_| {
@@ -38,6 +49,7 @@ fn blocked_connections_cost_memory_not_threads() {
         assert!(Instant::now() < deadline, "{info}");
         std::thread::sleep(Duration::from_millis(10));
     }
+    eprintln!("{n} blocked connections: resident memory {:?} KiB -> {:?} KiB", rss_before, rss());
     if let (Some(before), Some(now)) = (before, threads()) {
         assert!(now < before + 20, "{n} blocked connections took threads: {before} -> {now}");
     }

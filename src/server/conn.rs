@@ -448,12 +448,18 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
                     if !write_out(&mut wr, &out, &entry).await {
                         break 'conn;
                     }
-                    out.clear();
+                    // A blocked connection keeps no buffers: thousands of them cost a few
+                    // hundred bytes each, not two read-sized buffers.
+                    out = Vec::new();
+                    if start == inbuf.len() {
+                        inbuf = Vec::new();
+                        start = 0;
+                    }
                     // Wait for the reply; a client that hangs up meanwhile is let go.
                     let r = loop {
                         tokio::select! {
                             r = &mut pending => break r,
-                            n = read_more(&mut rd, &mut inbuf, READ_CHUNK) => {
+                            n = read_more(&mut rd, &mut inbuf, 512) => {
                                 let limit = shared.hot.client_query_buffer_limit.load(Ordering::Relaxed);
                                 if n == 0 || inbuf.len() > limit {
                                     break 'conn;
