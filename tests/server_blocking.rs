@@ -87,3 +87,63 @@ fn blocked_connections_cost_memory_not_threads() {
     t.cmd(&["HELLO", "3"]);
     assert_eq!(t.cmd(&["BLPOP", "empty", "0.05"]), "_\r\n");
 }
+
+/// Threads and resident memory of another process (Linux).
+fn proc_status(pid: u32) -> Option<(usize, usize)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|n| n.trim().trim_end_matches("kB").trim().parse().ok())
+    };
+    Some((field("Threads:")?, field("VmRSS:")?))
+}
+
+/// 10,000 connections blocked in BLPOP on a slotstore-server process: its thread count does
+/// not move and its memory grows by a few KiB per connection. Long (10,000 sockets): run with
+/// `cargo test --test server_blocking -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn ten_thousand_blocked_connections_in_a_server_process() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpStream;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_slotstore-server"))
+        .args(["--primaries", "1", "--replicas", "0", "--port", "0", "--maxclients", "20000"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr: std::net::SocketAddr = line.split(' ').nth(2).unwrap().parse().unwrap();
+    let pid = child.id();
+    let (threads_before, rss_before) = proc_status(pid).unwrap();
+    let n = 10_000;
+    let mut conns: Vec<TcpStream> = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.write_all(b"*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$1\r\n0\r\n").unwrap();
+        conns.push(s);
+    }
+    let mut probe = Raw::connect(addr);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let info = probe.cmd(&["INFO", "clients"]);
+        if info.contains(&format!("blocked_clients:{n}\r\n")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{info}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (threads, rss) = proc_status(pid).unwrap();
+    eprintln!(
+        "{n} blocked: threads {threads_before} -> {threads}, resident {rss_before} KiB -> {rss} KiB \
+         ({:.1} KiB per connection)",
+        (rss - rss_before) as f64 / n as f64
+    );
+    assert!(threads <= threads_before + 4, "threads {threads_before} -> {threads}");
+    drop(conns);
+    let _ = child.kill();
+    let _ = child.wait();
+}
