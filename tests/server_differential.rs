@@ -143,6 +143,8 @@ fn requests() -> Vec<Vec<u8>> {
         &[b"ECHO", b"echo"],
         &[b"MULTI"],
         &[b"INCR", b"{bdiff}n"],
+        &[b"SELECT", b"0"],
+        &[b"CLIENT", b"GETNAME"],
         &[b"GET", b"{bdiff}n"],
         &[b"HGETALL", b"{bdiff}h"],
         &[b"ZSCORE", b"{bdiff}z", b"a"],

@@ -25,6 +25,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
+/// Server commands a transaction queues and runs at `EXEC` (Redis queues them too).
+const QUEUED_HERE: &[&[u8]] =
+    &[b"client", b"info", b"time", b"config", b"command", b"lastsave", b"role", b"randomkey", b"select"];
+
 /// Pending replies past this size are written before more requests run.
 pub(crate) const OUT_FLUSH: usize = 64 * 1024;
 
@@ -73,8 +77,12 @@ pub(crate) struct Conn {
     pub(crate) muted: bool,
     /// This command's reply is the one `CLIENT REPLY SKIP` skips.
     skipped: bool,
-    /// Under RESP3, the commands queued since `MULTI`, to shape `EXEC`'s replies.
+    /// One entry per command queued since `MULTI`: its words under RESP3 (to shape
+    /// `EXEC`'s replies), else empty.
     pub(crate) queued: Vec<Vec<Vec<u8>>>,
+    /// Server commands queued since `MULTI` (their place in the transaction, their words),
+    /// run at `EXEC`.
+    pub(crate) server_queued: Vec<(usize, Vec<Vec<u8>>)>,
     pub(crate) parser: Parser,
     /// Where pushes for this connection are sent (pub/sub delivers here).
     push_tx: mpsc::UnboundedSender<Reply>,
@@ -162,10 +170,20 @@ impl Conn {
         if self.session.in_transaction()
             && !matches!(name, b"exec" | b"discard" | b"multi" | b"watch" | b"quit" | b"reset")
         {
+            // Server commands are queued here and run at EXEC, in their place among the
+            // session's replies, as Redis queues them.
+            if QUEUED_HERE.contains(&name) {
+                self.server_queued.push((self.queued.len(), args.iter().map(|a| a.to_vec()).collect()));
+                self.queued.push(Vec::new());
+                self.emit(out, &Ok(Reply::Simple("QUEUED".into())), false);
+                return Step::Done;
+            }
             let r = self.session.command(args);
-            // Under RESP3, remember what was queued so EXEC's replies get their shapes.
-            if self.proto >= 3 && matches!(&r, Ok(Reply::Simple(s)) if s == "QUEUED") {
-                self.queued.push(args.iter().map(|a| a.to_vec()).collect());
+            // Remember what was queued, so EXEC's replies get their RESP3 shapes.
+            if matches!(&r, Ok(Reply::Simple(s)) if s == "QUEUED") {
+                let words =
+                    if self.proto >= 3 { args.iter().map(|a| a.to_vec()).collect() } else { Vec::new() };
+                self.queued.push(words);
             }
             self.emit(out, &r, false);
             return Step::Done;
@@ -204,12 +222,22 @@ impl Conn {
         }
         if matches!(name, b"exec" | b"discard") || (name == b"multi" && r.is_ok()) {
             let queued = std::mem::take(&mut self.queued);
+            let server_queued = std::mem::take(&mut self.server_queued);
             if let (b"exec", Ok(Reply::Array(items))) = (name, &mut r) {
-                for (item, words) in items.iter_mut().zip(&queued) {
+                if self.proto >= 3 {
+                    // `items` holds the session's replies only: skip the server's places.
+                    let session_words = queued.iter().filter(|w| !w.is_empty());
+                    for (item, words) in items.iter_mut().zip(session_words) {
+                        let a: Vec<&[u8]> = words.iter().map(Vec::as_slice).collect();
+                        let lower = words[0].to_ascii_lowercase();
+                        let reply = std::mem::replace(item, Reply::Nil);
+                        *item = super::resp3::shape(&lower, &a, reply);
+                    }
+                }
+                for (at, words) in server_queued {
                     let a: Vec<&[u8]> = words.iter().map(Vec::as_slice).collect();
-                    let lower = words[0].to_ascii_lowercase();
-                    let reply = std::mem::replace(item, Reply::Nil);
-                    *item = super::resp3::shape(&lower, &a, reply);
+                    let reply = self.queued_admin(&a);
+                    items.insert(at.min(items.len()), reply);
                 }
             }
         }
@@ -400,6 +428,7 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
         muted: false,
         skipped: false,
         queued: Vec::new(),
+        server_queued: Vec::new(),
         parser: Parser::default(),
         push_tx,
         commands: 0,
