@@ -172,6 +172,12 @@ fn command_config_and_info_as_clients_read_them() {
     ] {
         assert!(info.contains(field), "{field} in {info}");
     }
+    assert!(!info.contains("# Commandstats"));
+    // A key of the first primary's slots (0-5460), set once: counted there.
+    let key = (0..).map(|i| format!("k{i}")).find(|k| key_slot(k) <= 5460).unwrap();
+    assert_eq!(c.cmd(&["SET", &key, "v"]), "+OK\r\n");
+    let stats = c.cmd(&["INFO", "commandstats"]);
+    assert!(stats.contains("cmdstat_set:calls=1,"), "{stats}");
     let replica = server.addresses()[3].1;
     let mut r = Raw::connect(replica);
     let info = r.cmd(&["INFO", "replication"]);

@@ -881,6 +881,18 @@ impl Conn {
                 }
             }
         }
+        // Not in the default set, as in Redis: with `INFO all`, `everything` or by name.
+        let extra = wanted.iter().any(|w| matches!(w.as_str(), "all" | "everything" | "commandstats"));
+        if extra {
+            out.push_str("# Commandstats\r\n");
+            for (name, calls) in &stats.commands {
+                let _ = write!(
+                    out,
+                    "cmdstat_{name}:calls={calls},usec=0,usec_per_call=0.00,rejected_calls=0,failed_calls=0\r\n"
+                );
+            }
+            out.push_str("\r\n");
+        }
         if show("cluster") {
             out.push_str("# Cluster\r\ncluster_enabled:1\r\n\r\n");
         }
