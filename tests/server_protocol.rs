@@ -445,6 +445,9 @@ fn shutdown_closes_every_port_and_the_cluster_keeps_its_data() {
     assert_eq!(c.cmd(&["SET", "{a}k", "v"]), "+OK\r\n");
     server.shutdown();
     assert!(c.closed());
+    // Back to the symbolic addresses of a store that is not served.
+    let t = cluster.topology();
+    assert!(t.nodes().iter().all(|n| n.addr == slotstore::NodeAddr::symbolic(n.id)));
     for (_, a) in addrs {
         assert!(TcpStream::connect(a).is_err(), "{a} still accepts");
     }
