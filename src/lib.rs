@@ -49,7 +49,9 @@
 //!   `CLUSTER SETSLOT`/`MIGRATE`). Every topology change goes through one publish point,
 //!   `Registry::publish` (in `node/registry.rs`), which swaps in the next epoch and emits
 //!   its events; crate layers react to it through `Registry::on_publish`;
-//! - level 5: this file, docs and re-exports only.
+//! - level 5: `server/` (feature `server`, on by default) — every node on a TCP port of its
+//!   own speaking RESP2/RESP3 ([`Cluster::serve`], the `slotstore-server` binary); this file,
+//!   docs and re-exports only.
 #![warn(missing_docs)]
 
 mod bytes;
@@ -71,6 +73,8 @@ mod rebalance;
 mod replication;
 mod reply;
 mod rng;
+#[cfg(feature = "server")]
+mod server;
 mod slot;
 mod topology;
 
@@ -87,8 +91,10 @@ pub use keyspace::list::ListEnd;
 pub use migration::MigrationProgress;
 pub use node::NodeStats;
 pub use reply::Reply;
+#[cfg(feature = "server")]
+pub use server::{Server, ServerConfig};
 pub use slot::{crc16, hash_tag, key_slot, SLOT_COUNT};
-pub use topology::{NodeInfo, Role, Topology};
+pub use topology::{NodeAddr, NodeInfo, Role, Topology};
 
 /// The README's examples run as doc tests.
 #[cfg(doctest)]
