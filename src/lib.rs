@@ -58,13 +58,17 @@ mod ids;
 mod keyspace;
 mod migration;
 mod node;
+mod pubsub;
 mod replication;
 mod reply;
 mod slot;
 mod topology;
 
 pub use bytes::Bytes;
-pub use client::{Client, ClusterStats, Session, Transaction};
+pub use client::{
+    Client, ClusterStats, PubSubStats, Session, Subscription, SubscriptionIntoIter, SubscriptionIter,
+    Transaction,
+};
 pub use clock::Clock;
 pub use cluster::{Balance, Cluster, ClusterBuilder, Migration, RebalanceProgress};
 pub use config::{EvictionPolicy, FailoverMode, MigrationMode, ReadFrom};
@@ -73,6 +77,7 @@ pub use ids::NodeId;
 pub use keyspace::list::ListEnd;
 pub use migration::MigrationProgress;
 pub use node::NodeStats;
+pub use pubsub::Message;
 pub use reply::Reply;
 pub use slot::{crc16, hash_tag, key_slot, SLOT_COUNT};
 pub use topology::{NodeInfo, Role, Topology};
