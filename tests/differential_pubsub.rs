@@ -221,11 +221,8 @@ fn keyspace_events_match_redis() {
         assert_eq!(client.command(cmd).map_err(|e| e.to_string()), r, "{cmd:?}");
         // Each command's events arrive on the oracle before its reply; read what is there.
         sub_redis.send(&["PING", "mark"]).unwrap();
-        loop {
-            match frame_or_pong(sub_redis.read().unwrap()) {
-                Some(f) => want.push(f),
-                None => break,
-            }
+        while let Some(f) = frame_or_pong(sub_redis.read().unwrap()) {
+            want.push(f);
         }
     }
     let got = ours(&sub);
