@@ -41,6 +41,8 @@
 //!   `ASK`/`TRYAGAIN`/`MOVED` rules a command meets on a moving slot;
 //! - level 3: `node/` — per-slot locks, replication streams, failure detection and failover,
 //!   the slot mover (atomic and key-by-key), scaling, and the only place threads are spawned;
+//!   `pubsub/` — the store-wide hub of channels, patterns and shard channels, the `Sink`
+//!   subscribers (in-process queues, server connections) receive through, keyspace events;
 //! - level 4: `cluster` (control plane: migrations, rebalance, faults) and `client` (routing,
 //!   redirects, typed methods, `CLUSTER SETSLOT`/`MIGRATE`);
 //! - level 5: this file, docs and re-exports only.
