@@ -28,6 +28,8 @@
 //! queue's policy is *drop newest*: what is queued stays, in order; what does not fit is
 //! dropped and counted on the subscription too.
 
+#[allow(dead_code)] // the server's connections use it
+pub(crate) mod outbox;
 pub(crate) mod queue;
 
 use crate::bytes::Bytes;
