@@ -142,6 +142,7 @@ impl Registry {
         let mut next = topology.next();
         next.set_owner(slot_ix, Some(to));
         *self.topology.write() = Arc::new(next);
+        self.budget.hub.slots_changed();
         Ok(keys)
     }
 
@@ -296,6 +297,7 @@ impl Registry {
         next.set_migration(slot, None);
         next.node_mut(to).expect("listed").config_epoch = epoch;
         *self.topology.write() = Arc::new(next);
+        self.budget.hub.slots_changed();
         self.bump_generation(slot);
         drop((src_cell, dst_cell, control));
         let moved = self.moved.lock().remove(&slot).unwrap_or(0);

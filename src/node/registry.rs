@@ -345,6 +345,8 @@ impl Registry {
                 self.routes[slot].store(r, Ordering::Release);
             }
         }
+        // Connections holding shard channels look again at where their slots are served.
+        self.budget.hub.slots_changed();
     }
 
     /// Runs a read as `mode` says: on a replica of the slot's primary (possibly stale), or

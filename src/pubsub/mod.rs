@@ -117,6 +117,12 @@ impl Kind {
 pub(crate) trait Sink: Send + Sync {
     /// Takes `msg` of `kind`; false if the sink is full (or closed) and dropped it.
     fn deliver(&self, kind: Kind, msg: &Message) -> bool;
+
+    /// Slot owners changed (a migration, a failover): a sink holding shard channels may
+    /// want to look at where their slots are served now. Called under the control plane's
+    /// locks, so it must only flag and wake. In process nothing needs doing: the hub is
+    /// store-wide.
+    fn slots_changed(&self) {}
 }
 
 /// One registration: a subscriber's id and its sink.
@@ -289,6 +295,18 @@ impl Hub {
             if flags & events::KEYEVENT != 0 {
                 let ch = format!("__keyevent@0__:{}", ev.name);
                 self.publish(ch.as_bytes(), &Bytes::from(&*ev.key));
+            }
+        }
+    }
+
+    /// Tells every sink holding a shard channel that slot owners changed.
+    pub(crate) fn slots_changed(&self) {
+        let shards = self.shards.read();
+        let mut told: Vec<u64> = Vec::new();
+        for e in shards.values().flatten() {
+            if !told.contains(&e.id) {
+                told.push(e.id);
+                e.sink.slots_changed();
             }
         }
     }

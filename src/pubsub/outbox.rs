@@ -69,6 +69,8 @@ struct State {
 
 /// A subscribed connection's pending messages.
 pub(crate) struct Outbox {
+    /// Slot owners changed since the connection last looked (see [`Sink::slots_changed`]).
+    recheck: std::sync::atomic::AtomicBool,
     state: Mutex<State>,
     limit: OutputLimit,
     wake: Box<dyn Fn() + Send + Sync>,
@@ -78,6 +80,7 @@ impl Outbox {
     /// An empty outbox under `limit`; `wake` is called when it turns non-empty or overflows.
     pub(crate) fn new(limit: OutputLimit, wake: Box<dyn Fn() + Send + Sync>) -> Outbox {
         Outbox {
+            recheck: std::sync::atomic::AtomicBool::new(false),
             state: Mutex::new(State {
                 queue: VecDeque::new(),
                 bytes: 0,
@@ -87,6 +90,11 @@ impl Outbox {
             limit,
             wake,
         }
+    }
+
+    /// True (once) if slot owners changed since the last call.
+    pub(crate) fn take_recheck(&self) -> bool {
+        self.recheck.swap(false, std::sync::atomic::Ordering::AcqRel)
     }
 
     /// True once the limit was passed: the connection must close.
@@ -151,6 +159,11 @@ impl Outbox {
 impl Sink for Outbox {
     fn deliver(&self, kind: Kind, msg: &Message) -> bool {
         self.deliver_at(kind, msg, Instant::now())
+    }
+
+    fn slots_changed(&self) {
+        self.recheck.store(true, std::sync::atomic::Ordering::Release);
+        (self.wake)();
     }
 }
 
