@@ -11,6 +11,11 @@
 //! A delivery thread blocks on `BLPOP chat:{room42}:inbox`; each message wakes it, and it bumps
 //! the unread counter of every other member and the sender's score.
 //!
+//! Then the real-time path: each message is appended to the room's log and published on the
+//! room's shard channel `chat:{room42}:live` (`SPUBLISH`), which hashes to the room's slot.
+//! Three members' threads hold sharded subscriptions and print what they see while the room's
+//! slot moves between primaries twice; every member gets every message, in each sender's order.
+//!
 //! Run with `cargo run --release --example chat`.
 
 use slotstore::{key_slot, Bytes, Client, Cluster, Error};
@@ -24,6 +29,7 @@ const INBOX: &str = "chat:{room42}:inbox";
 const MEMBERS: &str = "chat:{room42}:members";
 const UNREAD: &str = "chat:{room42}:unread";
 const BOARD: &str = "chat:{room42}:board";
+const LIVE: &str = "chat:{room42}:live";
 
 fn text(b: &Bytes) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -238,6 +244,89 @@ fn main() -> Result<(), Error> {
         };
         println!("> {}\n{shown}", words.join(" "));
     }
+    live_room(&cluster, &client)?;
     println!("\nmemory used by the store: {} bytes", client.memory_used());
+    Ok(())
+}
+
+/// Says something in the room: appended to its log, then pushed to everyone listening on the
+/// room's shard channel. Returns how many listeners it reached.
+fn say(c: &Client, from: &str, body: &str) -> Result<usize, Error> {
+    let line = format!("{from}: {body}");
+    c.rpush(LOG, &[&line])?;
+    c.spublish(LIVE, &line)
+}
+
+/// The real-time path: three listeners, two talkers, and the room's slot moved twice while
+/// they talk.
+fn live_room(cluster: &Cluster, client: &Client) -> Result<(), Error> {
+    const EACH: usize = 200;
+    println!(
+        "\n== Live: SPUBLISH on {LIVE} (slot {}), 3 listeners, the slot moves twice ==",
+        key_slot(LIVE)
+    );
+    let listeners: Vec<_> = ["alice", "bob", "carol"]
+        .into_iter()
+        .map(|who| {
+            let sub = client.ssubscribe(&[LIVE])?;
+            Ok(thread::spawn(move || {
+                let mut seen: Vec<String> = Vec::new();
+                for msg in &sub {
+                    let line = text(&msg.payload);
+                    if seen.len() < 2 {
+                        println!("  [{who} sees] {line}");
+                    }
+                    if line == "host: bye" {
+                        break;
+                    }
+                    seen.push(line);
+                }
+                (who, seen)
+            }))
+        })
+        .collect::<Result<_, Error>>()?;
+    let talkers: Vec<_> = ["dave", "erin"]
+        .into_iter()
+        .map(|who| {
+            let c = client.clone();
+            thread::spawn(move || -> Result<(), Error> {
+                for i in 0..EACH {
+                    assert_eq!(say(&c, who, &format!("line {i}"))?, 3, "every listener reached");
+                    if i % 20 == 0 {
+                        thread::sleep(Duration::from_millis(1));
+                    }
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    let slot = key_slot(LIVE);
+    for _ in 0..2 {
+        thread::sleep(Duration::from_millis(5));
+        let from = cluster.slot_owner(slot).expect("served");
+        let to = cluster.primaries().into_iter().find(|p| *p != from).expect("another primary");
+        let started = Instant::now();
+        cluster.migrate_slot(slot, to)?;
+        println!(
+            "  room's slot moved {from:?} -> {to:?} in {:.1?} while they talked",
+            started.elapsed()
+        );
+    }
+    for t in talkers {
+        t.join().expect("talker")?;
+    }
+    say(client, "host", "bye")?;
+    for l in listeners {
+        let (who, seen) = l.join().expect("listener");
+        for talker in ["dave", "erin"] {
+            let mine: Vec<&String> = seen.iter().filter(|l| l.starts_with(talker)).collect();
+            let in_order = mine.iter().enumerate().all(|(i, l)| **l == format!("{talker}: line {i}"));
+            assert!(mine.len() == EACH && in_order, "{who} missed or reordered {talker}'s lines");
+        }
+        println!("  {who} got all {} lines, each talker's in order", seen.len());
+    }
+    println!("  log holds {} lines; PUBSUB SHARDNUMSUB now: {}", client.llen(LOG)?, {
+        client.command(&["PUBSUB", "SHARDNUMSUB", LIVE])?.to_string().replace('\n', " ")
+    });
     Ok(())
 }

@@ -754,6 +754,18 @@ impl ClusterBuilder {
         self
     }
 
+    /// Bounds of each in-process [`Subscription`](crate::Subscription)'s queue: at most
+    /// `messages` messages and `bytes` bytes (channel, pattern and payload, plus 64 bytes of
+    /// bookkeeping per message) wait unread. A message that would pass either bound is
+    /// dropped (the newest goes, what is queued stays in order) and counted in
+    /// [`Subscription::dropped`](crate::Subscription::dropped) and
+    /// [`ClusterStats::pubsub`](crate::ClusterStats). Default 100 000 messages, 32 MiB (Redis's
+    /// hard `client-output-buffer-limit` for pub/sub clients). Both at least 1.
+    pub fn subscriber_queue(mut self, messages: usize, bytes: usize) -> Self {
+        self.config.subscriber_queue = (messages.max(1), bytes.max(1));
+        self
+    }
+
     /// Builds the cluster and starts its node threads.
     ///
     /// # Errors
@@ -763,7 +775,10 @@ impl ClusterBuilder {
         let config = self.config;
         config.validate()?;
         let topology = Topology::initial(config.primaries, config.replicas);
-        let budget = Arc::new(Budget::new(config.max_memory, config.eviction_policy));
+        let mut budget = Budget::new(config.max_memory, config.eviction_policy);
+        let (messages, bytes) = config.subscriber_queue;
+        budget.hub = Arc::new(crate::pubsub::Hub::new(crate::pubsub::Limits { messages, bytes }));
+        let budget = Arc::new(budget);
         let registry = Arc::new(Registry::new(topology, &config, budget));
         let fleet = Fleet::start(registry.clone(), &config)?;
         Ok(Cluster { inner: Arc::new(Inner { registry, config, fleet }) })

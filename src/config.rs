@@ -151,6 +151,8 @@ pub(crate) struct Config {
     /// How long a keyed command keeps retrying a slot whose shard is failing over; None:
     /// twice `node_timeout`.
     pub retry_budget: Option<Duration>,
+    /// Bounds of each in-process subscriber's queue: messages, bytes.
+    pub subscriber_queue: (usize, usize),
 }
 
 /// Upper bound on nodes, so node handles live in a fixed array the hot path reads without locks.
@@ -169,6 +171,8 @@ impl Default for Config {
             clock: Clock::system(),
             cron_interval: Duration::from_millis(100),
             retry_budget: None,
+            // As `pubsub::Limits::default()`: 32 MiB is Redis's hard pub/sub buffer limit.
+            subscriber_queue: (100_000, 32 << 20),
         }
     }
 }

@@ -44,6 +44,8 @@
 //!   rebalance planner; `rng` — the crate's PRNG;
 //! - level 3: `node/` — per-slot locks, replication streams, failure detection and failover,
 //!   the slot mover (atomic and key-by-key), scaling, and the only place threads are spawned;
+//!   `pubsub/` — the store-wide hub of channels, patterns and shard channels, the `Sink`
+//!   subscribers (in-process queues, server connections) receive through, keyspace events;
 //! - level 4: `cluster` (control plane: migrations, rebalance, faults, events), `chaos`
 //!   (seeded faults for tests) and `client` (routing, redirects, typed methods,
 //!   `CLUSTER SETSLOT`/`MIGRATE`). Every topology change goes through one publish point,
@@ -69,6 +71,7 @@ mod ids;
 mod keyspace;
 mod migration;
 mod node;
+mod pubsub;
 mod rebalance;
 mod replication;
 mod reply;
@@ -80,7 +83,10 @@ mod topology;
 
 pub use bytes::Bytes;
 pub use chaos::{Chaos, ChaosStep, Fault};
-pub use client::{Client, ClusterStats, Session, Transaction};
+pub use client::{
+    Client, ClusterStats, PubSubStats, Session, Subscription, SubscriptionIntoIter, SubscriptionIter,
+    Transaction,
+};
 pub use clock::Clock;
 pub use cluster::{Balance, Cluster, ClusterBuilder, Migration, RebalanceProgress};
 pub use config::{EvictionPolicy, FailoverMode, MigrationMode, ReadFrom};
@@ -90,6 +96,7 @@ pub use ids::NodeId;
 pub use keyspace::list::ListEnd;
 pub use migration::MigrationProgress;
 pub use node::NodeStats;
+pub use pubsub::Message;
 pub use reply::Reply;
 #[cfg(feature = "server")]
 pub use server::{Server, ServerConfig};

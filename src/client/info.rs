@@ -16,6 +16,9 @@ pub struct ClusterStats {
     pub nodes: Vec<NodeStats>,
     /// The sum over the primaries.
     pub total: NodeStats,
+    /// Pub/sub: active channels, patterns, shard channels, and messages dropped by full
+    /// subscriber queues.
+    pub pubsub: super::PubSubStats,
 }
 
 /// Parses a Redis memory value: bytes, or a number with `k`/`kb`/`m`/`mb`/`g`/`gb`.
@@ -53,7 +56,7 @@ impl Client {
         let nodes: Vec<NodeStats> = self.registry.primaries().iter().map(|n| n.snapshot()).collect();
         let mut total = NodeStats::default();
         nodes.iter().for_each(|n| total.absorb(n));
-        ClusterStats { nodes, total }
+        ClusterStats { nodes, total, pubsub: self.pubsub_stats() }
     }
 
     /// Bytes the primaries hold together: keys, values, TTL index and table overhead.
@@ -109,8 +112,15 @@ impl Client {
                 out,
                 "# Stats\r\ntotal_commands_processed:{processed}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\n\
                  keyspace_hits:{}\r\nkeyspace_misses:{}\r\nredirects:{}\r\n\
-                 ask_redirects:{}\r\ntryagain_redirects:{}\r\n\r\n",
+                 ask_redirects:{}\r\ntryagain_redirects:{}\r\n",
                 t.expired, t.evictions, t.hits, t.misses, t.redirects, t.asks, t.try_agains
+            );
+            let p = &stats.pubsub;
+            let _ = write!(
+                out,
+                "pubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\n\
+                 pubsub_dropped_messages:{}\r\n\r\n",
+                p.channels, p.patterns, p.shard_channels, p.dropped
             );
         }
         if show("commandstats") {
@@ -147,6 +157,10 @@ impl Client {
                 let params = [
                     ("maxmemory", budget.limit().unwrap_or(0).to_string()),
                     ("maxmemory-policy", budget.policy().to_string()),
+                    (
+                        "notify-keyspace-events",
+                        crate::keyspace::events::format_flags(self.hub().notify_flags()),
+                    ),
                 ];
                 let mut out = Vec::new();
                 for (name, value) in params {
@@ -161,6 +175,7 @@ impl Client {
             "set" if a.len() >= 4 && a.len() % 2 == 0 => {
                 // Validate every pair before applying any, as Redis 7 does.
                 let (mut limit, mut policy) = (budget.limit(), budget.policy());
+                let mut notify = self.hub().notify_flags();
                 for pair in a[2..].chunks_exact(2) {
                     let name = String::from_utf8_lossy(pair[0]).to_ascii_lowercase();
                     let fail = |why: &str| {
@@ -183,6 +198,10 @@ impl Client {
                                 )
                             })?;
                         }
+                        "notify-keyspace-events" => {
+                            notify =
+                                crate::keyspace::events::parse_flags(pair[1]).map_err(|e| fail(&e))?;
+                        }
                         _ => {
                             return Err(Error::Command(format!(
                                 "Unknown option or number of arguments for CONFIG SET - '{name}'"
@@ -190,7 +209,10 @@ impl Client {
                         }
                     }
                 }
-                self.set_max_memory(limit, policy);
+                if (limit, policy) != (budget.limit(), budget.policy()) {
+                    self.set_max_memory(limit, policy);
+                }
+                self.hub().set_notify_flags(notify);
                 Ok(Reply::ok())
             }
             "resetstat" if a.len() == 2 => {

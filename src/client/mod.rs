@@ -6,6 +6,7 @@ mod hashes;
 mod info;
 mod lists;
 mod pinned;
+mod pubsub;
 mod session;
 mod sets;
 mod setslot;
@@ -15,6 +16,9 @@ mod zsets;
 pub use info::ClusterStats;
 #[cfg(feature = "server")]
 pub(crate) use pinned::{command_docs, command_keys, is_blocking_command, BlockStart};
+pub use pubsub::{
+    IntoIter as SubscriptionIntoIter, Iter as SubscriptionIter, PubSubStats, Subscription,
+};
 pub use session::Session;
 pub use transaction::Transaction;
 
@@ -389,6 +393,9 @@ impl Client {
                 let (n, timeout) = server::parse_wait(a)?;
                 Ok(Reply::Int(self.registry.wait(n, timeout) as i64))
             }
+            Keyless::Publish | Keyless::SPublish | Keyless::PubSub | Keyless::NeedsSubscriber => {
+                self.pubsub_command(k, a)
+            }
             Keyless::NeedsSession => Err(Error::Command(format!(
                 "{} needs a session: run it through Client::session()",
                 String::from_utf8_lossy(a[0]).to_ascii_uppercase()
@@ -625,7 +632,10 @@ impl Client {
         let key = key.as_ref();
         // Copy the value before taking the lock, to keep the critical section short.
         let value = Value::Str(Str::new(value.as_ref()));
-        self.write_cmd(key_slot(key), cmd_id!("set"), true, &[key], |t, _| t.insert(key, value, None))
+        self.write_cmd(key_slot(key), cmd_id!("set"), true, &[key], |t, now| {
+            t.insert(key, value, None);
+            now.notify(crate::keyspace::events::STRING, "set", key);
+        })
     }
 
     fn set_with(&self, key: &[u8], value: &[u8], o: SetOptions, cmd: &str) -> Result<bool, Error> {
@@ -672,6 +682,7 @@ impl Client {
             let v = strings::get(t, now, key)?;
             if v.is_some() {
                 t.remove(key);
+                now.notify(crate::keyspace::events::GENERIC, "del", key);
             }
             Ok(v)
         })?
@@ -772,7 +783,7 @@ impl Client {
     pub fn mset<K: AsRef<[u8]>, V: AsRef<[u8]>>(&self, pairs: &[(K, V)]) -> Result<(), Error> {
         let keys: Vec<&[u8]> = pairs.iter().map(|(k, _)| k.as_ref()).collect();
         let pairs: Vec<(&[u8], &[u8])> = pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
-        self.write_keys(&keys, |t, _| strings::mset(t, &pairs)).map(drop)
+        self.write_keys(&keys, |t, now| strings::mset(t, now, &pairs)).map(drop)
     }
 
     /// `MGET`: the strings at `keys` (sharing a slot), None where missing or not a string.
@@ -832,7 +843,7 @@ impl Client {
             let group: Vec<(&[u8], &[u8])> =
                 idx.iter().map(|&i| (keys[i], pairs[i].1.as_ref())).collect();
             let group_keys: Vec<&[u8]> = group.iter().map(|(k, _)| *k).collect();
-            self.write(slot, &group_keys, |t, _| strings::mset(t, &group))?;
+            self.write(slot, &group_keys, |t, now| strings::mset(t, now, &group))?;
         }
         Ok(())
     }

@@ -8,6 +8,7 @@ use super::{Spec, ONE_KEY};
 use crate::bytes::Bytes;
 use crate::error::Error;
 use crate::glob::Glob;
+use crate::keyspace::events::{GENERIC, HASH};
 use crate::keyspace::hash::{Elem, HashValue};
 use crate::keyspace::{Db, Entry, Lookup, Now, Table, Value, View};
 use crate::reply::Reply;
@@ -64,6 +65,15 @@ pub(crate) fn hset(
     key: &[u8],
     pairs: &[(&[u8], &[u8])],
 ) -> Result<usize, Error> {
+    let added = store(t, now, key, pairs)?;
+    if !pairs.is_empty() {
+        now.notify(HASH, "hset", key);
+    }
+    Ok(added)
+}
+
+/// [`hset`] without its keyspace event (the counters send their own).
+fn store(t: &mut Db<'_>, now: &Now<'_>, key: &[u8], pairs: &[(&[u8], &[u8])]) -> Result<usize, Error> {
     if pairs.is_empty() {
         return Ok(0);
     }
@@ -145,8 +155,10 @@ pub(crate) fn hdel<F: AsRef<[u8]>>(
     }
     let h = hash_mut(t, now, key)?.expect("checked above");
     let removed = fields.iter().filter(|f| h.remove(f.as_ref())).count();
+    now.notify(HASH, "hdel", key);
     if h.is_empty() {
         t.remove(key);
+        now.notify(GENERIC, "del", key);
     }
     Ok(removed)
 }
@@ -168,7 +180,7 @@ pub(crate) fn hstrlen(t: &impl Lookup, now: &Now<'_>, key: &[u8], field: &[u8]) 
 
 /// Stores `value` at `field` of the hash at `key`, creating the hash if missing.
 fn put(t: &mut Db<'_>, now: &Now<'_>, key: &[u8], field: &[u8], value: &[u8]) -> Result<(), Error> {
-    hset(t, now, key, &[(field, value)]).map(drop)
+    store(t, now, key, &[(field, value)]).map(drop)
 }
 
 /// `HINCRBY`: adds `delta` to the integer at `field` (0 if missing).
@@ -191,6 +203,7 @@ pub(crate) fn hincrby(
     };
     let next = current.checked_add(delta).ok_or_else(Error::overflow)?;
     put(t, now, key, field, next.to_string().as_bytes())?;
+    now.notify(HASH, "hincrby", key);
     Ok(next)
 }
 
@@ -222,6 +235,7 @@ pub(crate) fn hincrbyfloat(
     }
     let text = Bytes::from(format_f64(next));
     put(t, now, key, field, &text)?;
+    now.notify(HASH, "hincrbyfloat", key);
     Ok(text)
 }
 

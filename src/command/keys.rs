@@ -4,6 +4,7 @@ use super::args::{int, is};
 use super::{KeySpec, Keyless, Spec, ALL_KEYS, ONE_KEY, TWO_KEYS};
 use crate::error::Error;
 use crate::glob::Glob;
+use crate::keyspace::events as ev;
 use crate::keyspace::{scan_hash, Access, Db, Now, Table, Value, View};
 use crate::reply::Reply;
 use crate::slot::SLOTS;
@@ -11,7 +12,13 @@ use crate::slot::SLOTS;
 /// `DEL`/`UNLINK`: how many of `keys` existed and were removed.
 pub(crate) fn del<K: AsRef<[u8]>>(t: &mut Db<'_>, now: &Now<'_>, keys: &[K]) -> usize {
     keys.iter()
-        .filter(|k| t.get_mut(k.as_ref(), now).is_some() && t.remove(k.as_ref()).is_some())
+        .filter(|k| {
+            let removed = t.get_mut(k.as_ref(), now).is_some() && t.remove(k.as_ref()).is_some();
+            if removed {
+                now.notify(ev::GENERIC, "del", k.as_ref());
+            }
+            removed
+        })
         .count()
 }
 
@@ -72,8 +79,10 @@ pub(crate) fn expire_at(t: &mut Db<'_>, now: &Now<'_>, key: &[u8], at: i64, flag
     }
     if at <= now.ms() as i64 {
         t.remove(key);
+        now.notify(ev::GENERIC, "del", key);
     } else {
         t.set_expire(key, Some(at as u64));
+        now.notify(ev::GENERIC, "expire", key);
     }
     true
 }
@@ -145,7 +154,10 @@ pub(crate) fn pexpiretime_cmd(t: &View<'_>, now: &Now<'_>, a: &[&[u8]]) -> Resul
 /// `PERSIST`: removes the TTL; false if the key is missing or has none.
 pub(crate) fn persist(t: &mut Db<'_>, now: &Now<'_>, key: &[u8]) -> bool {
     match t.get_mut(key, now) {
-        Some(e) if e.expire_at().is_some() => t.set_expire(key, None),
+        Some(e) if e.expire_at().is_some() => {
+            now.notify(ev::GENERIC, "persist", key);
+            t.set_expire(key, None)
+        }
         _ => false,
     }
 }
@@ -189,6 +201,8 @@ pub(crate) fn rename(
     t.insert(dst, e.value, at);
     // A caller blocked on `dst` (BLPOP, BZPOPMIN) may now be served, as Redis wakes it.
     t.signal_ready(dst);
+    now.notify(ev::GENERIC, "rename_from", src);
+    now.notify(ev::GENERIC, "rename_to", dst);
     Ok(true)
 }
 
@@ -242,6 +256,7 @@ pub(crate) fn copy_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Rep
     t.remove(dst);
     t.insert(dst, value, at);
     t.signal_ready(dst);
+    now.notify(ev::GENERIC, "copy_to", dst);
     Ok(Reply::Int(1))
 }
 

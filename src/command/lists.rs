@@ -12,6 +12,7 @@ use super::args::{at_least_one, int, is, parse_i64};
 use super::{KeySpec, Spec, TimeoutArg, ALL_BUT_LAST, ONE_KEY, TWO_KEYS};
 use crate::bytes::Bytes;
 use crate::error::Error;
+use crate::keyspace::events::{GENERIC, LIST};
 use crate::keyspace::list::{ListEnd, ListValue};
 use crate::keyspace::{Db, Entry, Lookup, Now, Table, Value, View};
 use crate::reply::Reply;
@@ -56,9 +57,26 @@ fn list_mut<'a>(
 }
 
 /// Deletes `key` if the command just emptied its list, as Redis never stores an empty list.
-fn delete_if_empty(db: &mut Db<'_>, key: &[u8], empty: bool) {
+fn delete_if_empty(db: &mut Db<'_>, now: &Now<'_>, key: &[u8], empty: bool) {
     if empty {
         db.remove(key);
+        now.notify(GENERIC, "del", key);
+    }
+}
+
+/// Redis's keyspace event for a push at `end`.
+fn push_event(end: ListEnd) -> &'static str {
+    match end {
+        ListEnd::Left => "lpush",
+        ListEnd::Right => "rpush",
+    }
+}
+
+/// Redis's keyspace event for a pop from `end`.
+fn pop_event(end: ListEnd) -> &'static str {
+    match end {
+        ListEnd::Left => "lpop",
+        ListEnd::Right => "rpop",
     }
 }
 
@@ -116,6 +134,7 @@ pub(crate) fn push<V: AsRef<[u8]>>(
     };
     if !values.is_empty() {
         db.signal_ready(key);
+        now.notify(LIST, push_event(end), key);
     }
     Ok(len)
 }
@@ -130,7 +149,8 @@ pub(crate) fn pop(
     let Some(l) = list_mut(db, now, key)? else { return Ok(None) };
     let v = l.pop(end);
     let empty = l.is_empty();
-    delete_if_empty(db, key, empty);
+    now.notify(LIST, pop_event(end), key);
+    delete_if_empty(db, now, key, empty);
     Ok(v)
 }
 
@@ -153,7 +173,8 @@ pub(crate) fn pop_count(
     let n = count.min(l.len());
     let popped: Vec<Bytes> = (0..n).filter_map(|_| l.pop(end)).collect();
     let empty = l.is_empty();
-    delete_if_empty(db, key, empty);
+    now.notify(LIST, pop_event(end), key);
+    delete_if_empty(db, now, key, empty);
     Ok(Some(popped))
 }
 
@@ -201,6 +222,7 @@ pub(crate) fn set(
     let i = position(index, l.len()).ok_or_else(|| Error::msg("index out of range"))?;
     if let Some(l) = list_mut(db, now, key)? {
         l.set(i, value);
+        now.notify(LIST, "lset", key);
     }
     Ok(())
 }
@@ -235,7 +257,8 @@ pub(crate) fn rem(
     let Some(l) = list_mut(db, now, key)? else { return Ok(0) };
     l.remove_indexes(&doomed);
     let empty = l.is_empty();
-    delete_if_empty(db, key, empty);
+    now.notify(LIST, "lrem", key);
+    delete_if_empty(db, now, key, empty);
     Ok(doomed.len())
 }
 
@@ -252,7 +275,8 @@ pub(crate) fn trim(
     let (from, to) = span(start, stop, l.len());
     l.trim(from, to);
     let empty = l.is_empty();
-    delete_if_empty(db, key, empty);
+    now.notify(LIST, "ltrim", key);
+    delete_if_empty(db, now, key, empty);
     Ok(())
 }
 
@@ -272,6 +296,7 @@ pub(crate) fn insert(
     l.insert(if before { at } else { at + 1 }, value);
     let len = l.len();
     db.signal_ready(key);
+    now.notify(LIST, "linsert", key);
     Ok(len as i64)
 }
 
@@ -362,9 +387,10 @@ pub(crate) fn lmove(
         // Pushed back before the emptiness check, so a one-element rotation keeps the key
         // and its TTL, as in Redis.
         l.push_bytes(to, v.clone());
+        now.notify(LIST, push_event(to), dst);
+        now.notify(LIST, pop_event(from), src);
     } else {
         let empty = l.is_empty();
-        delete_if_empty(db, src, empty);
         match list_mut(db, now, dst)? {
             Some(d) => d.push_bytes(to, v.clone()),
             None => {
@@ -373,6 +399,10 @@ pub(crate) fn lmove(
                 db.insert(dst, Value::List(Box::new(d)), None);
             }
         }
+        // Redis's order: the push on the destination, the pop on the source, its deletion.
+        now.notify(LIST, push_event(to), dst);
+        now.notify(LIST, pop_event(from), src);
+        delete_if_empty(db, now, src, empty);
     }
     db.signal_ready(dst);
     Ok(Some(v))

@@ -11,6 +11,7 @@ pub(crate) mod cluster;
 pub(crate) mod hashes;
 pub(crate) mod keys;
 pub(crate) mod lists;
+pub(crate) mod pubsub;
 pub(crate) mod server;
 pub(crate) mod sets;
 pub(crate) mod strings;
@@ -79,6 +80,15 @@ pub(crate) enum Keyless {
     Wait,
     /// `MIGRATE`: moves keys of a migrating slot to the target.
     Migrate,
+    /// `PUBLISH channel message`: to every subscriber of the store.
+    Publish,
+    /// `SPUBLISH shardchannel message`: routed by the channel's slot, which must be served.
+    SPublish,
+    /// `PUBSUB CHANNELS|NUMSUB|NUMPAT|SHARDCHANNELS|SHARDNUMSUB|HELP`.
+    PubSub,
+    /// `(P|S)SUBSCRIBE`, `(P|S)UNSUBSCRIBE`: need a subscriber (a connection, or
+    /// `Client::subscribe` in process).
+    NeedsSubscriber,
 }
 
 /// How a command runs.
@@ -238,6 +248,7 @@ static FAMILIES: &[&[Spec]] = &[
     sets::COMMANDS,
     zsets::COMMANDS,
     server::COMMANDS,
+    pubsub::COMMANDS,
 ];
 
 fn index() -> &'static HashMap<&'static [u8], (usize, &'static Spec)> {

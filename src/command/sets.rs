@@ -6,6 +6,7 @@ use super::hashes::{parse_cursor, peek, random_count, random_picks, scan_reply, 
 use super::{KeySpec, Spec, ALL_KEYS, ONE_KEY, TWO_KEYS};
 use crate::bytes::Bytes;
 use crate::error::Error;
+use crate::keyspace::events::{GENERIC, SET};
 use crate::keyspace::hash::Elem;
 use crate::keyspace::set::SetValue;
 use crate::keyspace::{Db, Entry, Lookup, Now, Value, View};
@@ -70,15 +71,19 @@ pub(crate) fn sadd<M: AsRef<[u8]>>(
         return Ok(0);
     }
     let add = |s: &mut SetValue| members.iter().filter(|m| s.insert(m.as_ref())).count();
-    match set_mut(t, now, key)? {
-        Some(s) => Ok(add(s)),
+    let added = match set_mut(t, now, key)? {
+        Some(s) => add(s),
         None => {
             let mut s = SetValue::new();
             let added = add(&mut s);
             t.insert(key, Value::Set(Box::new(s)), None);
-            Ok(added)
+            added
         }
+    };
+    if added > 0 {
+        now.notify(SET, "sadd", key);
     }
+    Ok(added)
 }
 
 /// `SREM`: removes the members, and the key once the set is empty; returns how many existed.
@@ -94,8 +99,10 @@ pub(crate) fn srem<M: AsRef<[u8]>>(
     }
     let s = set_mut(t, now, key)?.expect("checked above");
     let removed = members.iter().filter(|m| s.remove(m.as_ref())).count();
+    now.notify(SET, "srem", key);
     if s.is_empty() {
         t.remove(key);
+        now.notify(GENERIC, "del", key);
     }
     Ok(removed)
 }
@@ -145,9 +152,11 @@ pub(crate) fn spop(
         return Ok(Vec::new());
     }
     let s = set_mut(t, now, key)?.expect("checked above");
+    now.notify(SET, "spop", key);
     if count >= s.len() {
         let all = s.iter().map(Elem::to_bytes).collect();
         t.remove(key);
+        now.notify(GENERIC, "del", key);
         return Ok(all);
     }
     Ok((0..count).filter_map(|_| s.pop_random()).collect())
@@ -186,11 +195,15 @@ pub(crate) fn smove(
     }
     let s = set_mut(t, now, src)?.expect("checked above");
     s.remove(member);
+    now.notify(SET, "srem", src);
     if s.is_empty() {
         t.remove(src);
+        now.notify(GENERIC, "del", src);
     }
     if dst_exists {
-        set_mut(t, now, dst)?.expect("checked above").insert(member);
+        if set_mut(t, now, dst)?.expect("checked above").insert(member) {
+            now.notify(SET, "sadd", dst);
+        }
     } else {
         sadd(t, now, dst, &[member])?;
     }
@@ -270,9 +283,17 @@ pub(crate) fn combine_store<K: AsRef<[u8]>>(
         }
     };
     let n = result.len();
-    t.remove(dst);
+    let existed = t.remove(dst).is_some();
     if n > 0 {
         t.insert(dst, Value::Set(Box::new(result)), None);
+        let event = match op {
+            SetOp::Inter => "sinterstore",
+            SetOp::Union => "sunionstore",
+            SetOp::Diff => "sdiffstore",
+        };
+        now.notify(SET, event, dst);
+    } else if existed {
+        now.notify(GENERIC, "del", dst);
     }
     Ok(n)
 }
@@ -361,8 +382,10 @@ pub(crate) fn spop_one(t: &mut Db<'_>, now: &Now<'_>, key: &[u8]) -> Result<Opti
     }
     let s = set_mut(t, now, key)?.expect("checked above");
     let m = s.pop_random();
+    now.notify(SET, "spop", key);
     if s.is_empty() {
         t.remove(key);
+        now.notify(GENERIC, "del", key);
     }
     Ok(m)
 }

@@ -4,6 +4,7 @@ use super::args::{float, format_f64, int, is, parse_f64, parse_i64};
 use super::{Spec, ALL_KEYS, KEY_VALUE_PAIRS, ONE_KEY};
 use crate::bytes::Bytes;
 use crate::error::Error;
+use crate::keyspace::events as ev;
 use crate::keyspace::{Db, Entry, Lookup, Now, Str, Value, View};
 use crate::reply::Reply;
 
@@ -92,6 +93,7 @@ pub(crate) fn set(
         }
         if exists && o.expiry == Expiry::Keep {
             t.replace_value(key, Value::Str(value));
+            now.notify(ev::STRING, "set", key);
             return Ok((true, old));
         }
     }
@@ -99,8 +101,16 @@ pub(crate) fn set(
     match deadline {
         Some(at) if at < now.ms() => {
             t.remove(key);
+            now.notify(ev::STRING, "set", key);
+            now.notify(ev::GENERIC, "del", key);
         }
-        _ => t.insert(key, Value::Str(value), deadline),
+        _ => {
+            t.insert(key, Value::Str(value), deadline);
+            now.notify(ev::STRING, "set", key);
+            if deadline.is_some() {
+                now.notify(ev::GENERIC, "expire", key);
+            }
+        }
     }
     Ok((true, old))
 }
@@ -113,6 +123,7 @@ pub(crate) fn incr_by(t: &mut Db<'_>, now: &Now<'_>, key: &[u8], delta: i64) -> 
     };
     let next = current.checked_add(delta).ok_or_else(Error::overflow)?;
     t.replace_value(key, Value::Str(Str::from(next.to_string())));
+    now.notify(ev::STRING, "incrby", key);
     Ok(next)
 }
 
@@ -133,6 +144,7 @@ pub(crate) fn incr_by_float(
     }
     let text = Bytes::from(format_f64(next));
     t.replace_value(key, Value::Str(Str::new(&text)));
+    now.notify(ev::STRING, "incrbyfloat", key);
     Ok(text)
 }
 
@@ -148,6 +160,7 @@ pub(crate) fn append(t: &mut Db<'_>, now: &Now<'_>, key: &[u8], tail: &[u8]) -> 
     };
     let len = joined.len();
     t.replace_value(key, Value::Str(Str::from(joined)));
+    now.notify(ev::STRING, "append", key);
     Ok(len)
 }
 
@@ -173,9 +186,10 @@ pub(crate) fn get_range(s: &[u8], start: i64, end: i64) -> &[u8] {
 }
 
 /// `MSET`: stores every pair, clearing their TTLs.
-pub(crate) fn mset(t: &mut Db<'_>, pairs: &[(&[u8], &[u8])]) {
+pub(crate) fn mset(t: &mut Db<'_>, now: &Now<'_>, pairs: &[(&[u8], &[u8])]) {
     for (k, v) in pairs {
         t.insert(k, Value::Str(Str::new(v)), None);
+        now.notify(ev::STRING, "set", k);
     }
 }
 
@@ -332,6 +346,7 @@ pub(crate) fn getdel_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<R
     let old = get(t, now, a[1])?;
     if old.is_some() {
         t.remove(a[1]);
+        now.notify(ev::GENERIC, "del", a[1]);
     }
     Ok(old.into())
 }
@@ -347,11 +362,16 @@ pub(crate) fn getex_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Re
     match expiry.deadline(now, "getex")? {
         Some(at) if at <= now.ms() => {
             t.remove(a[1]);
+            now.notify(ev::GENERIC, "del", a[1]);
         }
         Some(at) => {
             t.set_expire(a[1], Some(at));
+            now.notify(ev::GENERIC, "expire", a[1]);
         }
         None if persist => {
+            if t.get(a[1], now).and_then(Entry::expire_at).is_some() {
+                now.notify(ev::GENERIC, "persist", a[1]);
+            }
             t.set_expire(a[1], None);
         }
         None => {}
@@ -362,6 +382,7 @@ pub(crate) fn getex_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Re
 pub(crate) fn getset_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
     let old = get(t, now, a[1])?;
     t.insert(a[1], Value::Str(Str::new(a[2])), None);
+    now.notify(ev::STRING, "set", a[1]);
     Ok(old.into())
 }
 
@@ -401,6 +422,7 @@ pub(crate) fn setrange_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result
     s[offset..offset + patch.len()].copy_from_slice(patch);
     let len = s.len();
     t.replace_value(a[1], Value::Str(Str::from(s)));
+    now.notify(ev::STRING, "setrange", a[1]);
     Ok(Reply::Int(len as i64))
 }
 
@@ -444,8 +466,8 @@ fn pairs<'a>(a: &[&'a [u8]], command: &str) -> Result<Vec<Pair<'a>>, Error> {
     Ok(a[1..].chunks_exact(2).map(|p| (p[0], p[1])).collect())
 }
 
-pub(crate) fn mset_cmd(t: &mut Db<'_>, _now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
-    mset(t, &pairs(a, "mset")?);
+pub(crate) fn mset_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+    mset(t, now, &pairs(a, "mset")?);
     Ok(Reply::ok())
 }
 
@@ -454,7 +476,7 @@ pub(crate) fn msetnx_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<R
     if pairs.iter().any(|(k, _)| t.contains(k, now)) {
         return Ok(Reply::Int(0));
     }
-    mset(t, &pairs);
+    mset(t, now, &pairs);
     Ok(Reply::Int(1))
 }
 

@@ -14,6 +14,8 @@ use super::hashes::{parse_cursor, ElementScan};
 use super::{KeySpec, Spec, TimeoutArg, ALL_BUT_LAST, ONE_KEY};
 use crate::bytes::Bytes;
 use crate::error::Error;
+use crate::glob::Glob;
+use crate::keyspace::events::{GENERIC, ZSET};
 use crate::keyspace::set::SetValue;
 use crate::keyspace::zset::{LexBound, LexRange, Member, Rng, ScoreRange, ZSetValue};
 use crate::keyspace::{scan_hash, Db, Entry, Lookup, Now, Value, View};
@@ -193,6 +195,7 @@ fn zset_mut<'a>(t: &'a mut Db<'_>, now: &Now<'_>, key: &[u8]) -> &'a mut ZSetVal
 fn drop_if_empty(t: &mut Db<'_>, now: &Now<'_>, key: &[u8]) {
     if matches!(zset(&*t, now, key), Ok(Some(z)) if z.is_empty()) {
         t.remove(key);
+        now.notify(GENERIC, "del", key);
     }
 }
 
@@ -289,6 +292,21 @@ fn zadd_step(current: Option<f64>, score: f64, f: &ZaddFlags) -> Result<Step, Er
 /// `ZADD`: applies score/member `pairs` to the set at `key` (created if missing, unless
 /// `XX`). The flags must have passed Redis's compatibility checks; a NaN score is refused.
 pub(crate) fn zadd(
+    t: &mut Db<'_>,
+    now: &Now<'_>,
+    key: &[u8],
+    pairs: &[(f64, &[u8])],
+    f: ZaddFlags,
+) -> Result<Zadded, Error> {
+    let r = zadd_quiet(t, now, key, pairs, f)?;
+    if r.added + r.updated > 0 {
+        now.notify(ZSET, if f.incr { "zincr" } else { "zadd" }, key);
+    }
+    Ok(r)
+}
+
+/// [`zadd`] without its keyspace event.
+fn zadd_quiet(
     t: &mut Db<'_>,
     now: &Now<'_>,
     key: &[u8],
@@ -444,6 +462,7 @@ pub(crate) fn zrem<M: AsRef<[u8]>>(
     }
     let z = zset_mut(t, now, key);
     let removed = members.iter().filter(|m| z.remove(m.as_ref()).is_some()).count();
+    now.notify(ZSET, "zrem", key);
     drop_if_empty(t, now, key);
     Ok(removed)
 }
@@ -721,7 +740,7 @@ fn zrevrangebylex_cmd(t: &View<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply,
 fn zrangestore_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
     let c = parse_range(a, 2, Kind::Auto, None, true)?;
     let pairs = zrange(&*t, now, a[2], &c.by, c.rev, c.limit)?;
-    Ok(Reply::Int(store(t, a[1], pairs) as i64))
+    Ok(Reply::Int(store(t, now, a[1], pairs, "zrangestore") as i64))
 }
 
 /// `ZCOUNT`: members with scores in `r`.
@@ -758,6 +777,12 @@ pub(crate) fn zremrange(
         return Ok(0);
     }
     let removed = zset_mut(t, now, key).remove_ranks(ranks).len();
+    let event = match by {
+        RangeBy::Rank(..) => "zremrangebyrank",
+        RangeBy::Score(_) => "zremrangebyscore",
+        RangeBy::Lex(_) => "zremrangebylex",
+    };
+    now.notify(ZSET, event, key);
     drop_if_empty(t, now, key);
     Ok(removed)
 }
@@ -801,6 +826,7 @@ pub(crate) fn zpop(
     } else {
         z.remove_ranks(0..n)
     };
+    now.notify(ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
     drop_if_empty(t, now, key);
     Ok(popped)
 }
@@ -1167,14 +1193,24 @@ fn combine(
 
 /// Stores `pairs` at `dst` (replacing its value and TTL) or deletes `dst` if there are none;
 /// returns the stored set's size.
-fn store(t: &mut Db<'_>, dst: &[u8], pairs: Vec<(Bytes, f64)>) -> usize {
+/// `event` names the store in keyspace notifications (`del` when an existing `dst` goes).
+fn store(
+    t: &mut Db<'_>,
+    now: &Now<'_>,
+    dst: &[u8],
+    pairs: Vec<(Bytes, f64)>,
+    event: &'static str,
+) -> usize {
     if pairs.is_empty() {
-        t.remove(dst);
+        if t.remove(dst).is_some() {
+            now.notify(GENERIC, "del", dst);
+        }
         return 0;
     }
     let n = pairs.len();
     t.insert(dst, Value::ZSet(Box::new(ZSetValue::from_entries(pairs))), None);
     t.signal_ready(dst);
+    now.notify(ZSET, event, dst);
     n
 }
 
@@ -1190,7 +1226,12 @@ pub(crate) fn zstore(
     op: SetOp,
 ) -> Result<usize, Error> {
     let pairs = combine(&*t, now, keys, weights, aggregate, op)?;
-    Ok(store(t, dst, pairs))
+    let event = match op {
+        SetOp::Union => "zunionstore",
+        SetOp::Inter => "zinterstore",
+        SetOp::Diff => "zdiffstore",
+    };
+    Ok(store(t, now, dst, pairs, event))
 }
 
 /// Reads `numkeys` at `a[at]`, as `zunionInterDiffGenericCommand` checks it.

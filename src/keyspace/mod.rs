@@ -4,6 +4,7 @@
 //! command layer runs commands on it. Nothing here locks, spawns or sends.
 
 mod db;
+pub(crate) mod events;
 pub(crate) mod hash;
 mod key;
 pub(crate) mod list;
@@ -63,6 +64,10 @@ pub(crate) struct Now<'a> {
     access: Access,
     hits: Cell<u32>,
     misses: Cell<u32>,
+    /// Keyspace notification classes in force for this command (0: off, the default).
+    notify: u32,
+    /// Events recorded while notifications are on, published by the node afterwards.
+    events: std::cell::RefCell<Vec<events::KeyEvent>>,
 }
 
 impl<'a> Now<'a> {
@@ -78,7 +83,48 @@ impl<'a> Now<'a> {
             access,
             hits: Cell::new(0),
             misses: Cell::new(0),
+            notify: 0,
+            events: std::cell::RefCell::new(Vec::new()),
         }
+    }
+
+    /// This command records keyspace events of the classes in `flags` (see
+    /// [`events::effective`]; 0 records none).
+    #[inline]
+    pub(crate) fn notifying(mut self, flags: u32) -> Self {
+        self.notify = flags;
+        self
+    }
+
+    /// Records that `key` met event `name` of `class` (Redis's `notifyKeyspaceEvent`). One
+    /// branch on a plain integer when notifications are off.
+    #[inline]
+    pub(crate) fn notify(&self, class: u32, name: &'static str, key: &[u8]) {
+        if self.notify & class != 0 {
+            self.record(class, name, key);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn record(&self, class: u32, name: &'static str, key: &[u8]) {
+        self.events.borrow_mut().push(events::KeyEvent { class, name, key: key.into() });
+    }
+
+    /// The notification classes this command records.
+    pub(crate) fn notify_flags(&self) -> u32 {
+        self.notify
+    }
+
+    /// True if some event waits to be published.
+    #[inline]
+    pub(crate) fn has_events(&self) -> bool {
+        self.notify != 0 && !self.events.borrow().is_empty()
+    }
+
+    /// Takes the events recorded so far, in order.
+    pub(crate) fn take_events(&self) -> Vec<events::KeyEvent> {
+        std::mem::take(&mut *self.events.borrow_mut())
     }
 
     /// The access stamping mode of this command.
@@ -364,6 +410,7 @@ impl Table {
     pub(crate) fn get_mut(&mut self, key: &[u8], now: &Now<'_>) -> Option<&mut Entry> {
         if self.map.get(key)?.is_expired(now) {
             self.remove(key);
+            now.notify(events::EXPIRED, "expired", key);
             return None;
         }
         // A caller that asks for a key mutably means to change it: `WATCH` must see that.
@@ -481,7 +528,18 @@ impl Table {
     }
 
     /// Deletes up to `limit` keys whose deadline is before `now_ms`; returns how many.
+    #[cfg(test)]
     pub(crate) fn purge_expired(&mut self, now_ms: u64, limit: usize) -> usize {
+        self.purge_expired_notify(now_ms, limit, None)
+    }
+
+    /// [`Table::purge_expired`], recording an `expired` event per key in `now` if given.
+    pub(crate) fn purge_expired_notify(
+        &mut self,
+        now_ms: u64,
+        limit: usize,
+        now: Option<&Now<'_>>,
+    ) -> usize {
         let mut n = 0;
         while n < limit {
             match self.expires.first() {
@@ -492,6 +550,9 @@ impl Table {
                     }
                     self.touch(&key);
                     self.release_if_empty();
+                    if let Some(now) = now {
+                        now.notify(events::EXPIRED, "expired", &key);
+                    }
                     n += 1;
                 }
                 _ => break,

@@ -13,11 +13,20 @@ use std::borrow::Cow;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 /// The cluster-wide budget, shared by every node.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct Budget {
     /// Bytes for all primaries together; 0 means unlimited.
     limit: AtomicUsize,
     policy: AtomicU8,
+    /// The store's pub/sub hub. It rides along with the budget because every node already
+    /// shares this one handle: a node publishes the keyspace events of its writes here.
+    pub(crate) hub: std::sync::Arc<crate::pubsub::Hub>,
+}
+
+impl std::fmt::Debug for Budget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Budget").field("limit", &self.limit).field("policy", &self.policy).finish()
+    }
 }
 
 impl Budget {
@@ -173,7 +182,7 @@ impl Node {
             // as Redis's eviction pool does: each eviction takes the best of both.
             self.fill_pool(&mut pool, policy);
             while let Some(c) = pool.pop() {
-                let evicted = self.write(c.slot, |t, _| {
+                let evicted = self.write(c.slot, |t, now| {
                     let Some((key, e)) = c.find(t) else {
                         return false;
                     };
@@ -185,7 +194,11 @@ impl Node {
                     {
                         return false;
                     }
-                    t.remove(&key).is_some()
+                    let removed = t.remove(&key).is_some();
+                    if removed {
+                        now.notify(crate::keyspace::events::EVICTED, "evicted", &key);
+                    }
+                    removed
                 });
                 if evicted == Some(true) {
                     self.stats.add(EVICTED, 1);

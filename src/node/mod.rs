@@ -132,14 +132,31 @@ impl Node {
         cmd: usize,
         f: impl FnOnce(&mut Table, &Now<'_>) -> R,
     ) -> Option<R> {
-        let now = Now::with_access(&self.clock, self.budget.access());
+        let now = self.write_now();
         let mut guard = self.cells[slot].0.write();
         let table = guard.as_mut()?;
         let before = self.before_write(table, &now);
         let r = f(table, &now);
         self.after_write(slot, table, &now, before);
+        self.publish_events(&now);
         self.count(cmd, &now);
         Some(r)
+    }
+
+    /// The time and settings of one write: its access stamping, and the keyspace
+    /// notification classes it records events of (one relaxed load; 0 when off).
+    #[inline]
+    fn write_now(&self) -> Now<'_> {
+        Now::with_access(&self.clock, self.budget.access()).notifying(self.budget.hub.notify_effective())
+    }
+
+    /// Publishes the keyspace events a write recorded, still under the slot's lock so a
+    /// key's events leave in the order of its writes. One branch when there are none.
+    #[inline]
+    pub(super) fn publish_events(&self, now: &Now<'_>) {
+        if now.has_events() {
+            self.budget.hub.publish_events(now.notify_flags(), now.take_events());
+        }
     }
 
     /// Readies a table for a write: the stamp new keys get, and its size to diff against.
@@ -230,7 +247,7 @@ impl Node {
         mut serve: Serve,
         wake: Option<Wake>,
     ) -> Result<Blocking, (Serve, Miss)> {
-        let now = Now::with_access(&self.clock, self.budget.access());
+        let now = self.write_now();
         let mut guard = self.cells[slot].0.write();
         let Some(table) = guard.as_mut() else { return Err((serve, Miss::NotHere)) };
         // A replica's copy is not the slot: a caller routed here before a failover demoted
@@ -245,6 +262,7 @@ impl Node {
         let before = self.before_write(table, &now);
         let first = serve(&mut Db::One(table), &now);
         self.after_write(slot, table, &now, before);
+        self.publish_events(&now);
         if let Some(reply) = first {
             return Ok(Blocking::Done(reply));
         }
@@ -339,7 +357,9 @@ impl Node {
     }
 
     fn purge(&self, slot: usize, now_ms: u64) -> usize {
-        let n = self.write(slot, |t, _| t.purge_expired(now_ms, EXPIRE_BATCH)).unwrap_or(0);
+        let n = self
+            .write(slot, |t, now| t.purge_expired_notify(now_ms, EXPIRE_BATCH, Some(now)))
+            .unwrap_or(0);
         self.stats.add(EXPIRED, n as u64);
         n
     }

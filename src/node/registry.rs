@@ -363,6 +363,8 @@ impl Registry {
                 self.routes[slot].store(r, Ordering::Release);
             }
         }
+        // Connections holding shard channels look again at where their slots are served.
+        self.budget.hub.slots_changed();
         self.events.emit(&next, &events);
     }
 
@@ -689,7 +691,8 @@ impl Registry {
                 }
                 held.push((slot, node, guard));
             }
-            let now = Now::with_access(&self.clock, self.budget.access());
+            let now = Now::with_access(&self.clock, self.budget.access())
+                .notifying(self.budget.hub.notify_effective());
             if missed.is_none() {
                 missed = held.iter().enumerate().find_map(|(i, (slot, node, g))| {
                     let t = g.as_ref().expect("checked");
@@ -717,6 +720,10 @@ impl Registry {
                 let r = f(&mut Db::Many(tables), &now);
                 for ((slot, node, guard), before) in held.iter_mut().zip(before) {
                     node.after_write(usize::from(*slot), guard.as_mut().expect("checked"), &now, before);
+                }
+                // Published while every slot is still locked, as a one-slot write does.
+                if let Some((_, node, _)) = held.first() {
+                    node.publish_events(&now);
                 }
                 return Ok(r);
             };

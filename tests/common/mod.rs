@@ -65,6 +65,24 @@ impl Redis {
         self.read_reply()
     }
 
+    /// Reads one more reply or pushed frame (a subscriber's confirmations and messages).
+    pub fn read(&mut self) -> io::Result<Outcome> {
+        self.read_reply()
+    }
+
+    /// Sends a command without reading its reply (`SUBSCRIBE` answers one frame per name).
+    pub fn send<A: AsRef<[u8]>>(&mut self, args: &[A]) -> io::Result<()> {
+        let mut out = Vec::with_capacity(64);
+        out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+        for a in args {
+            let a = a.as_ref();
+            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            out.extend_from_slice(a);
+            out.extend_from_slice(b"\r\n");
+        }
+        self.writer.write_all(&out)
+    }
+
     fn read_line(&mut self) -> io::Result<Vec<u8>> {
         let mut line = Vec::new();
         self.reader.read_until(b'\n', &mut line)?;
