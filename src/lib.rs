@@ -46,6 +46,10 @@
 //! - level 5: this file, docs and re-exports only.
 #![warn(missing_docs)]
 
+#[cfg(feature = "redis")]
+pub mod admin;
+#[cfg(feature = "redis")]
+mod bridge;
 mod bytes;
 mod client;
 mod clock;
@@ -63,6 +67,8 @@ mod reply;
 mod slot;
 mod topology;
 
+#[cfg(feature = "redis")]
+pub use bridge::RedisConnection;
 pub use bytes::Bytes;
 pub use client::{Client, ClusterStats, Session, Transaction};
 pub use clock::Clock;
@@ -76,6 +82,12 @@ pub use node::NodeStats;
 pub use reply::Reply;
 pub use slot::{crc16, hash_tag, key_slot, SLOT_COUNT};
 pub use topology::{NodeInfo, Role, Topology};
+
+/// The redis-rs crate slotstore is built against (feature `redis`), with its cluster support
+/// on: name it as `slotstore::redis` so application code and slotstore agree on one version.
+/// See [`Cluster::redis_connection`] and [`admin`].
+#[cfg(feature = "redis")]
+pub use redis;
 
 /// The README's examples run as doc tests.
 #[cfg(doctest)]
