@@ -77,6 +77,28 @@ impl RedisClusterAdmin {
     }
 }
 
+impl RedisClusterAdmin {
+    /// True if every node of `layout` reports `primary` as the primary serving `slot` (or,
+    /// for a slotless shard, as a primary at all).
+    fn all_agree(&self, layout: &Layout, slot: Option<u16>, primary: &str) -> RedisResult<bool> {
+        for shard in &layout.shards {
+            for node in std::iter::once(&shard.primary).chain(&shard.replicas) {
+                let mut con = self.connect(&node.addr)?;
+                let reply = con.req_command(redis::cmd("CLUSTER").arg("SHARDS"))?.extract_error()?;
+                let seen = parse_shards(&reply)?;
+                let ok = match slot {
+                    Some(slot) => seen.owner(slot).is_some_and(|s| s.primary.id == primary),
+                    None => seen.primaries().iter().any(|p| p.id == primary),
+                };
+                if !ok {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    }
+}
+
 /// `ROLE`'s first word on the node at `addr`: `master` or `slave`.
 fn role(con: &mut Connection) -> RedisResult<String> {
     let v: Vec<Value> = redis::cmd("ROLE").query(con)?;
@@ -112,6 +134,9 @@ impl ClusterAdmin for RedisClusterAdmin {
             .addr
             .rsplit_once(':')
             .ok_or_else(|| client_error("slotstore: bad node address", target.addr.clone()))?;
+        self.wait_until("every node to agree on the slot's owner", || {
+            self.all_agree(&layout, Some(slot), &source.id)
+        })?;
         let mut src = self.connect(&source.addr)?;
         let mut dst = self.connect(&target.addr)?;
         let setslot = |con: &mut Connection, state: &str, id: &str| -> RedisResult<()> {
@@ -144,7 +169,10 @@ impl ClusterAdmin for RedisClusterAdmin {
                 setslot(&mut con, "NODE", &target.id)?;
             }
         }
-        Ok(())
+        // Replicas learn the owner by gossip: wait until every node names the target.
+        self.wait_until("every node to see the slot's new owner", || {
+            self.all_agree(&layout, Some(slot), &target.id)
+        })
     }
 
     fn failover(&self, primary: &str) -> RedisResult<String> {
@@ -156,6 +184,12 @@ impl ClusterAdmin for RedisClusterAdmin {
             shard.replicas.first().cloned().ok_or_else(|| {
                 client_error("slotstore: the shard has no replica", primary.to_owned())
             })?;
+        let slot = shard.slots.first().map(|r| r.0);
+        // A change just made (a failover a moment ago) may still be spreading by gossip; a
+        // failover started before every node agrees on the shard can lose its election.
+        self.wait_until("every node to agree on the shard's primary", || {
+            self.all_agree(&layout, slot, &shard.primary.id)
+        })?;
         let mut new = self.connect(&replica.addr)?;
         let mut old = self.connect(&shard.primary.addr)?;
         // A replica still syncing refuses a manual failover; it is ready once its link is up.
@@ -166,6 +200,11 @@ impl ClusterAdmin for RedisClusterAdmin {
         let _: () = redis::cmd("CLUSTER").arg("FAILOVER").query(&mut new)?;
         self.wait_until("the replica to become primary", || Ok(role(&mut new)? == "master"))?;
         self.wait_until("the old primary to follow the new one", || Ok(role(&mut old)? == "slave"))?;
+        // Every node learns the new epoch by gossip: wait until all of them name the new
+        // primary for the shard, so a topology read anywhere afterwards agrees.
+        self.wait_until("every node to see the new primary", || {
+            self.all_agree(&layout, slot, &replica.id)
+        })?;
         Ok(replica.id)
     }
 }
@@ -196,7 +235,9 @@ fn parse_shards(reply: &Value) -> RedisResult<Layout> {
             let (Some(id), Some(role)) = (text("id"), text("role")) else { return Err(bad("node id")) };
             let ip = text("ip").or_else(|| text("endpoint")).unwrap_or_else(|| "127.0.0.1".into());
             let port = field(&f, "port").and_then(int).ok_or_else(|| bad("node port"))?;
-            if text("health").as_deref() != Some("online") {
+            // Redis 7.0 reports a replica whose replication offset it has not heard of yet
+            // (a fresh cluster without writes) as `loading`: it is up all the same.
+            if text("health").is_some_and(|h| h.starts_with("fail")) {
                 continue;
             }
             let node = Node { id, addr: format!("{ip}:{port}") };
