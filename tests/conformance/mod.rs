@@ -218,7 +218,11 @@ fn zsets<C: ConnectionLike>(c: &Checks, con: &mut C) {
     );
     c.eq(con.zscore::<_, _, f64>("z:{r}", "a").unwrap(), 1.5, "ZSCORE");
     c.eq(con.zscore::<_, _, String>("z:{r}", "a").unwrap(), "1.5".into(), "ZSCORE text");
-    c.eq(con.zincr::<_, _, _, String>("z:{r}", "a", 0.1).unwrap(), "1.6000000000000001".into(), "ZINCRBY %.17g");
+    c.eq(
+        con.zincr::<_, _, _, String>("z:{r}", "a", 0.1).unwrap(),
+        "1.6000000000000001".into(),
+        "ZINCRBY %.17g",
+    );
     let ws: Vec<(String, f64)> = con.zrange_withscores("z:{r}", 0, -1).unwrap();
     c.eq(ws, vec![("a".into(), 0.1 + 1.5), ("b".into(), 2.0), ("c".into(), 3.0)], "ZRANGE WITHSCORES");
     c.eq(con.zrank::<_, _, i64>("z:{r}", "c").unwrap(), 2, "ZRANK");
