@@ -43,7 +43,9 @@
 //!   the slot mover (atomic and key-by-key), scaling, and the only place threads are spawned;
 //! - level 4: `cluster` (control plane: migrations, rebalance, faults) and `client` (routing,
 //!   redirects, typed methods, `CLUSTER SETSLOT`/`MIGRATE`);
-//! - level 5: this file, docs and re-exports only.
+//! - level 5: this file, docs and re-exports only; with the feature `redis`, `bridge` (the
+//!   redis-rs connection, [`Cluster::redis_connection`]) and [`admin`], which use only the
+//!   public client paths.
 #![warn(missing_docs)]
 
 #[cfg(feature = "redis")]
