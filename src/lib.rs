@@ -43,9 +43,10 @@
 //!   the slot mover (atomic and key-by-key), scaling, and the only place threads are spawned;
 //! - level 4: `cluster` (control plane: migrations, rebalance, faults) and `client` (routing,
 //!   redirects, typed methods, `CLUSTER SETSLOT`/`MIGRATE`);
-//! - level 5: this file, docs and re-exports only; with the feature `redis`, `bridge` (the
-//!   redis-rs connection, [`Cluster::redis_connection`]) and [`admin`], which use only the
-//!   public client paths.
+//! - level 5: `server/` (feature `server`, on by default) — every node on a TCP port of its
+//!   own speaking RESP2/RESP3 ([`Cluster::serve`], the `slotstore-server` binary); with the
+//!   feature `redis`, `bridge` (the redis-rs connection, [`Cluster::redis_connection`]) and
+//!   [`admin`], which use only the public client paths; this file, docs and re-exports only.
 #![warn(missing_docs)]
 
 #[cfg(feature = "redis")]
@@ -66,6 +67,8 @@ mod migration;
 mod node;
 mod replication;
 mod reply;
+#[cfg(feature = "server")]
+mod server;
 mod slot;
 mod topology;
 
@@ -82,8 +85,10 @@ pub use keyspace::list::ListEnd;
 pub use migration::MigrationProgress;
 pub use node::NodeStats;
 pub use reply::Reply;
+#[cfg(feature = "server")]
+pub use server::{Server, ServerConfig};
 pub use slot::{crc16, hash_tag, key_slot, SLOT_COUNT};
-pub use topology::{NodeInfo, Role, Topology};
+pub use topology::{NodeAddr, NodeInfo, Role, Topology};
 
 /// The redis-rs crate slotstore is built against (feature `redis`), with its cluster support
 /// on: name it as `slotstore::redis` so application code and slotstore agree on one version.

@@ -9,7 +9,7 @@ use redis::{RedisError, Value};
 
 /// A reply as the value redis-rs parses from the same reply on a socket: `OK` is
 /// [`Value::Okay`], doubles are bulk strings in Redis's `%.17g` form, maps are flat arrays
-/// (RESP2), errors inside arrays (the results of `EXEC`) are [`Value::ServerError`].
+/// (RESP2), sets and pushes arrays, booleans 1 and 0, verbatim text bulk strings, errors inside arrays (the results of `EXEC`) are [`Value::ServerError`].
 pub(crate) fn value(reply: Reply) -> Value {
     match reply {
         Reply::Nil => Value::Nil,
@@ -17,7 +17,12 @@ pub(crate) fn value(reply: Reply) -> Value {
         Reply::Bulk(b) => Value::BulkString(b.to_vec()),
         Reply::Simple(s) if s == "OK" => Value::Okay,
         Reply::Simple(s) => Value::SimpleString(s),
-        Reply::Array(items) => Value::Array(items.into_iter().map(value).collect()),
+        // RESP2 has no sets or pushes: arrays, as a server sends them.
+        Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
+            Value::Array(items.into_iter().map(value).collect())
+        }
+        Reply::Bool(b) => Value::Int(i64::from(b)),
+        Reply::Verbatim(text) => Value::BulkString(text.to_vec()),
         Reply::Double(d) => Value::BulkString(format_score(d).into_bytes()),
         Reply::Map(pairs) => {
             Value::Array(pairs.into_iter().flat_map(|(k, v)| [value(k), value(v)]).collect())
