@@ -6,7 +6,10 @@
 //!   `SLOTSTORE_REDIS_CLUSTER` names one of its nodes (`.ci/redis-cluster.sh start` starts 3
 //!   primaries and 3 replicas on 127.0.0.1:7300-7305 and prints the line to export); skipped
 //!   with a message otherwise, a failure if `SLOTSTORE_REQUIRE_REDIS=1`. The suite moves a slot
-//!   and fails a shard over: run it on a throwaway cluster.
+//!   and fails a shard over: run it on a throwaway cluster;
+//! - slotstore-server (feature `server`): redis-rs's `ClusterClient` against
+//!   `cluster.serve(ServerConfig::default())` on ephemeral loopback ports, with the served
+//!   `Cluster` as the admin.
 #![cfg(feature = "redis")]
 
 mod conformance;
@@ -93,4 +96,31 @@ fn conformance_real_redis_cluster() {
     let admin = Box::new(RedisClusterAdmin::new([seed]));
     let n = run_all(&OverTcp { name: "real Redis Cluster", client, admin });
     assert!(n > 100, "{n} assertions");
+}
+
+#[cfg(feature = "server")]
+#[test]
+fn conformance_slotstore_server() {
+    let cluster = Cluster::builder().primaries(3).replicas(1).build().unwrap();
+    let server = cluster.serve(slotstore::ServerConfig::default()).unwrap();
+    let seeds: Vec<String> = server.addresses().iter().map(|(_, a)| format!("redis://{a}/")).collect();
+    let client = ClusterClient::new(seeds).expect("cluster client");
+    let n = run_all(&OverTcp { name: "slotstore-server", client, admin: Box::new(cluster.clone()) });
+    assert!(n > 100, "{n} assertions");
+    server.shutdown();
+}
+
+/// slotstore-server driven as a real cluster is driven: the admin speaks RESP to the nodes.
+#[cfg(feature = "server")]
+#[test]
+fn conformance_slotstore_server_admin_over_resp() {
+    let cluster = Cluster::builder().primaries(3).replicas(1).build().unwrap();
+    let server = cluster.serve(slotstore::ServerConfig::default()).unwrap();
+    let addrs: Vec<String> = server.addresses().iter().map(|(_, a)| a.to_string()).collect();
+    let client =
+        ClusterClient::new(addrs.iter().map(|a| format!("redis://{a}/")).collect::<Vec<_>>()).unwrap();
+    let admin = Box::new(RedisClusterAdmin::new(addrs));
+    let n = run_all(&OverTcp { name: "slotstore-server, admin over RESP", client, admin });
+    assert!(n > 100, "{n} assertions");
+    server.shutdown();
 }

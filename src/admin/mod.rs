@@ -40,11 +40,11 @@ use crate::cluster::Cluster;
 use crate::config::FailoverMode;
 use crate::error::Error;
 use crate::ids::NodeId;
-use crate::topology::Role;
+use crate::topology::{Role, Topology};
 use redis::RedisResult;
 
-/// One node: its cluster id (40 hex characters) and `host:port` (symbolic in process, see
-/// [`NodeId::addr`]).
+/// One node: its cluster id (40 hex characters) and `host:port` (in process: symbolic, see
+/// [`NodeId::addr`], or the announced address once served over TCP).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
     /// The node's id, as `CLUSTER NODES` and `CLUSTER SHARDS` print it.
@@ -135,8 +135,10 @@ fn client_error(what: &'static str, detail: impl Into<String>) -> redis::RedisEr
     redis::RedisError::from((redis::ErrorKind::Client, what, detail.into()))
 }
 
-fn node(id: NodeId) -> Node {
-    Node { id: id.to_string(), addr: id.addr() }
+/// A node as `t` names it: its announced address once the cluster is served over TCP
+/// ([`Cluster::serve`]), its symbolic one otherwise.
+fn node(t: &Topology, id: NodeId) -> Node {
+    Node { id: id.to_string(), addr: t.addr(id).to_string() }
 }
 
 impl Cluster {
@@ -153,9 +155,10 @@ impl ClusterAdmin for Cluster {
         let up = |id: NodeId| t.node(id).is_some_and(|n| !n.failed);
         let mut layout = Layout::default();
         for p in t.primaries().into_iter().filter(|p| up(*p)) {
-            let replicas = t.replicas_of(p).into_iter().filter(|r| up(*r)).map(node).collect();
+            let replicas =
+                t.replicas_of(p).into_iter().filter(|r| up(*r)).map(|r| node(&t, r)).collect();
             let slots = t.slot_ranges(p);
-            layout.shards.push(Shard { primary: node(p), replicas, slots });
+            layout.shards.push(Shard { primary: node(&t, p), replicas, slots });
         }
         layout.sort();
         Ok(layout)
