@@ -3,6 +3,8 @@
 //!
 //! - `native Client::command`: slotstore's own command path, the baseline;
 //! - `in-process redis_connection`: `cluster.redis_connection()`, no socket;
+//! - `slotstore-server`: redis-rs's `ClusterClient` over loopback to `cluster.serve(..)`
+//!   (feature `server`);
 //! - `real Redis Cluster`: redis-rs's `ClusterClient` over loopback, when
 //!   `SLOTSTORE_REDIS_CLUSTER` names a node (`.ci/redis-cluster.sh start`).
 //!
@@ -34,7 +36,7 @@ fn same_workload(c: &mut Criterion) {
     let mut g = c.benchmark_group("SET+GET+INCR+10-key MGET");
     g.throughput(Throughput::Elements(1));
 
-    let cluster = Cluster::builder().primaries(3).build().unwrap();
+    let cluster = Cluster::builder().primaries(3).replicas(1).build().unwrap();
     let client = cluster.client();
     let mut i = 0;
     g.bench_function("native Client::command", |b| {
@@ -53,6 +55,21 @@ fn same_workload(c: &mut Criterion) {
     let mut i = 0;
     g.bench_function("in-process redis_connection", |b| b.iter(|| workload(&mut con, &keys, &mut i)));
 
+    #[cfg(feature = "server")]
+    let server = {
+        let served = Cluster::builder().primaries(3).replicas(1).build().unwrap();
+        let server = served.serve(slotstore::ServerConfig::default()).unwrap();
+        let seeds: Vec<String> =
+            server.addresses().iter().map(|(_, a)| format!("redis://{a}/")).collect();
+        let client = redis::cluster::ClusterClient::new(seeds).unwrap();
+        let mut con = client.get_connection().unwrap();
+        let mut i = 0;
+        g.bench_function("slotstore-server (loopback)", |b| {
+            b.iter(|| workload(&mut con, &keys, &mut i))
+        });
+        (served, server)
+    };
+
     match std::env::var("SLOTSTORE_REDIS_CLUSTER") {
         Ok(seed) => {
             let client = redis::cluster::ClusterClient::new(vec![format!("redis://{seed}/")]).unwrap();
@@ -65,6 +82,8 @@ fn same_workload(c: &mut Criterion) {
         Err(_) => println!("real Redis Cluster: skipped, SLOTSTORE_REDIS_CLUSTER is not set"),
     }
     g.finish();
+    #[cfg(feature = "server")]
+    server.1.shutdown();
 }
 
 criterion_group!(benches, same_workload);

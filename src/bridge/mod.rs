@@ -131,12 +131,18 @@ enum Merge {
 
 fn route(name: &[u8]) -> Route {
     let split = |pairs, merge| Route::Split { pairs, merge };
-    match name.to_ascii_uppercase().as_slice() {
-        b"MGET" => split(false, Merge::Combine),
-        b"DEL" | b"EXISTS" | b"UNLINK" | b"TOUCH" => split(false, Merge::Sum),
-        b"MSET" => split(true, Merge::AllSucceeded),
-        b"SCAN" => Route::Unroutable,
-        _ => Route::Plain,
+    // Compared in place: this runs on every command, so no uppercase copy.
+    let is = |word: &str| name.eq_ignore_ascii_case(word.as_bytes());
+    if is("MGET") {
+        split(false, Merge::Combine)
+    } else if is("DEL") || is("EXISTS") || is("UNLINK") || is("TOUCH") {
+        split(false, Merge::Sum)
+    } else if is("MSET") {
+        split(true, Merge::AllSucceeded)
+    } else if is("SCAN") {
+        Route::Unroutable
+    } else {
+        Route::Plain
     }
 }
 
