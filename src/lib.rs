@@ -45,8 +45,8 @@
 //!   redirects, typed methods, `CLUSTER SETSLOT`/`MIGRATE`);
 //! - level 5: `server/` (feature `server`, on by default) — every node on a TCP port of its
 //!   own speaking RESP2/RESP3 ([`Cluster::serve`], the `slotstore-server` binary); with the
-//!   feature `redis`, `bridge` (the redis-rs connection, [`Cluster::redis_connection`]) and
-//!   [`admin`], which use only the public client paths; this file, docs and re-exports only.
+//!   feature `redis`, `bridge` (the redis-rs connection, `Cluster::redis_connection`) and
+//!   `admin`, which use only the public client paths; this file, docs and re-exports only.
 #![warn(missing_docs)]
 
 #[cfg(feature = "redis")]
