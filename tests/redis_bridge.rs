@@ -126,3 +126,15 @@ fn async_blocking_pop_does_not_stall_a_current_thread_runtime() {
         assert_eq!(got, Some(("q".to_owned(), "v".to_owned())));
     });
 }
+
+#[test]
+fn async_wait_counts_this_connections_write_on_a_multi_thread_runtime() {
+    let cluster = Cluster::builder().primaries(1).replicas(1).build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    rt.block_on(async {
+        let mut con = cluster.redis_connection();
+        let _: () = redis::cmd("SET").arg("k").arg("v").query_async(&mut con).await.unwrap();
+        let acked: i64 = redis::cmd("WAIT").arg(1).arg(5000).query_async(&mut con).await.unwrap();
+        assert_eq!(acked, 1, "the replica acknowledged this connection's write");
+    });
+}

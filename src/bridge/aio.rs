@@ -3,7 +3,7 @@
 //! slotstore commands take microseconds and never wait on a socket, so a future runs its
 //! command when first polled. Blocking commands (`BLPOP`, ...) are the exception: on a tokio
 //! runtime they run on its blocking pool, so a task waiting on a list never stalls the
-//! runtime's worker threads.
+//! runtime's worker threads; `WAIT` tells a multi-thread runtime that its worker blocks.
 
 use super::{convert, resp, words, RedisConnection};
 use redis::{Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, Value};
@@ -33,6 +33,17 @@ impl redis::aio::ConnectionLike for RedisConnection {
                             ))
                         })?;
                     return reply.map(convert::value).map_err(|e| convert::error(&e));
+                }
+            }
+            // WAIT waits for replicas up to its timeout, with this connection's last write: on
+            // a multi-thread runtime it tells tokio this worker blocks, so others take over.
+            if self.waits(&args) {
+                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                    if runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
+                        return tokio::task::block_in_place(|| {
+                            self.request(&args).and_then(Value::extract_error)
+                        });
+                    }
                 }
             }
             self.request(&args).and_then(Value::extract_error)

@@ -264,6 +264,11 @@ impl RedisConnection {
         Ok(replies.split_off(offset))
     }
 
+    /// True if `args` is `WAIT` outside a transaction (it waits for replicas).
+    fn waits(&self, args: &[&[u8]]) -> bool {
+        !self.session.in_transaction() && args.first().is_some_and(|n| n.eq_ignore_ascii_case(b"WAIT"))
+    }
+
     /// True if `args` is a blocking command outside a transaction (run off the async runtime).
     fn blocks(&self, args: &[&[u8]]) -> bool {
         !self.session.in_transaction()
