@@ -76,6 +76,10 @@ fn split_commands_merge_as_redis_rs_merges_them() {
     // SCAN cannot be routed by redis-rs's cluster connection: refused the same way.
     let err = redis::cmd("SCAN").arg(0).query::<(u64, Vec<String>)>(&mut con).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Client);
+    // INFO: a map of node address to text, as redis-rs's cluster connection answers.
+    let info: std::collections::HashMap<String, String> = redis::cmd("INFO").query(&mut con).unwrap();
+    assert_eq!(info.len(), 3);
+    assert!(info.values().all(|text| text.contains("# Server")));
     assert!(con.check_connection());
     assert!(con.is_open());
 }

@@ -38,7 +38,9 @@ pub(crate) use convert::error as redis_error;
 ///   [`allow_cross_slot`](crate::ClusterBuilder::allow_cross_slot) they run atomically
 ///   instead, with the same replies.
 /// - Keyless commands redis-rs sends to every primary (`DBSIZE`, `FLUSHALL`, `KEYS`, `PING`)
-///   answer for the whole cluster, as redis-rs's aggregation does.
+///   answer for the whole cluster, as redis-rs's aggregation does. `INFO`, whose replies
+///   redis-rs keeps apart, is a map of each primary's address to slotstore's (whole-store)
+///   `INFO` text.
 /// - `SCAN`, which redis-rs's cluster connection cannot route, is refused with its client
 ///   error (`This command cannot be safely routed in cluster mode`).
 /// - A pipeline's keyed commands must share one slot, as redis-rs's async cluster
@@ -114,6 +116,8 @@ enum Route {
     Split { pairs: bool, merge: Merge },
     /// redis-rs cannot route it in cluster mode (`SCAN`).
     Unroutable,
+    /// Sent to every primary, the replies kept apart by node address (`INFO`).
+    PerPrimary,
     /// As one command.
     Plain,
 }
@@ -141,6 +145,8 @@ fn route(name: &[u8]) -> Route {
         split(true, Merge::AllSucceeded)
     } else if is("SCAN") {
         Route::Unroutable
+    } else if is("INFO") {
+        Route::PerPrimary
     } else {
         Route::Plain
     }
@@ -162,6 +168,7 @@ impl RedisConnection {
         }
         match route(name) {
             Route::Unroutable => Err(unroutable()),
+            Route::PerPrimary => Ok(self.per_primary(args)),
             Route::Split { pairs, merge } if !self.client.allows_cross_slot() => {
                 Ok(self.split(args, pairs, merge))
             }
@@ -174,6 +181,20 @@ impl RedisConnection {
         match self.session.command(args) {
             Ok(reply) => convert::value(reply),
             Err(e) => convert::server_error(&e),
+        }
+    }
+
+    /// A command redis-rs sends to every primary without merging the replies: a map of node
+    /// address to reply. slotstore answers for the whole store, so each primary's entry
+    /// holds that one answer.
+    fn per_primary(&mut self, args: &[&[u8]]) -> Value {
+        match self.run(args) {
+            e @ Value::ServerError(_) => e,
+            reply => {
+                let t = self.client.topology();
+                let entry = |p| (Value::BulkString(t.addr(p).to_string().into_bytes()), reply.clone());
+                Value::Map(t.primaries().into_iter().map(entry).collect())
+            }
         }
     }
 
