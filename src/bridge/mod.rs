@@ -42,7 +42,8 @@ pub(crate) use convert::error as redis_error;
 ///   redis-rs keeps apart, is a map of each primary's address to slotstore's (whole-store)
 ///   `INFO` text.
 /// - `SCAN`, which redis-rs's cluster connection cannot route, is refused with its client
-///   error (`This command cannot be safely routed in cluster mode`).
+///   error (`This command cannot be safely routed in cluster mode`), as are the split
+///   commands given no key.
 /// - A pipeline's keyed commands must share one slot, as redis-rs's async cluster
 ///   connection requires (else `CROSSSLOT` `Received crossed slots in pipeline`, and nothing
 ///   runs). An atomic pipeline is `MULTI`/`EXEC` on that slot.
@@ -169,6 +170,8 @@ impl RedisConnection {
         match route(name) {
             Route::Unroutable => Err(unroutable()),
             Route::PerPrimary => Ok(self.per_primary(args)),
+            // No key at all: redis-rs finds no slot to route to and refuses it itself.
+            Route::Split { .. } if args.len() == 1 => Err(unroutable()),
             Route::Split { pairs, merge } if !self.client.allows_cross_slot() => {
                 Ok(self.split(args, pairs, merge))
             }
@@ -202,7 +205,7 @@ impl RedisConnection {
     fn split(&mut self, args: &[&[u8]], pairs: bool, merge: Merge) -> Value {
         let step = if pairs { 2 } else { 1 };
         let rest = &args[1..];
-        // An odd MSET, or no keys: not splittable; the command's own error answers.
+        // An odd MSET: not splittable; the command's own error answers.
         if rest.is_empty() || rest.len() % step != 0 {
             return self.run(args);
         }
