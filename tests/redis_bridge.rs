@@ -142,3 +142,35 @@ fn async_wait_counts_this_connections_write_on_a_multi_thread_runtime() {
         assert_eq!(acked, 1, "the replica acknowledged this connection's write");
     });
 }
+
+#[test]
+fn cluster_admin_reports_layout_and_refuses_bad_targets() {
+    use slotstore::admin::ClusterAdmin;
+    let cluster = Cluster::builder().primaries(3).replicas(1).build().unwrap();
+    let admin: &dyn ClusterAdmin = &cluster;
+    let layout = admin.topology().unwrap();
+    assert_eq!(layout.shards.len(), 3);
+    assert_eq!(layout.shards[0].slots, vec![(0, 5460)]);
+    assert!(layout.shards.iter().all(|s| s.replicas.len() == 1));
+    let replica = layout.shards[0].replicas[0].id.clone();
+    assert_eq!(layout.shard_of(&replica).unwrap().primary, layout.shards[0].primary);
+    // Unknown ids and replicas are refused with Redis's errors; nothing changes.
+    let err = admin.move_slot(0, "0123456789012345678901234567890123456789").unwrap_err();
+    assert_eq!(err.code(), Some("ERR"));
+    let err = admin.move_slot(0, &replica).unwrap_err();
+    assert_eq!(err.code(), Some("ERR"), "{err}");
+    let err = admin.failover(&replica).unwrap_err();
+    assert_eq!(err.detail(), Some("You should send CLUSTER FAILOVER to a replica"));
+    assert_eq!(admin.topology().unwrap(), layout);
+    // Moving a slot to its owner is nothing to do.
+    admin.move_slot(0, &layout.shards[0].primary.id).unwrap();
+    // A real move and a real failover show in the layout.
+    let to = layout.shards[1].primary.id.clone();
+    admin.move_slot(0, &to).unwrap();
+    assert_eq!(admin.topology().unwrap().owner(0).unwrap().primary.id, to);
+    let promoted = admin.failover(&to).unwrap();
+    let after = admin.topology().unwrap();
+    assert_eq!(after.owner(0).unwrap().primary.id, promoted);
+    assert_eq!(after.owner(6000).unwrap().primary.id, promoted);
+    assert_eq!(after.shard_of(&to).unwrap().primary.id, promoted, "the old primary follows");
+}
