@@ -311,6 +311,8 @@ fn scripted_scenario(program: &str, script: &str) {
     wait_writes(before + 50);
     let answer = s.ask("stop");
     assert!(answer.starts_with("ok load"), "{answer}");
+    // "ok load <acknowledged writes> <errors the client surfaced and the script retried>"
+    eprintln!("{program}: {answer}");
     let _ = std::fs::remove_file(&dir);
 }
 
@@ -393,5 +395,20 @@ fn redis_benchmark_cluster_runs_against_the_server() {
     // It wrote on every primary, through the cluster's routing.
     for p in cluster.primaries() {
         assert!(cluster.node_key_count(p).unwrap() > 0);
+    }
+}
+
+#[test]
+fn redis_rs_with_requirepass() {
+    let cluster = Cluster::builder().primaries(3).build().unwrap();
+    let server = cluster.serve(ServerConfig::default().requirepass("s3cret")).unwrap();
+    let no_pass = ClusterClientBuilder::new(urls(&server)).build().unwrap();
+    assert!(no_pass.get_connection().is_err(), "NOAUTH refuses the slot map");
+    let client = ClusterClientBuilder::new(urls(&server)).password("s3cret").build().unwrap();
+    let mut con = client.get_connection().unwrap();
+    for k in key_per_slot().iter().step_by(101) {
+        let _: () = con.set(k, k).unwrap();
+        let v: String = con.get(k).unwrap();
+        assert_eq!(&v, k);
     }
 }

@@ -2,81 +2,14 @@
 //! addresses, limits and hostile input. A small raw RESP client reads replies exactly.
 #![cfg(feature = "server")]
 
-use slotstore::{key_slot, Cluster, Server, ServerConfig};
-use std::io::{BufRead, BufReader, Read, Write};
+use slotstore::{key_slot, ServerConfig};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-fn serve(primaries: usize, replicas: usize, config: ServerConfig) -> (Cluster, Server) {
-    let cluster = Cluster::builder()
-        .primaries(primaries)
-        .replicas(replicas)
-        .node_timeout(Duration::from_millis(200))
-        .build()
-        .unwrap();
-    let server = cluster.serve(config).unwrap();
-    (cluster, server)
-}
+mod server_common;
 
-/// A raw connection: sends bytes, reads one whole RESP reply as its raw text.
-struct Raw {
-    r: BufReader<TcpStream>,
-}
-
-impl Raw {
-    fn connect(addr: SocketAddr) -> Raw {
-        let s = TcpStream::connect(addr).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        Raw { r: BufReader::new(s) }
-    }
-
-    fn send(&mut self, bytes: &[u8]) {
-        self.r.get_mut().write_all(bytes).unwrap();
-    }
-
-    fn cmd(&mut self, words: &[&str]) -> String {
-        let mut out = format!("*{}\r\n", words.len());
-        for w in words {
-            out.push_str(&format!("${}\r\n{w}\r\n", w.len()));
-        }
-        self.send(out.as_bytes());
-        self.reply()
-    }
-
-    fn line(&mut self) -> String {
-        let mut l = String::new();
-        self.r.read_line(&mut l).unwrap();
-        l
-    }
-
-    /// One reply, raw, nested replies included.
-    fn reply(&mut self) -> String {
-        let line = self.line();
-        let mut out = line.clone();
-        let n: i64 = line.get(1..line.len().saturating_sub(2)).and_then(|s| s.parse().ok()).unwrap_or(0);
-        match line.as_bytes().first() {
-            Some(b'$' | b'=') if n >= 0 => {
-                let mut body = vec![0u8; n as usize + 2];
-                self.r.read_exact(&mut body).unwrap();
-                out.push_str(&String::from_utf8_lossy(&body));
-            }
-            Some(b'*' | b'~' | b'>') if n > 0 => (0..n).for_each(|_| out.push_str(&self.reply())),
-            Some(b'%') if n > 0 => (0..2 * n).for_each(|_| out.push_str(&self.reply())),
-            _ => {}
-        }
-        out
-    }
-
-    /// True once the server has closed the connection (EOF).
-    fn closed(&mut self) -> bool {
-        let mut b = [0u8; 1];
-        matches!(self.r.read(&mut b), Ok(0))
-    }
-}
-
-fn first(server: &Server) -> SocketAddr {
-    server.addresses()[0].1
-}
+use server_common::{first, serve, Raw};
 
 #[test]
 fn ports_follow_the_redis_cli_layout_and_announce_real_addresses() {
@@ -164,6 +97,9 @@ fn connection_commands_and_protocols() {
     c.send(b"CLIENT REPLY OFF\r\nSET x 1\r\nCLIENT REPLY ON\r\n");
     assert_eq!(c.reply(), "+OK\r\n");
     assert_eq!(c.cmd(&["GET", "x"]), "$1\r\n1\r\n");
+    // SKIP drops the next reply, one that comes later included.
+    c.send(b"CLIENT REPLY SKIP\r\nBLPOP nolist 0.01\r\nPING\r\n");
+    assert_eq!(c.reply(), "+PONG\r\n");
     let time = c.cmd(&["TIME"]);
     assert!(time.starts_with("*2\r\n$10\r\n"), "{time}");
     assert_eq!(c.cmd(&["FUNCTION", "FLUSH"]), "+OK\r\n");
@@ -236,6 +172,12 @@ fn command_config_and_info_as_clients_read_them() {
     ] {
         assert!(info.contains(field), "{field} in {info}");
     }
+    assert!(!info.contains("# Commandstats"));
+    // A key of the first primary's slots (0-5460), set once: counted there.
+    let key = (0..).map(|i| format!("k{i}")).find(|k| key_slot(k) <= 5460).unwrap();
+    assert_eq!(c.cmd(&["SET", &key, "v"]), "+OK\r\n");
+    let stats = c.cmd(&["INFO", "commandstats"]);
+    assert!(stats.contains("cmdstat_set:calls=1,"), "{stats}");
     let replica = server.addresses()[3].1;
     let mut r = Raw::connect(replica);
     let info = r.cmd(&["INFO", "replication"]);
@@ -416,74 +358,6 @@ fn thousands_of_connections_and_a_client_that_never_reads() {
     }
 }
 
-/// Threads of this process now (Linux), to show blocked connections hold none.
-fn threads() -> Option<usize> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status.lines().find_map(|l| l.strip_prefix("Threads:")).and_then(|n| n.trim().parse().ok())
-}
-
-#[test]
-fn blocked_connections_cost_memory_not_threads() {
-    let (cluster, server) = serve(1, 0, ServerConfig::default());
-    let addr = first(&server);
-    let before = threads();
-    let n = 1000;
-    let mut waiting: Vec<Raw> = (0..n)
-        .map(|_| {
-            let mut c = Raw::connect(addr);
-            c.send(b"*3\r\n$5\r\nBLPOP\r\n$5\r\nqueue\r\n$1\r\n0\r\n");
-            c
-        })
-        .collect();
-    // Every one is queued: INFO counts them.
-    let mut probe = Raw::connect(addr);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let info = probe.cmd(&["INFO", "clients"]);
-        if info.contains(&format!("blocked_clients:{n}\r\n")) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{info}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    if let (Some(before), Some(now)) = (before, threads()) {
-        assert!(now < before + 20, "{n} blocked connections took threads: {before} -> {now}");
-    }
-    // A hung-up waiter is taken off the queue: the first push goes to the next one.
-    drop(waiting.remove(0));
-    let store = cluster.client();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let info = probe.cmd(&["INFO", "clients"]);
-        if info.contains(&format!("blocked_clients:{}\r\n", n - 1)) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{info}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    for i in 0..n - 1 {
-        // Each push is served at once: the list holds one element for an instant.
-        assert_eq!(probe.cmd(&["RPUSH", "queue", &i.to_string()]), ":1\r\n");
-    }
-    // Every waiter got exactly one element, each element went to one waiter.
-    let mut got: Vec<usize> = waiting
-        .iter_mut()
-        .map(|c| {
-            let r = c.reply();
-            assert!(r.starts_with("*2\r\n$5\r\nqueue\r\n"), "{r}");
-            r.rsplit("\r\n").nth(1).unwrap().parse().unwrap()
-        })
-        .collect();
-    got.sort_unstable();
-    assert_eq!(got, (0..n - 1).collect::<Vec<_>>());
-    assert_eq!(store.command(&["LLEN", "queue"]).unwrap().as_int(), Some(0));
-    // A timeout answers RESP2's null array.
-    let mut t = Raw::connect(addr);
-    assert_eq!(t.cmd(&["BLPOP", "empty", "0.05"]), "*-1\r\n");
-    t.cmd(&["HELLO", "3"]);
-    assert_eq!(t.cmd(&["BLPOP", "empty", "0.05"]), "_\r\n");
-}
-
 #[test]
 fn announced_ip_and_hostname_agree_everywhere() {
     let config = ServerConfig::default().announce_ip("10.9.8.7").announce_hostname("cache.local");
@@ -546,4 +420,131 @@ fn a_primary_added_later_gets_a_port_and_is_announced() {
     let mut n = Raw::connect(addr);
     assert_eq!(n.cmd(&["SET", "foo", "bar"]), "+OK\r\n");
     assert!(n.cmd(&["CLUSTER", "NODES"]).contains(&format!("127.0.0.1:{}@", addr.port())));
+}
+
+#[test]
+fn shutdown_closes_every_port_and_the_cluster_keeps_its_data() {
+    let (cluster, server) = serve(2, 1, ServerConfig::default());
+    let addrs = server.addresses();
+    let owner = cluster.slot_owner(key_slot("{a}k")).unwrap();
+    let mut c = Raw::connect(addrs.iter().find(|(id, _)| *id == owner).unwrap().1);
+    assert_eq!(c.cmd(&["SET", "{a}k", "v"]), "+OK\r\n");
+    server.shutdown();
+    assert!(c.closed());
+    for (_, a) in addrs {
+        assert!(TcpStream::connect(a).is_err(), "{a} still accepts");
+    }
+    // Served again, on fresh ports, with the same data.
+    let server = cluster.serve(ServerConfig::default()).unwrap();
+    let addr = server.addresses().into_iter().find(|(id, _)| *id == owner).unwrap().1;
+    assert_eq!(Raw::connect(addr).cmd(&["GET", "{a}k"]), "$1\r\nv\r\n");
+}
+
+#[test]
+fn the_binary_prints_its_nodes_and_stops_on_sigterm() {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_slotstore-server"))
+        .args(["--primaries", "2", "--replicas", "1", "--port", "0", "--node-timeout", "500"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    for _ in 0..4 {
+        let mut l = String::new();
+        out.read_line(&mut l).unwrap();
+        lines.push(l.trim().to_string());
+    }
+    // "<id> <role> <ip:port> <slots>", primaries first.
+    assert!(lines[0].contains(" master 127.0.0.1:") && lines[0].ends_with(" 0-8191"), "{lines:?}");
+    assert!(lines[3].contains(" replica 127.0.0.1:"), "{lines:?}");
+    let addr: SocketAddr = lines[1].split(' ').nth(2).unwrap().parse().unwrap();
+    let mut c = Raw::connect(addr);
+    assert_eq!(c.cmd(&["PING"]), "+PONG\r\n");
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    if !killed.is_ok_and(|s| s.success()) {
+        let _ = child.kill();
+        let _ = child.wait();
+        eprintln!("skipped the SIGTERM check: no kill command");
+        return;
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(status.success(), "{status}");
+    assert!(c.closed());
+}
+
+#[test]
+fn ask_asking_wait_replicas_and_config_over_resp() {
+    let (cluster, server) = serve(2, 1, ServerConfig::default());
+    let addrs = server.addresses();
+    let port_of = |id| addrs.iter().find(|(n, _)| *n == id).unwrap().1;
+    let slot = key_slot("{m}");
+    let from = cluster.slot_owner(slot).unwrap();
+    let to = cluster.primaries().into_iter().find(|p| *p != from).unwrap();
+    let mut src = Raw::connect(port_of(from));
+    assert_eq!(src.cmd(&["SET", "{m}old", "1"]), "+OK\r\n");
+    // WAIT for the replica, without holding a thread.
+    assert_eq!(src.cmd(&["WAIT", "1", "2000"]), ":1\r\n");
+    let mut m = cluster.begin_migration(slot, to, slotstore::MigrationMode::KeyByKey).unwrap();
+    // A key the source lacks: ASK to the target's real address.
+    assert_eq!(src.cmd(&["GET", "{m}new"]), format!("-ASK {slot} 127.0.0.1:{}\r\n", port_of(to).port()));
+    let mut dst = Raw::connect(port_of(to));
+    assert!(dst.cmd(&["SET", "{m}new", "2"]).starts_with("-MOVED"));
+    assert_eq!(dst.cmd(&["ASKING"]), "+OK\r\n");
+    assert_eq!(dst.cmd(&["SET", "{m}new", "2"]), "+OK\r\n");
+    m.finish().unwrap();
+    assert_eq!(dst.cmd(&["GET", "{m}new"]), "$1\r\n2\r\n");
+    assert_eq!(dst.cmd(&["GET", "{m}old"]), "$1\r\n1\r\n");
+    // CLUSTER REPLICAS lists the replica's NODES line.
+    let replica = cluster.replicas_of(from)[0];
+    let replicas = src.cmd(&["CLUSTER", "REPLICAS", &from.to_string()]);
+    assert!(replicas.starts_with("*1\r\n") && replicas.contains(&replica.to_string()), "{replicas}");
+    assert_eq!(src.cmd(&["CLUSTER", "REPLICAS", "nope"]), "-ERR Unknown node nope\r\n");
+    // RANDOMKEY answers for the node asked.
+    let random = dst.cmd(&["RANDOMKEY"]);
+    assert!(random == "$6\r\n{m}new\r\n" || random == "$6\r\n{m}old\r\n", "{random}");
+    assert_eq!(src.cmd(&["RANDOMKEY"]), "$-1\r\n");
+    // CONFIG SET maxmemory reaches the store.
+    assert_eq!(
+        src.cmd(&["CONFIG", "SET", "maxmemory", "64mb", "maxmemory-policy", "allkeys-lru"]),
+        "+OK\r\n"
+    );
+    assert_eq!(
+        src.cmd(&["CONFIG", "GET", "maxmemory"]),
+        format!("*2\r\n$9\r\nmaxmemory\r\n$8\r\n{}\r\n", 64 << 20)
+    );
+    assert!(src.cmd(&["INFO", "memory"]).contains("maxmemory_policy:allkeys-lru\r\n"));
+}
+
+#[test]
+fn query_buffer_and_bulk_limits_set_at_run_time() {
+    let (_cluster, server) = serve(1, 0, ServerConfig::default());
+    let mut admin = Raw::connect(first(&server));
+    assert_eq!(admin.cmd(&["CONFIG", "SET", "proto-max-bulk-len", "1mb"]), "+OK\r\n");
+    let mut c = Raw::connect(first(&server));
+    c.send(b"*2\r\n$4\r\nECHO\r\n$2000000\r\n");
+    assert_eq!(c.reply(), "-ERR Protocol error: invalid bulk length\r\n");
+    assert!(c.closed());
+    // A request past the query buffer limit closes the connection, without a reply.
+    assert_eq!(admin.cmd(&["CONFIG", "SET", "proto-max-bulk-len", "512mb"]), "+OK\r\n");
+    assert_eq!(admin.cmd(&["CONFIG", "SET", "client-query-buffer-limit", "1mb"]), "+OK\r\n");
+    let mut q = Raw::connect(first(&server));
+    q.send(b"*2\r\n$4\r\nECHO\r\n$3000000\r\n");
+    let chunk = vec![b'x'; 64 * 1024];
+    let mut sent = 0;
+    while sent < 3_000_000 {
+        if q.r_write(&chunk).is_err() {
+            break;
+        }
+        sent += chunk.len();
+    }
+    assert!(q.closed());
+    assert_eq!(admin.cmd(&["PING"]), "+PONG\r\n");
 }

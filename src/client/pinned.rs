@@ -74,7 +74,14 @@ impl Client {
         let Some(Role::Replica { of }) = t.node(node).map(|n| n.role) else { return Ok(()) };
         let owner = t.slot_owner(slot);
         let read = matches!(spec.handler, Handler::Read(_));
-        if read && self.read_from != ReadFrom::Primary && owner == Some(of) {
+        // A replica's copy of a slot in a key-by-key migration lacks the keys already moved
+        // and a replica does not redirect: such reads go to the primary, which applies the
+        // migration's rules.
+        if read
+            && self.read_from != ReadFrom::Primary
+            && owner == Some(of)
+            && t.migration(slot).is_none()
+        {
             return Ok(());
         }
         match owner {

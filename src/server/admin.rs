@@ -171,6 +171,28 @@ impl Conn {
     /// Runs a connection or server command; None to hand it to the session (the store's
     /// own command table).
     pub(crate) fn admin(&mut self, name: &[u8], a: &[&[u8]], out: &mut Vec<u8>) -> Option<Step> {
+        if name == b"cluster" {
+            return self.cluster(a, out);
+        }
+        let r = self.admin_reply(name, a)?;
+        self.emit_res(out, r);
+        Some(Step::Done)
+    }
+
+    /// The reply of a server command queued in a transaction, run at `EXEC`: an error is
+    /// that command's reply, as for any command inside `EXEC`.
+    pub(crate) fn queued_admin(&mut self, a: &[&[u8]]) -> Reply {
+        let name = a[0].to_ascii_lowercase();
+        match self.admin_reply(&name, a) {
+            Some(Ok(r)) => r,
+            Some(Err(Fail::Err(e))) => Reply::Error(e),
+            Some(Err(Fail::Coded(text))) => Reply::Error(Error::Command(text)),
+            None => Reply::Error(Error::msg("Command not allowed inside a transaction")),
+        }
+    }
+
+    /// A connection or server command's reply; None for the ones the session answers.
+    fn admin_reply(&mut self, name: &[u8], a: &[&[u8]]) -> Option<Res> {
         let r: Res = match name {
             b"hello" => self.hello(a),
             b"auth" => self.auth(a),
@@ -223,11 +245,9 @@ impl Conn {
                 }
                 Role::Primary => return None,
             },
-            b"cluster" => return self.cluster(a, out),
             _ => return None,
         };
-        self.emit_res(out, r);
-        Some(Step::Done)
+        Some(r)
     }
 
     /// This connection's node's role now.
@@ -237,6 +257,8 @@ impl Conn {
 
     fn reset(&mut self) {
         self.session = self.shared.client.at_node(self.node).session();
+        self.queued.clear();
+        self.server_queued.clear();
         self.proto = 2;
         self.reply_mode = ReplyMode::On;
         self.authed = self.shared.params.lock().requirepass.is_none();
@@ -858,6 +880,18 @@ impl Conn {
                     );
                 }
             }
+        }
+        // Not in the default set, as in Redis: with `INFO all`, `everything` or by name.
+        let extra = wanted.iter().any(|w| matches!(w.as_str(), "all" | "everything" | "commandstats"));
+        if extra {
+            out.push_str("# Commandstats\r\n");
+            for (name, calls) in &stats.commands {
+                let _ = write!(
+                    out,
+                    "cmdstat_{name}:calls={calls},usec=0,usec_per_call=0.00,rejected_calls=0,failed_calls=0\r\n"
+                );
+            }
+            out.push_str("\r\n");
         }
         if show("cluster") {
             out.push_str("# Cluster\r\ncluster_enabled:1\r\n\r\n");

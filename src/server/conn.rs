@@ -25,6 +25,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
+/// Server commands a transaction queues and runs at `EXEC` (Redis queues them too).
+const QUEUED_HERE: &[&[u8]] =
+    &[b"client", b"info", b"time", b"config", b"command", b"lastsave", b"role", b"randomkey", b"select"];
+
 /// Pending replies past this size are written before more requests run.
 pub(crate) const OUT_FLUSH: usize = 64 * 1024;
 
@@ -71,6 +75,14 @@ pub(crate) struct Conn {
     pub(crate) reply_mode: ReplyMode,
     /// Replies of this command are dropped (`CLIENT REPLY OFF|SKIP`).
     pub(crate) muted: bool,
+    /// This command's reply is the one `CLIENT REPLY SKIP` skips.
+    skipped: bool,
+    /// One entry per command queued since `MULTI`: its words under RESP3 (to shape
+    /// `EXEC`'s replies), else empty.
+    pub(crate) queued: Vec<Vec<Vec<u8>>>,
+    /// Server commands queued since `MULTI` (their place in the transaction, their words),
+    /// run at `EXEC`.
+    pub(crate) server_queued: Vec<(usize, Vec<Vec<u8>>)>,
     pub(crate) parser: Parser,
     /// Where pushes for this connection are sent (pub/sub delivers here).
     push_tx: mpsc::UnboundedSender<Reply>,
@@ -108,7 +120,8 @@ impl Conn {
     fn execute(&mut self, args: &[&[u8]], out: &mut Vec<u8>) -> Step {
         self.commands += 1;
         self.muted = self.reply_mode != ReplyMode::On;
-        if self.reply_mode == ReplyMode::Skip {
+        self.skipped = self.reply_mode == ReplyMode::Skip;
+        if self.skipped {
             self.reply_mode = ReplyMode::On;
         }
         let mut name = [0u8; 24];
@@ -144,6 +157,11 @@ impl Conn {
         }
     }
 
+    /// Routes one request: connection and server commands here (`admin`), blocking commands
+    /// and `WAIT` to an async wait, everything else to the session. Pub/sub (`SUBSCRIBE` &
+    /// co) belongs here too, before the session: a subscribed RESP2 connection may only send
+    /// the (un)subscribe commands, `PING`, `QUIT` and `RESET`, and its messages go out
+    /// through [`Conn::push_sender`].
     fn dispatch(&mut self, name: &[u8], args: &[&[u8]], out: &mut Vec<u8>) -> Step {
         if !self.authed && !matches!(name, b"auth" | b"hello" | b"quit" | b"reset") {
             resp::push_error_text(out, b"NOAUTH Authentication required.");
@@ -152,7 +170,21 @@ impl Conn {
         if self.session.in_transaction()
             && !matches!(name, b"exec" | b"discard" | b"multi" | b"watch" | b"quit" | b"reset")
         {
+            // Server commands are queued here and run at EXEC, in their place among the
+            // session's replies, as Redis queues them.
+            if QUEUED_HERE.contains(&name) {
+                self.server_queued.push((self.queued.len(), args.iter().map(|a| a.to_vec()).collect()));
+                self.queued.push(Vec::new());
+                self.emit(out, &Ok(Reply::Simple("QUEUED".into())), false);
+                return Step::Done;
+            }
             let r = self.session.command(args);
+            // Remember what was queued, so EXEC's replies get their RESP3 shapes.
+            if matches!(&r, Ok(Reply::Simple(s)) if s == "QUEUED") {
+                let words =
+                    if self.proto >= 3 { args.iter().map(|a| a.to_vec()).collect() } else { Vec::new() };
+                self.queued.push(words);
+            }
             self.emit(out, &r, false);
             return Step::Done;
         }
@@ -187,6 +219,27 @@ impl Conn {
         let mut r = plain.unwrap_or_else(|| self.session.command(args));
         if self.proto >= 3 {
             r = r.map(|reply| super::resp3::shape(name, args, reply));
+        }
+        if matches!(name, b"exec" | b"discard") || (name == b"multi" && r.is_ok()) {
+            let queued = std::mem::take(&mut self.queued);
+            let server_queued = std::mem::take(&mut self.server_queued);
+            if let (b"exec", Ok(Reply::Array(items))) = (name, &mut r) {
+                if self.proto >= 3 {
+                    // `items` holds the session's replies only: skip the server's places.
+                    let session_words = queued.iter().filter(|w| !w.is_empty());
+                    for (item, words) in items.iter_mut().zip(session_words) {
+                        let a: Vec<&[u8]> = words.iter().map(Vec::as_slice).collect();
+                        let lower = words[0].to_ascii_lowercase();
+                        let reply = std::mem::replace(item, Reply::Nil);
+                        *item = super::resp3::shape(&lower, &a, reply);
+                    }
+                }
+                for (at, words) in server_queued {
+                    let a: Vec<&[u8]> = words.iter().map(Vec::as_slice).collect();
+                    let reply = self.queued_admin(&a);
+                    items.insert(at.min(items.len()), reply);
+                }
+            }
         }
         let null_array = match name {
             b"exec" | b"lmpop" | b"zmpop" => true,
@@ -373,6 +426,9 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
         authed,
         reply_mode: ReplyMode::On,
         muted: false,
+        skipped: false,
+        queued: Vec::new(),
+        server_queued: Vec::new(),
         parser: Parser::default(),
         push_tx,
         commands: 0,
@@ -416,15 +472,23 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
                     break 'conn;
                 }
                 Step::Wait(mut pending, null_array) => {
+                    // `CLIENT REPLY OFF|SKIP` covers the reply that comes later, too.
+                    let muted = conn.reply_mode == ReplyMode::Off || conn.skipped;
                     if !write_out(&mut wr, &out, &entry).await {
                         break 'conn;
                     }
-                    out.clear();
+                    // A blocked connection keeps no buffers: thousands of them cost a few
+                    // hundred bytes each, not two read-sized buffers.
+                    out = Vec::new();
+                    if start == inbuf.len() {
+                        inbuf = Vec::new();
+                        start = 0;
+                    }
                     // Wait for the reply; a client that hangs up meanwhile is let go.
                     let r = loop {
                         tokio::select! {
                             r = &mut pending => break r,
-                            n = read_more(&mut rd, &mut inbuf, READ_CHUNK) => {
+                            n = read_more(&mut rd, &mut inbuf, 512) => {
                                 let limit = shared.hot.client_query_buffer_limit.load(Ordering::Relaxed);
                                 if n == 0 || inbuf.len() > limit {
                                     break 'conn;
@@ -433,7 +497,9 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
                             _ = entry.kill.notified() => break 'conn,
                         }
                     };
+                    conn.muted = muted;
                     conn.emit(&mut out, &r, null_array);
+                    conn.muted = false;
                 }
             }
             if out.len() >= OUT_FLUSH {
@@ -482,7 +548,9 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
         tokio::select! {
             biased;
             n = read_more(&mut rd, &mut inbuf, want) => {
-                if n == 0 {
+                // Past client-query-buffer-limit: closed before anything in it runs, as Redis
+                // checks after each read.
+                if n == 0 || inbuf.len() > limit {
                     break;
                 }
             }

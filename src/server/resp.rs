@@ -519,6 +519,51 @@ mod tests {
         assert_eq!(parse_all(b"set \"\" x\r\n").unwrap(), vec![words(&["set", "", "x"])]);
     }
 
+    proptest::proptest! {
+        /// Any bytes, cut anywhere: no panic, and a request cut in pieces parses as it does
+        /// whole.
+        #[test]
+        fn any_input_parses_the_same_in_pieces(
+            input in proptest::collection::vec(proptest::prop_oneof![
+                proptest::strategy::Just(b'*'), proptest::strategy::Just(b'$'),
+                proptest::strategy::Just(b'\r'), proptest::strategy::Just(b'\n'),
+                proptest::strategy::Just(b'"'), b'0'..=b'9', proptest::num::u8::ANY,
+            ], 0..200),
+            cut in 0usize..200,
+        ) {
+            let whole = parse_all(&input);
+            let mut p = Parser::default();
+            let cut = cut.min(input.len());
+            // First the prefix (it may complete requests), then everything.
+            let mut start = 0;
+            let mut got = Vec::new();
+            let mut err = None;
+            for end in [cut, input.len()] {
+                loop {
+                    match p.parse(&input[start..end], LIM) {
+                        Ok(Some(f)) => {
+                            got.push(f.args.slices(&input[start..end]).iter().map(|a| a.to_vec()).collect::<Vec<_>>());
+                            start += f.len;
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            err = Some(e);
+                            break;
+                        }
+                    }
+                }
+                if err.is_some() {
+                    break;
+                }
+            }
+            match (whole, err) {
+                (Ok(w), None) => proptest::prop_assert_eq!(w, got),
+                (Err(a), Some(b)) => proptest::prop_assert_eq!(a, b),
+                (w, e) => proptest::prop_assert!(false, "whole {:?}, in pieces {:?} {:?}", w, got, e),
+            }
+        }
+    }
+
     #[test]
     fn numbers_as_string2ll() {
         assert_eq!(parse_ll(b"0"), Some(0));

@@ -1,7 +1,8 @@
 //! RESP3 reply shapes. The command layer answers in RESP2's shapes (flat arrays, scores as
 //! strings); a connection that said `HELLO 3` gets what Redis 7.0 sends it instead: maps for
-//! `HGETALL`, sets for `SMEMBERS` and the set algebra, doubles for scores, and
-//! `[member, score]` pairs for `WITHSCORES` replies.
+//! `HGETALL`, sets for `SMEMBERS`, the set algebra and `SPOP` with a count, doubles for
+//! scores, `[member, score]` pairs for `WITHSCORES` and `[field, value]` pairs for
+//! `HRANDFIELD ... WITHVALUES`.
 
 use crate::reply::Reply;
 
@@ -75,6 +76,21 @@ pub(crate) fn shape(name: &[u8], args: &[&[u8]], r: Reply) -> Reply {
         },
         b"smembers" | b"sinter" | b"sunion" | b"sdiff" => match r {
             Reply::Array(items) => Reply::Set(items),
+            other => other,
+        },
+        b"spop" if args.len() > 2 => match r {
+            Reply::Array(items) => Reply::Set(items),
+            other => other,
+        },
+        b"hrandfield" if has_word(args, "withvalues") => match r {
+            Reply::Array(items) if items.len() % 2 == 0 => {
+                let mut out = Vec::with_capacity(items.len() / 2);
+                let mut it = items.into_iter();
+                while let (Some(f), Some(v)) = (it.next(), it.next()) {
+                    out.push(Reply::Array(vec![f, v]));
+                }
+                Reply::Array(out)
+            }
             other => other,
         },
         b"zscore" | b"zincrby" => double(r),

@@ -26,9 +26,13 @@ def main():
 
     def writer():
         n = 0
+        rc.set("{load}:fixed", "x")
         while not load["stop"]:
             try:
                 rc.set("{load}:%d" % n, n)
+                # Two keys of the migrating slot, one old and one new: TRYAGAIN while the
+                # migration splits them, ASK once both are on the target.
+                rc.mset({"{load}:fixed": n, "{load}:pair:%d" % n: n})
                 load["acked"] = n + 1
                 n += 1
             except Exception as e:  # a failover in progress: retry the same write
@@ -66,6 +70,8 @@ def main():
             load["thread"].join()
             for n in range(load["acked"]):
                 v = primary.get("{load}:%d" % n)
+                if v == str(n):
+                    v = primary.get("{load}:pair:%d" % n)
                 if v != str(n):
                     print("fail load {load}:%d is %r" % (n, v), flush=True)
                     return

@@ -15,9 +15,13 @@ const load = { stop: false, acked: 0, errors: 0, done: null };
 
 async function writer() {
   let n = 0;
+  await cluster.set('{load}:fixed', 'x');
   while (!load.stop) {
     try {
       await cluster.set(`{load}:${n}`, n);
+      // Two keys of the migrating slot, one old and one new: TRYAGAIN while the migration
+      // splits them, ASK once both are on the target.
+      await cluster.mset('{load}:fixed', n, `{load}:pair:${n}`, n);
       load.acked = n + 1;
       n += 1;
     } catch (e) {
@@ -54,6 +58,8 @@ async function handle(cmd) {
     for (let n = 0; n < load.acked; n += 1) {
       const v = await primary.get(`{load}:${n}`);
       if (v !== String(n)) return `fail load {load}:${n} is ${v}`;
+      const w = await primary.get(`{load}:pair:${n}`);
+      if (w !== String(n)) return `fail load {load}:pair:${n} is ${w}`;
     }
     setTimeout(() => process.exit(0), 10);
     return `ok load ${load.acked} ${load.errors}`;

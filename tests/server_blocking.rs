@@ -1,0 +1,149 @@
+//! slotstore-server's blocking commands hold no thread: in a test binary of its own, so the
+//! thread count it checks is not moved by other tests running beside it.
+#![cfg(feature = "server")]
+
+mod server_common;
+
+use server_common::{first, serve, Raw};
+use slotstore::ServerConfig;
+use std::time::{Duration, Instant};
+
+/// Threads of this process now (Linux), to show blocked connections hold none.
+fn threads() -> Option<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status.lines().find_map(|l| l.strip_prefix("Threads:")).and_then(|n| n.trim().parse().ok())
+}
+
+/// Resident memory of this process now, KiB (Linux): both ends of every connection live
+/// here, so it counts the test's sockets too.
+fn rss() -> Option<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|n| n.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+#[test]
+fn blocked_connections_cost_memory_not_threads() {
+    let (cluster, server) = serve(1, 0, ServerConfig::default());
+    let addr = first(&server);
+    let before = threads();
+    let rss_before = rss();
+    let n = 1000;
+    let mut waiting: Vec<Raw> = (0..n)
+        .map(|_| {
+            let mut c = Raw::connect(addr);
+            c.send(b"*3\r\n$5\r\nBLPOP\r\n$5\r\nqueue\r\n$1\r\n0\r\n");
+            c
+        })
+        .collect();
+    // Every one is queued: INFO counts them.
+    let mut probe = Raw::connect(addr);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let info = probe.cmd(&["INFO", "clients"]);
+        if info.contains(&format!("blocked_clients:{n}\r\n")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{info}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    eprintln!("{n} blocked connections: resident memory {:?} KiB -> {:?} KiB", rss_before, rss());
+    if let (Some(before), Some(now)) = (before, threads()) {
+        assert!(now < before + 20, "{n} blocked connections took threads: {before} -> {now}");
+    }
+    // A hung-up waiter is taken off the queue: the first push goes to the next one.
+    drop(waiting.remove(0));
+    let store = cluster.client();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let info = probe.cmd(&["INFO", "clients"]);
+        if info.contains(&format!("blocked_clients:{}\r\n", n - 1)) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{info}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    for i in 0..n - 1 {
+        // Each push is served at once: the list holds one element for an instant.
+        assert_eq!(probe.cmd(&["RPUSH", "queue", &i.to_string()]), ":1\r\n");
+    }
+    // Every waiter got exactly one element, each element went to one waiter.
+    let mut got: Vec<usize> = waiting
+        .iter_mut()
+        .map(|c| {
+            let r = c.reply();
+            assert!(r.starts_with("*2\r\n$5\r\nqueue\r\n"), "{r}");
+            r.rsplit("\r\n").nth(1).unwrap().parse().unwrap()
+        })
+        .collect();
+    got.sort_unstable();
+    assert_eq!(got, (0..n - 1).collect::<Vec<_>>());
+    assert_eq!(store.command(&["LLEN", "queue"]).unwrap().as_int(), Some(0));
+    // A timeout answers RESP2's null array.
+    let mut t = Raw::connect(addr);
+    assert_eq!(t.cmd(&["BLPOP", "empty", "0.05"]), "*-1\r\n");
+    t.cmd(&["HELLO", "3"]);
+    assert_eq!(t.cmd(&["BLPOP", "empty", "0.05"]), "_\r\n");
+}
+
+/// Threads and resident memory of another process (Linux).
+fn proc_status(pid: u32) -> Option<(usize, usize)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|n| n.trim().trim_end_matches("kB").trim().parse().ok())
+    };
+    Some((field("Threads:")?, field("VmRSS:")?))
+}
+
+/// 10,000 connections blocked in BLPOP on a slotstore-server process: its thread count does
+/// not move and its memory grows by a few KiB per connection. Long (10,000 sockets): run with
+/// `cargo test --test server_blocking -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn ten_thousand_blocked_connections_in_a_server_process() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpStream;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_slotstore-server"))
+        .args(["--primaries", "1", "--replicas", "0", "--port", "0", "--maxclients", "20000"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr: std::net::SocketAddr = line.split(' ').nth(2).unwrap().parse().unwrap();
+    let pid = child.id();
+    let (threads_before, rss_before) = proc_status(pid).unwrap();
+    let n = 10_000;
+    let mut conns: Vec<TcpStream> = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.write_all(b"*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$1\r\n0\r\n").unwrap();
+        conns.push(s);
+    }
+    let mut probe = Raw::connect(addr);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let info = probe.cmd(&["INFO", "clients"]);
+        if info.contains(&format!("blocked_clients:{n}\r\n")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{info}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (threads, rss) = proc_status(pid).unwrap();
+    eprintln!(
+        "{n} blocked: threads {threads_before} -> {threads}, resident {rss_before} KiB -> {rss} KiB \
+         ({:.1} KiB per connection)",
+        (rss - rss_before) as f64 / n as f64
+    );
+    assert!(threads <= threads_before + 4, "threads {threads_before} -> {threads}");
+    drop(conns);
+    let _ = child.kill();
+    let _ = child.wait();
+}
