@@ -52,10 +52,15 @@
 //!   `Registry::publish` (in `node/registry.rs`), which swaps in the next epoch and emits
 //!   its events; crate layers react to it through `Registry::on_publish`;
 //! - level 5: `server/` (feature `server`, on by default) — every node on a TCP port of its
-//!   own speaking RESP2/RESP3 ([`Cluster::serve`], the `slotstore-server` binary); this file,
-//!   docs and re-exports only.
+//!   own speaking RESP2/RESP3 ([`Cluster::serve`], the `slotstore-server` binary); with the
+//!   feature `redis`, `bridge` (the redis-rs connection, `Cluster::redis_connection`) and
+//!   `admin`, which use only the public client paths; this file, docs and re-exports only.
 #![warn(missing_docs)]
 
+#[cfg(feature = "redis")]
+pub mod admin;
+#[cfg(feature = "redis")]
+mod bridge;
 mod bytes;
 mod chaos;
 mod client;
@@ -81,6 +86,8 @@ mod server;
 mod slot;
 mod topology;
 
+#[cfg(feature = "redis")]
+pub use bridge::RedisConnection;
 pub use bytes::Bytes;
 pub use chaos::{Chaos, ChaosStep, Fault};
 pub use client::{
@@ -102,6 +109,12 @@ pub use reply::Reply;
 pub use server::{Server, ServerConfig};
 pub use slot::{crc16, hash_tag, key_slot, SLOT_COUNT};
 pub use topology::{NodeAddr, NodeInfo, Role, Topology};
+
+/// The redis-rs crate slotstore is built against (feature `redis`), with its cluster support
+/// on: name it as `slotstore::redis` so application code and slotstore agree on one version.
+/// See [`Cluster::redis_connection`] and [`admin`].
+#[cfg(feature = "redis")]
+pub use redis;
 
 /// The README's examples run as doc tests.
 #[cfg(doctest)]

@@ -201,6 +201,13 @@ impl Client {
         pinned.command(args)
     }
 
+    /// True if this client's multi-key commands may span slots (the cluster was built with
+    /// [`allow_cross_slot`](crate::ClusterBuilder::allow_cross_slot)).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn allows_cross_slot(&self) -> bool {
+        self.allow_cross_slot
+    }
+
     /// Where this client's reads go.
     pub fn read_mode(&self) -> ReadFrom {
         self.read_from
