@@ -67,6 +67,7 @@ pub use bytes::Bytes;
 pub use client::{Client, ClusterStats, Session, Transaction};
 pub use clock::Clock;
 pub use cluster::{Balance, Cluster, ClusterBuilder, Migration, RebalanceProgress};
+pub use command::bitmaps::{BitOp, BitUnit, BitfieldOp, BitfieldType, Overflow};
 pub use config::{EvictionPolicy, FailoverMode, MigrationMode, ReadFrom};
 pub use error::{ClusterDownReason, Error};
 pub use ids::NodeId;

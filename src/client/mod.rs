@@ -2,6 +2,7 @@
 //! offers typed methods for Rust callers (strings and keys here, each data type in its own
 //! file).
 
+mod bitmaps;
 mod hashes;
 mod info;
 mod lists;

@@ -7,6 +7,7 @@
 //! runs. Nothing here locks or routes.
 
 pub(crate) mod args;
+pub(crate) mod bitmaps;
 pub(crate) mod cluster;
 pub(crate) mod hashes;
 pub(crate) mod keys;
@@ -223,6 +224,7 @@ static FAMILIES: &[&[Spec]] = &[
     sets::COMMANDS,
     zsets::COMMANDS,
     server::COMMANDS,
+    bitmaps::COMMANDS,
 ];
 
 fn index() -> &'static HashMap<&'static [u8], (usize, &'static Spec)> {
