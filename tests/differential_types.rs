@@ -209,3 +209,63 @@ fn bitmaps() {
     d.check(&["BITFIELD_RO", "{t}b0", "GET", "i64", "4294967232", "GET", "u2", "4294967295"]);
     d.finish();
 }
+
+// ----- INCRBYFLOAT / HINCRBYFLOAT in long double -----
+
+/// A random number as text: short decimals (the common case, where long double digits show),
+/// long mantissas, exponents near the format's limits, hex floats, and malformed numbers.
+fn float_text(rng: &mut Rng) -> String {
+    let sign = rng.pick(&["", "", "", "-", "+"]);
+    match rng.below(16) {
+        0..=5 => format!("{sign}{}.{}", rng.range(0, 100_000), rng.range(0, 999)),
+        6 => format!("{sign}{}", rng.range(0, 1_000_000)),
+        7 => format!("{sign}0.{:0>17}", rng.next() % 100_000_000_000_000_000),
+        8 => format!("{sign}{}e{}", rng.range(1, 99), rng.range(-4960, 4940)),
+        9 => format!("{sign}{}e{}", rng.range(1, 999), rng.range(-30, 30)),
+        10 => format!("{sign}0x{:x}p{}", rng.next() >> rng.below(60), rng.range(-100, 100)),
+        11 => format!("{sign}{}.{}e{}", rng.next(), rng.next(), rng.range(-40, 40)),
+        12 => format!("{sign}{}", (rng.next() as f64 / 7.0)),
+        13 => rng
+            .pick(&["1e4932", "-1e4932", "1.18e4932", "1e-4950", "3.6e-4951", "1e-4952", "0x1p-16445"])
+            .into(),
+        14 => rng
+            .pick(&[
+                "inf", "-inf", "Infinity", "nan", "", " 1", "1 ", "1e", "0x", ".", "1e+", "abc",
+                "1.5.5", "0x1p",
+            ])
+            .into(),
+        _ => format!(
+            "{sign}{}",
+            rng.pick(&["0.1", "0.2", "0.3", "1.1", "2.675", "1e-17", "5e-18", "0.000003814697265625"])
+        ),
+    }
+}
+
+fn float_command(rng: &mut Rng) -> Vec<String> {
+    let key = rng.pick(&["{t}f0", "{t}f1", "{t}f2", "{t}f0", "{t}f1", "{t}f2", "{t}h"]).to_string();
+    let field = rng.pick(&["a", "b", "c"]).to_string();
+    let s = |x: &str| x.to_string();
+    match rng.below(10) {
+        0 => vec![s("SET"), rng.pick(&["{t}f0", "{t}f1", "{t}f2"]).into(), float_text(rng)],
+        1 => vec![s("HSET"), s("{t}h"), field, float_text(rng)],
+        2..=5 => vec![s("INCRBYFLOAT"), key, float_text(rng)],
+        6..=8 => {
+            vec![s("HINCRBYFLOAT"), rng.pick(&["{t}h", "{t}h", "{t}f0"]).into(), field, float_text(rng)]
+        }
+        _ => vec![s("GET"), key],
+    }
+}
+
+#[test]
+fn incrbyfloat() {
+    let Some(mut d) = Diff::start("incrbyfloat", 4000) else { return };
+    let mut rng = d.rng();
+    d.check(&["HSET", "{t}h", "a", "1"]);
+    for step in 0..d.steps {
+        d.step = step;
+        let args = float_command(&mut rng);
+        d.check(&args);
+    }
+    d.check(&["HGETALL", "{t}h"]);
+    d.finish();
+}

@@ -675,7 +675,9 @@ impl Client {
         let text = self.write(key_slot(key), &[key], |t, now| {
             strings::incr_by_float(t, now, key, delta.as_bytes())
         })??;
-        crate::command::args::parse_f64(&text).ok_or_else(Error::not_float)
+        crate::command::long_double::LongDouble::parse(&text)
+            .map(crate::command::long_double::LongDouble::to_f64)
+            .ok_or_else(Error::not_float)
     }
 
     /// `APPEND`: appends `tail` to the string at `key`; returns the new length.

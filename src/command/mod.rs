@@ -12,6 +12,7 @@ pub(crate) mod cluster;
 pub(crate) mod hashes;
 pub(crate) mod keys;
 pub(crate) mod lists;
+pub(crate) mod long_double;
 pub(crate) mod server;
 pub(crate) mod sets;
 pub(crate) mod strings;
