@@ -269,3 +269,84 @@ fn incrbyfloat() {
     d.check(&["HGETALL", "{t}h"]);
     d.finish();
 }
+
+// ----- HyperLogLog -----
+
+const HLL_KEYS: &[&str] = &["{t}h0", "{t}h1", "{t}h2", "{t}h3"];
+
+fn hll_command(rng: &mut Rng) -> Vec<String> {
+    let k = if rng.chance(4) { "{t}str".to_string() } else { rng.pick(HLL_KEYS).to_string() };
+    let s = |x: &str| x.to_string();
+    match rng.below(12) {
+        0..=4 => {
+            // Small batches keep keys sparse a while; large ones push them dense.
+            let (n, pool) =
+                if rng.chance(30) { (rng.range(50, 400), 60_000) } else { (rng.range(0, 8), 3000) };
+            let mut a = vec![s("PFADD"), k];
+            for _ in 0..n {
+                a.push(format!("e{}", rng.range(0, pool)));
+            }
+            a
+        }
+        5..=7 => {
+            let mut a = vec![s("PFCOUNT"), k];
+            for _ in 0..rng.below(3) {
+                a.push(rng.pick(HLL_KEYS).into());
+            }
+            a
+        }
+        8 => {
+            let mut a = vec![s("PFMERGE"), rng.pick(HLL_KEYS).into()];
+            for _ in 0..rng.below(3) {
+                a.push(if rng.chance(10) { "{t}str".into() } else { rng.pick(HLL_KEYS).into() });
+            }
+            a
+        }
+        9 => vec![s("DEL"), rng.pick(HLL_KEYS).into()],
+        _ => vec![s("GET"), rng.pick(HLL_KEYS).into()],
+    }
+}
+
+#[test]
+fn hyperloglog() {
+    let Some(mut d) = Diff::start("hyperloglog", 3000) else { return };
+    let mut rng = d.rng();
+    d.check(&["SET", "{t}str", "not an hll"]);
+    d.check(&["RPUSH", "{t}list", "x"]);
+    d.check(&["PFADD", "{t}list", "a"]);
+    d.check(&["PFCOUNT", "{t}list"]);
+    for step in 0..d.steps {
+        d.step = step;
+        let args = hll_command(&mut rng);
+        d.check(&args);
+        if step % 500 == 499 {
+            // A Redis-made HLL, and corrupt copies of it, as strings on both sides.
+            let k = rng.pick(HLL_KEYS);
+            if let Ok(slotstore::Reply::Bulk(bytes)) = d.oracle(&["GET", k]) {
+                let mut bad = bytes.to_vec();
+                d.check(&[b"SET".as_slice(), b"{t}copy", &bytes]);
+                d.check(&["PFCOUNT", "{t}copy", k]);
+                d.check(&["PFADD", "{t}copy", "new-element"]);
+                d.check(&["GET", "{t}copy"]);
+                let at = 16 + rng.below(bad.len().saturating_sub(16).max(1));
+                if at < bad.len() {
+                    bad[at] ^= 0x55;
+                }
+                if rng.chance(50) {
+                    bad.truncate(bad.len() - 1);
+                }
+                d.check(&[b"SET".as_slice(), b"{t}bad", &bad]);
+                d.check(&["PFCOUNT", "{t}bad"]);
+                d.check(&["PFADD", "{t}bad", "x", "y", "z"]);
+                d.check(&["PFCOUNT", "{t}bad", "{t}h0"]);
+                d.check(&["PFMERGE", "{t}h3", "{t}bad"]);
+                d.check(&["GET", "{t}bad"]);
+            }
+        }
+    }
+    for k in HLL_KEYS {
+        d.check(&["PFCOUNT", k]);
+        d.check(&["GET", k]);
+    }
+    d.finish();
+}

@@ -4,6 +4,7 @@
 
 mod bitmaps;
 mod hashes;
+mod hyperloglog;
 mod info;
 mod lists;
 mod session;

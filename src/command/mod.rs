@@ -10,6 +10,7 @@ pub(crate) mod args;
 pub(crate) mod bitmaps;
 pub(crate) mod cluster;
 pub(crate) mod hashes;
+pub(crate) mod hyperloglog;
 pub(crate) mod keys;
 pub(crate) mod lists;
 pub(crate) mod long_double;
@@ -226,6 +227,7 @@ static FAMILIES: &[&[Spec]] = &[
     zsets::COMMANDS,
     server::COMMANDS,
     bitmaps::COMMANDS,
+    hyperloglog::COMMANDS,
 ];
 
 fn index() -> &'static HashMap<&'static [u8], (usize, &'static Spec)> {

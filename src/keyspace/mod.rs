@@ -5,6 +5,7 @@
 
 mod db;
 pub(crate) mod hash;
+pub(crate) mod hyperloglog;
 mod key;
 pub(crate) mod list;
 pub(crate) mod memory;
