@@ -350,3 +350,178 @@ fn hyperloglog() {
     }
     d.finish();
 }
+
+// ----- geo -----
+
+const GEO_KEYS: &[&str] = &["{t}g0", "{t}g1"];
+const UNITS: &[&str] = &["m", "km", "ft", "mi", "KM", "M"];
+
+fn geo_member(rng: &mut Rng) -> String {
+    format!("m{}", rng.below(40))
+}
+
+/// A longitude and latitude: mostly in a cluster around Sicily (so searches find members),
+/// some anywhere on the map, some at or past the limits, some malformed.
+fn lon_lat(rng: &mut Rng) -> (String, String) {
+    let f = |rng: &mut Rng, lo: f64, hi: f64| {
+        lo + (rng.next() >> 11) as f64 / (1u64 << 53) as f64 * (hi - lo)
+    };
+    match rng.below(20) {
+        0 => (
+            rng.pick(&["180", "-180", "180.0000001", "-181", "abc", "inf", "1e400", "0x10", ""]).into(),
+            rng.pick(&["85.05112878", "-85.05112878", "85.06", "-90", "0", "nan"]).into(),
+        ),
+        1..=5 => (format!("{:.6}", f(rng, -180.0, 180.0)), format!("{:.6}", f(rng, -85.0, 85.0))),
+        6 => (format!("{}", f(rng, 170.0, 180.0)), format!("{}", f(rng, 80.0, 85.05))),
+        _ => (format!("{:.7}", f(rng, 12.0, 16.0)), format!("{:.7}", f(rng, 36.5, 39.5))),
+    }
+}
+
+fn geo_options(rng: &mut Rng, a: &mut Vec<String>, store: bool) {
+    for _ in 0..rng.below(4) {
+        match rng.below(10) {
+            0 => a.push("WITHDIST".into()),
+            1 => a.push("WITHCOORD".into()),
+            2 => a.push("WITHHASH".into()),
+            3 => a.push(rng.pick(&["ASC", "DESC", "asc"]).into()),
+            4..=5 => {
+                a.push("COUNT".into());
+                a.push(rng.pick(&["1", "2", "3", "5", "10", "0", "-1", "x"]).into());
+                if rng.chance(40) {
+                    a.push("ANY".into());
+                }
+            }
+            6 if store => {
+                a.push(rng.pick(&["STORE", "STOREDIST"]).into());
+                a.push("{t}dst".into());
+            }
+            7 if rng.chance(20) => a.push(rng.pick(&["ANY", "FOO"]).into()),
+            _ => {}
+        }
+    }
+}
+
+fn radius(rng: &mut Rng) -> String {
+    match rng.below(10) {
+        0 => rng.pick(&["0", "-1", "abc", "20000", "1e9"]).into(),
+        1..=2 => format!("{}", rng.range(1000, 20000)),
+        _ => format!("{}", rng.range(1, 400)),
+    }
+}
+
+fn geo_command(rng: &mut Rng) -> Vec<String> {
+    let k = if rng.chance(4) { "{t}str".to_string() } else { rng.pick(GEO_KEYS).to_string() };
+    let s = |x: &str| x.to_string();
+    match rng.below(20) {
+        0..=4 => {
+            let mut a = vec![s("GEOADD"), k];
+            for _ in 0..rng.below(2) {
+                a.push(rng.pick(&["NX", "XX", "CH", "ch"]).into());
+            }
+            for _ in 0..rng.range(1, 4) {
+                let (lon, lat) = lon_lat(rng);
+                a.extend([lon, lat, geo_member(rng)]);
+            }
+            if rng.chance(3) {
+                a.pop();
+            }
+            a
+        }
+        5 => {
+            let mut a = vec![s("GEOPOS"), k];
+            a.extend((0..rng.range(1, 4)).map(|_| geo_member(rng)));
+            a
+        }
+        6 => {
+            let mut a = vec![s("GEODIST"), k, geo_member(rng), geo_member(rng)];
+            if rng.chance(70) {
+                a.push(rng.pick(UNITS).into());
+            }
+            if rng.chance(5) {
+                a.push("km".into());
+            }
+            a
+        }
+        7 => {
+            let mut a = vec![s("GEOHASH"), k];
+            a.extend((0..rng.range(1, 4)).map(|_| geo_member(rng)));
+            a
+        }
+        8..=12 => {
+            let store = rng.chance(25);
+            let mut a =
+                if store { vec![s("GEOSEARCHSTORE"), s("{t}dst"), k] } else { vec![s("GEOSEARCH"), k] };
+            if rng.chance(50) {
+                a.extend([s("FROMMEMBER"), geo_member(rng)]);
+            } else {
+                let (lon, lat) = lon_lat(rng);
+                a.extend([s("FROMLONLAT"), lon, lat]);
+            }
+            if rng.chance(50) {
+                a.extend([s("BYRADIUS"), radius(rng), rng.pick(UNITS).into()]);
+            } else {
+                a.extend([s("BYBOX"), radius(rng), radius(rng), rng.pick(UNITS).into()]);
+            }
+            geo_options(rng, &mut a, false);
+            if store && rng.chance(30) {
+                a.push("STOREDIST".into());
+            }
+            if rng.chance(5) {
+                a.remove(2 + usize::from(store));
+            }
+            a
+        }
+        13..=15 => {
+            let ro = rng.chance(40);
+            let mut a = vec![s(if ro { "GEORADIUS_RO" } else { "GEORADIUS" }), k];
+            let (lon, lat) = lon_lat(rng);
+            a.extend([lon, lat, radius(rng), rng.pick(UNITS).into()]);
+            geo_options(rng, &mut a, !ro);
+            a
+        }
+        16..=17 => {
+            let ro = rng.chance(40);
+            let mut a = vec![s(if ro { "GEORADIUSBYMEMBER_RO" } else { "GEORADIUSBYMEMBER" }), k];
+            a.extend([geo_member(rng), radius(rng), rng.pick(UNITS).into()]);
+            geo_options(rng, &mut a, !ro);
+            a
+        }
+        18 => vec![s("ZRANGE"), s("{t}dst"), s("0"), s("-1"), s("WITHSCORES")],
+        _ => vec![s("ZREM"), rng.pick(GEO_KEYS).into(), geo_member(rng)],
+    }
+}
+
+#[test]
+fn geo() {
+    let Some(mut d) = Diff::start("geo", 4000) else { return };
+    let mut rng = d.rng();
+    d.check(&["SET", "{t}str", "x"]);
+    d.check(&[
+        "GEOADD",
+        "{t}g0",
+        "13.361389",
+        "38.115556",
+        "Palermo",
+        "15.087269",
+        "37.502669",
+        "Catania",
+    ]);
+    d.check(&["GEODIST", "{t}g0", "Palermo", "Catania", "km"]);
+    d.check(&["GEORADIUS", "{t}g0", "15", "37", "200", "km", "WITHDIST", "WITHCOORD", "WITHHASH"]);
+    let (mut searches, mut found) = (0, 0);
+    for step in 0..d.steps {
+        d.step = step;
+        let args = geo_command(&mut rng);
+        let reply = d.compare(&args);
+        if args[0].starts_with("GEORADIUS") || args[0] == "GEOSEARCH" {
+            searches += 1;
+            found += usize::from(matches!(reply, Ok(slotstore::Reply::Array(ref v)) if !v.is_empty()));
+        }
+    }
+    eprintln!("geo: {found} of {searches} searches found members");
+    assert!(d.steps < 500 || found * 5 > searches, "the generator must make searches that find members");
+    for k in GEO_KEYS {
+        d.check(&["ZRANGE", k, "0", "-1", "WITHSCORES"]);
+    }
+    d.finish();
+}

@@ -3,6 +3,7 @@
 //! file).
 
 mod bitmaps;
+mod geo;
 mod hashes;
 mod hyperloglog;
 mod info;

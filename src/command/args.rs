@@ -102,7 +102,6 @@ fn parse_hex_float(s: &[u8]) -> Option<f64> {
 }
 
 /// [`parse_f64`] with Redis's `value is not a valid float` error.
-#[allow(dead_code)] // the geo commands read doubles with it
 pub(crate) fn float(arg: &[u8]) -> Result<f64, Error> {
     parse_f64(arg).ok_or_else(Error::not_float)
 }

@@ -9,6 +9,7 @@
 pub(crate) mod args;
 pub(crate) mod bitmaps;
 pub(crate) mod cluster;
+pub(crate) mod geo;
 pub(crate) mod hashes;
 pub(crate) mod hyperloglog;
 pub(crate) mod keys;
@@ -228,6 +229,7 @@ static FAMILIES: &[&[Spec]] = &[
     server::COMMANDS,
     bitmaps::COMMANDS,
     hyperloglog::COMMANDS,
+    geo::COMMANDS,
 ];
 
 fn index() -> &'static HashMap<&'static [u8], (usize, &'static Spec)> {
