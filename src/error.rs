@@ -66,7 +66,7 @@ pub enum Error {
     ExecAbort,
     /// An error reply with a code of its own, held whole, code first (the HyperLogLog
     /// `WRONGTYPE Key is not a valid HyperLogLog string value.`, `INVALIDOBJ Corrupted HLL
-    /// object detected`).
+    /// object detected`, the streams' `NOGROUP ...` and `BUSYGROUP ...`).
     Coded(String),
 }
 
@@ -83,9 +83,10 @@ impl Error {
             Error::ClusterDown(_) => "CLUSTERDOWN",
             Error::OutOfMemory => "OOM",
             Error::ExecAbort => "EXECABORT",
-            Error::Coded(text) => {
-                ["WRONGTYPE", "INVALIDOBJ"].into_iter().find(|c| text.starts_with(c)).unwrap_or("ERR")
-            }
+            Error::Coded(text) => ["WRONGTYPE", "INVALIDOBJ", "NOGROUP", "BUSYGROUP"]
+                .into_iter()
+                .find(|c| text.starts_with(c))
+                .unwrap_or("ERR"),
         }
     }
 

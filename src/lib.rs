@@ -73,6 +73,7 @@ pub use config::{EvictionPolicy, FailoverMode, MigrationMode, ReadFrom};
 pub use error::{ClusterDownReason, Error};
 pub use ids::NodeId;
 pub use keyspace::list::ListEnd;
+pub use keyspace::stream::{StreamEntry, StreamId};
 pub use migration::MigrationProgress;
 pub use node::NodeStats;
 pub use reply::Reply;

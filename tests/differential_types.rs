@@ -525,3 +525,309 @@ fn geo() {
     }
     d.finish();
 }
+
+// ----- streams -----
+
+const STREAM_KEYS: &[&str] = &["{t}s0", "{t}s1"];
+const GROUPS: &[&str] = &["g1", "g2"];
+const CONSUMERS: &[&str] = &["alice", "bob", "carol"];
+
+/// Runs a command on both sides and compares after `mask` blanks what depends on the clock
+/// (idle times) or on Redis's radix tree internals.
+fn check_masked(d: &mut Diff, args: &[String], mask: fn(&mut slotstore::Reply)) {
+    let mut want = d.oracle(args);
+    let words = d.retag(args);
+    let mut got = d.client.command(&words).map_err(|e| e.to_string());
+    if let Ok(r) = want.as_mut() {
+        mask(r);
+    }
+    if let Ok(r) = got.as_mut() {
+        mask(r);
+    }
+    assert_eq!(want, got, "step {} seed {}: {:?}", d.step, d.seed, args);
+}
+
+/// XPENDING's extended form and XINFO CONSUMERS: idle times zeroed.
+fn mask_idle(r: &mut slotstore::Reply) {
+    use slotstore::Reply;
+    if let Reply::Array(items) = r {
+        for item in items {
+            if let Reply::Array(f) = item {
+                if f.len() == 4 && matches!(f[2], Reply::Int(_)) {
+                    f[2] = Reply::Int(0); // XPENDING: id, consumer, idle, deliveries
+                }
+                if f.len() == 6 && f[4] == Reply::bulk("idle") {
+                    f[5] = Reply::Int(0);
+                }
+            }
+        }
+    }
+}
+
+/// XINFO STREAM: the radix tree's node count is Redis's own.
+fn mask_nodes(r: &mut slotstore::Reply) {
+    if let slotstore::Reply::Array(f) = r {
+        if f.len() > 5 {
+            f[5] = slotstore::Reply::Int(0);
+        }
+    }
+}
+
+struct StreamGen {
+    rng: Rng,
+    ms: u64,
+}
+
+impl StreamGen {
+    fn id(&mut self) -> String {
+        let rng = &mut self.rng;
+        match rng.below(20) {
+            0 => rng
+                .pick(&["abc", "-1", "0-0", "+", "-", "1-2-3", "18446744073709551616", "0", "5-x"])
+                .into(),
+            1..=3 => format!("{}-{}", self.ms.saturating_sub(rng.below(40) as u64), rng.below(3)),
+            4 => format!("{}", self.ms.saturating_sub(rng.below(40) as u64)),
+            _ => format!("{}-{}", self.ms.saturating_sub(rng.below(40) as u64), rng.below(4)),
+        }
+    }
+
+    fn new_id(&mut self) -> String {
+        self.ms += 1 + self.rng.below(2) as u64;
+        match self.rng.below(12) {
+            0 => format!("{}-*", self.ms),
+            1 => format!("{}", self.ms),
+            2 => self.id(),
+            _ => format!("{}-{}", self.ms, self.rng.below(3)),
+        }
+    }
+
+    fn range_id(&mut self) -> String {
+        match self.rng.below(6) {
+            0 => "-".into(),
+            1 => "+".into(),
+            2 => format!("({}", self.id()),
+            _ => self.id(),
+        }
+    }
+
+    fn trim(&mut self, a: &mut Vec<String>) {
+        let rng = &mut self.rng;
+        if rng.chance(50) {
+            a.push("MAXLEN".into());
+        } else {
+            a.push("MINID".into());
+        }
+        let maxlen = a.last().is_some_and(|w| w == "MAXLEN");
+        if rng.chance(50) {
+            a.push(rng.pick(&["~", "=", "~"]).into());
+        }
+        a.push(if maxlen {
+            rng.pick(&["0", "1", "5", "50", "150", "-1", "x"]).into()
+        } else {
+            self.id()
+        });
+        if self.rng.chance(20) {
+            a.push("LIMIT".into());
+            a.push(self.rng.pick(&["0", "10", "100", "200", "-1"]).into());
+        }
+    }
+
+    fn command(&mut self) -> Vec<String> {
+        let s = |x: &str| x.to_string();
+        let k = if self.rng.chance(3) { s("{t}str") } else { self.rng.pick(STREAM_KEYS).to_string() };
+        let g = self.rng.pick(GROUPS).to_string();
+        let c = self.rng.pick(CONSUMERS).to_string();
+        match self.rng.below(40) {
+            0..=11 => {
+                let mut a = vec![s("XADD"), k];
+                if self.rng.chance(5) {
+                    a.push("NOMKSTREAM".into());
+                }
+                if self.rng.chance(15) {
+                    self.trim(&mut a);
+                }
+                a.push(self.new_id());
+                for _ in 0..self.rng.range(1, 3) {
+                    a.push(format!("f{}", self.rng.below(3)));
+                    a.push(format!("v{}", self.rng.below(100)));
+                }
+                if self.rng.chance(3) {
+                    a.pop();
+                }
+                a
+            }
+            12 => vec![s("XLEN"), k],
+            13..=15 => {
+                let rev = self.rng.chance(40);
+                let mut a = vec![
+                    s(if rev { "XREVRANGE" } else { "XRANGE" }),
+                    k,
+                    self.range_id(),
+                    self.range_id(),
+                ];
+                if self.rng.chance(40) {
+                    a.push("COUNT".into());
+                    a.push(self.rng.pick(&["0", "1", "3", "-1", "x"]).into());
+                }
+                a
+            }
+            16 => {
+                let mut a = vec![s("XDEL"), k];
+                for _ in 0..self.rng.range(1, 3) {
+                    a.push(self.id());
+                }
+                a
+            }
+            17 => {
+                let mut a = vec![s("XTRIM"), k];
+                self.trim(&mut a);
+                a
+            }
+            18..=19 => {
+                let mut a = vec![s("XREAD")];
+                if self.rng.chance(50) {
+                    a.push("COUNT".into());
+                    a.push(self.rng.pick(&["1", "2", "5", "0"]).into());
+                }
+                a.push("STREAMS".into());
+                let n = self.rng.range(1, 2) as usize;
+                let keys: Vec<String> = (0..n).map(|i| STREAM_KEYS[i].to_string()).collect();
+                a.extend(keys);
+                for _ in 0..n {
+                    let id = if self.rng.chance(20) { s("$") } else { self.id() };
+                    a.push(id);
+                }
+                a
+            }
+            20..=22 => {
+                let sub = self.rng.below(10);
+                match sub {
+                    0..=3 => {
+                        let mut a = vec![
+                            s("XGROUP"),
+                            s("CREATE"),
+                            k,
+                            g,
+                            if self.rng.chance(30) { s("$") } else { self.id() },
+                        ];
+                        if self.rng.chance(50) {
+                            a.push("MKSTREAM".into());
+                        }
+                        if self.rng.chance(20) {
+                            a.push("ENTRIESREAD".into());
+                            a.push(self.rng.pick(&["0", "3", "-1", "-2"]).into());
+                        }
+                        a
+                    }
+                    4 => vec![
+                        s("XGROUP"),
+                        s("SETID"),
+                        k,
+                        g,
+                        if self.rng.chance(30) { s("$") } else { self.id() },
+                    ],
+                    5 => vec![s("XGROUP"), s("DESTROY"), k, g],
+                    6 => vec![s("XGROUP"), s("CREATECONSUMER"), k, g, c],
+                    7 => vec![s("XGROUP"), s("DELCONSUMER"), k, g, c],
+                    8 => vec![s("XGROUP"), s("NOSUCH"), k, g],
+                    _ => vec![s("XGROUP"), s("CREATE"), k],
+                }
+            }
+            23..=28 => {
+                let mut a = vec![s("XREADGROUP"), s("GROUP"), g, c];
+                if self.rng.chance(50) {
+                    a.push("COUNT".into());
+                    a.push(self.rng.pick(&["1", "2", "5"]).into());
+                }
+                if self.rng.chance(15) {
+                    a.push("NOACK".into());
+                }
+                a.extend([s("STREAMS"), k]);
+                a.push(if self.rng.chance(70) {
+                    s(">")
+                } else {
+                    self.rng.pick(&["0", "0-0", "$"]).into()
+                });
+                a
+            }
+            29..=30 => {
+                let mut a = vec![s("XACK"), k, g];
+                for _ in 0..self.rng.range(1, 3) {
+                    a.push(self.id());
+                }
+                a
+            }
+            31 => vec![s("XPENDING"), k, g],
+            32 => {
+                let mut a = vec![
+                    s("XPENDING"),
+                    k,
+                    g,
+                    self.range_id(),
+                    self.range_id(),
+                    self.rng.pick(&["1", "5", "100"]).into(),
+                ];
+                if self.rng.chance(40) {
+                    a.push(c);
+                }
+                a
+            }
+            33..=34 => {
+                let mut a = vec![s("XCLAIM"), k, g, c, s("0")];
+                for _ in 0..self.rng.range(1, 3) {
+                    a.push(self.id());
+                }
+                if self.rng.chance(30) {
+                    a.push("JUSTID".into());
+                }
+                if self.rng.chance(20) {
+                    a.push("FORCE".into());
+                }
+                if self.rng.chance(20) {
+                    a.extend([s("RETRYCOUNT"), s("7")]);
+                }
+                if self.rng.chance(10) {
+                    a.extend([s("LASTID"), self.id()]);
+                }
+                a
+            }
+            35 => {
+                let mut a = vec![s("XAUTOCLAIM"), k, g, c, s("0"), self.range_id()];
+                if self.rng.chance(50) {
+                    a.extend([s("COUNT"), self.rng.pick(&["1", "2", "10", "0"]).into()]);
+                }
+                if self.rng.chance(30) {
+                    a.push("JUSTID".into());
+                }
+                a
+            }
+            36 => vec![s("XINFO"), s("GROUPS"), k],
+            37 => vec![s("XSETID"), k, self.id()],
+            _ => vec![s("XINFO"), s("CONSUMERS"), k, g],
+        }
+    }
+}
+
+#[test]
+fn streams() {
+    let Some(mut d) = Diff::start("streams", 4000) else { return };
+    let mut gen = StreamGen { rng: d.rng(), ms: 1 };
+    d.check(&["SET", "{t}str", "x"]);
+    for step in 0..d.steps {
+        d.step = step;
+        let args = gen.command();
+        match (args[0].as_str(), args.get(1).map(String::as_str)) {
+            ("XPENDING", _) | ("XINFO", Some("CONSUMERS")) => check_masked(&mut d, &args, mask_idle),
+            _ => d.check(&args),
+        }
+        if step % 100 == 99 {
+            for k in STREAM_KEYS {
+                let info = vec!["XINFO".to_string(), "STREAM".to_string(), k.to_string()];
+                check_masked(&mut d, &info, mask_nodes);
+                d.check(&["XRANGE", k, "-", "+"]);
+                d.check(&["XINFO", "GROUPS", k]);
+            }
+        }
+    }
+    d.finish();
+}

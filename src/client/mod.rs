@@ -11,6 +11,7 @@ mod lists;
 mod session;
 mod sets;
 mod setslot;
+mod streams;
 mod transaction;
 mod zsets;
 
@@ -306,12 +307,19 @@ impl Client {
         timeout: TimeoutArg,
         a: &[&[u8]],
     ) -> Result<Reply, Error> {
+        let timeout_arg = timeout;
         let timeout = timeout.parse(a)?;
         let keys = spec.keys(a)?.into_iter().map(Box::from).collect();
-        let words: Vec<Box<[u8]>> = a.iter().map(|w| Box::from(*w)).collect();
+        let mut words: Vec<Box<[u8]>> = a.iter().map(|w| Box::from(*w)).collect();
+        let mut pin = timeout_arg.pin();
         let serve: Serve = Box::new(move |db, now| {
             let a: Vec<&[u8]> = words.iter().map(|w| &**w).collect();
-            f(db, now, &a).transpose()
+            let served = f(db, now, &a).transpose();
+            // The first try found nothing: pin what the wait is for (the stream reads' `$`).
+            if let (None, Some(p)) = (&served, pin.take()) {
+                p(db, now, &mut words);
+            }
+            served
         });
         let (id, outcome) = self.learn(self.registry.block(slot, keys, self.via(slot), serve))?;
         let rx = match outcome {

@@ -12,6 +12,7 @@ pub(crate) mod list;
 pub(crate) mod memory;
 mod records;
 pub(crate) mod set;
+pub(crate) mod stream;
 mod value;
 pub(crate) mod zset;
 

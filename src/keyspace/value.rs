@@ -3,6 +3,7 @@
 use super::hash::HashValue;
 use super::list::ListValue;
 use super::set::SetValue;
+use super::stream::StreamValue;
 use super::zset::ZSetValue;
 use crate::bytes::Bytes;
 
@@ -23,6 +24,8 @@ pub(crate) enum Value {
     Set(Box<SetValue>),
     /// A sorted set of members with scores (`ZADD`, ...).
     ZSet(Box<ZSetValue>),
+    /// A stream of entries with consumer groups (`XADD`, ...).
+    Stream(Box<StreamValue>),
 }
 
 /// Strings up to this many bytes live inside the key's record (with the 22-byte inline key and
@@ -138,6 +141,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 }
