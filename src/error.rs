@@ -83,7 +83,7 @@ impl Error {
             Error::ClusterDown(_) => "CLUSTERDOWN",
             Error::OutOfMemory => "OOM",
             Error::ExecAbort => "EXECABORT",
-            Error::Coded(text) => ["WRONGTYPE", "INVALIDOBJ", "NOGROUP", "BUSYGROUP"]
+            Error::Coded(text) => ["WRONGTYPE", "INVALIDOBJ", "NOGROUP", "BUSYGROUP", "UNBLOCKED"]
                 .into_iter()
                 .find(|c| text.starts_with(c))
                 .unwrap_or("ERR"),

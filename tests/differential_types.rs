@@ -573,6 +573,28 @@ fn mask_nodes(r: &mut slotstore::Reply) {
     }
 }
 
+/// XINFO STREAM FULL: the node count and every delivery or seen time zeroed.
+fn mask_full(r: &mut slotstore::Reply) {
+    use slotstore::Reply;
+    fn walk(r: &mut Reply) {
+        let Reply::Array(items) = r else { return };
+        let is_id = |r: &Reply| r.as_bytes().is_some_and(|b| b.contains(&b'-'));
+        match items.len() {
+            4 if is_id(&items[0]) && matches!(items[2], Reply::Int(_)) => items[2] = Reply::Int(0),
+            3 if is_id(&items[0]) && matches!(items[1], Reply::Int(_)) => items[1] = Reply::Int(0),
+            _ => {}
+        }
+        for i in 0..items.len() {
+            if items[i] == Reply::bulk("seen-time") && i + 1 < items.len() {
+                items[i + 1] = Reply::Int(0);
+            }
+            walk(&mut items[i]);
+        }
+    }
+    mask_nodes(r);
+    walk(r);
+}
+
 struct StreamGen {
     rng: Rng,
     ms: u64,
@@ -824,6 +846,12 @@ fn streams() {
             for k in STREAM_KEYS {
                 let info = vec!["XINFO".to_string(), "STREAM".to_string(), k.to_string()];
                 check_masked(&mut d, &info, mask_nodes);
+                let full: Vec<String> =
+                    ["XINFO", "STREAM", k, "FULL", "COUNT", "3"].iter().map(|s| s.to_string()).collect();
+                check_masked(&mut d, &full, mask_full);
+                let full: Vec<String> =
+                    ["XINFO", "STREAM", k, "FULL"].iter().map(|s| s.to_string()).collect();
+                check_masked(&mut d, &full, mask_full);
                 d.check(&["XRANGE", k, "-", "+"]);
                 d.check(&["XINFO", "GROUPS", k]);
             }

@@ -197,3 +197,20 @@ fn bytes_per_stream_entry() {
     let usage = cmd(&c, "MEMORY USAGE m").unwrap().as_int().unwrap() as f64;
     assert!((usage / n as f64 - per).abs() < 5.0, "MEMORY USAGE agrees: {usage}");
 }
+
+#[test]
+fn a_destroyed_group_unblocks_its_readers_with_redis_error() {
+    let cluster = Cluster::builder().build().unwrap();
+    let c = cluster.client();
+    c.xgroup_create("q", "g", None, true).unwrap();
+    let (tx, rx) = mpsc::channel();
+    spawn_reader(&c, "XREADGROUP GROUP g c BLOCK 20000 STREAMS q >", &tx, 0);
+    assert_eq!(cmd(&c, "XGROUP DESTROY q g"), Ok(Reply::Int(1)));
+    let (_, r) = rx.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert_eq!(r, Err("NOGROUP the consumer group this client was blocked on no longer exists".into()));
+    // Before blocking, a missing group is the usual error.
+    assert_eq!(
+        cmd(&c, "XREADGROUP GROUP g c BLOCK 10 STREAMS q >"),
+        Err("NOGROUP No such key 'q' or consumer group 'g' in XREADGROUP with GROUP option".into())
+    );
+}

@@ -518,6 +518,8 @@ fn xread_keys(a: &[&[u8]]) -> Result<Vec<usize>, Error> {
 
 /// The parsed options of `XREAD`/`XREADGROUP`.
 struct ReadArgs<'a> {
+    /// The caller blocked and is being served now (the words carry [`PINNED`]).
+    pinned: bool,
     block: Option<i64>,
     count: i64,
     noack: bool,
@@ -528,12 +530,22 @@ struct ReadArgs<'a> {
 
 fn parse_read<'a>(a: &[&'a [u8]]) -> Result<ReadArgs<'a>, Error> {
     let xreadgroup = a[0].len() == 10;
-    let mut r = ReadArgs { block: None, count: 0, noack: false, group: None, streams_at: 0, n: 0 };
+    let mut r = ReadArgs {
+        pinned: false,
+        block: None,
+        count: 0,
+        noack: false,
+        group: None,
+        streams_at: 0,
+        n: 0,
+    };
     let mut i = 1;
     while i < a.len() {
         let more = a.len() - i - 1;
         let o = a[i];
-        if is(o, "block") && more > 0 {
+        if o == PINNED {
+            r.pinned = true;
+        } else if is(o, "block") && more > 0 {
             i += 1;
             let ms = parse_i64(a[i])
                 .ok_or_else(|| Error::msg("timeout is not an integer or out of range"))?;
@@ -616,7 +628,12 @@ pub(crate) fn pin_ids(t: &mut Db<'_>, now: &Now<'_>, words: &mut Vec<Box<[u8]>>)
         words.insert(1, Box::from(&b"1000"[..]));
         words.insert(1, Box::from(&b"COUNT"[..]));
     }
+    words.insert(1, Box::from(PINNED));
 }
+
+/// The word [`pin_ids`] adds: a blocked caller's retries answer as Redis answers a served
+/// blocked client (a group destroyed meanwhile is its own error).
+const PINNED: &[u8] = b"\0pinned";
 
 fn nogroup_read(key: &[u8], group: &[u8]) -> Error {
     Error::Coded(format!(
@@ -647,7 +664,15 @@ fn xread_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Option<Reply>
         let arg = a[r.streams_at + r.n + k];
         let s = stream_of(&*t, now, key)?;
         if let Some((group, _)) = r.group {
+            if r.pinned && s.is_none() {
+                return Err(Error::Coded("UNBLOCKED the stream key no longer exists".into()));
+            }
             if !s.is_some_and(|s| s.groups.contains_key(group)) {
+                if r.pinned {
+                    return Err(Error::Coded(
+                        "NOGROUP the consumer group this client was blocked on no longer exists".into(),
+                    ));
+                }
                 return Err(nogroup_read(key, group));
             }
         }
@@ -1265,14 +1290,20 @@ fn xinfo_cmd(t: &View<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
                 .collect(),
         ));
     }
-    // STREAM: the plain form (FULL is not supported here).
-    if a.len() != 3 {
-        return Err(subcommand_error(a));
-    }
-    let first = s.edge(true);
-    let last = s.edge(false);
-    let entry = |id: Option<StreamId>| id.and_then(|id| s.get(id)).map_or(Reply::Nil, entry_reply);
-    Ok(Reply::Array(vec![
+    // STREAM [FULL [COUNT n]]
+    let opts = &a[3..];
+    let full = match opts.len() {
+        0 => None,
+        1 | 3 if is(opts[0], "full") => {
+            if opts.len() == 3 && !is(opts[1], "count") {
+                return Err(subcommand_error(a));
+            }
+            let count = if opts.len() == 3 { int(opts[2])? } else { 10 };
+            Some(if count < 0 { 10 } else { count as usize })
+        }
+        _ => return Err(subcommand_error(a)),
+    };
+    let mut out = vec![
         bulk("length"),
         Reply::Int(s.len() as i64),
         bulk("radix-tree-keys"),
@@ -1287,13 +1318,69 @@ fn xinfo_cmd(t: &View<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
         Reply::Int(s.entries_added as i64),
         bulk("recorded-first-entry-id"),
         id_reply(s.first_id),
-        bulk("groups"),
-        Reply::Int(s.groups.len() as i64),
-        bulk("first-entry"),
-        entry(first),
-        bulk("last-entry"),
-        entry(last),
-    ]))
+    ];
+    let Some(count) = full else {
+        let entry = |id: Option<StreamId>| id.and_then(|id| s.get(id)).map_or(Reply::Nil, entry_reply);
+        out.extend([
+            bulk("groups"),
+            Reply::Int(s.groups.len() as i64),
+            bulk("first-entry"),
+            entry(s.edge(true)),
+            bulk("last-entry"),
+            entry(s.edge(false)),
+        ]);
+        return Ok(Reply::Array(out));
+    };
+    let limit = |n: usize| if count == 0 { n } else { n.min(count) };
+    out.extend([bulk("entries"), entries_reply(s.range(StreamId::MIN, StreamId::MAX, false, count))]);
+    let groups = s.groups.iter().map(|(name, g)| {
+        let pel = g.pel.iter().take(limit(g.pel.len())).map(|(id, n)| {
+            Reply::Array(vec![
+                id_reply(*id),
+                Reply::Bulk(n.consumer.clone()),
+                Reply::Int(n.delivery_time as i64),
+                Reply::Int(n.delivery_count as i64),
+            ])
+        });
+        let consumers = g.consumers.iter().map(|(cname, c)| {
+            let pending = c.pel.iter().take(limit(c.pel.len())).map(|id| {
+                let n = &g.pel[id];
+                Reply::Array(vec![
+                    id_reply(*id),
+                    Reply::Int(n.delivery_time as i64),
+                    Reply::Int(n.delivery_count as i64),
+                ])
+            });
+            Reply::Array(vec![
+                bulk("name"),
+                Reply::Bulk(cname.clone()),
+                bulk("seen-time"),
+                Reply::Int(c.seen_time as i64),
+                bulk("pel-count"),
+                Reply::Int(c.pel.len() as i64),
+                bulk("pending"),
+                Reply::Array(pending.collect()),
+            ])
+        });
+        Reply::Array(vec![
+            bulk("name"),
+            Reply::Bulk(name.clone()),
+            bulk("last-delivered-id"),
+            id_reply(g.last_id),
+            bulk("entries-read"),
+            if g.entries_read != -1 { Reply::Int(g.entries_read) } else { Reply::Nil },
+            bulk("lag"),
+            lag(s, g),
+            bulk("pel-count"),
+            Reply::Int(g.pel.len() as i64),
+            bulk("pending"),
+            Reply::Array(pel.collect()),
+            bulk("consumers"),
+            Reply::Array(consumers.collect()),
+        ])
+    });
+    out.extend([bulk("groups"), Reply::Array(groups.collect())]);
+    Ok(Reply::Array(out))
 }
 
 /// Redis's `streamReplyWithCGLag`.
