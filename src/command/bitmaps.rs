@@ -173,6 +173,15 @@ fn bytes_for_write(
     }
 }
 
+/// Runs `f` on the bytes of the string at `key` in place, if no one else shares them (None:
+/// the caller copies). The length does not change, so neither does the key's cost.
+fn in_place<R>(t: &mut Db<'_>, now: &Now<'_>, key: &[u8], f: impl FnOnce(&mut [u8]) -> R) -> Option<R> {
+    match &mut t.get_mut(key, now)?.value {
+        Value::Str(s) => s.as_mut_slice().map(f),
+        _ => None,
+    }
+}
+
 /// Stores a bitmap changed by a bit command, keeping the key's TTL.
 fn store(t: &mut Db<'_>, key: &[u8], bytes: Vec<u8>) {
     t.replace_value(key, Value::Str(Str::from(bytes)));
@@ -191,8 +200,23 @@ pub(crate) fn setbit(
     on: bool,
 ) -> Result<bool, Error> {
     check_offset(i64::try_from(offset).map_err(|_| bad_offset())?)?;
-    let (mut v, grown) = bytes_for_write(t, now, key, offset)?;
     let (byte, mask) = ((offset >> 3) as usize, 1u8 << (7 - (offset & 7)));
+    // Within the string: flip the bit in place (no copy of a large bitmap), or change
+    // nothing at all when it already has the value.
+    if let Some(e) = peek(t, now, key) {
+        let s = as_string(e)?;
+        if byte < s.len() {
+            let old = s[byte] & mask != 0;
+            if old == on {
+                return Ok(old);
+            }
+            let flipped = in_place(t, now, key, |b| b[byte] ^= mask);
+            if flipped.is_some() {
+                return Ok(old);
+            }
+        }
+    }
+    let (mut v, grown) = bytes_for_write(t, now, key, offset)?;
     let old = v[byte] & mask != 0;
     if grown || old != on {
         if on {

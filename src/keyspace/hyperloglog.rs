@@ -332,6 +332,23 @@ fn set(v: &mut Vec<u8>, index: usize, count: u8) -> Result<bool, Corrupt> {
     }
 }
 
+/// True for a dense HLL (its registers change in place, its size never does).
+pub(crate) fn is_dense(v: &[u8]) -> bool {
+    v[4] == DENSE
+}
+
+/// True if adding `ele` to a dense HLL would raise a register.
+pub(crate) fn dense_would_grow(v: &[u8], ele: &[u8]) -> bool {
+    let (index, count) = pattern(ele);
+    count > dense_get(&v[HDR..], index)
+}
+
+/// Adds `ele` to a dense HLL in place; true if a register grew.
+pub(crate) fn dense_add(v: &mut [u8], ele: &[u8]) -> bool {
+    let (index, count) = pattern(ele);
+    dense_set(&mut v[HDR..], index, count)
+}
+
 /// Raises every register of `max` to the HLL's (Redis's `hllMerge`).
 pub(crate) fn merge_into(max: &mut [u8; REGISTERS], v: &[u8]) -> Result<(), Corrupt> {
     if v[4] == DENSE {

@@ -68,6 +68,15 @@ impl Str {
     pub(crate) fn is_shared(&self) -> bool {
         matches!(self, Str::Shared(_))
     }
+
+    /// The bytes to change in place (same length), if no one else holds them: bit commands
+    /// flip a bit of a large bitmap without copying it.
+    pub(crate) fn as_mut_slice(&mut self) -> Option<&mut [u8]> {
+        match self {
+            Str::Inline { len, buf } => Some(&mut buf[..usize::from(*len)]),
+            Str::Shared(b) => b.get_mut(),
+        }
+    }
 }
 
 impl std::ops::Deref for Str {
