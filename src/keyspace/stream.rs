@@ -497,23 +497,41 @@ impl StreamValue {
     /// Heap bytes, for memory accounting: node buffers and tree slots, groups, consumers and
     /// pending entries.
     pub(crate) fn mem_usage(&self) -> usize {
-        let nodes = self.node_bytes;
-        let tree = self.nodes.len() * (std::mem::size_of::<(StreamId, Node)>() * 3 / 2);
+        use std::mem::size_of;
         let groups: usize = self
             .groups
             .iter()
             .map(|(name, g)| {
                 malloc_size(name.len() + 16)
-                    + 96
-                    + g.pel.len() * (std::mem::size_of::<(StreamId, Nack)>() * 3 / 2)
+                    + tree_bytes(g.pel.len(), size_of::<(StreamId, Nack)>())
+                    + tree_bytes(g.consumers.len(), size_of::<(Bytes, Consumer)>())
                     + g.consumers
                         .iter()
-                        .map(|(c, cons)| malloc_size(c.len() + 16) + 64 + cons.pel.len() * 24)
+                        .map(|(c, cons)| {
+                            malloc_size(c.len() + 16) + tree_bytes(cons.pel.len(), size_of::<StreamId>())
+                        })
                         .sum::<usize>()
             })
             .sum();
-        nodes + tree + groups
+        self.node_bytes
+            + tree_bytes(self.nodes.len(), size_of::<(StreamId, Node)>())
+            + tree_bytes(self.groups.len(), size_of::<(Bytes, Group)>())
+            + groups
     }
+}
+
+/// Heap bytes of a std B-tree of `len` elements of `elem` bytes: leaves of 11 slots about
+/// two thirds full, and an internal node (with 12 edges) per 11 leaves.
+fn tree_bytes(len: usize, elem: usize) -> usize {
+    const CAP: usize = 11;
+    if len == 0 {
+        return 0;
+    }
+    let leaf = malloc_size(16 + CAP * elem);
+    let leaves = if len <= CAP { 1 } else { (len * 3).div_ceil(CAP * 2) };
+    let internal =
+        if leaves > 1 { leaves.div_ceil(CAP) * (leaf + malloc_size((CAP + 1) * 8)) } else { 0 };
+    leaves * leaf + internal
 }
 
 #[cfg(test)]
