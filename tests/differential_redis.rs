@@ -11,8 +11,10 @@
 //! number of random commands per test. Each test keeps its keys under its own hash tag
 //! (`{diff-<test>}`) and deletes only those: the tests run in parallel against one server.
 //!
-//! Where slotstore differs from Redis on purpose, the generators steer around it: scores and
-//! `INCRBYFLOAT`/`HINCRBYFLOAT` results only where a double gives Redis's long double digits;
+//! Where slotstore differs from Redis on purpose, the generators steer around it: scores only
+//! where a double gives Redis's digits (`INCRBYFLOAT` on stored values is steered the same way
+//! here, though slotstore now computes it in long double as Redis: `tests/differential_types.rs`
+//! tests arbitrary decimals);
 //! lex ranges on mixed-score sorted sets only while Redis keeps them as a listpack (otherwise
 //! the answer depends on its skip list's shape); random picks compared by count.
 //!
