@@ -214,3 +214,27 @@ fn a_destroyed_group_unblocks_its_readers_with_redis_error() {
         Err("NOGROUP No such key 'q' or consumer group 'g' in XREADGROUP with GROUP option".into())
     );
 }
+
+/// Over the memory budget (noeviction), what adds entries is refused with OOM, as Redis's
+/// `denyoom` commands are, and what reads, acknowledges or deletes still runs.
+#[test]
+fn over_budget_streams_refuse_growth_only() {
+    let cluster = Cluster::builder().max_memory(200_000).build().unwrap();
+    let c = cluster.client();
+    c.xgroup_create("s", "g", Some(StreamId::MIN), true).unwrap();
+    let mut i = 0u64;
+    let err = loop {
+        i += 1;
+        match c.xadd("s", Some(StreamId::new(i, 0)), &[("payload", "x".repeat(200))]) {
+            Ok(_) => assert!(i < 100_000, "the budget never filled"),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(err.to_string(), "OOM command not allowed when used memory > 'maxmemory'.");
+    let got = c.xread_group("g", "c", "s", Some(5), None).unwrap();
+    assert_eq!(got.len(), 5, "XREADGROUP has no denyoom");
+    assert_eq!(c.xack("s", "g", &[got[0].0]), Ok(1));
+    assert_eq!(cmd(&c, "XRANGE s - + COUNT 1").map(|r| r.as_array().map(<[Reply]>::len)), Ok(Some(1)));
+    assert_eq!(cmd(&c, "XTRIM s MAXLEN 10").map(|r| r.as_int().is_some()), Ok(true));
+    assert!(c.xadd("s", None, &[("after", "trim")]).is_ok(), "room again after trimming");
+}

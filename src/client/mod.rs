@@ -321,7 +321,8 @@ impl Client {
             }
             served
         });
-        let (id, outcome) = self.learn(self.registry.block(slot, keys, self.via(slot), serve))?;
+        let (id, outcome) =
+            self.learn(self.registry.block(slot, keys, self.via(slot), serve, spec.grows))?;
         let rx = match outcome {
             Blocking::Done(reply) => return reply,
             Blocking::Waiting(rx) => rx,

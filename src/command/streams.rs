@@ -373,7 +373,14 @@ pub(crate) fn xack(
     Ok(acked)
 }
 
-/// The commands of this family.
+/// A spec that never takes more memory (no `denyoom` in Redis): it runs even over budget.
+const fn no_growth(spec: Spec) -> Spec {
+    Spec { grows: false, ..spec }
+}
+
+/// The commands of this family. Which of them may grow memory follows Redis's `denyoom`
+/// (`XGROUP` is one spec: its subcommands that free memory must run over budget, so none is
+/// refused).
 pub(crate) static COMMANDS: &[Spec] = &[
     Spec::write("xadd", -5, ONE_KEY, xadd_cmd),
     Spec::read("xlen", 2, ONE_KEY, xlen_cmd),
@@ -381,14 +388,26 @@ pub(crate) static COMMANDS: &[Spec] = &[
     Spec::read("xrevrange", -4, ONE_KEY, xrevrange_cmd),
     Spec::shrink("xdel", -3, ONE_KEY, xdel_cmd),
     Spec::shrink("xtrim", -4, ONE_KEY, xtrim_cmd),
-    Spec::blocking("xread", -4, KeySpec::Custom(xread_keys), xread_cmd, super::TimeoutArg::Stream),
-    Spec::blocking("xreadgroup", -7, KeySpec::Custom(xread_keys), xread_cmd, super::TimeoutArg::Stream),
+    no_growth(Spec::blocking(
+        "xread",
+        -4,
+        KeySpec::Custom(xread_keys),
+        xread_cmd,
+        super::TimeoutArg::Stream,
+    )),
+    no_growth(Spec::blocking(
+        "xreadgroup",
+        -7,
+        KeySpec::Custom(xread_keys),
+        xread_cmd,
+        super::TimeoutArg::Stream,
+    )),
     Spec::write("xsetid", -3, ONE_KEY, xsetid_cmd),
-    Spec::write("xgroup", -2, KeySpec::Custom(xgroup_keys), xgroup_cmd),
-    Spec::write("xack", -4, ONE_KEY, xack_cmd),
+    Spec::shrink("xgroup", -2, KeySpec::Custom(xgroup_keys), xgroup_cmd),
+    Spec::shrink("xack", -4, ONE_KEY, xack_cmd),
     Spec::read("xpending", -3, ONE_KEY, xpending_cmd),
-    Spec::write("xclaim", -6, ONE_KEY, xclaim_cmd),
-    Spec::write("xautoclaim", -6, ONE_KEY, xautoclaim_cmd),
+    Spec::shrink("xclaim", -6, ONE_KEY, xclaim_cmd),
+    Spec::shrink("xautoclaim", -6, ONE_KEY, xautoclaim_cmd),
     Spec::read("xinfo", -2, KeySpec::Custom(xinfo_keys), xinfo_cmd),
 ];
 
