@@ -155,13 +155,16 @@ impl Client {
         count: Option<usize>,
         block: Option<Duration>,
     ) -> Result<Vec<StreamEntry>, Error> {
-        let head = vec![
-            b"XREADGROUP".to_vec(),
-            b"GROUP".to_vec(),
-            group.as_ref().to_vec(),
-            consumer.as_ref().to_vec(),
-        ];
-        self.read_stream(head, key.as_ref(), ">".into(), count, block)
+        let (group, consumer, key) = (group.as_ref(), consumer.as_ref(), key.as_ref());
+        if block.is_none() {
+            // The common poll: straight to the stream, no command words.
+            let count = count.unwrap_or(0);
+            return self.write_shrink(key_slot(key), &[key], |t, now| {
+                streams::xreadgroup_new(t, now, key, group, consumer, count, false)
+            })?;
+        }
+        let head = vec![b"XREADGROUP".to_vec(), b"GROUP".to_vec(), group.to_vec(), consumer.to_vec()];
+        self.read_stream(head, key, ">".into(), count, block)
     }
 
     fn read_stream(

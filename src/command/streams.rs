@@ -737,7 +737,7 @@ fn xread_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Option<Reply>
                     continue;
                 }
                 let s = stream_mut(t, now, key)?.expect("exists");
-                read_new(s, group, consumer, last, count, r.noack, now.ms())
+                entries_reply(read_new(s, group, consumer, last, count, r.noack, now.ms()))
             }
             (Want::History(gt), Some((group, consumer))) => {
                 let s = stream_mut(t, now, key)?.expect("exists");
@@ -766,7 +766,7 @@ fn read_new(
     count: usize,
     noack: bool,
     now_ms: u64,
-) -> Reply {
+) -> Vec<StreamEntry> {
     let start = last.next().unwrap_or(StreamId::MAX);
     let entries = s.range(start, StreamId::MAX, false, count);
     let cname = Bytes::copy_from(consumer);
@@ -793,7 +793,32 @@ fn read_new(
         }
     }
     s.groups.insert(Bytes::copy_from(group), g);
-    entries_reply(entries)
+    entries
+}
+
+/// `XREADGROUP GROUP group consumer [COUNT count] [NOACK] STREAMS key >` without `BLOCK`,
+/// for typed callers: the entries no consumer of the group was given yet.
+///
+/// # Errors
+/// `NOGROUP ...` if the key or the group is missing; `WRONGTYPE`.
+pub(crate) fn xreadgroup_new(
+    t: &mut Db<'_>,
+    now: &Now<'_>,
+    key: &[u8],
+    group: &[u8],
+    consumer: &[u8],
+    count: usize,
+    noack: bool,
+) -> Result<Vec<StreamEntry>, Error> {
+    let s = stream_of(&*t, now, key)?;
+    let Some(g) = s.and_then(|s| s.groups.get(group)) else { return Err(nogroup_read(key, group)) };
+    let last = g.last_id;
+    let s = s.expect("has the group");
+    if !(s.len() > 0 && s.edge(false).is_some_and(|m| m > last)) {
+        return Ok(Vec::new());
+    }
+    let s = stream_mut(t, now, key)?.expect("exists");
+    Ok(read_new(s, group, consumer, last, count, noack, now.ms()))
 }
 
 /// Serves a consumer's own pending entries after `gt` (Redis's
