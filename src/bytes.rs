@@ -53,6 +53,12 @@ impl Bytes {
     pub fn as_str(&self) -> Option<&str> {
         std::str::from_utf8(&self.0).ok()
     }
+
+    /// The bytes to change in place, if no one else holds this buffer (a reader that got it
+    /// from `GET`, or a replication effect not yet applied, keeps its own view).
+    pub(crate) fn get_mut(&mut self) -> Option<&mut [u8]> {
+        Arc::get_mut(&mut self.0)
+    }
 }
 
 impl Deref for Bytes {

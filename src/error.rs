@@ -64,6 +64,10 @@ pub enum Error {
     /// `EXECABORT Transaction discarded because of previous errors.`: a command queued after
     /// `MULTI` was refused, so `EXEC` runs nothing.
     ExecAbort,
+    /// An error reply with a code of its own, held whole, code first (the HyperLogLog
+    /// `WRONGTYPE Key is not a valid HyperLogLog string value.`, `INVALIDOBJ Corrupted HLL
+    /// object detected`, the streams' `NOGROUP ...` and `BUSYGROUP ...`).
+    Coded(String),
 }
 
 impl Error {
@@ -79,6 +83,10 @@ impl Error {
             Error::ClusterDown(_) => "CLUSTERDOWN",
             Error::OutOfMemory => "OOM",
             Error::ExecAbort => "EXECABORT",
+            Error::Coded(text) => ["WRONGTYPE", "INVALIDOBJ", "NOGROUP", "BUSYGROUP", "UNBLOCKED"]
+                .into_iter()
+                .find(|c| text.starts_with(c))
+                .unwrap_or("ERR"),
         }
     }
 
@@ -151,6 +159,7 @@ impl fmt::Display for Error {
             Error::ExecAbort => {
                 f.write_str("EXECABORT Transaction discarded because of previous errors.")
             }
+            Error::Coded(text) => f.write_str(text),
         }
     }
 }

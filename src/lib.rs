@@ -96,11 +96,14 @@ pub use client::{
 };
 pub use clock::Clock;
 pub use cluster::{Balance, Cluster, ClusterBuilder, Migration, RebalanceProgress};
+pub use command::bitmaps::{BitOp, BitUnit, BitfieldOp, BitfieldType, Overflow};
+pub use command::geo::{GeoBy, GeoFrom, GeoMatch, GeoUnit};
 pub use config::{EvictionPolicy, FailoverMode, MigrationMode, ReadFrom};
 pub use error::{ClusterDownReason, Error};
 pub use events::Event;
 pub use ids::NodeId;
 pub use keyspace::list::ListEnd;
+pub use keyspace::stream::{StreamEntry, StreamId};
 pub use migration::MigrationProgress;
 pub use node::NodeStats;
 pub use pubsub::Message;

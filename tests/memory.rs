@@ -106,4 +106,25 @@ fn accounting_tracks_real_heap_growth() {
             }
         }
     });
+    check_accounting("streams", |c| {
+        for i in 0..20 {
+            for j in 1..=5_000u64 {
+                let id = slotstore::StreamId::new(j, 0);
+                c.xadd(format!("stream:{i}"), Some(id), &[("user", "u1234"), ("event", "click")])
+                    .unwrap();
+            }
+        }
+    });
+    check_accounting("stream groups", |c| {
+        for i in 0..20 {
+            let key = format!("stream:{i}");
+            for j in 1..=1_000u64 {
+                c.xadd(&key, Some(slotstore::StreamId::new(j, 0)), &[("f", "v")]).unwrap();
+            }
+            c.xgroup_create(&key, "g", Some(slotstore::StreamId::MIN), false).unwrap();
+            for consumer in ["a", "b"] {
+                c.xread_group("g", consumer, &key, Some(400), None).unwrap();
+            }
+        }
+    });
 }

@@ -2,8 +2,8 @@
 
 use super::Client;
 use crate::bytes::Bytes;
-use crate::command::args::parse_f64;
 use crate::command::hashes;
+use crate::command::long_double::LongDouble;
 use crate::error::Error;
 use crate::slot::key_slot;
 
@@ -164,9 +164,12 @@ impl Client {
         delta: f64,
     ) -> Result<f64, Error> {
         let (key, field) = (key.as_ref(), field.as_ref());
+        // As a Redis client sends it: the double's shortest text, read as a long double.
+        let delta = LongDouble::parse(crate::command::args::format_f64(delta).as_bytes())
+            .unwrap_or_else(|| LongDouble::from_f64(f64::INFINITY));
         let text = self
             .write(key_slot(key), &[key], |t, now| hashes::hincrbyfloat(t, now, key, field, delta))??;
-        parse_f64(&text).ok_or_else(Error::not_float)
+        LongDouble::parse(&text).map(LongDouble::to_f64).ok_or_else(Error::not_float)
     }
 
     /// `HRANDFIELD key count WITHVALUES`: for a positive `count`, up to `count` distinct random

@@ -2,7 +2,10 @@
 //! offers typed methods for Rust callers (strings and keys here, each data type in its own
 //! file).
 
+mod bitmaps;
+mod geo;
 mod hashes;
+mod hyperloglog;
 mod info;
 mod lists;
 mod pinned;
@@ -10,6 +13,7 @@ mod pubsub;
 mod session;
 mod sets;
 mod setslot;
+mod streams;
 mod transaction;
 mod zsets;
 
@@ -339,14 +343,22 @@ impl Client {
         timeout: TimeoutArg,
         a: &[&[u8]],
     ) -> Result<Reply, Error> {
+        let timeout_arg = timeout;
         let timeout = timeout.parse(a)?;
         let keys = spec.keys(a)?.into_iter().map(Box::from).collect();
-        let words: Vec<Box<[u8]>> = a.iter().map(|w| Box::from(*w)).collect();
+        let mut words: Vec<Box<[u8]>> = a.iter().map(|w| Box::from(*w)).collect();
+        let mut pin = timeout_arg.pin();
         let serve: Serve = Box::new(move |db, now| {
             let a: Vec<&[u8]> = words.iter().map(|w| &**w).collect();
-            f(db, now, &a).transpose()
+            let served = f(db, now, &a).transpose();
+            // The first try found nothing: pin what the wait is for (the stream reads' `$`).
+            if let (None, Some(p)) = (&served, pin.take()) {
+                p(db, now, &mut words);
+            }
+            served
         });
-        let (id, outcome) = self.learn(self.registry.block(slot, keys, self.via(slot), serve, None))?;
+        let (id, outcome) =
+            self.learn(self.registry.block(slot, keys, self.via(slot), serve, spec.grows, None))?;
         let rx = match outcome {
             Blocking::Done(reply) => return reply,
             Blocking::Waiting(rx) => rx,
@@ -717,7 +729,9 @@ impl Client {
         let text = self.write(key_slot(key), &[key], |t, now| {
             strings::incr_by_float(t, now, key, delta.as_bytes())
         })??;
-        crate::command::args::parse_f64(&text).ok_or_else(Error::not_float)
+        crate::command::long_double::LongDouble::parse(&text)
+            .map(crate::command::long_double::LongDouble::to_f64)
+            .ok_or_else(Error::not_float)
     }
 
     /// `APPEND`: appends `tail` to the string at `key`; returns the new length.

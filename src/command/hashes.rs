@@ -3,7 +3,8 @@
 //! Also the parts `SSCAN`/`SRANDMEMBER` share with them: cursors, scan options and random
 //! counts, parsed with Redis's rules and texts.
 
-use super::args::{float, format_f64, int, is, parse_f64, parse_i64};
+use super::args::{int, is, parse_i64};
+use super::long_double::LongDouble;
 use super::{Spec, ONE_KEY};
 use crate::bytes::Bytes;
 use crate::error::Error;
@@ -218,22 +219,21 @@ pub(crate) fn hincrbyfloat(
     now: &Now<'_>,
     key: &[u8],
     field: &[u8],
-    delta: f64,
+    delta: LongDouble,
 ) -> Result<Bytes, Error> {
     if !delta.is_finite() {
         return Err(Error::msg("value is NaN or Infinity"));
     }
     let current = match hash_peek(t, now, key)?.and_then(|h| h.get(field)) {
-        Some(v) => {
-            parse_f64(v.bytes(&mut [0; 20])).ok_or_else(|| Error::msg("hash value is not a float"))?
-        }
-        None => 0.0,
+        Some(v) => LongDouble::parse(v.bytes(&mut [0; 20]))
+            .ok_or_else(|| Error::msg("hash value is not a float"))?,
+        None => LongDouble::from_f64(0.0),
     };
-    let next = current + delta;
+    let next = current.add(delta);
     if !next.is_finite() {
         return Err(Error::msg("increment would produce NaN or Infinity"));
     }
-    let text = Bytes::from(format_f64(next));
+    let text = Bytes::from(next.to_human());
     put(t, now, key, field, &text)?;
     now.notify(HASH, "hincrbyfloat", key);
     Ok(text)
@@ -467,7 +467,7 @@ pub(crate) fn hincrby_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<
 }
 
 pub(crate) fn hincrbyfloat_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
-    let delta = float(a[3])?;
+    let delta = LongDouble::parse(a[3]).ok_or_else(Error::not_float)?;
     Ok(Reply::Bulk(hincrbyfloat(t, now, a[1], a[2], delta)?))
 }
 
@@ -616,9 +616,13 @@ mod tests {
             run(&mut t, &clock, hincrbyfloat_cmd, "hincrbyfloat h f inf"),
             Err("ERR value is NaN or Infinity".into())
         );
+        // Redis adds in long double: twice 1.7e308 is no overflow there, 1e4932 twice is.
         run(&mut t, &clock, hset_cmd, "hset h big 1.7e308").unwrap();
+        let sum = run(&mut t, &clock, hincrbyfloat_cmd, "hincrbyfloat h big 1.7e308").unwrap();
+        assert!(sum.as_bytes().unwrap().starts_with(b"3400000000000000000062735560503951935905404"));
+        run(&mut t, &clock, hset_cmd, "hset h big 1e4932").unwrap();
         assert_eq!(
-            run(&mut t, &clock, hincrbyfloat_cmd, "hincrbyfloat h big 1.7e308"),
+            run(&mut t, &clock, hincrbyfloat_cmd, "hincrbyfloat h big 1e4932"),
             Err("ERR increment would produce NaN or Infinity".into())
         );
         // Argument errors come before the type check, as in Redis.

@@ -294,6 +294,7 @@ pub(crate) fn object_cmd(t: &View<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Rep
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
             Value::ZSet(z) => if z.len() <= 128 { "listpack" } else { "skiplist" },
+            Value::Stream(_) => "stream",
         }),
         "refcount" => Reply::Int(1),
         "freq" if now.access() == Access::Lfu => Reply::Int(e.stamp().freq(now.stamp_ms()).into()),

@@ -7,13 +7,18 @@
 //! runs. Nothing here locks or routes.
 
 pub(crate) mod args;
+pub(crate) mod bitmaps;
 pub(crate) mod cluster;
+pub(crate) mod geo;
 pub(crate) mod hashes;
+pub(crate) mod hyperloglog;
 pub(crate) mod keys;
 pub(crate) mod lists;
 pub(crate) mod pubsub;
+pub(crate) mod long_double;
 pub(crate) mod server;
 pub(crate) mod sets;
+pub(crate) mod streams;
 pub(crate) mod strings;
 pub(crate) mod zsets;
 
@@ -40,6 +45,9 @@ pub(crate) enum TimeoutArg {
     Last,
     /// This argument (`BLMPOP timeout numkeys key...` has it at 1).
     At(usize),
+    /// `XREAD`/`XREADGROUP`: `BLOCK <ms>` among the options (without it the command is tried
+    /// once), and `$` pinned to the stream's last ID when the caller blocks.
+    Stream,
 }
 
 impl TimeoutArg {
@@ -48,6 +56,7 @@ impl TimeoutArg {
         let i = match self {
             TimeoutArg::Last => a.len() - 1,
             TimeoutArg::At(i) => i,
+            TimeoutArg::Stream => return streams::block_timeout(a),
         };
         let secs =
             args::parse_f64(a[i]).ok_or_else(|| Error::msg("timeout is not a float or out of range"))?;
@@ -57,6 +66,20 @@ impl TimeoutArg {
             return Err(Error::msg("timeout is negative"));
         }
         Ok((ms > 0.0).then(|| std::time::Duration::from_millis(ms as u64)))
+    }
+}
+
+/// Rewrites a blocking command's words once it is found to block, under the same lock (the
+/// stream reads pin `$`).
+pub(crate) type PinFn = fn(&mut Db<'_>, &Now<'_>, &mut Vec<Box<[u8]>>);
+
+impl TimeoutArg {
+    /// What rewrites the words of a caller about to block, if anything.
+    pub(crate) fn pin(self) -> Option<PinFn> {
+        match self {
+            TimeoutArg::Stream => Some(streams::pin_ids),
+            _ => None,
+        }
     }
 }
 
@@ -249,6 +272,10 @@ static FAMILIES: &[&[Spec]] = &[
     zsets::COMMANDS,
     server::COMMANDS,
     pubsub::COMMANDS,
+    bitmaps::COMMANDS,
+    hyperloglog::COMMANDS,
+    geo::COMMANDS,
+    streams::COMMANDS,
 ];
 
 fn index() -> &'static HashMap<&'static [u8], (usize, &'static Spec)> {

@@ -1,6 +1,7 @@
 //! String commands: GET, SET and its options, counters, ranges, MGET/MSET.
 
-use super::args::{float, format_f64, int, is, parse_f64, parse_i64};
+use super::args::{int, is, parse_i64};
+use super::long_double::LongDouble;
 use super::{Spec, ALL_KEYS, KEY_VALUE_PAIRS, ONE_KEY};
 use crate::bytes::Bytes;
 use crate::error::Error;
@@ -127,7 +128,9 @@ pub(crate) fn incr_by(t: &mut Db<'_>, now: &Now<'_>, key: &[u8], delta: i64) -> 
     Ok(next)
 }
 
-/// `INCRBYFLOAT`: adds `delta` to the number at `key`, keeping its TTL.
+/// `INCRBYFLOAT`: adds `delta` to the number at `key`, keeping its TTL. Both are read and
+/// added as Redis does, in x87 `long double` (see [`LongDouble`]), and the result is stored
+/// and answered as Redis prints it.
 pub(crate) fn incr_by_float(
     t: &mut Db<'_>,
     now: &Now<'_>,
@@ -135,14 +138,14 @@ pub(crate) fn incr_by_float(
     delta: &[u8],
 ) -> Result<Bytes, Error> {
     let current = match t.get_mut(key, now) {
-        Some(e) => parse_f64(as_string(e)?).ok_or_else(Error::not_float)?,
-        None => 0.0,
+        Some(e) => LongDouble::parse(as_string(e)?).ok_or_else(Error::not_float)?,
+        None => LongDouble::from_f64(0.0),
     };
-    let next = current + float(delta)?;
+    let next = current.add(LongDouble::parse(delta).ok_or_else(Error::not_float)?);
     if !next.is_finite() {
         return Err(Error::msg("increment would produce NaN or Infinity"));
     }
-    let text = Bytes::from(format_f64(next));
+    let text = Bytes::from(next.to_human());
     t.replace_value(key, Value::Str(Str::new(&text)));
     now.notify(ev::STRING, "incrbyfloat", key);
     Ok(text)

@@ -32,6 +32,7 @@ pub(crate) fn value_cost(v: &Value) -> usize {
         Value::Hash(h) => malloc_size(size_of_val(&**h)) + h.mem_usage(),
         Value::Set(s) => malloc_size(size_of_val(&**s)) + s.mem_usage(),
         Value::ZSet(z) => malloc_size(size_of_val(&**z)) + z.mem_usage(),
+        Value::Stream(s) => malloc_size(size_of_val(&**s)) + s.mem_usage(),
     }
 }
 

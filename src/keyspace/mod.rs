@@ -5,12 +5,15 @@
 
 mod db;
 pub(crate) mod events;
+pub(crate) mod geohash;
 pub(crate) mod hash;
+pub(crate) mod hyperloglog;
 mod key;
 pub(crate) mod list;
 pub(crate) mod memory;
 mod records;
 pub(crate) mod set;
+pub(crate) mod stream;
 mod value;
 pub(crate) mod zset;
 

@@ -3,6 +3,7 @@
 use super::hash::HashValue;
 use super::list::ListValue;
 use super::set::SetValue;
+use super::stream::StreamValue;
 use super::zset::ZSetValue;
 use crate::bytes::Bytes;
 
@@ -23,6 +24,8 @@ pub(crate) enum Value {
     Set(Box<SetValue>),
     /// A sorted set of members with scores (`ZADD`, ...).
     ZSet(Box<ZSetValue>),
+    /// A stream of entries with consumer groups (`XADD`, ...).
+    Stream(Box<StreamValue>),
 }
 
 /// Strings up to this many bytes live inside the key's record (with the 22-byte inline key and
@@ -64,6 +67,15 @@ impl Str {
     /// True if the bytes live outside the record.
     pub(crate) fn is_shared(&self) -> bool {
         matches!(self, Str::Shared(_))
+    }
+
+    /// The bytes to change in place (same length), if no one else holds them: bit commands
+    /// flip a bit of a large bitmap without copying it.
+    pub(crate) fn as_mut_slice(&mut self) -> Option<&mut [u8]> {
+        match self {
+            Str::Inline { len, buf } => Some(&mut buf[..usize::from(*len)]),
+            Str::Shared(b) => b.get_mut(),
+        }
     }
 }
 
@@ -138,6 +150,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 }

@@ -608,13 +608,17 @@ impl Registry {
         keys: Vec<Box<[u8]>>,
         via: Via,
         serve: Serve,
+        grow: bool,
         wake: Option<Wake>,
     ) -> Result<(u64, Blocking), Error> {
         let id = self.next_waiter.fetch_add(1, Ordering::Relaxed);
         let slot_ix = usize::from(slot);
         let mut serve = Some(serve);
         self.run(slot, via, |node, asking| {
-            node.make_room().map_err(Miss::Fail)?;
+            // A pop or a stream read without Redis's `denyoom` runs over budget.
+            if grow {
+                node.make_room().map_err(Miss::Fail)?;
+            }
             match node.block(
                 slot_ix,
                 id,
