@@ -14,7 +14,6 @@ use super::hashes::{parse_cursor, ElementScan};
 use super::{KeySpec, Spec, TimeoutArg, ALL_BUT_LAST, ONE_KEY};
 use crate::bytes::Bytes;
 use crate::error::Error;
-use crate::glob::Glob;
 use crate::keyspace::events::{GENERIC, ZSET};
 use crate::keyspace::set::SetValue;
 use crate::keyspace::zset::{LexBound, LexRange, Member, Rng, ScoreRange, ZSetValue};

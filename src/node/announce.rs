@@ -15,7 +15,7 @@ impl Registry {
         for (id, addr) in addrs {
             next.set_addr(*id, addr.clone());
         }
-        self.publish(next);
+        self.publish(next, Vec::new());
     }
 
     /// True if `id` is crashed (killed and not restarted) or unknown.
