@@ -74,7 +74,8 @@ impl Cluster {
     }
 
     /// Crashes `node`: its thread stops and its memory is dropped; callers blocked on its
-    /// keys get `CLUSTERDOWN`. After `node_timeout` the failure detector marks it failed and,
+    /// keys get `CLUSTERDOWN`. After `node_timeout` (by the cluster's [`Clock`]: a manual clock
+    /// must be advanced past it) the failure detector marks it failed and,
     /// if it was a primary, promotes its replica with the highest applied offset; until then
     /// commands for its slots retry within the retry budget. A store built without replicas
     /// runs no failure detector: a killed primary's slots answer `CLUSTERDOWN` (after the
@@ -696,7 +697,8 @@ impl ClusterBuilder {
         self
     }
 
-    /// How long a node may miss heartbeats before it is marked failed; default 200 ms
+    /// How long a node may miss heartbeats before it is marked failed, by the cluster's
+    /// [`Clock`] (a manual clock fails nodes over only when it is moved); default 200 ms
     /// (Redis's `cluster-node-timeout` is 15 s; in one process heartbeats never get lost in
     /// a network, so a short timeout is safe). At least 4 ms.
     pub fn node_timeout(mut self, timeout: Duration) -> Self {

@@ -142,7 +142,7 @@ impl Registry {
         let mut next = topology.next();
         let epoch = next.epoch();
         next.set_owner(slot_ix, Some(to));
-        self.publish(next, vec![Event::SlotMoved { slot, from, to, epoch }]);
+        self.publish_moves(next, vec![Event::SlotMoved { slot, from, to, epoch }], Some(&[slot]));
         drop((src_cell, dst_cell, _control));
         // As a key-by-key step does: the move is on the target's replicas when this returns,
         // so a crash of the target right after it loses no write the source's replicas had.
@@ -291,12 +291,13 @@ impl Registry {
         next.set_owner(slot_ix, Some(to));
         next.set_migration(slot, None);
         next.node_mut(to).expect("listed").config_epoch = epoch;
-        self.publish(
+        self.publish_moves(
             next,
             vec![
                 Event::MigrationFinished { slot, from, to, keys_moved: moved, epoch },
                 Event::SlotMoved { slot, from, to, epoch },
             ],
+            Some(&[slot]),
         );
         self.bump_generation(slot);
         drop((src_cell, dst_cell, control));

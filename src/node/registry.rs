@@ -327,16 +327,44 @@ impl Registry {
     /// subscribers and hooks, so they are emitted in publish order. The caller holds the
     /// control lock (that is what orders publishes) and has moved any tables first.
     pub(super) fn publish(&self, next: Topology, events: Vec<Event>) {
+        self.publish_moves(next, events, None);
+    }
+
+    /// [`Registry::publish`], told that only the owners of `moved` changed (None: anything
+    /// may have): a slot move reroutes its slot alone instead of walking all 16384 routes.
+    pub(super) fn publish_moves(&self, next: Topology, events: Vec<Event>, moved: Option<&[u16]>) {
         debug_assert!(self.control.is_locked(), "publish runs under the control lock");
         let current = self.topology();
         debug_assert!(next.epoch() > current.epoch(), "every publish is a new epoch");
         // Most publishes (a migration step, a recorded migration) change no route: same
-        // owners, same failed nodes. They skip the walk over the 16384 routes.
+        // owners, same failed nodes. A slot move changes its slot's route only, unless the
+        // cluster is down or the slot ends up unserved (full coverage may change).
         let failed =
             |t: &Topology| t.nodes().iter().filter(|n| n.failed).map(|n| n.id).collect::<Vec<_>>();
-        if next.same_owners(&current) && failed(&next) == failed(&current) {
+        let live = |o: Option<NodeId>| o.and_then(|o| next.node(o)).is_some_and(|n| !n.failed);
+        let few = match moved {
+            _ if failed(&next) != failed(&current) => None,
+            _ if next.same_owners(&current) => Some(&[][..]),
+            Some(slots)
+                if self.routes[0].load(Ordering::Acquire) != DOWN_ROUTE
+                    && slots.iter().all(|&s| live(next.slot_owner(s))) =>
+            {
+                debug_assert!(
+                    (0..SLOTS as u16)
+                        .all(|s| slots.contains(&s) || next.slot_owner(s) == current.slot_owner(s)),
+                    "only the named slots moved"
+                );
+                Some(slots)
+            }
+            _ => None,
+        };
+        if let Some(slots) = few {
             let next = Arc::new(next);
             *self.topology.write() = next.clone();
+            for &s in slots {
+                let owner = next.slot_owner(s).expect("checked live");
+                self.routes[usize::from(s)].store(owner.0, Ordering::Release);
+            }
             self.events.emit(&next, &events);
             return;
         }
