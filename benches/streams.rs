@@ -46,6 +46,26 @@ fn streams(c: &mut Criterion) {
             }
         })
     });
+    g.bench_function("xreadgroup count 10 noack (command words), 1000 entries", |b| {
+        b.iter(|| {
+            client.command(&["XGROUP", "SETID", "{bench}r", "g", "0"]).unwrap();
+            for _ in 0..100 {
+                let args = [
+                    "XREADGROUP",
+                    "GROUP",
+                    "g",
+                    "c",
+                    "COUNT",
+                    "10",
+                    "NOACK",
+                    "STREAMS",
+                    "{bench}r",
+                    ">",
+                ];
+                black_box(client.command(&args).unwrap());
+            }
+        })
+    });
     g.finish();
 }
 

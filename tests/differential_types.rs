@@ -338,6 +338,7 @@ fn hyperloglog() {
                 d.check(&[b"SET".as_slice(), b"{t}bad", &bad]);
                 d.check(&["PFCOUNT", "{t}bad"]);
                 d.check(&["PFADD", "{t}bad", "x", "y", "z"]);
+                d.check(&["GET", "{t}bad"]);
                 d.check(&["PFCOUNT", "{t}bad", "{t}h0"]);
                 d.check(&["PFMERGE", "{t}h3", "{t}bad"]);
                 d.check(&["GET", "{t}bad"]);

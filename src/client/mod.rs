@@ -345,6 +345,12 @@ impl Client {
     ) -> Result<Reply, Error> {
         let timeout_arg = timeout;
         let timeout = timeout.parse(a)?;
+        if timeout == Some(Duration::ZERO) {
+            // Never waits (XREAD without BLOCK): one try, as a plain write.
+            let keys = spec.keys(a)?;
+            let write = |db: &mut Db<'_>, now: &Now<'_>| f(db, now, a).map(|r| r.unwrap_or(Reply::Nil));
+            return self.write_cmd(slot, usize::MAX, spec.grows, &keys, write)?;
+        }
         let keys = spec.keys(a)?.into_iter().map(Box::from).collect();
         let mut words: Vec<Box<[u8]>> = a.iter().map(|w| Box::from(*w)).collect();
         let mut pin = timeout_arg.pin();

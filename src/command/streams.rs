@@ -752,7 +752,10 @@ fn xread_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Option<Reply>
 
 /// Looks a consumer up (refreshing its seen time) or creates it.
 fn consumer_mut<'g>(g: &'g mut Group, name: &[u8], now_ms: u64) -> &'g mut Consumer {
-    let c = g.consumers.entry(Bytes::copy_from(name)).or_default();
+    if !g.consumers.contains_key(name) {
+        g.consumers.insert(Bytes::copy_from(name), Consumer::default());
+    }
+    let c = g.consumers.get_mut(name).expect("present");
     c.seen_time = now_ms;
     c
 }
@@ -769,15 +772,21 @@ fn read_new(
 ) -> Vec<StreamEntry> {
     let start = last.next().unwrap_or(StreamId::MAX);
     let entries = s.range(start, StreamId::MAX, false, count);
-    let cname = Bytes::copy_from(consumer);
-    let mut g = s.groups.remove(group).expect("checked");
-    consumer_mut(&mut g, consumer, now_ms);
-    for (id, _) in &entries {
+    // What the read counter needs from the stream, before the group is borrowed.
+    let counters: Vec<(bool, i64)> = entries
+        .iter()
+        .map(|(id, _)| (s.range_has_tombstones(*id, None), s.distance_from_first(*id)))
+        .collect();
+    let added = s.entries_added;
+    let g = s.groups.get_mut(group).expect("checked");
+    consumer_mut(g, consumer, now_ms);
+    let cname = g.consumers.get_key_value(consumer).expect("created").0.clone();
+    for ((id, _), (tombstones, distance)) in entries.iter().zip(counters) {
         if *id > g.last_id {
-            if g.entries_read != -1 && !s.range_has_tombstones(*id, None) {
+            if g.entries_read != -1 && !tombstones {
                 g.entries_read += 1;
-            } else if s.entries_added > 0 {
-                g.entries_read = s.distance_from_first(*id);
+            } else if added > 0 {
+                g.entries_read = distance;
             }
             g.last_id = *id;
         }
@@ -792,7 +801,6 @@ fn read_new(
             g.consumers.get_mut(consumer).expect("created").pel.insert(*id);
         }
     }
-    s.groups.insert(Bytes::copy_from(group), g);
     entries
 }
 

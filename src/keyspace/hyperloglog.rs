@@ -156,6 +156,34 @@ fn dense_set(regs: &mut [u8], i: usize, count: u8) -> bool {
     }
 }
 
+/// Walks a sparse HLL's opcodes, calling `f(first register, run length, value)` for every
+/// run (zeros included), as Redis reads them with the bounds checks of its fix for
+/// CVE-2025-32023 (in the Debian 7.0.15 this is tested against): a run past the last
+/// register, or runs that do not cover exactly 16384 registers, are corruption.
+fn walk(v: &[u8], mut f: impl FnMut(usize, usize, u8)) -> Result<(), Corrupt> {
+    let (mut idx, mut p) = (0usize, HDR);
+    while p < v.len() {
+        let b = v[p];
+        let (len, val, op) = if is_zero(b) {
+            (zero_len(b), 0, 1)
+        } else if is_xzero(b) {
+            (xzero_len(v, p), 0, 2)
+        } else {
+            (val_len(b), val_value(b), 1)
+        };
+        if len + idx > REGISTERS {
+            return Err(Corrupt);
+        }
+        f(idx, len, val);
+        idx += len;
+        p += op;
+    }
+    if idx != REGISTERS {
+        return Err(Corrupt);
+    }
+    Ok(())
+}
+
 /// Turns a sparse HLL dense in place (the header, cached count included, is kept).
 pub(crate) fn sparse_to_dense(v: &mut Vec<u8>) -> Result<(), Corrupt> {
     if v[4] == DENSE {
@@ -164,30 +192,13 @@ pub(crate) fn sparse_to_dense(v: &mut Vec<u8>) -> Result<(), Corrupt> {
     let mut dense = vec![0u8; DENSE_SIZE];
     dense[..HDR].copy_from_slice(&v[..HDR]);
     dense[4] = DENSE;
-    let (mut idx, mut p) = (0usize, HDR);
-    while p < v.len() {
-        let b = v[p];
-        if is_zero(b) {
-            idx += zero_len(b);
-            p += 1;
-        } else if is_xzero(b) {
-            idx += xzero_len(v, p);
-            p += 2;
-        } else {
-            let (len, val) = (val_len(b), val_value(b));
-            if len + idx > REGISTERS {
-                break;
+    walk(v, |idx, len, val| {
+        if val != 0 {
+            for i in idx..idx + len {
+                dense_put(&mut dense[HDR..], i, val);
             }
-            for _ in 0..len {
-                dense_put(&mut dense[HDR..], idx, val);
-                idx += 1;
-            }
-            p += 1;
         }
-    }
-    if idx != REGISTERS {
-        return Err(Corrupt);
-    }
+    })?;
     *v = dense;
     Ok(())
 }
@@ -357,31 +368,13 @@ pub(crate) fn merge_into(max: &mut [u8; REGISTERS], v: &[u8]) -> Result<(), Corr
         }
         return Ok(());
     }
-    let (mut i, mut p) = (0usize, HDR);
-    while p < v.len() {
-        let b = v[p];
-        if is_zero(b) {
-            i += zero_len(b);
-            p += 1;
-        } else if is_xzero(b) {
-            i += xzero_len(v, p);
-            p += 2;
-        } else {
-            let (len, val) = (val_len(b), val_value(b));
-            if len + i > REGISTERS {
-                break;
-            }
+    walk(v, |i, len, val| {
+        if val != 0 {
             for m in &mut max[i..i + len] {
                 *m = (*m).max(val);
             }
-            i += len;
-            p += 1;
         }
-    }
-    if i != REGISTERS {
-        return Err(Corrupt);
-    }
-    Ok(())
+    })
 }
 
 /// Writes merged registers into an HLL (PFMERGE's destination), as Redis sets them one by
@@ -452,29 +445,7 @@ pub(crate) fn count(v: &[u8]) -> Result<u64, Corrupt> {
             histo[usize::from(dense_get(&v[HDR..], i))] += 1;
         }
     } else {
-        let (mut idx, mut p) = (0usize, HDR);
-        while p < v.len() {
-            let b = v[p];
-            if is_zero(b) {
-                let n = zero_len(b);
-                idx += n;
-                histo[0] += n as u32;
-                p += 1;
-            } else if is_xzero(b) {
-                let n = xzero_len(v, p);
-                idx += n;
-                histo[0] += n as u32;
-                p += 2;
-            } else {
-                let n = val_len(b);
-                idx += n;
-                histo[usize::from(val_value(b))] += n as u32;
-                p += 1;
-            }
-        }
-        if idx != REGISTERS {
-            return Err(Corrupt);
-        }
+        walk(v, |_, len, val| histo[usize::from(val)] += len as u32)?;
     }
     Ok(estimate(&histo))
 }

@@ -96,6 +96,16 @@ struct Node {
     last: StreamId,
 }
 
+/// An entry's place in a node, read without its fields.
+#[derive(Clone, Copy)]
+struct Lite {
+    flags: u8,
+    id: StreamId,
+    /// Where its fields start.
+    body: usize,
+    n: usize,
+}
+
 /// An entry as read from a node: where it starts (its flags byte), its ID, and its fields.
 struct Raw {
     at: usize,
@@ -132,6 +142,75 @@ impl Node {
                 fields.push((fs, fl, vs, vl));
             }
             out.push(Raw { at, deleted: flags & DELETED != 0, id: StreamId::new(ms, seq), fields });
+        }
+        out
+    }
+
+    /// Walks the entries front to back without building their field lists; `f` returns
+    /// false to stop.
+    fn walk(&self, master: StreamId, mut f: impl FnMut(&Lite) -> bool) {
+        let mut p = 0;
+        while p < self.buf.len() {
+            let flags = self.buf[p];
+            p += 1;
+            let ms = master.ms + get_varint(&self.buf, &mut p);
+            let seq = get_varint(&self.buf, &mut p);
+            let n = get_varint(&self.buf, &mut p) as usize;
+            let body = p;
+            for _ in 0..n {
+                if flags & SAME_FIELDS == 0 {
+                    let fl = get_varint(&self.buf, &mut p) as usize;
+                    p += fl;
+                }
+                let vl = get_varint(&self.buf, &mut p) as usize;
+                p += vl;
+            }
+            if !f(&Lite { flags, id: StreamId::new(ms, seq), body, n }) {
+                return;
+            }
+        }
+    }
+
+    /// Where the first entry's field names are (entries flagged with the same fields use
+    /// them).
+    fn names(&self) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        if self.buf.is_empty() {
+            return out;
+        }
+        let mut p = 1;
+        get_varint(&self.buf, &mut p);
+        get_varint(&self.buf, &mut p);
+        let n = get_varint(&self.buf, &mut p) as usize;
+        for _ in 0..n {
+            let fl = get_varint(&self.buf, &mut p) as usize;
+            out.push((p, fl));
+            p += fl;
+            let vl = get_varint(&self.buf, &mut p) as usize;
+            p += vl;
+        }
+        out
+    }
+
+    /// An entry's field/value pairs, copied out.
+    fn fields(&self, e: &Lite, names: &[(usize, usize)]) -> Vec<(Bytes, Bytes)> {
+        let mut out = Vec::with_capacity(e.n);
+        let mut p = e.body;
+        for k in 0..e.n {
+            let (fs, fl) = if e.flags & SAME_FIELDS != 0 {
+                names.get(k).copied().unwrap_or((0, 0))
+            } else {
+                let fl = get_varint(&self.buf, &mut p) as usize;
+                p += fl;
+                (p - fl, fl)
+            };
+            let vl = get_varint(&self.buf, &mut p) as usize;
+            let vs = p;
+            p += vl;
+            out.push((
+                Bytes::copy_from(&self.buf[fs..fs + fl]),
+                Bytes::copy_from(&self.buf[vs..vs + vl]),
+            ));
         }
         out
     }
@@ -288,17 +367,6 @@ impl StreamValue {
         if start > end {
             return;
         }
-        let node_entry = |master: &StreamId, node: &Node, raw: &Raw| -> Entry {
-            let _ = master;
-            let fields = raw
-                .fields
-                .iter()
-                .map(|&(fs, fl, vs, vl)| {
-                    (Bytes::copy_from(&node.buf[fs..fs + fl]), Bytes::copy_from(&node.buf[vs..vs + vl]))
-                })
-                .collect();
-            (raw.id, fields)
-        };
         if !rev {
             let first = self.nodes.range(..=start).next_back().map(|(k, _)| *k).unwrap_or(start);
             for (master, node) in self.nodes.range(first..) {
@@ -308,16 +376,22 @@ impl StreamValue {
                 if node.last < start {
                     continue;
                 }
-                for raw in node.entries(*master) {
-                    if raw.deleted || raw.id < start {
-                        continue;
+                let mut names = None;
+                let mut go = true;
+                node.walk(*master, |e| {
+                    if e.flags & DELETED != 0 || e.id < start {
+                        return true;
                     }
-                    if raw.id > end {
-                        return;
+                    if e.id > end {
+                        go = false;
+                        return false;
                     }
-                    if !f(node_entry(master, node, &raw)) {
-                        return;
-                    }
+                    let names = names.get_or_insert_with(|| node.names());
+                    go = f((e.id, node.fields(e, names)));
+                    go
+                });
+                if !go {
+                    return;
                 }
             }
         } else {
@@ -325,14 +399,21 @@ impl StreamValue {
                 if node.last < start {
                     return;
                 }
-                for raw in node.entries(*master).iter().rev() {
-                    if raw.deleted || raw.id > end {
+                let mut all = Vec::with_capacity(usize::from(node.count));
+                node.walk(*master, |e| {
+                    all.push(*e);
+                    true
+                });
+                let mut names = None;
+                for e in all.iter().rev() {
+                    if e.flags & DELETED != 0 || e.id > end {
                         continue;
                     }
-                    if raw.id < start {
+                    if e.id < start {
                         return;
                     }
-                    if !f(node_entry(master, node, raw)) {
+                    let names = names.get_or_insert_with(|| node.names());
+                    if !f((e.id, node.fields(e, names))) {
                         return;
                     }
                 }
