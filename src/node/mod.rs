@@ -231,7 +231,10 @@ impl Node {
     ) -> Result<Blocking, (Serve, Miss)> {
         let now = Now::with_access(&self.clock, self.budget.access());
         let mut guard = self.cells[slot].0.write();
-        let Some(table) = guard.as_mut() else { return Err((serve, Miss::NotHere)) };
+        // A demoted primary's new copy takes no caller's writes (see `Registry::write_cmd`).
+        let Some(table) = guard.as_mut().filter(|_| !self.repl.is_replica()) else {
+            return Err((serve, Miss::NotHere));
+        };
         match crate::migration::verdict(table, &now, &keys, asking) {
             crate::migration::Verdict::Serve => {}
             v => return Err((serve, Miss::Redirect(v))),

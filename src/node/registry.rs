@@ -528,10 +528,22 @@ impl Registry {
                 node.make_room().map_err(Miss::Fail)?;
             }
             let mut v = Verdict::Serve;
+            let mut replica = false;
             let r = node.write_cmd(slot_ix, cmd, |t, now| {
+                // A caller routed here before a failover may get the lock only after this
+                // node, demoted, has loaded its new primary's copy: a write there would be
+                // acknowledged and never reach the primary. Checked under the lock, so after
+                // the load.
+                if node.repl.is_replica() {
+                    replica = true;
+                    return None;
+                }
                 v = verdict(t, now, keys, asking);
                 (v == Verdict::Serve).then(|| f.take().expect("runs once")(t, now))
             });
+            if replica {
+                return Err(Miss::NotHere);
+            }
             gate(r, v)
         })
     }
@@ -624,7 +636,8 @@ impl Registry {
                     None => self.route(usize::from(slot))?,
                 };
                 let guard = node.cells[usize::from(slot)].0.write();
-                if guard.is_none() {
+                // A replica's copy (a stale route across a failover) takes no writes.
+                if guard.is_none() || node.repl.is_replica() {
                     missed = Some((i, node.id, Miss::NotHere));
                     break;
                 }
