@@ -412,3 +412,24 @@ fn redis_rs_with_requirepass() {
         assert_eq!(&v, k);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_rs_async_over_resp3() {
+    let (_cluster, server) = cluster_3x1();
+    let seeds: Vec<String> = urls(&server).into_iter().map(|u| format!("{u}/?protocol=resp3")).collect();
+    let client = ClusterClientBuilder::new(seeds).build().unwrap();
+    let mut con = client.get_async_connection().await.unwrap();
+    let _: () = redis::cmd("HSET").arg("{h}x").arg("a").arg("1").query_async(&mut con).await.unwrap();
+    let map: std::collections::HashMap<String, String> =
+        redis::cmd("HGETALL").arg("{h}x").query_async(&mut con).await.unwrap();
+    assert_eq!(map.get("a").map(String::as_str), Some("1"));
+    let _: () = redis::cmd("ZADD").arg("{h}z").arg("1.5").arg("m").query_async(&mut con).await.unwrap();
+    let score: f64 = redis::cmd("ZSCORE").arg("{h}z").arg("m").query_async(&mut con).await.unwrap();
+    assert_eq!(score, 1.5);
+    for k in key_per_slot().iter().step_by(211) {
+        let _: () = redis::cmd("SET").arg(k).arg(k).query_async(&mut con).await.unwrap();
+        let v: String = redis::cmd("GET").arg(k).query_async(&mut con).await.unwrap();
+        assert_eq!(&v, k);
+    }
+    drop(server);
+}

@@ -200,6 +200,20 @@ fn keyless_commands_answer_for_the_node_asked() {
         total += n;
         let keys = c.cmd(&["KEYS", "*"]);
         assert!(keys.starts_with(&format!("*{n}\r\n")), "{keys}");
+        // A whole SCAN of this node visits its keys only, each once.
+        let (mut cursor, mut seen) = (String::from("0"), std::collections::BTreeSet::new());
+        loop {
+            let r = c.cmd(&["SCAN", &cursor, "COUNT", "50"]);
+            let lines: Vec<&str> = r.split("\r\n").collect();
+            cursor = lines[2].to_string();
+            for key in lines.iter().skip(5).step_by(2).filter(|l| l.starts_with("key:")) {
+                assert!(seen.insert(key.to_string()), "{key} twice");
+            }
+            if cursor == "0" {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), n, "node {i}");
     }
     assert_eq!(total, 300);
     // A replica serves reads of its primary's slots after READONLY, MOVED before it.
@@ -431,6 +445,9 @@ fn shutdown_closes_every_port_and_the_cluster_keeps_its_data() {
     assert_eq!(c.cmd(&["SET", "{a}k", "v"]), "+OK\r\n");
     server.shutdown();
     assert!(c.closed());
+    // Back to the symbolic addresses of a store that is not served.
+    let t = cluster.topology();
+    assert!(t.nodes().iter().all(|n| n.addr == slotstore::NodeAddr::symbolic(n.id)));
     for (_, a) in addrs {
         assert!(TcpStream::connect(a).is_err(), "{a} still accepts");
     }

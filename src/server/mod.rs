@@ -407,13 +407,21 @@ impl Server {
     }
 
     /// Closes every port and connection and stops the server's threads. The cluster keeps
-    /// its data. Dropping the server does the same.
+    /// its data; its topology names the symbolic addresses again. Dropping the server does
+    /// the same.
     pub fn shutdown(mut self) {
         self.stop_now();
     }
 
     fn stop_now(&mut self) {
+        if self.runtime.is_none() {
+            return;
+        }
         self.stop.send_replace(true);
+        // The ports close: the topology goes back to the symbolic addresses.
+        let served: Vec<(NodeId, NodeAddr)> =
+            self.shared.ports.lock().keys().map(|id| (*id, NodeAddr::symbolic(*id))).collect();
+        self.shared.client.announce(&served);
         if let Some(rt) = self.runtime.take() {
             if tokio::runtime::Handle::try_current().is_ok() {
                 // Inside another runtime (an async test) blocking is not allowed.
