@@ -45,7 +45,9 @@
 //!   subscribers (in-process queues, server connections) receive through, keyspace events;
 //! - level 4: `cluster` (control plane: migrations, rebalance, faults) and `client` (routing,
 //!   redirects, typed methods, `CLUSTER SETSLOT`/`MIGRATE`);
-//! - level 5: this file, docs and re-exports only.
+//! - level 5: `server/` (feature `server`, on by default) — every node on a TCP port of its
+//!   own speaking RESP2/RESP3 ([`Cluster::serve`], the `slotstore-server` binary); this file,
+//!   docs and re-exports only.
 #![warn(missing_docs)]
 
 mod bytes;
@@ -63,6 +65,8 @@ mod node;
 mod pubsub;
 mod replication;
 mod reply;
+#[cfg(feature = "server")]
+mod server;
 mod slot;
 mod topology;
 
@@ -81,8 +85,10 @@ pub use migration::MigrationProgress;
 pub use node::NodeStats;
 pub use pubsub::Message;
 pub use reply::Reply;
+#[cfg(feature = "server")]
+pub use server::{Server, ServerConfig};
 pub use slot::{crc16, hash_tag, key_slot, SLOT_COUNT};
-pub use topology::{NodeInfo, Role, Topology};
+pub use topology::{NodeAddr, NodeInfo, Role, Topology};
 
 /// The README's examples run as doc tests.
 #[cfg(doctest)]

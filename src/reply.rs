@@ -38,6 +38,16 @@ pub enum Reply {
     Map(Vec<(Reply, Reply)>),
     /// An error carried inside another reply, as in the results of `EXEC`.
     Error(Error),
+    /// An unordered collection (RESP3 set, `~`; an array in RESP2).
+    Set(Vec<Reply>),
+    /// An out-of-band message to a connection (RESP3 push, `>`; an array in RESP2), as
+    /// pub/sub messages are delivered.
+    Push(Vec<Reply>),
+    /// A boolean (RESP3 `#t`/`#f`; the integers 1 and 0 in RESP2).
+    Bool(bool),
+    /// Text meant for people (RESP3 verbatim string `=` in the `txt` format, as `INFO`,
+    /// `CLIENT LIST` and `CLUSTER NODES` answer; a bulk string in RESP2).
+    Verbatim(Bytes),
 }
 
 impl Reply {
@@ -101,17 +111,20 @@ impl Reply {
             Reply::Error(e) => {
                 let _ = writeln!(out, "(error) {e}");
             }
+            Reply::Bool(b) => {
+                let _ = writeln!(out, "({b})");
+            }
+            Reply::Verbatim(text) => {
+                out.push_str(&String::from_utf8_lossy(text));
+                out.push('\n');
+            }
+            Reply::Set(items) | Reply::Push(items) if items.is_empty() => {
+                out.push_str("(empty array)\n")
+            }
+            Reply::Set(items) | Reply::Push(items) => Reply::format_items(items, out, prefix),
             Reply::Array(items) if items.is_empty() => out.push_str("(empty array)\n"),
             Reply::Map(items) if items.is_empty() => out.push_str("(empty hash)\n"),
-            Reply::Array(items) => {
-                let width = digits(items.len());
-                let inner = format!("{prefix}{}", " ".repeat(width + 2));
-                for (i, item) in items.iter().enumerate() {
-                    let lead = if i == 0 { "" } else { prefix };
-                    let _ = write!(out, "{lead}{:>width$}) ", i + 1);
-                    item.format(out, &inner);
-                }
-            }
+            Reply::Array(items) => Reply::format_items(items, out, prefix),
             Reply::Map(pairs) => {
                 let width = digits(pairs.len());
                 let inner = format!("{prefix}{}", " ".repeat(width + 2));
@@ -124,6 +137,19 @@ impl Reply {
                     v.format(out, &inner);
                 }
             }
+        }
+    }
+}
+
+impl Reply {
+    /// Numbered lines, as redis-cli prints an array.
+    fn format_items(items: &[Reply], out: &mut String, prefix: &str) {
+        let width = digits(items.len());
+        let inner = format!("{prefix}{}", " ".repeat(width + 2));
+        for (i, item) in items.iter().enumerate() {
+            let lead = if i == 0 { "" } else { prefix };
+            let _ = write!(out, "{lead}{:>width$}) ", i + 1);
+            item.format(out, &inner);
         }
     }
 }

@@ -18,6 +18,43 @@ pub enum Role {
     },
 }
 
+/// Where a node is reached, as `CLUSTER SLOTS`, `NODES`, `SHARDS`, `MOVED` and `ASK` announce it.
+///
+/// A store that is not served has symbolic addresses: node `i` is `127.0.0.1:30001+i` (the
+/// ports of Redis's `create-cluster` script), bus port `port + 10000`, opening no socket.
+/// [`Cluster::serve`](crate::Cluster::serve) publishes the real ones.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct NodeAddr {
+    /// The IP address clients connect to (never empty: ioredis drops an empty host).
+    pub ip: String,
+    /// The client port.
+    pub port: u16,
+    /// The cluster bus port Redis would use (`port + 10000`); shown in `CLUSTER NODES`.
+    pub bus_port: u16,
+    /// An announced hostname (`cluster-announce-hostname`), if any.
+    pub hostname: Option<String>,
+}
+
+impl NodeAddr {
+    /// The symbolic address of `id`: `127.0.0.1:30001+i`.
+    pub fn symbolic(id: NodeId) -> NodeAddr {
+        NodeAddr::new("127.0.0.1", id.port())
+    }
+
+    /// `ip:port` with the bus port at `port + 10000` (wrapping past 65535 as Redis does not;
+    /// it is only shown).
+    pub fn new(ip: impl Into<String>, port: u16) -> NodeAddr {
+        NodeAddr { ip: ip.into(), port, bus_port: port.wrapping_add(10000), hostname: None }
+    }
+}
+
+impl std::fmt::Display for NodeAddr {
+    /// `ip:port`, as `MOVED` and `ASK` print it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.ip, self.port)
+    }
+}
+
 /// One node as the topology sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeInfo {
@@ -33,6 +70,8 @@ pub struct NodeInfo {
     /// The epoch of the node's last slot claim (Redis's `configEpoch`): for a primary, the
     /// epoch in which it last took its slots.
     pub config_epoch: u64,
+    /// Where clients reach the node.
+    pub addr: NodeAddr,
 }
 
 /// An immutable view of the cluster: epoch, nodes and slot owners.
@@ -69,6 +108,7 @@ impl Topology {
                 failed: false,
                 shard: i,
                 config_epoch: 1,
+                addr: NodeAddr::symbolic(NodeId(i as u32)),
             })
             .collect();
         for p in 0..n {
@@ -79,6 +119,7 @@ impl Topology {
                     failed: false,
                     shard: p,
                     config_epoch: 0,
+                    addr: NodeAddr::symbolic(NodeId((n + p * replicas + j) as u32)),
                 });
             }
         }
@@ -112,6 +153,36 @@ impl Topology {
     /// One node, if it exists.
     pub fn node(&self, id: NodeId) -> Option<&NodeInfo> {
         self.nodes.iter().find(|n| n.id == id)
+    }
+
+    /// Where `id` is reached: its published address, or its symbolic one if it is not in
+    /// this snapshot.
+    pub fn addr(&self, id: NodeId) -> NodeAddr {
+        self.node(id).map_or_else(|| NodeAddr::symbolic(id), |n| n.addr.clone())
+    }
+
+    /// The node announced at `ip:port` (or at the symbolic port `port` of a store not
+    /// served), as `MIGRATE host port` names its target.
+    pub fn node_at(&self, ip: &str, port: u16) -> Option<NodeId> {
+        let announced = |n: &&NodeInfo| {
+            n.addr.port == port && (n.addr.ip == ip || n.addr.hostname.as_deref() == Some(ip))
+        };
+        let same_port = |n: &&NodeInfo| n.addr.port == port;
+        let nodes = &self.nodes;
+        nodes
+            .iter()
+            .find(announced)
+            .or_else(|| nodes.iter().find(same_port))
+            .map(|n| n.id)
+            .or_else(|| NodeId::from_port(port).filter(|id| self.node(*id).is_some()))
+    }
+
+    /// Changes the address of one node in a snapshot being built.
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
+    pub(crate) fn set_addr(&mut self, id: NodeId, addr: NodeAddr) {
+        if let Some(n) = self.node_mut(id) {
+            n.addr = addr;
+        }
     }
 
     /// The primaries, in id order.

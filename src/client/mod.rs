@@ -5,6 +5,7 @@
 mod hashes;
 mod info;
 mod lists;
+mod pinned;
 mod pubsub;
 mod session;
 mod sets;
@@ -13,6 +14,8 @@ mod transaction;
 mod zsets;
 
 pub use info::ClusterStats;
+#[cfg(feature = "server")]
+pub(crate) use pinned::{command_docs, command_keys, is_blocking_command, BlockStart};
 pub use pubsub::{
     IntoIter as SubscriptionIntoIter, Iter as SubscriptionIter, PubSubStats, Subscription,
 };
@@ -231,6 +234,9 @@ impl Client {
         };
         spec.check_arity(args.len())?;
         if let Handler::Keyless(k) = spec.handler {
+            if let Some(r) = self.pinned.and_then(|(node, _)| self.keyless_at(node, k, &args)) {
+                return r;
+            }
             return self.keyless(k, &args);
         }
         let slot = match spec.slot(&args) {
@@ -246,6 +252,9 @@ impl Client {
             }
             Err(e) => return Err(e),
         };
+        if let Some((node, _)) = self.pinned {
+            self.replica_gate(node, spec, slot)?;
+        }
         match spec.handler {
             Handler::Read(f) => {
                 let keys = spec.keys(&args)?;
@@ -314,7 +323,7 @@ impl Client {
             let a: Vec<&[u8]> = words.iter().map(|w| &**w).collect();
             f(db, now, &a).transpose()
         });
-        let (id, outcome) = self.learn(self.registry.block(slot, keys, self.via(slot), serve))?;
+        let (id, outcome) = self.learn(self.registry.block(slot, keys, self.via(slot), serve, None))?;
         let rx = match outcome {
             Blocking::Done(reply) => return reply,
             Blocking::Waiting(rx) => rx,
@@ -388,7 +397,7 @@ impl Client {
             }
             ClusterCmd::Shards => cluster_cmd::shards(&topology, |id| self.registry.offset_of(id)),
             ClusterCmd::Slots => cluster_cmd::slots(&topology),
-            ClusterCmd::Nodes => cluster_cmd::nodes(&topology, |id| self.registry.offset_of(id)),
+            ClusterCmd::Nodes => cluster_cmd::nodes_as(&topology, self.pinned.map(|(me, _)| me)),
             ClusterCmd::Info => cluster_cmd::info(&topology, cluster_cmd::state_ok(&topology)),
             ClusterCmd::SetSlot(slot, action) => self.setslot(slot, action)?,
         })

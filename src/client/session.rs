@@ -93,6 +93,37 @@ impl Session {
         self.queued.is_some()
     }
 
+    /// The last replicated write this session made (primary, offset), what its `WAIT`
+    /// waits for.
+    #[cfg(feature = "server")]
+    pub(crate) fn last_write(&self) -> Option<(crate::ids::NodeId, u64)> {
+        self.last_write
+    }
+
+    /// Runs a command that is none of the session's own words (`MULTI`, `EXEC`, `WATCH`,
+    /// `ASKING`, `READONLY`, `WAIT`, ...) straight on the client, keeping `WAIT`'s record of
+    /// the last write; None while a transaction or an `ASKING` is open (then
+    /// [`Session::command`] must run it).
+    #[cfg(feature = "server")]
+    pub(crate) fn command_plain(&mut self, args: &[&[u8]]) -> Option<Result<Reply, Error>> {
+        if self.queued.is_some() || self.asking {
+            return None;
+        }
+        let before = crate::node::last_write();
+        let reply = self.client.command(args);
+        let after = crate::node::last_write();
+        if after != before {
+            self.last_write = after;
+        }
+        Some(reply)
+    }
+
+    /// The client this session runs on.
+    #[cfg(feature = "server")]
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// Runs one command with this session's state, as [`Client::command`] does otherwise.
     ///
     /// # Errors
@@ -191,6 +222,12 @@ impl Session {
                 let spec = spec.filter(|spec| spec.check_arity(args.len()).is_ok());
                 let slot = spec.and_then(|spec| spec.slot(args).ok().flatten());
                 match slot.and_then(|s| self.client.registry.importer(s)) {
+                    // A session pinned to a node (a network connection) runs it there,
+                    // asked: the node answers as Redis does for an `ASKING` client.
+                    Some(_) if self.client.pinned.is_some() => {
+                        let node = self.client.pinned.map(|(n, _)| n).expect("pinned");
+                        self.client.command_at(node, true, args)
+                    }
                     Some(node) => self.client.command_at(node, true, args),
                     None => self.client.command(args),
                 }

@@ -107,9 +107,11 @@ impl Client {
         if m.copy {
             return Err(Error::msg("MIGRATE COPY is not supported: a key lives on one node"));
         }
-        let to = NodeId::from_port(m.port)
-            .filter(|id| self.registry.topology().node(*id).is_some())
-            .ok_or_else(|| Error::Command(format!("no node at 127.0.0.1:{}", m.port)))?;
+        let to = self
+            .registry
+            .topology()
+            .node_at(&m.host, m.port)
+            .ok_or_else(|| Error::Command(format!("no node at {}:{}", m.host, m.port)))?;
         let Some(&first) = m.keys.first() else { return Ok(Reply::Simple("NOKEY".into())) };
         let slot = key_slot(first);
         if m.keys.iter().any(|k| key_slot(k) != slot) {

@@ -37,7 +37,9 @@ pub(crate) enum SetSlot {
 /// `MIGRATE host port key|"" destination-db timeout [COPY] [REPLACE] [AUTH ..] [KEYS ...]`.
 #[derive(Debug, PartialEq)]
 pub(crate) struct Migrate<'a> {
-    /// The target, by its symbolic port.
+    /// The target's host, as announced (or `127.0.0.1` for a store not served).
+    pub(crate) host: String,
+    /// The target's port: announced, or symbolic for a store not served.
     pub(crate) port: u16,
     pub(crate) keys: Vec<&'a [u8]>,
     pub(crate) copy: bool,
@@ -74,7 +76,8 @@ pub(crate) fn parse_migrate<'a>(a: &[&'a [u8]]) -> Result<Migrate<'a>, Error> {
         return Err(Error::msg("Invalid DB index in cluster mode"));
     }
     let port = u16::try_from(port).map_err(|_| Error::msg("Invalid TCP port"))?;
-    Ok(Migrate { port, keys: keys.unwrap_or_else(|| vec![a[3]]), copy, replace })
+    let host = String::from_utf8_lossy(a[1]).into_owned();
+    Ok(Migrate { host, port, keys: keys.unwrap_or_else(|| vec![a[3]]), copy, replace })
 }
 
 /// Parses `CLUSTER <subcommand> ...` (the words from `CLUSTER` on).
@@ -143,12 +146,18 @@ pub(crate) fn parse_slot(arg: &[u8]) -> Result<u16, Error> {
     }
 }
 
-fn node_entry(id: NodeId) -> Reply {
+/// One node of a `CLUSTER SLOTS` range: ip, port, id, and the hostname metadata if announced.
+fn node_entry(t: &Topology, id: NodeId) -> Reply {
+    let addr = t.addr(id);
+    let meta = match addr.hostname {
+        Some(h) => vec![Reply::bulk("hostname"), Reply::bulk(h)],
+        None => vec![],
+    };
     Reply::Array(vec![
-        Reply::bulk("127.0.0.1"),
-        Reply::Int(i64::from(id.port())),
+        Reply::bulk(&addr.ip),
+        Reply::Int(i64::from(addr.port)),
         Reply::bulk(id.to_string()),
-        Reply::Array(vec![]),
+        Reply::Array(meta),
     ])
 }
 
@@ -164,8 +173,9 @@ pub(crate) fn slots(t: &Topology) -> Reply {
         ranges
             .into_iter()
             .map(|(start, end, p)| {
-                let mut entry = vec![Reply::Int(start.into()), Reply::Int(end.into()), node_entry(p)];
-                entry.extend(t.replicas_of(p).into_iter().filter(|r| !failed(t, *r)).map(node_entry));
+                let mut entry = vec![Reply::Int(start.into()), Reply::Int(end.into()), node_entry(t, p)];
+                let live = t.replicas_of(p).into_iter().filter(|r| !failed(t, *r));
+                entry.extend(live.map(|r| node_entry(t, r)));
                 Reply::Array(entry)
             })
             .collect(),
@@ -180,15 +190,22 @@ fn failed(t: &Topology, id: NodeId) -> bool {
 pub(crate) fn shards(t: &Topology, offset: impl Fn(NodeId) -> u64) -> Reply {
     let node = |id: NodeId, role: &str| {
         let pair = |k: &str, v: Reply| (Reply::bulk(k), v);
-        Reply::Map(vec![
+        let addr = t.addr(id);
+        let mut fields = vec![
             pair("id", Reply::bulk(id.to_string())),
-            pair("port", Reply::Int(i64::from(id.port()))),
-            pair("ip", Reply::bulk("127.0.0.1")),
-            pair("endpoint", Reply::bulk("127.0.0.1")),
+            pair("port", Reply::Int(i64::from(addr.port))),
+            pair("ip", Reply::bulk(&addr.ip)),
+            pair("endpoint", Reply::bulk(&addr.ip)),
+        ];
+        if let Some(h) = &addr.hostname {
+            fields.push(pair("hostname", Reply::bulk(h)));
+        }
+        fields.extend([
             pair("role", Reply::bulk(role)),
             pair("replication-offset", Reply::Int(offset(id) as i64)),
             pair("health", Reply::bulk(if failed(t, id) { "fail" } else { "online" })),
-        ])
+        ]);
+        Reply::Map(fields)
     };
     Reply::Array(
         t.primaries()
@@ -218,21 +235,22 @@ pub(crate) fn state_ok(t: &Topology) -> bool {
 /// `CLUSTER NODES`: Redis's text format, one line per node: id, address, flags (`master` /
 /// `slave`, `fail`), primary, ping/pong times (0 here), config epoch, link state, slots.
 /// Replication offsets are not part of Redis's format; `CLUSTER SHARDS` shows them.
-pub(crate) fn nodes(t: &Topology, _offset: impl Fn(NodeId) -> u64) -> Reply {
+/// `CLUSTER NODES` as node `myself` answers it: its line carries the `myself` flag, as
+/// Lettuce, redis-benchmark and `redis-cli --cluster` need.
+pub(crate) fn nodes_as(t: &Topology, myself: Option<NodeId>) -> Reply {
     let mut out = String::new();
     for n in t.nodes() {
         let (flags, primary) = match n.role {
             Role::Primary => ("master", "-".to_string()),
             Role::Replica { of } => ("slave", of.to_string()),
         };
+        let me = if myself == Some(n.id) { "myself," } else { "" };
         let fail = if n.failed { ",fail" } else { "" };
         let link = if n.failed { "disconnected" } else { "connected" };
+        let host = n.addr.hostname.as_ref().map(|h| format!(",{h}")).unwrap_or_default();
         out.push_str(&format!(
-            "{} {}@{} {flags}{fail} {primary} 0 0 {} {link}",
-            n.id,
-            n.id.addr(),
-            u32::from(n.id.port()) + 10000,
-            n.config_epoch
+            "{} {}:{}@{}{host} {me}{flags}{fail} {primary} 0 0 {} {link}",
+            n.id, n.addr.ip, n.addr.port, n.addr.bus_port, n.config_epoch
         ));
         for (s, e) in t.slot_ranges(n.id) {
             if s == e {
@@ -308,7 +326,7 @@ mod tests {
         let first = &r.as_array().unwrap()[0];
         assert_eq!(first.as_array().unwrap()[0], Reply::Int(0));
         assert_eq!(first.as_array().unwrap()[1], Reply::Int(5460));
-        let text = nodes(&t, |_| 0);
+        let text = nodes_as(&t, None);
         let line = String::from_utf8(text.as_bytes().unwrap().to_vec()).unwrap();
         assert!(line.lines().next().unwrap().ends_with("master - 0 0 1 connected 0-5460"));
     }

@@ -170,6 +170,21 @@ impl Spec {
         Spec { name, arity, keys: NO_KEYS, handler: Handler::Keyless(k), grows: false }
     }
 
+    /// Redis arity: positive means exactly, negative means at least, the name included
+    /// (what `COMMAND` reports).
+    pub(crate) fn arity(&self) -> i32 {
+        self.arity
+    }
+
+    /// The legacy key positions `(first, last, step)` `COMMAND` reports; None for keys
+    /// computed from the arguments (Redis's `movablekeys`, found with `COMMAND GETKEYS`).
+    pub(crate) fn key_range(&self) -> Option<(usize, isize, usize)> {
+        match self.keys {
+            KeySpec::Range { first, last, step } => Some((first, last, step)),
+            KeySpec::Custom(_) => None,
+        }
+    }
+
     /// `ERR wrong number of arguments` unless `argc` (name included) fits the arity.
     pub(crate) fn check_arity(&self, argc: usize) -> Result<(), Error> {
         let ok = if self.arity >= 0 {
@@ -260,6 +275,11 @@ pub(crate) fn lookup_id(name: &[u8]) -> Option<(usize, &'static Spec)> {
 /// Finds a command by name, case-insensitively.
 pub(crate) fn lookup(name: &[u8]) -> Option<&'static Spec> {
     lookup_id(name).map(|(_, s)| s)
+}
+
+/// Every command of the table, in table order.
+pub(crate) fn specs() -> impl Iterator<Item = &'static Spec> {
+    FAMILIES.iter().flat_map(|f| f.iter())
 }
 
 /// Every command name, by table index.

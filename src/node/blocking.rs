@@ -12,6 +12,10 @@ use std::collections::{HashMap, VecDeque};
 /// served, else its reply.
 pub(crate) type Serve = Box<dyn FnMut(&mut Db<'_>, &Now<'_>) -> Option<Result<Reply, Error>> + Send>;
 
+/// Called after a blocked caller's reply is sent, so a caller that waits without a thread
+/// (an async task) learns it is there; the channel still carries the reply.
+pub(crate) type Wake = std::sync::Arc<dyn Fn() + Send + Sync>;
+
 /// The result of trying a blocking command.
 pub(crate) enum Blocking {
     /// It ran at once.
@@ -24,6 +28,19 @@ struct Waiter {
     keys: Vec<Box<[u8]>>,
     serve: Serve,
     tx: Sender<Result<Reply, Error>>,
+    wake: Option<Wake>,
+}
+
+impl Waiter {
+    /// Hands the caller its reply and wakes it if it waits asynchronously.
+    fn answer(self, reply: Result<Reply, Error>) {
+        // The caller may have just timed out; then the reply is dropped with its channel, as
+        // Redis drops a reply to a closed connection.
+        let _ = self.tx.send(reply);
+        if let Some(wake) = self.wake {
+            wake();
+        }
+    }
 }
 
 /// The blocked callers of one slot. Moves with the slot's table.
@@ -41,13 +58,14 @@ impl Blocked {
         keys: Vec<Box<[u8]>>,
         serve: Serve,
         table: &mut Table,
+        wake: Option<Wake>,
     ) -> Receiver<Result<Reply, Error>> {
         let (tx, rx) = crossbeam_channel::bounded(1);
         for k in &keys {
             self.queues.entry(k.clone()).or_default().push_back(id);
             table.block_on(k);
         }
-        self.waiters.insert(id, Waiter { keys, serve, tx });
+        self.waiters.insert(id, Waiter { keys, serve, tx, wake });
         rx
     }
 
@@ -84,9 +102,7 @@ impl Blocked {
                     let w = self.waiters.get_mut(&id).expect("queued callers are registered");
                     let Some(reply) = (w.serve)(&mut Db::One(table), now) else { break };
                     if let Some(w) = self.take(id, table) {
-                        // The caller may have just timed out; then the reply is dropped with
-                        // its channel, as Redis drops a reply to a closed connection.
-                        let _ = w.tx.send(reply);
+                        w.answer(reply);
                     }
                 }
             }
@@ -96,7 +112,7 @@ impl Blocked {
     /// Answers every caller with `err` (the slot went away with its node).
     pub(crate) fn fail_all(self, err: &Error) {
         for (_, w) in self.waiters {
-            let _ = w.tx.send(Err(err.clone()));
+            w.answer(Err(err.clone()));
         }
     }
 

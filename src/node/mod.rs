@@ -7,6 +7,7 @@
 //! point against migration and failover. Each node's own thread does the work that is not a
 //! caller's command: active expiry now; replication, migration and heartbeats as they come.
 
+mod announce;
 mod blocking;
 mod evict;
 mod failover;
@@ -24,7 +25,7 @@ use replica::{Control, Repl};
 
 pub use stats::NodeStats;
 
-pub(crate) use blocking::{Blocking, Serve};
+pub(crate) use blocking::{Blocking, Serve, Wake};
 use registry::Miss;
 pub(crate) use registry::{Registry, Via};
 
@@ -243,6 +244,7 @@ impl Node {
         keys: Vec<Box<[u8]>>,
         asking: bool,
         mut serve: Serve,
+        wake: Option<Wake>,
     ) -> Result<Blocking, (Serve, Miss)> {
         let now = self.write_now();
         let mut guard = self.cells[slot].0.write();
@@ -259,7 +261,7 @@ impl Node {
             return Ok(Blocking::Done(reply));
         }
         let mut blocked = self.blocked.lock();
-        let rx = blocked.entry(slot as u16).or_default().add(id, keys, serve, table);
+        let rx = blocked.entry(slot as u16).or_default().add(id, keys, serve, table, wake);
         Ok(Blocking::Waiting(rx))
     }
 

@@ -2,7 +2,7 @@
 //! topology snapshot.
 
 use super::stats::{ASKS, REROUTES, TRYAGAINS};
-use super::{Blocking, Budget, Node, Serve};
+use super::{Blocking, Budget, Node, Serve, Wake};
 use crate::config::{Config, ReadFrom, MAX_NODES};
 use crate::error::{ClusterDownReason, Error};
 use crate::ids::NodeId;
@@ -550,13 +550,21 @@ impl Registry {
         keys: Vec<Box<[u8]>>,
         via: Via,
         serve: Serve,
+        wake: Option<Wake>,
     ) -> Result<(u64, Blocking), Error> {
         let id = self.next_waiter.fetch_add(1, Ordering::Relaxed);
         let slot_ix = usize::from(slot);
         let mut serve = Some(serve);
         self.run(slot, via, |node, asking| {
             node.make_room().map_err(Miss::Fail)?;
-            match node.block(slot_ix, id, keys.clone(), asking, serve.take().expect("given back")) {
+            match node.block(
+                slot_ix,
+                id,
+                keys.clone(),
+                asking,
+                serve.take().expect("given back"),
+                wake.clone(),
+            ) {
                 Ok(outcome) => Ok((id, outcome)),
                 Err((s, miss)) => {
                     serve = Some(s);

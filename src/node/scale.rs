@@ -31,7 +31,14 @@ impl Registry {
             let _ = self.nodes[i].set(Arc::new(Node::new(id, self.clock.clone(), self.budget.clone())));
             let (role, config_epoch) =
                 if j == 0 { (Role::Primary, epoch) } else { (Role::Replica { of: primary }, 0) };
-            next.add_node(NodeInfo { id, role, failed: false, shard, config_epoch });
+            next.add_node(NodeInfo {
+                id,
+                role,
+                failed: false,
+                shard,
+                config_epoch,
+                addr: crate::topology::NodeAddr::symbolic(id),
+            });
         }
         self.publish(next);
         Ok((primary, free[1..].iter().map(|&i| NodeId(i as u32)).collect()))

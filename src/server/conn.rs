@@ -1,0 +1,544 @@
+//! One connection: read, parse, run in place, write; and the state Redis keeps per client.
+//!
+//! The loop reads what the socket has, runs every complete request in it (pipelining), and
+//! writes the replies in one go before it reads again. A client that does not read its
+//! replies therefore stops being read (backpressure): its memory stays at one read buffer
+//! and at most [`OUT_FLUSH`] of pending replies, where Redis 7.0 lets the output grow.
+//!
+//! Pushes (pub/sub messages) reach a connection through its push channel
+//! ([`Conn::push_sender`]); the loop writes them between requests, as RESP3 pushes or RESP2
+//! arrays.
+
+use super::resp::{self, Limits, Parser};
+use super::{ClientEntry, ClientMeta, Shared};
+use crate::client::{is_blocking_command, BlockStart, Client, Session};
+use crate::error::Error;
+use crate::ids::NodeId;
+use crate::reply::Reply;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+/// Pending replies past this size are written before more requests run.
+pub(crate) const OUT_FLUSH: usize = 64 * 1024;
+
+/// The smallest read.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// The largest single reservation for a big bulk string (it is read in pieces of this).
+const READ_MAX: usize = 4 << 20;
+
+/// A reply that is not ready yet (a blocking pop, `WAIT`, a manual failover).
+pub(crate) type Pending = Pin<Box<dyn Future<Output = Result<Reply, Error>> + Send>>;
+
+/// What running one request asks of the loop.
+pub(crate) enum Step {
+    /// The reply, if any, is in the output buffer.
+    Done,
+    /// Write the output, then close (`QUIT`, a protocol error).
+    Close,
+    /// Write the output, wait for this reply, then go on. `bool`: a nil is RESP2's null
+    /// array.
+    Wait(Pending, bool),
+}
+
+/// `CLIENT REPLY` modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReplyMode {
+    On,
+    Off,
+    /// Skip the next command's reply.
+    Skip,
+}
+
+/// The per-connection state Redis keeps.
+pub(crate) struct Conn {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) entry: Arc<ClientEntry>,
+    /// The node this connection talks to.
+    pub(crate) node: NodeId,
+    /// `MULTI`/`WATCH`/`ASKING`/`READONLY`, on a client pinned to `node`.
+    pub(crate) session: Session,
+    /// RESP version: 2 or 3 (`HELLO`).
+    pub(crate) proto: u8,
+    pub(crate) authed: bool,
+    pub(crate) reply_mode: ReplyMode,
+    /// Replies of this command are dropped (`CLIENT REPLY OFF|SKIP`).
+    pub(crate) muted: bool,
+    pub(crate) parser: Parser,
+    /// Where pushes for this connection are sent (pub/sub delivers here).
+    push_tx: mpsc::UnboundedSender<Reply>,
+    /// Commands run since the last [`Conn::publish`].
+    commands: u64,
+    /// The last command's lowercase name.
+    last_cmd: Vec<u8>,
+}
+
+impl Conn {
+    /// A sender of pushes to this connection (pub/sub messages, invalidations).
+    #[allow(dead_code)]
+    pub(crate) fn push_sender(&self) -> mpsc::UnboundedSender<Reply> {
+        self.push_tx.clone()
+    }
+
+    pub(crate) fn limits(&self) -> Limits {
+        let max_bulk = self.shared.hot.proto_max_bulk_len.load(Ordering::Relaxed);
+        Limits { max_bulk, authed: self.authed }
+    }
+
+    /// Appends `r` as this connection's protocol encodes it, unless replies are muted.
+    pub(crate) fn emit(&self, out: &mut Vec<u8>, r: &Result<Reply, Error>, null_array: bool) {
+        if self.muted {
+            return;
+        }
+        let addr = |id: NodeId| self.shared.addr_of(id);
+        match r {
+            Ok(reply) => resp::encode(out, reply, self.proto, null_array, &addr),
+            Err(e) => resp::push_error(out, e, &addr),
+        }
+    }
+
+    /// Runs one request (`args` not empty), appending its reply to `out`.
+    fn execute(&mut self, args: &[&[u8]], out: &mut Vec<u8>) -> Step {
+        self.commands += 1;
+        self.muted = self.reply_mode != ReplyMode::On;
+        if self.reply_mode == ReplyMode::Skip {
+            self.reply_mode = ReplyMode::On;
+        }
+        let mut name = [0u8; 24];
+        let lower = match name.get_mut(..args[0].len()) {
+            Some(n) => {
+                n.copy_from_slice(args[0]);
+                n.make_ascii_lowercase();
+                &*n
+            }
+            None => &b"\xff"[..],
+        };
+        if self.last_cmd != lower {
+            self.last_cmd.clear();
+            self.last_cmd.extend_from_slice(lower);
+        }
+        let step = self.dispatch(lower, args, out);
+        self.muted = false;
+        step
+    }
+
+    /// Publishes what this connection did since the last call (a batch of requests): the
+    /// command count, the last command and the time, for `INFO` and `CLIENT LIST`. Once per
+    /// batch, not per command, so pipelined requests touch no shared counter.
+    fn publish(&mut self) {
+        if self.commands == 0 {
+            return;
+        }
+        self.entry.commands.fetch_add(std::mem::take(&mut self.commands), Ordering::Relaxed);
+        let mut m = self.entry.meta.lock();
+        m.last_active = Some(Instant::now());
+        if m.last_cmd.as_bytes() != self.last_cmd.as_slice() {
+            m.last_cmd = String::from_utf8_lossy(&self.last_cmd).into_owned();
+        }
+    }
+
+    /// Routes one request: connection and server commands here (`admin`), blocking commands
+    /// and `WAIT` to an async wait, everything else to the session. Pub/sub (`SUBSCRIBE` &
+    /// co) belongs here too, before the session: a subscribed RESP2 connection may only send
+    /// the (un)subscribe commands, `PING`, `QUIT` and `RESET`, and its messages go out
+    /// through [`Conn::push_sender`].
+    fn dispatch(&mut self, name: &[u8], args: &[&[u8]], out: &mut Vec<u8>) -> Step {
+        if !self.authed && !matches!(name, b"auth" | b"hello" | b"quit" | b"reset") {
+            resp::push_error_text(out, b"NOAUTH Authentication required.");
+            return Step::Done;
+        }
+        if self.session.in_transaction()
+            && !matches!(name, b"exec" | b"discard" | b"multi" | b"watch" | b"quit" | b"reset")
+        {
+            let r = self.session.command(args);
+            self.emit(out, &r, false);
+            return Step::Done;
+        }
+        match name {
+            b"quit" => {
+                self.emit(out, &Ok(Reply::ok()), false);
+                return Step::Close;
+            }
+            b"hello" | b"auth" | b"select" | b"client" | b"reset" | b"time" | b"command" | b"config"
+            | b"info" | b"randomkey" | b"function" | b"script" | b"lastsave" | b"role" | b"cluster"
+            | b"flushall" | b"flushdb" => {
+                if let Some(step) = self.admin(name, args, out) {
+                    return step;
+                }
+            }
+            b"wait" => return self.wait(args, out),
+            _ if is_blocking_command(name) => return self.blocking(name, args, out),
+            _ => {}
+        }
+        let session_word = matches!(
+            name,
+            b"multi"
+                | b"exec"
+                | b"discard"
+                | b"watch"
+                | b"unwatch"
+                | b"readonly"
+                | b"readwrite"
+                | b"asking"
+        );
+        let plain = if session_word { None } else { self.session.command_plain(args) };
+        let mut r = plain.unwrap_or_else(|| self.session.command(args));
+        if self.proto >= 3 {
+            r = r.map(|reply| super::resp3::shape(name, args, reply));
+        }
+        let null_array = match name {
+            b"exec" | b"lmpop" | b"zmpop" => true,
+            b"lpop" | b"rpop" => args.len() == 3,
+            _ => false,
+        };
+        self.emit(out, &r, null_array);
+        Step::Done
+    }
+
+    /// A blocking command (`BLPOP` and friends): run at once if it can be served, else
+    /// waited for on this connection's task. The waiter is woken by the write that serves
+    /// it; no thread is held, so 10,000 blocked connections cost memory, not threads.
+    fn blocking(&mut self, name: &[u8], args: &[&[u8]], out: &mut Vec<u8>) -> Step {
+        let null_array =
+            matches!(name, b"blpop" | b"brpop" | b"bzpopmin" | b"bzpopmax" | b"blmpop" | b"bzmpop");
+        let notify = Arc::new(tokio::sync::Notify::new());
+        let wake = {
+            let notify = notify.clone();
+            Arc::new(move || notify.notify_one()) as crate::node::Wake
+        };
+        let client = self.session.client().clone();
+        let (slot, id, rx, timeout) = match client.block_async(args, wake) {
+            BlockStart::Done(r) => {
+                let r = if self.proto >= 3 { r.map(|x| super::resp3::shape(name, args, x)) } else { r };
+                self.emit(out, &r, null_array);
+                return Step::Done;
+            }
+            BlockStart::Waiting { slot, id, rx, timeout } => (slot, id, rx, timeout),
+        };
+        let shared = self.shared.clone();
+        shared.blocked.fetch_add(1, Ordering::Relaxed);
+        // Takes the waiter off its queue if this future is dropped first (the client hung
+        // up, was killed, or the server stops).
+        let guard = CancelOnDrop { client: client.clone(), slot, id, done: false, shared };
+        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        let resp3 = self.proto >= 3;
+        let name = name.to_vec();
+        let words: Vec<Vec<u8>> =
+            if resp3 { args.iter().map(|a| a.to_vec()).collect() } else { Vec::new() };
+        let shaped = move |r: Result<Reply, Error>| {
+            if !resp3 {
+                return r;
+            }
+            let a: Vec<&[u8]> = words.iter().map(Vec::as_slice).collect();
+            r.map(|x| super::resp3::shape(&name, &a, x))
+        };
+        Step::Wait(
+            Box::pin(async move {
+                let mut guard = guard;
+                let r = async {
+                    let gone = || Err(Error::ClusterDown(crate::error::ClusterDownReason::Down));
+                    loop {
+                        match rx.try_recv() {
+                            Ok(r) => {
+                                guard.done = true;
+                                return r;
+                            }
+                            Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                                guard.done = true;
+                                return gone();
+                            }
+                            Err(crossbeam_channel::TryRecvError::Empty) => {}
+                        }
+                        let timer = async {
+                            match deadline {
+                                Some(d) => tokio::time::sleep_until(d).await,
+                                None => std::future::pending().await,
+                            }
+                        };
+                        tokio::select! {
+                            _ = notify.notified() => continue,
+                            _ = timer => {}
+                        }
+                        // Timed out: a reply that raced the timeout is taken, not cancelled.
+                        loop {
+                            if let Ok(r) = rx.try_recv() {
+                                guard.done = true;
+                                return r;
+                            }
+                            if client.block_cancel(slot, id) {
+                                guard.done = true;
+                                return Ok(Reply::Nil);
+                            }
+                            // Served meanwhile (the reply is on its way) or moving with its slot.
+                            tokio::select! {
+                                _ = notify.notified() => {}
+                                _ = tokio::time::sleep(Duration::from_millis(1)) => {}
+                            }
+                        }
+                    }
+                };
+                shaped(r.await)
+            }),
+            null_array,
+        )
+    }
+
+    /// `WAIT numreplicas timeout`, waited for without holding a thread.
+    fn wait(&mut self, args: &[&[u8]], out: &mut Vec<u8>) -> Step {
+        if self.session.in_transaction() || args.len() != 3 {
+            let r = self.session.command(args);
+            self.emit(out, &r, false);
+            return Step::Done;
+        }
+        let parse = |a: &[u8]| {
+            std::str::from_utf8(a)
+                .ok()
+                .and_then(|s| s.parse::<i64>().ok())
+                .ok_or_else(|| Error::msg("value is not an integer or out of range"))
+        };
+        let parsed = parse(args[1]).and_then(|n| {
+            let t =
+                parse(args[2]).map_err(|_| Error::msg("timeout is not an integer or out of range"))?;
+            if t < 0 {
+                return Err(Error::msg("timeout is negative"));
+            }
+            Ok((n.max(0) as usize, t as u64))
+        });
+        let (n, timeout_ms) = match parsed {
+            Ok(p) => p,
+            Err(e) => {
+                self.emit(out, &Err(e), false);
+                return Step::Done;
+            }
+        };
+        let write = self.session.last_write();
+        let client = self.session.client().clone();
+        let deadline = (timeout_ms > 0).then(|| Instant::now() + Duration::from_millis(timeout_ms));
+        Step::Wait(
+            Box::pin(async move {
+                loop {
+                    let acked = client.acked(write, n);
+                    if acked >= n || deadline.is_some_and(|d| Instant::now() >= d) {
+                        return Ok(Reply::Int(acked as i64));
+                    }
+                    // Replicas apply within microseconds to milliseconds: poll on a timer,
+                    // which holds no thread.
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }),
+            false,
+        )
+    }
+}
+
+/// Serves one connection to node `node` until it closes, the node is killed, the client is
+/// killed, or the server stops.
+pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream, peer: SocketAddr) {
+    shared.total_connections.fetch_add(1, Ordering::Relaxed);
+    let maxclients = shared.params.lock().maxclients;
+    if shared.connected.fetch_add(1, Ordering::AcqRel) >= maxclients {
+        shared.connected.fetch_sub(1, Ordering::AcqRel);
+        shared.rejected_connections.fetch_add(1, Ordering::Relaxed);
+        let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
+        return;
+    }
+    let id = shared.next_client_id();
+    let laddr = stream.local_addr().unwrap_or(peer);
+    let entry = Arc::new(ClientEntry {
+        id,
+        node,
+        commands: AtomicU64::new(0),
+        addr: peer,
+        laddr,
+        created: Instant::now(),
+        meta: parking_lot::Mutex::new(ClientMeta { resp: 2, multi: -1, ..ClientMeta::default() }),
+        kill: tokio::sync::Notify::new(),
+    });
+    shared.clients.lock().insert(id, entry.clone());
+    // A node killed while this connection was being accepted: its watcher may have
+    // missed this entry.
+    if shared.client.node_is_down(node) {
+        entry.kill.notify_one();
+    }
+    let (push_tx, mut push_rx) = mpsc::unbounded_channel();
+    let authed = shared.params.lock().requirepass.is_none();
+    let mut conn = Conn {
+        session: shared.client.at_node(node).session(),
+        shared: shared.clone(),
+        entry: entry.clone(),
+        node,
+        proto: 2,
+        authed,
+        reply_mode: ReplyMode::On,
+        muted: false,
+        parser: Parser::default(),
+        push_tx,
+        commands: 0,
+        last_cmd: Vec::new(),
+    };
+    let (mut rd, mut wr) = stream.split();
+    let mut inbuf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+    let mut start = 0usize;
+    let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+    'conn: loop {
+        // Run every complete request the buffer holds.
+        let mut limits = conn.limits();
+        loop {
+            let parsed = conn.parser.parse(&inbuf[start..], limits);
+            let frame = match parsed {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break,
+                Err(text) => {
+                    let mut e = b"ERR Protocol error: ".to_vec();
+                    e.extend_from_slice(&text);
+                    resp::push_error_text(&mut out, &e);
+                    let _ = write_out(&mut wr, &out, &entry).await;
+                    break 'conn;
+                }
+            };
+            let base = start;
+            start += frame.len;
+            if frame.args.is_empty() {
+                continue;
+            }
+            let step = {
+                let args = frame.args.slices(&inbuf[base..]);
+                conn.execute(&args, &mut out)
+            };
+            // AUTH/HELLO may have changed what the next request may be.
+            limits.authed = conn.authed;
+            match step {
+                Step::Done => {}
+                Step::Close => {
+                    let _ = write_out(&mut wr, &out, &entry).await;
+                    break 'conn;
+                }
+                Step::Wait(mut pending, null_array) => {
+                    if !write_out(&mut wr, &out, &entry).await {
+                        break 'conn;
+                    }
+                    out.clear();
+                    // Wait for the reply; a client that hangs up meanwhile is let go.
+                    let r = loop {
+                        tokio::select! {
+                            r = &mut pending => break r,
+                            n = read_more(&mut rd, &mut inbuf, READ_CHUNK) => {
+                                let limit = shared.hot.client_query_buffer_limit.load(Ordering::Relaxed);
+                                if n == 0 || inbuf.len() > limit {
+                                    break 'conn;
+                                }
+                            }
+                            _ = entry.kill.notified() => break 'conn,
+                        }
+                    };
+                    conn.emit(&mut out, &r, null_array);
+                }
+            }
+            if out.len() >= OUT_FLUSH {
+                if !write_out(&mut wr, &out, &entry).await {
+                    break 'conn;
+                }
+                out.clear();
+            }
+        }
+        conn.publish();
+        if !out.is_empty() {
+            if !write_out(&mut wr, &out, &entry).await {
+                break;
+            }
+            out.clear();
+            // A huge reply leaves a huge buffer behind: give it back.
+            if out.capacity() > 4 * OUT_FLUSH {
+                out = Vec::with_capacity(READ_CHUNK);
+            }
+        }
+        // Keep the unparsed tail at the front of the buffer.
+        if start == inbuf.len() {
+            inbuf.clear();
+            if inbuf.capacity() > READ_MAX {
+                inbuf = Vec::with_capacity(READ_CHUNK);
+            }
+        } else if start > 0 {
+            inbuf.drain(..start);
+        }
+        start = 0;
+        let limit = shared.hot.client_query_buffer_limit.load(Ordering::Relaxed);
+        let idle = Duration::from_millis(shared.hot.timeout_ms.load(Ordering::Relaxed));
+        if inbuf.len() > limit {
+            // Redis closes a client past client-query-buffer-limit without a reply.
+            break;
+        }
+        let want = conn.parser.need().map_or(READ_CHUNK, |n| n.saturating_sub(inbuf.len()));
+        let want = want.clamp(READ_CHUNK, READ_MAX);
+        let idle_timer = async {
+            if idle.is_zero() {
+                std::future::pending::<()>().await
+            } else {
+                tokio::time::sleep(idle).await
+            }
+        };
+        tokio::select! {
+            biased;
+            n = read_more(&mut rd, &mut inbuf, want) => {
+                // Past client-query-buffer-limit: closed before anything in it runs, as Redis
+                // checks after each read.
+                if n == 0 || inbuf.len() > limit {
+                    break;
+                }
+            }
+            push = push_rx.recv() => {
+                if let Some(p) = push {
+                    conn.emit(&mut out, &Ok(p), false);
+                }
+            }
+            _ = entry.kill.notified() => break,
+            _ = idle_timer => break,
+        }
+    }
+    conn.publish();
+    drop(conn);
+    shared.clients.lock().remove(&id);
+    shared.commands_closed.fetch_add(entry.commands.load(Ordering::Relaxed), Ordering::Relaxed);
+    shared.connected.fetch_sub(1, Ordering::AcqRel);
+}
+
+/// A blocked command's waiter, taken off its queue unless it was answered.
+struct CancelOnDrop {
+    client: Client,
+    slot: u16,
+    id: u64,
+    done: bool,
+    shared: Arc<Shared>,
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if !self.done {
+            self.client.block_cancel(self.slot, self.id);
+        }
+        self.shared.blocked.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Writes `out`; false if the peer is gone or the connection is killed meanwhile (a client
+/// that does not read must not keep a killed connection, or its node's, alive).
+async fn write_out(wr: &mut tokio::net::tcp::WriteHalf<'_>, out: &[u8], entry: &ClientEntry) -> bool {
+    tokio::select! {
+        r = wr.write_all(out) => r.is_ok(),
+        _ = entry.kill.notified() => false,
+    }
+}
+
+/// Reads at least one byte into the spare room of `buf` (growing it by `want`); 0 at the end
+/// of the stream or on an error.
+async fn read_more(rd: &mut tokio::net::tcp::ReadHalf<'_>, buf: &mut Vec<u8>, want: usize) -> usize {
+    buf.reserve(want);
+    rd.read_buf(buf).await.unwrap_or(0)
+}

@@ -1,0 +1,541 @@
+//! slotstore-server at the byte level: the connection protocol, the cluster face with real
+//! addresses, limits and hostile input. A small raw RESP client reads replies exactly.
+#![cfg(feature = "server")]
+
+use slotstore::{key_slot, ServerConfig};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+mod server_common;
+
+use server_common::{first, serve, Raw};
+
+#[test]
+fn ports_follow_the_redis_cli_layout_and_announce_real_addresses() {
+    let (cluster, server) = serve(3, 1, ServerConfig::default());
+    let addrs = server.addresses();
+    assert_eq!(addrs.len(), 6);
+    // Primaries first, then each primary's replicas.
+    assert_eq!(addrs.iter().take(3).map(|(id, _)| *id).collect::<Vec<_>>(), cluster.primaries());
+    let t = cluster.topology();
+    for (id, addr) in &addrs {
+        assert_eq!(t.node(*id).unwrap().addr.port, addr.port());
+        assert_eq!(t.node(*id).unwrap().addr.ip, "127.0.0.1");
+    }
+    // MOVED names the owner's real port; NODES marks the node asked; SLOTS matches.
+    let mut c = Raw::connect(first(&server));
+    let owner = cluster.slot_owner(key_slot("foo")).unwrap();
+    let owner_port = addrs.iter().find(|(id, _)| *id == owner).unwrap().1.port();
+    assert_eq!(c.cmd(&["GET", "foo"]), format!("-MOVED 12182 127.0.0.1:{owner_port}\r\n"));
+    let nodes = c.cmd(&["CLUSTER", "NODES"]);
+    let me = cluster.primaries()[0];
+    assert!(nodes.contains(&format!("{me} 127.0.0.1:{}@", first(&server).port())), "{nodes}");
+    assert!(nodes.contains("myself,master"), "{nodes}");
+    assert_eq!(nodes.matches("myself").count(), 1);
+    let slots = c.cmd(&["CLUSTER", "SLOTS"]);
+    assert!(slots.contains(&format!(":{}\r\n${}\r\n{me}", first(&server).port(), 40)), "{slots}");
+    assert_eq!(c.cmd(&["CLUSTER", "MYID"]), format!("$40\r\n{me}\r\n"));
+    let info = c.cmd(&["CLUSTER", "INFO"]);
+    assert!(info.contains("cluster_state:ok\r\n"), "{info}");
+    drop(server);
+}
+
+#[test]
+fn a_fixed_base_port_gives_node_i_port_plus_i() {
+    let base = 7230;
+    let Ok((_, server)) = std::panic::catch_unwind(|| serve(2, 1, ServerConfig::default().port(base)))
+    else {
+        eprintln!("skipped: ports {base}.. are taken");
+        return;
+    };
+    let ports: Vec<u16> = server.addresses().iter().map(|(_, a)| a.port()).collect();
+    assert_eq!(ports, vec![base, base + 1, base + 2, base + 3]);
+}
+
+#[test]
+fn connection_commands_and_protocols() {
+    let (_cluster, server) = serve(1, 0, ServerConfig::default());
+    let mut c = Raw::connect(first(&server));
+    // Inline commands and pipelining.
+    c.send(b"PING\r\nECHO \"a b\"\r\n*1\r\n$4\r\nPING\r\n");
+    assert_eq!(c.reply(), "+PONG\r\n");
+    assert_eq!(c.reply(), "$3\r\na b\r\n");
+    assert_eq!(c.reply(), "+PONG\r\n");
+    assert_eq!(c.cmd(&["SELECT", "0"]), "+OK\r\n");
+    assert_eq!(c.cmd(&["SELECT", "1"]), "-ERR SELECT is not allowed in cluster mode\r\n");
+    assert_eq!(c.cmd(&["CLIENT", "SETNAME", "chat"]), "+OK\r\n");
+    assert_eq!(c.cmd(&["CLIENT", "GETNAME"]), "$4\r\nchat\r\n");
+    assert_eq!(
+        c.cmd(&["CLIENT", "SETNAME", "a b"]),
+        "-ERR Client names cannot contain spaces, newlines or special characters.\r\n"
+    );
+    assert_eq!(c.cmd(&["CLIENT", "SETINFO", "LIB-NAME", "redis-rs"]), "+OK\r\n");
+    let id = c.cmd(&["CLIENT", "ID"]);
+    assert!(id.starts_with(':'));
+    let list = c.cmd(&["CLIENT", "LIST"]);
+    assert!(list.contains("name=chat") && list.contains("lib-name=redis-rs"), "{list}");
+    // RESP3.
+    let hello = c.cmd(&["HELLO", "3"]);
+    assert!(hello.starts_with("%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n"), "{hello}");
+    assert!(hello.contains("$4\r\nmode\r\n$7\r\ncluster\r\n"), "{hello}");
+    assert_eq!(c.cmd(&["GET", "missing"]), "_\r\n");
+    assert_eq!(c.cmd(&["HELLO", "4"]), "-NOPROTO unsupported protocol version\r\n");
+    assert_eq!(c.cmd(&["RESET"]), "+RESET\r\n");
+    assert_eq!(c.cmd(&["GET", "missing"]), "$-1\r\n");
+    // Transactions and WATCH on the connection.
+    assert_eq!(c.cmd(&["MULTI"]), "+OK\r\n");
+    assert_eq!(c.cmd(&["INCR", "n"]), "+QUEUED\r\n");
+    assert_eq!(c.cmd(&["EXEC"]), "*1\r\n:1\r\n");
+    assert_eq!(c.cmd(&["WATCH", "n"]), "+OK\r\n");
+    let mut other = Raw::connect(first(&server));
+    assert_eq!(other.cmd(&["INCR", "n"]), ":2\r\n");
+    assert_eq!(c.cmd(&["MULTI"]), "+OK\r\n");
+    assert_eq!(c.cmd(&["INCR", "n"]), "+QUEUED\r\n");
+    assert_eq!(c.cmd(&["EXEC"]), "*-1\r\n");
+    // CLIENT REPLY OFF: nothing comes back until ON.
+    c.send(b"CLIENT REPLY OFF\r\nSET x 1\r\nCLIENT REPLY ON\r\n");
+    assert_eq!(c.reply(), "+OK\r\n");
+    assert_eq!(c.cmd(&["GET", "x"]), "$1\r\n1\r\n");
+    let time = c.cmd(&["TIME"]);
+    assert!(time.starts_with("*2\r\n$10\r\n"), "{time}");
+    assert_eq!(c.cmd(&["FUNCTION", "FLUSH"]), "+OK\r\n");
+    assert_eq!(c.cmd(&["SCRIPT", "FLUSH"]), "+OK\r\n");
+    assert_eq!(c.cmd(&["QUIT"]), "+OK\r\n");
+    assert!(c.closed());
+}
+
+#[test]
+fn requirepass_answers_noauth_until_auth() {
+    let (_cluster, server) = serve(1, 0, ServerConfig::default().requirepass("s3cret"));
+    let mut c = Raw::connect(first(&server));
+    assert_eq!(c.cmd(&["GET", "k"]), "-NOAUTH Authentication required.\r\n");
+    assert_eq!(
+        c.cmd(&["AUTH", "nope"]),
+        "-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+    );
+    assert_eq!(c.cmd(&["AUTH", "s3cret"]), "+OK\r\n");
+    assert_eq!(c.cmd(&["GET", "k"]), "$-1\r\n");
+    let mut h = Raw::connect(first(&server));
+    let hello = h.cmd(&["HELLO", "3", "AUTH", "default", "s3cret", "SETNAME", "x"]);
+    assert!(hello.starts_with("%7\r\n"), "{hello}");
+    // Unauthenticated clients may not send big requests.
+    let mut u = Raw::connect(first(&server));
+    u.send(b"*20\r\n");
+    assert_eq!(u.reply(), "-ERR Protocol error: unauthenticated multibulk length\r\n");
+    assert!(u.closed());
+}
+
+#[test]
+fn command_config_and_info_as_clients_read_them() {
+    let (_cluster, server) = serve(3, 1, ServerConfig::default());
+    let mut c = Raw::connect(first(&server));
+    let get = c.cmd(&["COMMAND", "INFO", "get", "mset", "zunionstore", "nosuch"]);
+    assert!(get.starts_with("*4\r\n*10\r\n$3\r\nget\r\n:2\r\n"), "{get}");
+    assert!(get.contains("$4\r\nmset\r\n:-3\r\n"), "{get}");
+    // MSET: keys from 1 to the last, step 2.
+    assert!(get.contains(":1\r\n:-1\r\n:2\r\n"), "{get}");
+    assert!(get.contains("movablekeys"), "{get}");
+    assert!(get.ends_with("$-1\r\n"), "{get}");
+    assert_eq!(
+        c.cmd(&["COMMAND", "GETKEYS", "ZUNIONSTORE", "d", "2", "a", "b"]),
+        "*3\r\n$1\r\nd\r\n$1\r\na\r\n$1\r\nb\r\n"
+    );
+    let count = c.cmd(&["COMMAND", "COUNT"]);
+    let n: i64 = count[1..count.len() - 2].parse().unwrap();
+    assert!(n > 100, "{count}");
+    let all = c.cmd(&["CONFIG", "GET", "*"]);
+    assert!(
+        all.contains("$9\r\nmaxmemory\r\n") && all.contains("$15\r\ncluster-enabled\r\n$3\r\nyes\r\n")
+    );
+    assert_eq!(c.cmd(&["CONFIG", "SET", "hash-max-listpack-entries", "64"]), "+OK\r\n");
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "hash-max-listpack-entries"]),
+        "*2\r\n$25\r\nhash-max-listpack-entries\r\n$2\r\n64\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "no-such-thing", "1"]),
+        "-ERR Unknown option or number of arguments for CONFIG SET - 'no-such-thing'\r\n"
+    );
+    let info = c.cmd(&["INFO"]);
+    for field in [
+        "redis_version:",
+        "connected_clients:",
+        "used_memory:",
+        "loading:0\r\n",
+        "role:master\r\n",
+        "cluster_enabled:1\r\n",
+        "# Keyspace",
+    ] {
+        assert!(info.contains(field), "{field} in {info}");
+    }
+    let replica = server.addresses()[3].1;
+    let mut r = Raw::connect(replica);
+    let info = r.cmd(&["INFO", "replication"]);
+    assert!(info.contains("role:slave\r\n"), "{info}");
+}
+
+#[test]
+fn keyless_commands_answer_for_the_node_asked() {
+    let (cluster, server) = serve(3, 1, ServerConfig::default());
+    let store = cluster.client();
+    for i in 0..300 {
+        store.set(format!("key:{i}"), "v").unwrap();
+    }
+    let mut total = 0;
+    for (i, (id, addr)) in server.addresses().iter().take(3).enumerate() {
+        let mut c = Raw::connect(*addr);
+        let n = c.cmd(&["DBSIZE"]);
+        let n: usize = n[1..n.len() - 2].parse().unwrap();
+        assert_eq!(n, cluster.node_key_count(*id).unwrap(), "node {i}");
+        total += n;
+        let keys = c.cmd(&["KEYS", "*"]);
+        assert!(keys.starts_with(&format!("*{n}\r\n")), "{keys}");
+    }
+    assert_eq!(total, 300);
+    // A replica serves reads of its primary's slots after READONLY, MOVED before it.
+    store.wait(1, Duration::from_secs(2)).unwrap();
+    let (primary, replica) = (server.addresses()[0], server.addresses()[3]);
+    let key = (0..300)
+        .map(|i| format!("key:{i}"))
+        .find(|k| cluster.slot_owner(key_slot(k)) == Some(primary.0))
+        .unwrap();
+    let mut r = Raw::connect(replica.1);
+    let moved = r.cmd(&["GET", &key]);
+    assert_eq!(moved, format!("-MOVED {} 127.0.0.1:{}\r\n", key_slot(&key), primary.1.port()));
+    assert_eq!(r.cmd(&["READONLY"]), "+OK\r\n");
+    assert_eq!(r.cmd(&["GET", &key]), "$1\r\nv\r\n");
+    let write = r.cmd(&["SET", &key, "w"]);
+    assert!(write.starts_with("-MOVED"), "{write}");
+    assert_eq!(r.cmd(&["FLUSHALL"]), "-READONLY You can't write against a read only replica.\r\n");
+}
+
+#[test]
+fn a_killed_nodes_port_closes_and_reopens_on_restart() {
+    let (cluster, server) = serve(2, 1, ServerConfig::default());
+    let (victim, addr) = server.addresses()[2];
+    let mut c = Raw::connect(addr);
+    assert_eq!(c.cmd(&["PING"]), "+PONG\r\n");
+    cluster.kill_node(victim).unwrap();
+    assert!(c.closed(), "the connection closes with the node");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while TcpStream::connect(addr).is_ok() {
+        assert!(Instant::now() < deadline, "the port still accepts");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    cluster.restart_node(victim).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Ok(s) = TcpStream::connect(addr) {
+            drop(s);
+            break;
+        }
+        assert!(Instant::now() < deadline, "the port did not come back");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let mut c = Raw::connect(addr);
+    assert_eq!(c.cmd(&["PING"]), "+PONG\r\n");
+}
+
+#[test]
+fn cluster_failover_on_a_replicas_port() {
+    let (cluster, server) = serve(1, 1, ServerConfig::default());
+    let (old, primary_addr) = server.addresses()[0];
+    let (replica, replica_addr) = server.addresses()[1];
+    let mut p = Raw::connect(primary_addr);
+    assert_eq!(p.cmd(&["SET", "k", "v"]), "+OK\r\n");
+    assert_eq!(
+        p.cmd(&["CLUSTER", "FAILOVER"]),
+        "-ERR You should send CLUSTER FAILOVER to a replica\r\n"
+    );
+    let mut r = Raw::connect(replica_addr);
+    assert_eq!(r.cmd(&["CLUSTER", "FAILOVER"]), "+OK\r\n");
+    assert_eq!(cluster.primaries(), vec![replica]);
+    assert_eq!(r.cmd(&["GET", "k"]), "$1\r\nv\r\n");
+    let moved = p.cmd(&["GET", "k"]);
+    assert_eq!(moved, format!("-MOVED {} 127.0.0.1:{}\r\n", key_slot("k"), replica_addr.port()));
+    let _ = old;
+}
+
+#[test]
+fn protocol_errors_answer_and_close() {
+    let (cluster, server) = serve(1, 0, ServerConfig::default());
+    cluster.client().set("safe", "1").unwrap();
+    let cases: &[(&[u8], &str)] = &[
+        (b"*1\r\n$-5\r\n", "-ERR Protocol error: invalid bulk length\r\n"),
+        (b"*1\r\n$999999999999\r\n", "-ERR Protocol error: invalid bulk length\r\n"),
+        (b"*3x\r\n", "-ERR Protocol error: invalid multibulk length\r\n"),
+        (b"*99999999999\r\n", "-ERR Protocol error: invalid multibulk length\r\n"),
+        (b"*3\r\n$3\r\nSET\r\n$1\r\nx\r\nfooz\r\n", "-ERR Protocol error: expected '$', got 'f'\r\n"),
+        (b"SET \"a b\r\n", "-ERR Protocol error: unbalanced quotes in request\r\n"),
+    ];
+    for (input, want) in cases {
+        let mut c = Raw::connect(first(&server));
+        c.send(input);
+        assert_eq!(&c.reply(), want, "{}", String::from_utf8_lossy(input));
+        assert!(c.closed());
+    }
+    let mut c = Raw::connect(first(&server));
+    c.send(&vec![b'a'; 70 * 1024]);
+    assert_eq!(c.reply(), "-ERR Protocol error: too big inline request\r\n");
+    assert!(c.closed());
+    // Garbage from one client disturbs no other, and nothing is lost.
+    let mut g = Raw::connect(first(&server));
+    g.send(&(0..=255u8).cycle().take(100_000).collect::<Vec<u8>>());
+    let mut ok = Raw::connect(first(&server));
+    assert_eq!(ok.cmd(&["GET", "safe"]), "$1\r\n1\r\n");
+    // An absurd but valid bulk length waits for its bytes and allocates nothing up front.
+    let mut big = Raw::connect(first(&server));
+    big.send(b"*2\r\n$3\r\nGET\r\n$536870912\r\nab");
+    assert_eq!(ok.cmd(&["PING"]), "+PONG\r\n");
+}
+
+#[test]
+fn maxclients_and_idle_timeout() {
+    let (_cluster, server) =
+        serve(1, 0, ServerConfig::default().maxclients(3).timeout(Duration::from_secs(1)));
+    let mut conns: Vec<Raw> = (0..3).map(|_| Raw::connect(first(&server))).collect();
+    for c in &mut conns {
+        assert_eq!(c.cmd(&["PING"]), "+PONG\r\n");
+    }
+    let mut extra = Raw::connect(first(&server));
+    assert_eq!(extra.reply(), "-ERR max number of clients reached\r\n");
+    assert!(extra.closed());
+    // Idle for more than the timeout: closed by the server.
+    let started = Instant::now();
+    assert!(conns[0].closed());
+    assert!(started.elapsed() >= Duration::from_millis(500));
+}
+
+#[test]
+fn thousands_of_connections_and_a_client_that_never_reads() {
+    let (cluster, server) = serve(1, 0, ServerConfig::default());
+    let addr = first(&server);
+    let mut many: Vec<Raw> = (0..2000).map(|_| Raw::connect(addr)).collect();
+    for c in many.iter_mut().step_by(50) {
+        assert_eq!(c.cmd(&["PING"]), "+PONG\r\n");
+    }
+    drop(many);
+    // A client that pipelines big replies and never reads them: the server stops reading it
+    // (backpressure) and keeps serving others.
+    cluster.client().set("big", vec![b'x'; 64 * 1024]).unwrap();
+    let hog = TcpStream::connect(addr).unwrap();
+    hog.set_nonblocking(true).unwrap();
+    let request = b"*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n".repeat(1000);
+    let mut sent = 0usize;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        match (&hog).write(&request) {
+            Ok(n) => sent += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    // The hog's writes stopped being accepted long before its replies could all be held.
+    assert!(sent < 256 << 20, "sent {sent}");
+    let mut ok = Raw::connect(addr);
+    assert_eq!(ok.cmd(&["STRLEN", "big"]), ":65536\r\n");
+    // Killing the hog works even while the server waits to write to it.
+    let hog_addr = hog.local_addr().unwrap().to_string();
+    assert_eq!(ok.cmd(&["CLIENT", "KILL", "ADDR", &hog_addr]), ":1\r\n");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let info = ok.cmd(&["INFO", "clients"]);
+        if info.contains("connected_clients:1\r\n") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{info}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn announced_ip_and_hostname_agree_everywhere() {
+    let config = ServerConfig::default().announce_ip("10.9.8.7").announce_hostname("cache.local");
+    let (cluster, server) = serve(2, 1, config);
+    let mut c = Raw::connect(first(&server));
+    let ports: Vec<u16> = server.addresses().iter().map(|(_, a)| a.port()).collect();
+    let slots = c.cmd(&["CLUSTER", "SLOTS"]);
+    assert!(slots.contains(&format!("$8\r\n10.9.8.7\r\n:{}\r\n", ports[0])), "{slots}");
+    assert!(slots.contains("$8\r\nhostname\r\n$11\r\ncache.local\r\n"), "{slots}");
+    let nodes = c.cmd(&["CLUSTER", "NODES"]);
+    assert!(
+        nodes.contains(&format!("10.9.8.7:{}@{},cache.local myself,master", ports[0], ports[0] + 10000)),
+        "{nodes}"
+    );
+    let shards = c.cmd(&["CLUSTER", "SHARDS"]);
+    assert!(shards.contains("$2\r\nip\r\n$8\r\n10.9.8.7\r\n"), "{shards}");
+    let other = cluster.slot_owner(key_slot("foo")).unwrap();
+    let port = server.addresses().iter().find(|(id, _)| *id == other).unwrap().1.port();
+    if other != server.addresses()[0].0 {
+        assert_eq!(c.cmd(&["GET", "foo"]), format!("-MOVED 12182 10.9.8.7:{port}\r\n"));
+    }
+    assert!(!slots.contains("127.0.0.1") && !nodes.contains("127.0.0.1"));
+}
+
+#[test]
+fn client_kill_closes_the_connection_named() {
+    let (_cluster, server) = serve(1, 0, ServerConfig::default());
+    let mut a = Raw::connect(first(&server));
+    let mut b = Raw::connect(first(&server));
+    let id = b.cmd(&["CLIENT", "ID"]);
+    let id = id[1..id.len() - 2].to_string();
+    assert_eq!(a.cmd(&["CLIENT", "KILL", "ID", &id]), ":1\r\n");
+    assert!(b.closed());
+    assert_eq!(a.cmd(&["CLIENT", "KILL", "ID", &id]), ":0\r\n");
+    assert_eq!(a.cmd(&["CLIENT", "KILL", "1.2.3.4:5"]), "-ERR No such client\r\n");
+    assert_eq!(a.cmd(&["PING"]), "+PONG\r\n");
+}
+
+#[test]
+fn a_primary_added_later_gets_a_port_and_is_announced() {
+    let (cluster, server) = serve(2, 0, ServerConfig::default());
+    let added = cluster.add_primary(0).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let addr = loop {
+        if let Some((_, a)) = server.addresses().into_iter().find(|(id, _)| *id == added) {
+            break a;
+        }
+        assert!(Instant::now() < deadline, "no port for the new primary");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while cluster.topology().node(added).unwrap().addr.port != addr.port() {
+        assert!(Instant::now() < deadline, "not announced");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let slot = key_slot("foo");
+    cluster.migrate_slot(slot, added).unwrap();
+    let mut c = Raw::connect(first(&server));
+    assert_eq!(c.cmd(&["GET", "foo"]), format!("-MOVED {slot} 127.0.0.1:{}\r\n", addr.port()));
+    let mut n = Raw::connect(addr);
+    assert_eq!(n.cmd(&["SET", "foo", "bar"]), "+OK\r\n");
+    assert!(n.cmd(&["CLUSTER", "NODES"]).contains(&format!("127.0.0.1:{}@", addr.port())));
+}
+
+#[test]
+fn shutdown_closes_every_port_and_the_cluster_keeps_its_data() {
+    let (cluster, server) = serve(2, 1, ServerConfig::default());
+    let addrs = server.addresses();
+    let owner = cluster.slot_owner(key_slot("{a}k")).unwrap();
+    let mut c = Raw::connect(addrs.iter().find(|(id, _)| *id == owner).unwrap().1);
+    assert_eq!(c.cmd(&["SET", "{a}k", "v"]), "+OK\r\n");
+    server.shutdown();
+    assert!(c.closed());
+    for (_, a) in addrs {
+        assert!(TcpStream::connect(a).is_err(), "{a} still accepts");
+    }
+    // Served again, on fresh ports, with the same data.
+    let server = cluster.serve(ServerConfig::default()).unwrap();
+    let addr = server.addresses().into_iter().find(|(id, _)| *id == owner).unwrap().1;
+    assert_eq!(Raw::connect(addr).cmd(&["GET", "{a}k"]), "$1\r\nv\r\n");
+}
+
+#[test]
+fn the_binary_prints_its_nodes_and_stops_on_sigterm() {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_slotstore-server"))
+        .args(["--primaries", "2", "--replicas", "1", "--port", "0", "--node-timeout", "500"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    for _ in 0..4 {
+        let mut l = String::new();
+        out.read_line(&mut l).unwrap();
+        lines.push(l.trim().to_string());
+    }
+    // "<id> <role> <ip:port> <slots>", primaries first.
+    assert!(lines[0].contains(" master 127.0.0.1:") && lines[0].ends_with(" 0-8191"), "{lines:?}");
+    assert!(lines[3].contains(" replica 127.0.0.1:"), "{lines:?}");
+    let addr: SocketAddr = lines[1].split(' ').nth(2).unwrap().parse().unwrap();
+    let mut c = Raw::connect(addr);
+    assert_eq!(c.cmd(&["PING"]), "+PONG\r\n");
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    if !killed.is_ok_and(|s| s.success()) {
+        let _ = child.kill();
+        let _ = child.wait();
+        eprintln!("skipped the SIGTERM check: no kill command");
+        return;
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(status.success(), "{status}");
+    assert!(c.closed());
+}
+
+#[test]
+fn ask_asking_wait_replicas_and_config_over_resp() {
+    let (cluster, server) = serve(2, 1, ServerConfig::default());
+    let addrs = server.addresses();
+    let port_of = |id| addrs.iter().find(|(n, _)| *n == id).unwrap().1;
+    let slot = key_slot("{m}");
+    let from = cluster.slot_owner(slot).unwrap();
+    let to = cluster.primaries().into_iter().find(|p| *p != from).unwrap();
+    let mut src = Raw::connect(port_of(from));
+    assert_eq!(src.cmd(&["SET", "{m}old", "1"]), "+OK\r\n");
+    // WAIT for the replica, without holding a thread.
+    assert_eq!(src.cmd(&["WAIT", "1", "2000"]), ":1\r\n");
+    let mut m = cluster.begin_migration(slot, to, slotstore::MigrationMode::KeyByKey).unwrap();
+    // A key the source lacks: ASK to the target's real address.
+    assert_eq!(src.cmd(&["GET", "{m}new"]), format!("-ASK {slot} 127.0.0.1:{}\r\n", port_of(to).port()));
+    let mut dst = Raw::connect(port_of(to));
+    assert!(dst.cmd(&["SET", "{m}new", "2"]).starts_with("-MOVED"));
+    assert_eq!(dst.cmd(&["ASKING"]), "+OK\r\n");
+    assert_eq!(dst.cmd(&["SET", "{m}new", "2"]), "+OK\r\n");
+    m.finish().unwrap();
+    assert_eq!(dst.cmd(&["GET", "{m}new"]), "$1\r\n2\r\n");
+    assert_eq!(dst.cmd(&["GET", "{m}old"]), "$1\r\n1\r\n");
+    // CLUSTER REPLICAS lists the replica's NODES line.
+    let replica = cluster.replicas_of(from)[0];
+    let replicas = src.cmd(&["CLUSTER", "REPLICAS", &from.to_string()]);
+    assert!(replicas.starts_with("*1\r\n") && replicas.contains(&replica.to_string()), "{replicas}");
+    assert_eq!(src.cmd(&["CLUSTER", "REPLICAS", "nope"]), "-ERR Unknown node nope\r\n");
+    // RANDOMKEY answers for the node asked.
+    let random = dst.cmd(&["RANDOMKEY"]);
+    assert!(random == "$6\r\n{m}new\r\n" || random == "$6\r\n{m}old\r\n", "{random}");
+    assert_eq!(src.cmd(&["RANDOMKEY"]), "$-1\r\n");
+    // CONFIG SET maxmemory reaches the store.
+    assert_eq!(
+        src.cmd(&["CONFIG", "SET", "maxmemory", "64mb", "maxmemory-policy", "allkeys-lru"]),
+        "+OK\r\n"
+    );
+    assert_eq!(
+        src.cmd(&["CONFIG", "GET", "maxmemory"]),
+        format!("*2\r\n$9\r\nmaxmemory\r\n$8\r\n{}\r\n", 64 << 20)
+    );
+    assert!(src.cmd(&["INFO", "memory"]).contains("maxmemory_policy:allkeys-lru\r\n"));
+}
+
+#[test]
+fn query_buffer_and_bulk_limits_set_at_run_time() {
+    let (_cluster, server) = serve(1, 0, ServerConfig::default());
+    let mut admin = Raw::connect(first(&server));
+    assert_eq!(admin.cmd(&["CONFIG", "SET", "proto-max-bulk-len", "1mb"]), "+OK\r\n");
+    let mut c = Raw::connect(first(&server));
+    c.send(b"*2\r\n$4\r\nECHO\r\n$2000000\r\n");
+    assert_eq!(c.reply(), "-ERR Protocol error: invalid bulk length\r\n");
+    assert!(c.closed());
+    // A request past the query buffer limit closes the connection, without a reply.
+    assert_eq!(admin.cmd(&["CONFIG", "SET", "proto-max-bulk-len", "512mb"]), "+OK\r\n");
+    assert_eq!(admin.cmd(&["CONFIG", "SET", "client-query-buffer-limit", "1mb"]), "+OK\r\n");
+    let mut q = Raw::connect(first(&server));
+    q.send(b"*2\r\n$4\r\nECHO\r\n$3000000\r\n");
+    let chunk = vec![b'x'; 64 * 1024];
+    let mut sent = 0;
+    while sent < 3_000_000 {
+        if q.r_write(&chunk).is_err() {
+            break;
+        }
+        sent += chunk.len();
+    }
+    assert!(q.closed());
+    assert_eq!(admin.cmd(&["PING"]), "+PONG\r\n");
+}
