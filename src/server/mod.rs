@@ -16,6 +16,7 @@
 
 mod admin;
 mod conn;
+mod pubsub;
 mod resp;
 mod resp3;
 
