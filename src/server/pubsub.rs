@@ -190,7 +190,7 @@ impl Conn {
         };
         if kind == Kind::Shard && !subscribe {
             let held: Vec<u16> =
-                state.subscriber.names(Kind::Shard).iter().map(|n| key_slot(n)).collect();
+                state.subscriber.names(Kind::Shard).iter().map(key_slot).collect();
             state.shard_slots.retain(|s, _| held.contains(s));
         }
         self.confirm(out, if subscribe { sub_word } else { unsub_word }, confirms);
