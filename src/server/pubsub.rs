@@ -84,7 +84,13 @@ impl Conn {
         if self.pubsub.is_none() {
             let wake = Arc::new(tokio::sync::Notify::new());
             let w = wake.clone();
-            let outbox = Arc::new(Outbox::new(output_limit(self), Box::new(move || w.notify_one())));
+            let entry = self.entry.clone();
+            let outbox = Arc::new(Outbox::new(
+                output_limit(self),
+                Box::new(move || w.notify_one()),
+                // A client over the limit may have the task stuck writing to it: kill it.
+                Box::new(move || entry.kill.notify_one()),
+            ));
             let hub = self.shared.client.hub().clone();
             let subscriber = Subscriber::new(hub, outbox.clone());
             self.pubsub = Some(PubSub { outbox, wake, subscriber, shard_slots: HashMap::new() });
@@ -189,8 +195,7 @@ impl Conn {
             state.subscriber.unsubscribe(kind, &names)
         };
         if kind == Kind::Shard && !subscribe {
-            let held: Vec<u16> =
-                state.subscriber.names(Kind::Shard).iter().map(key_slot).collect();
+            let held: Vec<u16> = state.subscriber.names(Kind::Shard).iter().map(key_slot).collect();
             state.shard_slots.retain(|s, _| held.contains(s));
         }
         self.confirm(out, if subscribe { sub_word } else { unsub_word }, confirms);
@@ -225,16 +230,24 @@ impl Conn {
     /// served them at subscription, with Redis's `sunsubscribe` frames.
     fn recheck_shards(&mut self, out: &mut Vec<u8>) {
         let Some(state) = self.pubsub.as_ref() else { return };
-        let gone: Vec<u16> = state
-            .shard_slots
-            .iter()
-            .filter(|(slot, owner)| self.serves(**slot).ok() != Some(**owner))
-            .map(|(slot, _)| *slot)
-            .collect();
+        let mut gone = Vec::new();
+        let mut promoted = Vec::new();
+        for (&slot, &owner) in &state.shard_slots {
+            match self.serves(slot) {
+                Ok(now) if now == owner => {}
+                // This node took its shard over: it serves the slot itself now.
+                Ok(now) if now == self.node => promoted.push(slot),
+                _ => gone.push(slot),
+            }
+        }
+        let node = self.node;
+        let state = self.pubsub.as_mut().expect("checked");
+        for slot in promoted {
+            state.shard_slots.insert(slot, node);
+        }
         if gone.is_empty() {
             return;
         }
-        let state = self.pubsub.as_mut().expect("checked");
         let names: Vec<Bytes> = state
             .subscriber
             .names(Kind::Shard)

@@ -1,0 +1,207 @@
+//! Pub/sub over RESP: subscribe mode (RESP2) and pushes (RESP3), Redis's confirmation frames
+//! and counts, message frames, `MOVED`/`CROSSSLOT` for shard channels, `sunsubscribe` when a
+//! shard channel's slot moves away or its shard fails over, and the output-buffer limit.
+
+mod server_common;
+
+use server_common::{serve, Raw};
+use slotstore::{key_slot, FailoverMode, NodeId, Server, ServerConfig};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+fn addr_of(server: &Server, node: NodeId) -> SocketAddr {
+    server.addresses().into_iter().find(|(id, _)| *id == node).expect("served").1
+}
+
+/// RESP for a command.
+fn req(words: &[&str]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", words.len());
+    for w in words {
+        out.push_str(&format!("${}\r\n{w}\r\n", w.len()));
+    }
+    out.into_bytes()
+}
+
+/// A RESP2 (or, with `push`, RESP3 push) frame of bulk strings and a final integer.
+fn frame(push: bool, words: &[&str], n: Option<i64>) -> String {
+    let len = words.len() + usize::from(n.is_some());
+    let mut out = format!("{}{len}\r\n", if push { '>' } else { '*' });
+    for w in words {
+        out.push_str(&format!("${}\r\n{w}\r\n", w.len()));
+    }
+    if let Some(n) = n {
+        out.push_str(&format!(":{n}\r\n"));
+    }
+    out
+}
+
+#[test]
+fn resp2_subscribe_mode_confirms_counts_and_refuses_other_commands() {
+    let (_cluster, server) = serve(2, 0, ServerConfig::default());
+    let a = server.addresses()[0].1;
+    let mut sub = Raw::connect(a);
+    let mut publisher = Raw::connect(server.addresses()[1].1);
+    sub.send(&req(&["SUBSCRIBE", "news", "art"]));
+    assert_eq!(sub.reply(), frame(false, &["subscribe", "news"], Some(1)));
+    assert_eq!(sub.reply(), frame(false, &["subscribe", "art"], Some(2)));
+    assert_eq!(sub.cmd(&["PSUBSCRIBE", "n*"]), frame(false, &["psubscribe", "n*"], Some(3)));
+    assert_eq!(
+        sub.cmd(&["GET", "k"]),
+        "-ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n"
+    );
+    assert_eq!(sub.cmd(&["PING"]), frame(false, &["pong", ""], None));
+    assert_eq!(sub.cmd(&["PING", "hi"]), frame(false, &["pong", "hi"], None));
+    // PUBLISH on another node reaches it (Redis Cluster broadcasts); two receivers here:
+    // the channel and the pattern.
+    assert_eq!(publisher.cmd(&["PUBLISH", "news", "hello"]), ":2\r\n");
+    assert_eq!(sub.reply(), frame(false, &["message", "news", "hello"], None));
+    assert_eq!(sub.reply(), frame(false, &["pmessage", "n*", "news", "hello"], None));
+    assert_eq!(
+        publisher.cmd(&["PUBSUB", "NUMSUB", "news", "x"]),
+        "*4\r\n$4\r\nnews\r\n:1\r\n$1\r\nx\r\n:0\r\n"
+    );
+    assert_eq!(publisher.cmd(&["PUBSUB", "NUMPAT"]), ":1\r\n");
+    sub.send(&req(&["UNSUBSCRIBE"]));
+    let mut got = vec![sub.reply(), sub.reply()];
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            frame(false, &["unsubscribe", "art"], Some(2)),
+            frame(false, &["unsubscribe", "news"], Some(1))
+        ]
+    );
+    assert_eq!(sub.cmd(&["PUNSUBSCRIBE"]), frame(false, &["punsubscribe", "n*"], Some(0)));
+    // Out of subscribe mode: commands run again; a bare UNSUBSCRIBE confirms a nil channel.
+    assert_eq!(sub.cmd(&["UNSUBSCRIBE"]), "*3\r\n$11\r\nunsubscribe\r\n$-1\r\n:0\r\n");
+    assert_eq!(sub.cmd(&["PING"]), "+PONG\r\n");
+    assert_eq!(sub.cmd(&["SUBSCRIBE"]), "-ERR wrong number of arguments for 'subscribe' command\r\n");
+    // RESET leaves subscribe mode and drops every subscription.
+    sub.cmd(&["SUBSCRIBE", "x"]);
+    assert_eq!(sub.cmd(&["RESET"]), "+RESET\r\n");
+    assert_eq!(publisher.cmd(&["PUBLISH", "x", "gone"]), ":0\r\n");
+    assert_eq!(sub.cmd(&["PING"]), "+PONG\r\n");
+}
+
+#[test]
+fn resp3_pushes_and_other_commands_allowed() {
+    let (_cluster, server) = serve(1, 0, ServerConfig::default());
+    let a = server.addresses()[0].1;
+    let mut sub = Raw::connect(a);
+    let mut publisher = Raw::connect(a);
+    assert!(sub.cmd(&["HELLO", "3"]).starts_with('%'));
+    assert_eq!(sub.cmd(&["SUBSCRIBE", "c"]), frame(true, &["subscribe", "c"], Some(1)));
+    assert_eq!(sub.cmd(&["SET", "k", "v"]), "+OK\r\n");
+    assert_eq!(sub.cmd(&["PING"]), "+PONG\r\n");
+    assert_eq!(publisher.cmd(&["PUBLISH", "c", "m"]), ":1\r\n");
+    assert_eq!(sub.reply(), frame(true, &["message", "c", "m"], None));
+    assert_eq!(sub.cmd(&["GET", "k"]), "$1\r\nv\r\n");
+    assert_eq!(sub.cmd(&["UNSUBSCRIBE", "c"]), frame(true, &["unsubscribe", "c"], Some(0)));
+}
+
+#[test]
+fn shard_channels_follow_slot_ownership() {
+    let (cluster, server) = serve(2, 1, ServerConfig::default());
+    let ch = "{room}:chat";
+    let slot = key_slot(ch);
+    let owner = cluster.slot_owner(slot).unwrap();
+    let other = cluster.primaries().into_iter().find(|p| *p != owner).unwrap();
+    // The wrong node redirects; channels of two slots are refused.
+    let mut wrong = Raw::connect(addr_of(&server, other));
+    assert_eq!(wrong.cmd(&["SSUBSCRIBE", ch]), format!("-MOVED {slot} {}\r\n", addr_of(&server, owner)));
+    assert_eq!(
+        wrong.cmd(&["SSUBSCRIBE", "a", "b"]),
+        "-CROSSSLOT Keys in request don't hash to the same slot\r\n"
+    );
+    assert_eq!(
+        wrong.cmd(&["SPUBLISH", ch, "x"]),
+        format!("-MOVED {slot} {}\r\n", addr_of(&server, owner))
+    );
+    // The owner and its replica serve it; SPUBLISH at the owner reaches both.
+    let mut at_owner = Raw::connect(addr_of(&server, owner));
+    at_owner.send(&req(&["SSUBSCRIBE", ch, "{room}:typing"]));
+    assert_eq!(at_owner.reply(), frame(false, &["ssubscribe", ch], Some(1)));
+    assert_eq!(at_owner.reply(), frame(false, &["ssubscribe", "{room}:typing"], Some(2)));
+    let replica = cluster.replicas_of(owner)[0];
+    let mut at_replica = Raw::connect(addr_of(&server, replica));
+    assert_eq!(at_replica.cmd(&["SSUBSCRIBE", ch]), frame(false, &["ssubscribe", ch], Some(1)));
+    let mut publisher = Raw::connect(addr_of(&server, owner));
+    assert_eq!(publisher.cmd(&["SPUBLISH", ch, "one"]), ":2\r\n");
+    assert_eq!(at_owner.reply(), frame(false, &["smessage", ch, "one"], None));
+    assert_eq!(at_replica.reply(), frame(false, &["smessage", ch, "one"], None));
+    assert_eq!(
+        publisher.cmd(&["PUBSUB", "SHARDNUMSUB", ch]),
+        format!("*2\r\n${}\r\n{ch}\r\n:2\r\n", ch.len())
+    );
+
+    // The slot moves to the other shard: both subscribers are told, as Redis tells them.
+    cluster.migrate_slot(slot, other).unwrap();
+    assert_eq!(at_owner.reply(), frame(false, &["sunsubscribe", ch], Some(1)));
+    assert_eq!(at_owner.reply(), frame(false, &["sunsubscribe", "{room}:typing"], Some(0)));
+    assert_eq!(at_replica.reply(), frame(false, &["sunsubscribe", ch], Some(0)));
+    // Out of subscribe mode, both may run commands; re-subscribing at the new owner works.
+    assert_eq!(at_owner.cmd(&["PING"]), "+PONG\r\n");
+    assert_eq!(
+        at_owner.cmd(&["SSUBSCRIBE", ch]),
+        format!("-MOVED {slot} {}\r\n", addr_of(&server, other))
+    );
+    let mut at_new = Raw::connect(addr_of(&server, other));
+    assert_eq!(at_new.cmd(&["SSUBSCRIBE", ch]), frame(false, &["ssubscribe", ch], Some(1)));
+    let mut publisher = Raw::connect(addr_of(&server, other));
+    assert_eq!(publisher.cmd(&["SPUBLISH", ch, "two"]), ":1\r\n");
+    assert_eq!(at_new.reply(), frame(false, &["smessage", ch, "two"], None));
+
+    // A failover of the new owner's shard: the demoted primary's subscriber is told; a
+    // subscriber on the promoted replica keeps its channel.
+    let new_replica = cluster.replicas_of(other)[0];
+    let mut at_new_replica = Raw::connect(addr_of(&server, new_replica));
+    assert_eq!(at_new_replica.cmd(&["SSUBSCRIBE", ch]), frame(false, &["ssubscribe", ch], Some(1)));
+    cluster.failover(new_replica, FailoverMode::Default).unwrap();
+    assert_eq!(at_new.reply(), frame(false, &["sunsubscribe", ch], Some(0)));
+    let mut publisher = Raw::connect(addr_of(&server, new_replica));
+    assert_eq!(publisher.cmd(&["SPUBLISH", ch, "three"]), ":1\r\n");
+    assert_eq!(at_new_replica.reply(), frame(false, &["smessage", ch, "three"], None));
+}
+
+#[test]
+fn a_subscriber_that_does_not_read_is_disconnected_past_the_output_limit() {
+    let (_cluster, server) = serve(1, 0, ServerConfig::default());
+    let a = server.addresses()[0].1;
+    let mut admin = Raw::connect(a);
+    assert_eq!(
+        admin.cmd(&["CONFIG", "SET", "client-output-buffer-limit", "pubsub 256kb 0 0"]),
+        "+OK\r\n"
+    );
+    let mut slow = Raw::connect(a);
+    assert_eq!(slow.cmd(&["SUBSCRIBE", "firehose"]), frame(false, &["subscribe", "firehose"], Some(1)));
+    let mut fast = Raw::connect(a);
+    assert_eq!(fast.cmd(&["SUBSCRIBE", "firehose"]), frame(false, &["subscribe", "firehose"], Some(1)));
+    let payload = "x".repeat(4096);
+    // Far more than the socket buffers and the limit hold; the fast one keeps reading.
+    let started = Instant::now();
+    let mut published = 0;
+    let mut fast_got = 0;
+    while published < 20_000 && started.elapsed() < Duration::from_secs(20) {
+        let n: i64 = admin.cmd(&["PUBLISH", "firehose", &payload])[1..].trim().parse().unwrap();
+        published += 1;
+        assert!(n >= 1);
+        assert_eq!(fast.reply(), frame(false, &["message", "firehose", &payload], None));
+        fast_got += 1;
+        if n == 1 {
+            break; // the slow subscriber is gone
+        }
+    }
+    assert_eq!(fast_got, published);
+    assert!(published < 20_000, "the slow subscriber was never disconnected");
+    // It is closed: reading drains what was sent, then meets the end.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut closed = false;
+    while Instant::now() < deadline {
+        if slow.closed() {
+            closed = true;
+            break;
+        }
+    }
+    assert!(closed);
+    assert_eq!(admin.cmd(&["PUBSUB", "NUMSUB", "firehose"]), "*2\r\n$8\r\nfirehose\r\n:1\r\n");
+}
