@@ -205,3 +205,28 @@ fn a_subscriber_that_does_not_read_is_disconnected_past_the_output_limit() {
     assert!(closed);
     assert_eq!(admin.cmd(&["PUBSUB", "NUMSUB", "firehose"]), "*2\r\n$8\r\nfirehose\r\n:1\r\n");
 }
+
+#[test]
+fn redis_rs_subscribes_and_receives() {
+    let (_cluster, server) = serve(2, 0, ServerConfig::default());
+    let url = |a: SocketAddr| format!("redis://{a}/");
+    let client = redis::Client::open(url(server.addresses()[0].1)).unwrap();
+    let mut con = client.get_connection().unwrap();
+    let mut ps = con.as_pubsub();
+    ps.subscribe("rs:news").unwrap();
+    ps.psubscribe("rs:*").unwrap();
+    ps.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut other = redis::Client::open(url(server.addresses()[1].1)).unwrap().get_connection().unwrap();
+    let n: i64 = redis::cmd("PUBLISH").arg("rs:news").arg("hi").query(&mut other).unwrap();
+    assert_eq!(n, 2);
+    let m = ps.get_message().unwrap();
+    assert_eq!(
+        (m.get_channel_name(), m.get_payload::<String>().unwrap()),
+        ("rs:news", "hi".to_string())
+    );
+    assert!(!m.from_pattern());
+    let m = ps.get_message().unwrap();
+    assert_eq!(m.get_pattern::<String>().unwrap(), "rs:*");
+    ps.unsubscribe("rs:news").unwrap();
+    ps.punsubscribe("rs:*").unwrap();
+}
