@@ -230,3 +230,81 @@ fn redis_rs_subscribes_and_receives() {
     ps.unsubscribe("rs:news").unwrap();
     ps.punsubscribe("rs:*").unwrap();
 }
+
+/// Messages per second from one pipelining publisher to `subs` subscriber connections at
+/// `addr` (each message reaching every subscriber), 64-byte payloads.
+fn fan_out(addr: SocketAddr, subs: usize, msgs: usize) -> f64 {
+    use std::io::{Read, Write};
+    let ch = "bench:fanout";
+    let payload = "p".repeat(64);
+    let frame_len = frame(false, &["message", ch, &payload], None).len();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let readers: Vec<_> = (0..subs)
+        .map(|_| {
+            let ready = ready_tx.clone();
+            std::thread::spawn(move || {
+                let mut stream = std::net::TcpStream::connect(addr).unwrap();
+                stream.write_all(&req(&["SUBSCRIBE", ch])).unwrap();
+                let mut confirm = vec![0u8; frame(false, &["subscribe", ch], Some(1)).len()];
+                stream.read_exact(&mut confirm).unwrap();
+                ready.send(()).unwrap();
+                let mut left = frame_len * msgs;
+                let mut buf = vec![0u8; 64 << 10];
+                while left > 0 {
+                    let n = stream.read(&mut buf).unwrap();
+                    assert!(n > 0);
+                    left -= n.min(left);
+                }
+            })
+        })
+        .collect();
+    (0..subs).for_each(|_| ready_rx.recv().unwrap());
+    let mut publisher = std::net::TcpStream::connect(addr).unwrap();
+    let request = req(&["PUBLISH", ch, &payload]);
+    let reply_len = format!(":{subs}\r\n").len();
+    let started = Instant::now();
+    let mut sent = 0;
+    let mut buf = vec![0u8; 64 << 10];
+    while sent < msgs {
+        let batch = (msgs - sent).min(100);
+        let mut out = Vec::with_capacity(request.len() * batch);
+        (0..batch).for_each(|_| out.extend_from_slice(&request));
+        publisher.write_all(&out).unwrap();
+        let mut left = reply_len * batch;
+        while left > 0 {
+            let n = publisher.read(&mut buf).unwrap();
+            assert!(n > 0);
+            left -= n.min(left);
+        }
+        sent += batch;
+    }
+    readers.into_iter().for_each(|r| r.join().unwrap());
+    msgs as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Prints fan-out figures for the README, for slotstore-server and (with
+/// SLOTSTORE_REDIS_ADDR) redis-server: `cargo test --release --test server_pubsub -- --ignored
+/// --nocapture`.
+#[test]
+#[ignore]
+fn fan_out_over_resp() {
+    let (_cluster, server) = serve(3, 0, ServerConfig::default());
+    let ours = server.addresses()[0].1;
+    let redis: Option<SocketAddr> = std::env::var("SLOTSTORE_REDIS_ADDR")
+        .ok()
+        .and_then(|a| std::net::ToSocketAddrs::to_socket_addrs(&a).ok()?.next());
+    for subs in [1, 10, 100] {
+        let msgs = 200_000 / subs.max(1);
+        let s = fan_out(ours, subs, msgs);
+        let r = redis.map(|a| fan_out(a, subs, msgs));
+        println!(
+            "subscribers={subs}: slotstore-server {:.0} msg/s ({:.0} deliveries/s); redis-server {}",
+            s,
+            s * subs as f64,
+            r.map_or("not run".into(), |r| format!(
+                "{r:.0} msg/s ({:.0} deliveries/s)",
+                r * subs as f64
+            ))
+        );
+    }
+}
