@@ -308,3 +308,24 @@ fn fan_out_over_resp() {
         );
     }
 }
+
+#[test]
+fn keyspace_notifications_reach_resp_subscribers() {
+    let (cluster, server) = serve(3, 0, ServerConfig::default());
+    let mut admin = Raw::connect(server.addresses()[0].1);
+    assert_eq!(admin.cmd(&["CONFIG", "SET", "notify-keyspace-events", "KEA"]), "+OK\r\n");
+    assert_eq!(
+        admin.cmd(&["CONFIG", "GET", "notify-keyspace-events"]),
+        "*2\r\n$22\r\nnotify-keyspace-events\r\n$3\r\nAKE\r\n"
+    );
+    let mut sub = Raw::connect(server.addresses()[1].1);
+    assert_eq!(
+        sub.cmd(&["SUBSCRIBE", "__keyevent@0__:set"]),
+        frame(false, &["subscribe", "__keyevent@0__:set"], Some(1))
+    );
+    // The key lives wherever its slot does; the event reaches a subscriber on any node.
+    let owner = cluster.slot_owner(key_slot("k")).unwrap();
+    let mut writer = Raw::connect(addr_of(&server, owner));
+    assert_eq!(writer.cmd(&["SET", "k", "v"]), "+OK\r\n");
+    assert_eq!(sub.reply(), frame(false, &["message", "__keyevent@0__:set", "k"], None));
+}
