@@ -74,11 +74,19 @@ pub(crate) struct Outbox {
     state: Mutex<State>,
     limit: OutputLimit,
     wake: Box<dyn Fn() + Send + Sync>,
+    /// Called once when the limit is passed (the server kills the connection, which may be
+    /// stuck writing to a client that does not read).
+    on_overflow: Box<dyn Fn() + Send + Sync>,
 }
 
 impl Outbox {
-    /// An empty outbox under `limit`; `wake` is called when it turns non-empty or overflows.
-    pub(crate) fn new(limit: OutputLimit, wake: Box<dyn Fn() + Send + Sync>) -> Outbox {
+    /// An empty outbox under `limit`; `wake` is called when it turns non-empty or overflows,
+    /// `on_overflow` once when it overflows.
+    pub(crate) fn new(
+        limit: OutputLimit,
+        wake: Box<dyn Fn() + Send + Sync>,
+        on_overflow: Box<dyn Fn() + Send + Sync>,
+    ) -> Outbox {
         Outbox {
             recheck: std::sync::atomic::AtomicBool::new(false),
             state: Mutex::new(State {
@@ -89,6 +97,7 @@ impl Outbox {
             }),
             limit,
             wake,
+            on_overflow,
         }
     }
 
@@ -142,6 +151,7 @@ impl Outbox {
             s.queue.clear();
             s.bytes = 0;
             drop(s);
+            (self.on_overflow)();
             (self.wake)();
             return false;
         }
@@ -188,6 +198,7 @@ mod tests {
                 Box::new(move || {
                     w.fetch_add(1, Ordering::Relaxed);
                 }),
+                Box::new(|| {}),
             ),
             woken,
         )

@@ -91,7 +91,6 @@ const ACCEPTED: &[(&str, &str)] = &[
     ("loglevel", "notice"),
     ("dir", "/tmp"),
     ("dbfilename", "dump.rdb"),
-    ("notify-keyspace-events", ""),
     ("slowlog-log-slower-than", "10000"),
     ("slowlog-max-len", "128"),
     ("latency-monitor-threshold", "0"),
@@ -256,6 +255,8 @@ impl Conn {
     }
 
     fn reset(&mut self) {
+        // Unsubscribes from everything (the subscriber leaves the hub when dropped).
+        self.pubsub = None;
         self.session = self.shared.client.at_node(self.node).session();
         self.queued.clear();
         self.server_queued.clear();
@@ -722,7 +723,9 @@ impl Conn {
             let mem =
                 || parse_memory(&value).ok_or_else(|| fail(&name, "argument must be a memory value"));
             match name.as_str() {
-                "maxmemory" | "maxmemory-policy" => memory.extend([pair[0], pair[1]]),
+                "maxmemory" | "maxmemory-policy" | "notify-keyspace-events" => {
+                    memory.extend([pair[0], pair[1]])
+                }
                 "requirepass" => pass = (!value.is_empty()).then_some(value),
                 "maxclients" => maxclients = number()? as usize,
                 "timeout" => timeout = Duration::from_secs(number()?),
@@ -823,12 +826,13 @@ impl Conn {
             );
         }
         if show("stats") {
+            let pubsub = client.pubsub_stats();
             let _ = write!(
                 out,
                 "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n\
                  instantaneous_ops_per_sec:0\r\nrejected_connections:{}\r\nexpired_keys:{}\r\n\
-                 evicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\n\
-                 pubsub_patterns:0\r\n\r\n",
+                 evicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\n\
+                 pubsub_patterns:{}\r\npubsubshard_channels:{}\r\n\r\n",
                 shared.total_connections.load(Ordering::Relaxed),
                 shared.commands(),
                 shared.rejected_connections.load(Ordering::Relaxed),
@@ -836,6 +840,9 @@ impl Conn {
                 stats.evictions,
                 stats.hits,
                 stats.misses,
+                pubsub.channels,
+                pubsub.patterns,
+                pubsub.shard_channels,
             );
         }
         if show("replication") {

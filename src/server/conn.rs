@@ -90,6 +90,8 @@ pub(crate) struct Conn {
     commands: u64,
     /// The last command's lowercase name.
     last_cmd: Vec<u8>,
+    /// Subscriptions, from the first `(P|S)SUBSCRIBE` on (see `server::pubsub`).
+    pub(crate) pubsub: Option<super::pubsub::PubSub>,
 }
 
 impl Conn {
@@ -165,6 +167,24 @@ impl Conn {
     fn dispatch(&mut self, name: &[u8], args: &[&[u8]], out: &mut Vec<u8>) -> Step {
         if !self.authed && !matches!(name, b"auth" | b"hello" | b"quit" | b"reset") {
             resp::push_error_text(out, b"NOAUTH Authentication required.");
+            return Step::Done;
+        }
+        if self.in_subscribe_mode() {
+            match name {
+                _ if super::pubsub::is_pubsub_word(name) => {}
+                b"ping" => {
+                    self.subscribed_ping(args, out);
+                    return Step::Done;
+                }
+                b"quit" | b"reset" => {}
+                _ => {
+                    self.refuse_in_subscribe_mode(name, out);
+                    return Step::Done;
+                }
+            }
+        }
+        if super::pubsub::is_pubsub_word(name) && !self.session.in_transaction() {
+            self.pubsub_command(name, args, out);
             return Step::Done;
         }
         if self.session.in_transaction()
@@ -433,6 +453,7 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
         push_tx,
         commands: 0,
         last_cmd: Vec::new(),
+        pubsub: None,
     };
     let (mut rd, mut wr) = stream.split();
     let mut inbuf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
@@ -539,10 +560,18 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
         let want = conn.parser.need().map_or(READ_CHUNK, |n| n.saturating_sub(inbuf.len()));
         let want = want.clamp(READ_CHUNK, READ_MAX);
         let idle_timer = async {
-            if idle.is_zero() {
+            // A subscriber waits for messages, not requests: Redis never times it out.
+            if idle.is_zero() || conn.pubsub.is_some() {
                 std::future::pending::<()>().await
             } else {
                 tokio::time::sleep(idle).await
+            }
+        };
+        let pubsub_wake = conn.pubsub_wake();
+        let messages = async {
+            match &pubsub_wake {
+                Some(w) => w.notified().await,
+                None => std::future::pending::<()>().await,
             }
         };
         tokio::select! {
@@ -561,6 +590,12 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
             }
             _ = entry.kill.notified() => break,
             _ = idle_timer => break,
+            _ = messages => {
+                // Over client-output-buffer-limit pubsub: closed, as Redis closes it.
+                if !conn.drain_pubsub(&mut out) {
+                    break;
+                }
+            }
         }
     }
     conn.publish();

@@ -6,6 +6,8 @@
 //! - `conn`: one connection: its read/execute/write loop, backpressure, limits, and the
 //!   per-connection state Redis keeps (protocol, auth, name, `MULTI`/`WATCH`, `ASKING`,
 //!   `READONLY`); pushes (pub/sub) enter through its push channel;
+//! - `pubsub`: a connection's subscriptions: subscribe mode, message frames, the pub/sub
+//!   output-buffer limit, `sunsubscribe` when a shard channel's slot leaves the node;
 //! - `admin`: the connection and server commands (`HELLO`, `CLIENT`, `COMMAND`, `CONFIG`,
 //!   `INFO`, the node-local `CLUSTER` subcommands);
 //! - this file: [`ServerConfig`], [`Server`], the listeners, and the watcher that closes a
@@ -16,6 +18,7 @@
 
 mod admin;
 mod conn;
+mod pubsub;
 mod resp;
 mod resp3;
 
