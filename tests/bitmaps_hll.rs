@@ -1,7 +1,7 @@
 //! Bitmaps and HyperLogLogs change large strings in place when no one else holds them: a
 //! value handed out earlier, or a replica's copy, never sees a later change.
 
-use slotstore::{Cluster, Reply};
+use slotstore::{Cluster, ReadFrom, Reply};
 
 #[test]
 fn setbit_in_place_leaves_earlier_readers_and_replicas_their_values() {
@@ -21,8 +21,10 @@ fn setbit_in_place_leaves_earlier_readers_and_replicas_their_values() {
     // The replica follows every flip.
     assert_eq!(c.command(&["WAIT", "1", "5000"]), Ok(Reply::Int(1)));
     let replica = cluster.replicas_of(cluster.primaries()[0])[0];
+    // A replica serves reads to a reader that asked for replica reads (READONLY).
+    let reader = c.clone().read_from(ReadFrom::Replica);
     for (bit, want) in [(7, 1), (8_000_000, 0), (12_345, 1), (12_346, 0)] {
-        let got = c.command_at(replica, false, &["GETBIT", "flags", &bit.to_string()]).unwrap();
+        let got = reader.command_at(replica, false, &["GETBIT", "flags", &bit.to_string()]).unwrap();
         assert_eq!(got, Reply::Int(want), "bit {bit} on the replica");
     }
     assert!(c.memory_used() > 1_000_000);

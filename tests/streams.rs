@@ -169,7 +169,9 @@ fn streams_move_key_by_key_and_replicate() {
     // The replicas hold the same stream: read it from the replica once it caught up.
     assert_eq!(cmd(&c, "WAIT 1 5000"), Ok(Reply::Int(1)));
     let replica = cluster.replicas_of(to)[0];
-    let r = c.command_at(replica, false, &["XRANGE", "{s}log", "299", "+"]).unwrap();
+    // A replica serves reads to a reader that asked for replica reads (READONLY).
+    let reader = c.clone().read_from(slotstore::ReadFrom::Replica);
+    let r = reader.command_at(replica, false, &["XRANGE", "{s}log", "299", "+"]).unwrap();
     assert_eq!(r.as_array().map(<[Reply]>::len), Some(2));
 }
 

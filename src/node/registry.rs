@@ -565,11 +565,20 @@ impl Registry {
     ) -> Result<R, Error> {
         let slot_ix = usize::from(slot);
         let mut f = Some(f);
+        // A read sent to a replica on purpose (a `READONLY` connection, a pinned client)
+        // reads its copy; only a caller that followed a stale route is sent on.
+        let to_replica = match via {
+            Via::Node(id, _) => self
+                .topology()
+                .node(id)
+                .is_some_and(|n| matches!(n.role, crate::topology::Role::Replica { .. })),
+            Via::Follow => false,
+        };
         self.run(slot, via, |node, asking| {
             let (mut v, mut replica) = (Verdict::Serve, false);
             let r = node.read(slot_ix, cmd, |t, now| {
                 // See `write_cmd`.
-                replica = node.repl.is_replica();
+                replica = !to_replica && node.repl.is_replica();
                 if replica {
                     return None;
                 }
