@@ -365,6 +365,10 @@ impl Registry {
                 let owner = next.slot_owner(s).expect("checked live");
                 self.routes[usize::from(s)].store(owner.0, Ordering::Release);
             }
+            if !slots.is_empty() {
+                // As below: shard-channel holders look again at where their slots are served.
+                self.budget.hub.slots_changed();
+            }
             self.events.emit(&next, &events);
             return;
         }
