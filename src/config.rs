@@ -6,6 +6,32 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+/// Parses a memory amount as Redis's configuration does: plain bytes, or a number with
+/// `k`/`m`/`g` (powers of 1000) or `kb`/`mb`/`gb` (powers of 1024), in any case. None for
+/// anything else, negative numbers included, and for amounts past `usize`.
+///
+/// ```
+/// assert_eq!(slotstore::parse_memory("64mb"), Some(64 << 20));
+/// assert_eq!(slotstore::parse_memory("2k"), Some(2000));
+/// assert_eq!(slotstore::parse_memory("-5"), None);
+/// ```
+pub fn parse_memory(text: impl AsRef<[u8]>) -> Option<usize> {
+    let s = std::str::from_utf8(text.as_ref()).ok()?.to_ascii_lowercase();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let mul: u64 = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1_000_000,
+        "mb" => 1 << 20,
+        "g" => 1_000_000_000,
+        "gb" => 1 << 30,
+        _ => return None,
+    };
+    digits.parse::<u64>().ok()?.checked_mul(mul).and_then(|n| usize::try_from(n).ok())
+}
+
 /// What to do when a write would take memory past `max_memory`: Redis's eight
 /// `maxmemory-policy` values, with the same names and meanings.
 ///

@@ -98,7 +98,7 @@ pub use clock::Clock;
 pub use cluster::{Balance, Cluster, ClusterBuilder, Migration, RebalanceProgress};
 pub use command::bitmaps::{BitOp, BitUnit, BitfieldOp, BitfieldType, Overflow};
 pub use command::geo::{GeoBy, GeoFrom, GeoMatch, GeoUnit};
-pub use config::{EvictionPolicy, FailoverMode, MigrationMode, ReadFrom};
+pub use config::{parse_memory, EvictionPolicy, FailoverMode, MigrationMode, ReadFrom};
 pub use error::{ClusterDownReason, Error};
 pub use events::Event;
 pub use ids::NodeId;

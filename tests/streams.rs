@@ -11,15 +11,29 @@ fn cmd(c: &Client, words: &str) -> Result<Reply, String> {
     c.command(&a).map_err(|e| e.to_string())
 }
 
-/// Starts a thread that runs `words` and sends its reply, then gives it ample time to block
-/// (there is no public way to observe a caller blocked).
+/// Waits until `n` callers are blocked in the whole cluster (`blocked_clients`).
+fn until_blocked(c: &Client, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while c.stats().total.blocked_clients != n {
+        assert!(
+            Instant::now() < deadline,
+            "{} callers blocked, not {n}",
+            c.stats().total.blocked_clients
+        );
+        std::thread::yield_now();
+    }
+}
+
+/// Starts a thread that runs the blocking command `words` and sends its reply; returns once
+/// the caller is blocked (one more caller in `blocked_clients`).
 fn spawn_reader(c: &Client, words: &str, tx: &mpsc::Sender<(usize, Result<Reply, String>)>, id: usize) {
-    let (c, tx, words) = (c.clone(), tx.clone(), words.to_string());
+    let before = c.stats().total.blocked_clients;
+    let (c2, tx, words) = (c.clone(), tx.clone(), words.to_string());
     std::thread::spawn(move || {
-        let r = cmd(&c, &words);
+        let r = cmd(&c2, &words);
         tx.send((id, r)).unwrap();
     });
-    std::thread::sleep(Duration::from_millis(80));
+    until_blocked(c, before + 1);
 }
 
 fn ids_of(r: &Reply) -> Vec<String> {
@@ -48,7 +62,7 @@ fn xread_block_wakes_on_xadd_with_only_new_entries() {
         let got = reader.xread("log", None, None, Some(Duration::from_secs(20)));
         (Instant::now(), got)
     });
-    std::thread::sleep(Duration::from_millis(80));
+    until_blocked(&writer, 1);
     let added = Instant::now();
     let id = writer.xadd("log", Some(StreamId::new(2, 0)), &[("a", "new")]).unwrap();
     let (woke, got) = t.join().unwrap();

@@ -6,7 +6,7 @@
 //! ```
 
 use clap::Parser;
-use slotstore::{Cluster, EvictionPolicy, Role, ServerConfig};
+use slotstore::{parse_memory, Cluster, EvictionPolicy, Role, ServerConfig};
 use std::time::Duration;
 
 /// A Redis Cluster in one process: every node (primaries first, then each primary's
@@ -54,23 +54,6 @@ struct Args {
     /// Runtime worker threads (0: one per core).
     #[arg(long, default_value_t = 0)]
     threads: usize,
-}
-
-fn parse_memory(v: &str) -> Option<usize> {
-    let s = v.to_ascii_lowercase();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (digits, unit) = s.split_at(split);
-    let mul: usize = match unit {
-        "" | "b" => 1,
-        "k" => 1000,
-        "kb" => 1024,
-        "m" => 1_000_000,
-        "mb" => 1 << 20,
-        "g" => 1_000_000_000,
-        "gb" => 1 << 30,
-        _ => return None,
-    };
-    digits.parse::<usize>().ok()?.checked_mul(mul)
 }
 
 fn main() {

@@ -1,7 +1,7 @@
 //! `INFO` and `CONFIG`: the store's statistics and run-time settings, by Redis's words.
 
 use super::Client;
-use crate::config::EvictionPolicy;
+use crate::config::{parse_memory, EvictionPolicy};
 use crate::error::Error;
 use crate::glob::Glob;
 use crate::node::NodeStats;
@@ -19,24 +19,6 @@ pub struct ClusterStats {
     /// Pub/sub: active channels, patterns, shard channels, and messages dropped by full
     /// subscriber queues.
     pub pubsub: super::PubSubStats,
-}
-
-/// Parses a Redis memory value: bytes, or a number with `k`/`kb`/`m`/`mb`/`g`/`gb`.
-fn parse_memory(v: &[u8]) -> Option<usize> {
-    let s = std::str::from_utf8(v).ok()?.to_ascii_lowercase();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (digits, unit) = s.split_at(split);
-    let mul: u64 = match unit {
-        "" | "b" => 1,
-        "k" => 1000,
-        "kb" => 1024,
-        "m" => 1_000_000,
-        "mb" => 1 << 20,
-        "g" => 1_000_000_000,
-        "gb" => 1 << 30,
-        _ => return None,
-    };
-    digits.parse::<u64>().ok()?.checked_mul(mul).and_then(|n| usize::try_from(n).ok())
 }
 
 fn human(bytes: usize) -> String {

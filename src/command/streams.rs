@@ -192,11 +192,9 @@ fn parse_add_or_trim(a: &[&[u8]], xadd: bool) -> Result<(AddArgs, usize), Error>
             if args.trim.how.is_some() {
                 return Err(conflict());
             }
-            args.trim.approx = false;
-            if more >= 2 && a[i + 1] == b"~" {
-                args.trim.approx = true;
-                i += 1;
-            } else if more >= 2 && a[i + 1] == b"=" {
+            // An optional `~` (approximate) or `=` (exact) before the threshold.
+            args.trim.approx = more >= 2 && a[i + 1] == b"~";
+            if more >= 2 && (a[i + 1] == b"~" || a[i + 1] == b"=") {
                 i += 1;
             }
             let n = int(a[i + 1])?;
@@ -209,11 +207,9 @@ fn parse_add_or_trim(a: &[&[u8]], xadd: bool) -> Result<(AddArgs, usize), Error>
             if args.trim.how.is_some() {
                 return Err(conflict());
             }
-            args.trim.approx = false;
-            if more >= 2 && a[i + 1] == b"~" {
-                args.trim.approx = true;
-                i += 1;
-            } else if more >= 2 && a[i + 1] == b"=" {
+            // An optional `~` (approximate) or `=` (exact) before the threshold.
+            args.trim.approx = more >= 2 && a[i + 1] == b"~";
+            if more >= 2 && (a[i + 1] == b"~" || a[i + 1] == b"=") {
                 i += 1;
             }
             let id = parse_strict_id(a[i + 1])?;

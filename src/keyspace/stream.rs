@@ -85,6 +85,23 @@ fn get_varint(buf: &[u8], at: &mut usize) -> u64 {
     }
 }
 
+/// Reads one field/value pair at `p` as (start, length) spans of `buf`: the field's from the
+/// buffer, or `same` when the entry reuses its node's first field names; then the value's.
+fn read_pair(
+    buf: &[u8],
+    p: &mut usize,
+    same: Option<(usize, usize)>,
+) -> ((usize, usize), (usize, usize)) {
+    let field = same.unwrap_or_else(|| {
+        let len = get_varint(buf, p) as usize;
+        *p += len;
+        (*p - len, len)
+    });
+    let len = get_varint(buf, p) as usize;
+    *p += len;
+    (field, (*p - len, len))
+}
+
 /// One packed node.
 #[derive(Debug, Clone, PartialEq)]
 struct Node {
@@ -128,17 +145,11 @@ impl Node {
             let mut fields = Vec::with_capacity(n);
             for k in 0..n {
                 // An entry with the node's first field names stores only its values.
-                let (fs, fl) = if flags & SAME_FIELDS != 0 {
+                let same = (flags & SAME_FIELDS != 0).then(|| {
                     let f = out[0].fields[k];
                     (f.0, f.1)
-                } else {
-                    let fl = get_varint(&self.buf, &mut p) as usize;
-                    p += fl;
-                    (p - fl, fl)
-                };
-                let vl = get_varint(&self.buf, &mut p) as usize;
-                let vs = p;
-                p += vl;
+                });
+                let ((fs, fl), (vs, vl)) = read_pair(&self.buf, &mut p, same);
                 fields.push((fs, fl, vs, vl));
             }
             out.push(Raw { at, deleted: flags & DELETED != 0, id: StreamId::new(ms, seq), fields });
@@ -197,16 +208,8 @@ impl Node {
         let mut out = Vec::with_capacity(e.n);
         let mut p = e.body;
         for k in 0..e.n {
-            let (fs, fl) = if e.flags & SAME_FIELDS != 0 {
-                names.get(k).copied().unwrap_or((0, 0))
-            } else {
-                let fl = get_varint(&self.buf, &mut p) as usize;
-                p += fl;
-                (p - fl, fl)
-            };
-            let vl = get_varint(&self.buf, &mut p) as usize;
-            let vs = p;
-            p += vl;
+            let same = (e.flags & SAME_FIELDS != 0).then(|| names.get(k).copied().unwrap_or((0, 0)));
+            let ((fs, fl), (vs, vl)) = read_pair(&self.buf, &mut p, same);
             out.push((
                 Bytes::copy_from(&self.buf[fs..fs + fl]),
                 Bytes::copy_from(&self.buf[vs..vs + vl]),

@@ -12,6 +12,7 @@
 //! non-empty. The connection takes everything with [`Outbox::drain`] and encodes it.
 
 use super::{Kind, Message, Sink};
+use crate::config::parse_memory;
 use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -38,24 +39,12 @@ impl OutputLimit {
     /// `kb`/`mb`/`gb` units, as Redis's memory values; seconds).
     #[allow(dead_code)] // the server's CONFIG SET uses it
     pub(crate) fn parse(hard: &[u8], soft: &[u8], secs: &[u8]) -> Option<OutputLimit> {
-        let mem = |v: &[u8]| -> Option<usize> {
-            let s = std::str::from_utf8(v).ok()?.to_ascii_lowercase();
-            let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-            let (digits, unit) = s.split_at(split);
-            let mul: u64 = match unit {
-                "" | "b" => 1,
-                "k" => 1000,
-                "kb" => 1024,
-                "m" => 1_000_000,
-                "mb" => 1 << 20,
-                "g" => 1_000_000_000,
-                "gb" => 1 << 30,
-                _ => return None,
-            };
-            digits.parse::<u64>().ok()?.checked_mul(mul).and_then(|n| usize::try_from(n).ok())
-        };
         let secs = std::str::from_utf8(secs).ok()?.parse::<u64>().ok()?;
-        Some(OutputLimit { hard: mem(hard)?, soft: mem(soft)?, soft_for: Duration::from_secs(secs) })
+        Some(OutputLimit {
+            hard: parse_memory(hard)?,
+            soft: parse_memory(soft)?,
+            soft_for: Duration::from_secs(secs),
+        })
     }
 }
 

@@ -6,7 +6,7 @@
 use super::conn::{Conn, ReplyMode, Step};
 use super::resp;
 use crate::client::{command_docs, command_keys};
-use crate::config::FailoverMode;
+use crate::config::{parse_memory, FailoverMode};
 use crate::error::Error;
 use crate::ids::NodeId;
 use crate::reply::Reply;
@@ -60,24 +60,6 @@ fn bulk_str(s: &str) -> Reply {
 
 fn status(s: &str) -> Reply {
     Reply::Simple(s.into())
-}
-
-/// Parses a memory amount as Redis's config does (`64mb`, `1gb`, plain bytes).
-pub(crate) fn parse_memory(v: &str) -> Option<u64> {
-    let s = v.to_ascii_lowercase();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (digits, unit) = s.split_at(split);
-    let mul: u64 = match unit {
-        "" | "b" => 1,
-        "k" => 1000,
-        "kb" => 1024,
-        "m" => 1_000_000,
-        "mb" => 1 << 20,
-        "g" => 1_000_000_000,
-        "gb" => 1 << 30,
-        _ => return None,
-    };
-    digits.parse::<u64>().ok()?.checked_mul(mul)
 }
 
 /// Parameters `CONFIG SET` accepts and stores without acting on them: what clients, test
@@ -729,8 +711,8 @@ impl Conn {
                 "requirepass" => pass = (!value.is_empty()).then_some(value),
                 "maxclients" => maxclients = number()? as usize,
                 "timeout" => timeout = Duration::from_secs(number()?),
-                "proto-max-bulk-len" => bulk = mem()? as usize,
-                "client-query-buffer-limit" => qbuf = mem()? as usize,
+                "proto-max-bulk-len" => bulk = mem()?,
+                "client-query-buffer-limit" => qbuf = mem()?,
                 _ if ACCEPTED.iter().any(|(n, _)| *n == name) => store.push((name, value)),
                 _ => {
                     return Err(Error::Command(format!(

@@ -53,15 +53,7 @@ impl Redis {
 
     /// Sends one command as a RESP array of bulk strings and reads its reply.
     pub fn command<A: AsRef<[u8]>>(&mut self, args: &[A]) -> io::Result<Outcome> {
-        let mut out = Vec::with_capacity(64);
-        out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
-        for a in args {
-            let a = a.as_ref();
-            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-            out.extend_from_slice(a);
-            out.extend_from_slice(b"\r\n");
-        }
-        self.writer.write_all(&out)?;
+        self.send(args)?;
         self.read_reply()
     }
 
