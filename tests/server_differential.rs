@@ -189,8 +189,12 @@ fn run(addr: &str, resp3: bool) -> Vec<Vec<u8>> {
     reqs.iter().map(|_| read_reply(&mut s, &mut buf)).collect()
 }
 
+/// The RESP2 and RESP3 comparisons share redis-server and its `{bdiff}` keys: one at a time.
+static SHARED_KEYS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn compare(resp3: bool) {
     let Some((redis_addr, _)) = common::redis_from_env() else { return };
+    let _one_at_a_time = SHARED_KEYS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let cluster = Cluster::builder().primaries(1).build().unwrap();
     let server = cluster.serve(ServerConfig::default()).unwrap();
     let ours = run(&server.addresses()[0].1.to_string(), resp3);
