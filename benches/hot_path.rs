@@ -7,7 +7,13 @@
 //! - `slotstore`: `Client::get` / `Client::set` on `Cluster::builder().primaries(3)`;
 //! - `dashmap`: `DashMap<Box<[u8]>, Arc<[u8]>>` with its default hasher (what users write);
 //! - `dashmap_ahash`: the same with ahash, the hasher slotstore uses (hashing cost set aside);
-//! - `mutex_hashmap`: `parking_lot::Mutex<HashMap<Box<[u8]>, Arc<[u8]>, ahash::RandomState>>`.
+//! - `mutex_hashmap`: `parking_lot::Mutex<HashMap<Box<[u8]>, Arc<[u8]>, ahash::RandomState>>`;
+//! - `quick_cache`: `quick_cache::sync::Cache<Box<[u8]>, Arc<[u8]>>` (its default hasher, ahash),
+//!   sized so nothing is evicted: the cache a service would pick instead of a map.
+//!
+//! The `get16` and `set16` groups take the same key streams 16 keys at a time: slotstore's
+//! `get_many`/`set_many` (`slotstore_batch`) beside 16 single calls on every store, the
+//! comparison a caller who can batch makes.
 //!
 //! Same work in every store: a GET clones the stored `Arc` out (slotstore's `Bytes` is one),
 //! a SET allocates the value, and the maps allocate the owned key their `insert` needs.
@@ -19,7 +25,7 @@
 //! sequentially. The 2-thread cases time, with `iter_custom`, the wall clock from a barrier
 //! that releases both threads to the end of the slower one.
 //!
-//! Run: `cargo bench --bench hot_path` (about 3 minutes on 2 cores);
+//! Run: `cargo bench --bench hot_path` (about 7 minutes on 2 cores);
 //! one group: `cargo bench --bench hot_path -- 'get threads=2 dist=zipf0.99'`.
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -139,12 +145,60 @@ fn streams(dist: Dist, threads: usize, zipf: &Zipf, rank_to_key: &[u32]) -> Vec<
         .collect()
 }
 
+/// Keys per call in the batched groups.
+const GROUP: usize = 16;
+
 /// What every store under test offers.
 trait Store: Sync {
     /// GET: true if the key was found; the value is cloned out and dropped.
     fn get(&self, key: &[u8]) -> bool;
     /// SET: stores a copy of `value` at `key`.
     fn set(&self, key: &[u8], value: &[u8]);
+    /// GET of [`GROUP`] keys: how many were found. One at a time unless the store batches.
+    fn get_group(&self, keys: &[Key]) -> usize {
+        keys.iter().map(|k| usize::from(self.get(k))).sum()
+    }
+    /// SET of [`GROUP`] keys to `value`.
+    fn set_group(&self, keys: &[Key], value: &[u8]) {
+        keys.iter().for_each(|k| self.set(k, value));
+    }
+}
+
+/// slotstore's batched calls: `get_many` and `set_many` of a group of keys.
+struct Batched(slotstore::Client);
+
+impl Store for Batched {
+    fn get(&self, key: &[u8]) -> bool {
+        self.0.get(key).expect("served").is_some()
+    }
+    fn set(&self, key: &[u8], value: &[u8]) {
+        self.0.set(key, value).expect("served");
+    }
+    #[inline]
+    fn get_group(&self, keys: &[Key]) -> usize {
+        black_box(self.0.get_many(keys).expect("served")).iter().filter(|v| v.is_some()).count()
+    }
+    #[inline]
+    fn set_group(&self, keys: &[Key], value: &[u8]) {
+        let mut pairs = [([0u8; 16], value); GROUP];
+        for (p, k) in pairs.iter_mut().zip(keys) {
+            p.0 = *k;
+        }
+        self.0.set_many(&pairs[..keys.len()]).expect("served");
+    }
+}
+
+type QuickCache = quick_cache::sync::Cache<Box<[u8]>, Arc<[u8]>>;
+
+impl Store for QuickCache {
+    #[inline]
+    fn get(&self, key: &[u8]) -> bool {
+        black_box(QuickCache::get(self, key)).is_some()
+    }
+    #[inline]
+    fn set(&self, key: &[u8], value: &[u8]) {
+        self.insert(Box::from(key), Arc::from(value));
+    }
 }
 
 impl Store for slotstore::Client {
@@ -188,6 +242,10 @@ impl Store for MutexMap {
 enum Op {
     Get,
     Set,
+    /// GET in groups of [`GROUP`] keys.
+    GetGroup,
+    /// SET in groups of [`GROUP`] keys.
+    SetGroup,
 }
 
 impl Op {
@@ -195,6 +253,8 @@ impl Op {
         match self {
             Op::Get => "get",
             Op::Set => "set",
+            Op::GetGroup => "get16",
+            Op::SetGroup => "set16",
         }
     }
 }
@@ -215,6 +275,22 @@ fn run<S: Store>(store: &S, op: Op, stream: &[Key], start: usize, n: usize) {
             let v = value(start as u8);
             for i in start..start + n {
                 store.set(&stream[i & mask], &v);
+            }
+        }
+        // Batches are multiples of GROUP and so is the stream: groups never wrap.
+        Op::GetGroup => {
+            let mut hits = 0;
+            for i in (start..start + n).step_by(GROUP) {
+                let at = i & mask;
+                hits += store.get_group(&stream[at..at + GROUP]);
+            }
+            assert_eq!(hits, n, "every key is preloaded");
+        }
+        Op::SetGroup => {
+            let v = value(start as u8);
+            for i in (start..start + n).step_by(GROUP) {
+                let at = i & mask;
+                store.set_group(&stream[at..at + GROUP], &v);
             }
         }
     }
@@ -266,12 +342,16 @@ fn bench_hot_path(c: &mut Criterion) {
     let dashmap_ahash: DashMap<Box<[u8]>, Arc<[u8]>, ahash::RandomState> =
         DashMap::with_hasher(ahash::RandomState::new());
     let mutex_map: MutexMap = Mutex::new(HashMap::with_hasher(ahash::RandomState::new()));
+    let quick_cache = QuickCache::new(2 * KEYS);
     preload(&slotstore);
+    preload(&quick_cache);
     preload(&dashmap);
     preload(&dashmap_ahash);
     preload(&mutex_map);
     assert_eq!(slotstore.dbsize(), KEYS);
     assert_eq!((dashmap.len(), dashmap_ahash.len(), mutex_map.lock().len()), (KEYS, KEYS, KEYS));
+    assert_eq!(quick_cache.len(), KEYS, "quick_cache kept every key");
+    let batched = Batched(cluster.client());
 
     let zipf = Zipf::new(KEYS, 0.99);
     let mut rank_to_key: Vec<u32> = (0..KEYS as u32).collect();
@@ -280,7 +360,7 @@ fn bench_hot_path(c: &mut Criterion) {
         rank_to_key.swap(i, rng.below(i + 1));
     }
 
-    for op in [Op::Get, Op::Set] {
+    for op in [Op::Get, Op::Set, Op::GetGroup, Op::SetGroup] {
         for threads in [1, 2] {
             for dist in [Dist::Uniform, Dist::Zipf] {
                 let streams = streams(dist, threads, &zipf, &rank_to_key);
@@ -288,6 +368,11 @@ fn bench_hot_path(c: &mut Criterion) {
                     c.benchmark_group(format!("{} threads={threads} dist={}", op.name(), dist.name()));
                 g.throughput(Throughput::Elements((BATCH * threads) as u64));
                 let mut cursor = 0;
+                if matches!(op, Op::GetGroup | Op::SetGroup) {
+                    g.bench_function(BenchmarkId::from_parameter("slotstore_batch"), |b| {
+                        b.iter_custom(|iters| timed(&batched, op, &streams, &mut cursor, iters))
+                    });
+                }
                 g.bench_function(BenchmarkId::from_parameter("slotstore"), |b| {
                     b.iter_custom(|iters| timed(&slotstore, op, &streams, &mut cursor, iters))
                 });
@@ -296,6 +381,9 @@ fn bench_hot_path(c: &mut Criterion) {
                 });
                 g.bench_function(BenchmarkId::from_parameter("dashmap_ahash"), |b| {
                     b.iter_custom(|iters| timed(&dashmap_ahash, op, &streams, &mut cursor, iters))
+                });
+                g.bench_function(BenchmarkId::from_parameter("quick_cache"), |b| {
+                    b.iter_custom(|iters| timed(&quick_cache, op, &streams, &mut cursor, iters))
                 });
                 g.bench_function(BenchmarkId::from_parameter("mutex_hashmap"), |b| {
                     b.iter_custom(|iters| timed(&mutex_map, op, &streams, &mut cursor, iters))

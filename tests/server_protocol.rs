@@ -360,6 +360,13 @@ fn thousands_of_connections_and_a_client_that_never_reads() {
     assert_eq!(ok.cmd(&["STRLEN", "big"]), ":65536\r\n");
     // Killing the hog works even while the server waits to write to it.
     let hog_addr = hog.local_addr().unwrap().to_string();
+    // Under load the server may not have taken the hog's connection off its accept queue
+    // yet (the kernel buffered what it wrote): wait until the server lists it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ok.cmd(&["CLIENT", "LIST"]).contains(&format!("addr={hog_addr} ")) {
+        assert!(Instant::now() < deadline, "the server never listed the hog");
+        std::thread::sleep(Duration::from_millis(5));
+    }
     assert_eq!(ok.cmd(&["CLIENT", "KILL", "ADDR", &hog_addr]), ":1\r\n");
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {

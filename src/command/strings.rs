@@ -190,9 +190,12 @@ pub(crate) fn get_range(s: &[u8], start: i64, end: i64) -> &[u8] {
 
 /// `MSET`: stores every pair, clearing their TTLs.
 pub(crate) fn mset(t: &mut Db<'_>, now: &Now<'_>, pairs: &[(&[u8], &[u8])]) {
-    for (k, v) in pairs {
-        t.insert(k, Value::Str(Str::new(v)), None);
-        now.notify(ev::STRING, "set", k);
+    for chunk in pairs.chunks(crate::keyspace::PREFETCH_RUN) {
+        t.prefetch(chunk.iter().map(|(k, _)| *k));
+        for (k, v) in chunk {
+            t.insert(k, Value::Str(Str::new(v)), None);
+            now.notify(ev::STRING, "set", k);
+        }
     }
 }
 
@@ -455,8 +458,7 @@ pub(crate) fn incrbyfloat_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Res
 }
 
 pub(crate) fn mget_cmd(t: &View<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
-    let values = a[1..].iter().map(|k| t.get(k, now).and_then(string_or_none).into());
-    Ok(Reply::Array(values.collect()))
+    Ok(Reply::Array(t.get_each(&a[1..], now, |e| e.and_then(string_or_none).into())))
 }
 
 /// A key and its value, borrowed from the command words.

@@ -2,7 +2,7 @@
 //! slots' tables for an atomic cross-slot command. Commands see one keyspace either way; each
 //! key is looked up in its own slot's table.
 
-use super::{Entry, Now, Table, Value};
+use super::{Entry, Now, Table, Value, PREFETCH_RUN};
 use crate::slot::key_slot;
 
 /// The tables a writing command holds, borrowed mutably.
@@ -40,6 +40,27 @@ impl<'a> View<'a> {
     /// See [`Table::get`].
     pub(crate) fn get(&self, key: &[u8], now: &Now<'_>) -> Option<&'a Entry> {
         self.table(key).get(key, now)
+    }
+
+    /// The live entries at `keys`, in order, looked up [`PREFETCH_RUN`] at a time with their
+    /// memory loads started first (see [`Table::prefetch`]).
+    pub(crate) fn get_each<K: AsRef<[u8]>, R>(
+        &self,
+        keys: &[K],
+        now: &Now<'_>,
+        mut f: impl FnMut(Option<&'a Entry>) -> R,
+    ) -> Vec<R> {
+        let mut out = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(PREFETCH_RUN) {
+            match self {
+                View::One(t) => t.prefetch(chunk.iter().map(AsRef::as_ref)),
+                View::Many(_) => {
+                    chunk.iter().for_each(|k| self.table(k.as_ref()).prefetch([k.as_ref()]))
+                }
+            }
+            out.extend(chunk.iter().map(|k| f(self.get(k.as_ref(), now))));
+        }
+        out
     }
 
     /// See [`Table::contains`].
@@ -89,6 +110,14 @@ impl<'a> Db<'a> {
     /// See [`Table::contains`].
     pub(crate) fn contains(&self, key: &[u8], now: &Now<'_>) -> bool {
         self.table_ref(key).contains(key, now)
+    }
+
+    /// See [`Table::prefetch`].
+    pub(crate) fn prefetch<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) {
+        match self {
+            Db::One(t) => t.prefetch(keys),
+            Db::Many(_) => keys.into_iter().for_each(|k| self.table_ref(k).prefetch([k])),
+        }
     }
 
     /// See [`Table::insert`].

@@ -16,7 +16,7 @@
 //! past it, so a lookup stops at the first group no key overflowed, with no tombstones.
 
 use super::key::Key;
-use super::memory::{malloc_size, random};
+use super::memory::{malloc_size, prefetch, random};
 use super::{scan_hash, Entry};
 use std::mem::size_of;
 
@@ -186,8 +186,40 @@ impl Records {
 
     #[inline]
     pub(crate) fn get(&self, key: &[u8]) -> Option<&Entry> {
-        let (g, s) = self.find(scan_hash(key), key)?;
+        self.get_hashed(scan_hash(key), key)
+    }
+
+    /// [`Records::get`] for a key whose [`scan_hash`] the caller has.
+    #[inline]
+    pub(crate) fn get_hashed(&self, hash: u64, key: &[u8]) -> Option<&Entry> {
+        let (g, s) = self.find(hash, key)?;
         self.groups[g].records[s].as_deref().map(|n| &n.entry)
+    }
+
+    /// Asks the CPU to load the group a lookup of `hash` reads first: a batch of lookups
+    /// issues this for every key before reading any, so their misses overlap.
+    #[inline]
+    pub(crate) fn prefetch_group(&self, hash: u64) {
+        if !self.groups.is_empty() {
+            prefetch(&self.groups[home(hash, self.mix, self.groups.len())]);
+        }
+    }
+
+    /// Asks the CPU to load the records whose tags match `hash` in its home group (the
+    /// group should be in cache by now: see [`Records::prefetch_group`]).
+    #[inline]
+    pub(crate) fn prefetch_records(&self, hash: u64) {
+        if self.groups.is_empty() {
+            return;
+        }
+        let group = &self.groups[home(hash, self.mix, self.groups.len())];
+        let mut m = group.matches(tag(hash));
+        while m != 0 {
+            if let Some(record) = &group.records[slot_of(m)] {
+                prefetch(&**record);
+            }
+            m &= m - 1;
+        }
     }
 
     #[inline]

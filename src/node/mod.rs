@@ -8,6 +8,7 @@
 //! caller's command: active expiry now; replication, migration and heartbeats as they come.
 
 mod announce;
+mod batch;
 mod blocking;
 mod evict;
 mod failover;

@@ -194,7 +194,7 @@ impl Registry {
 
     /// The node `slot` is routed to.
     #[inline]
-    fn route(&self, slot: usize) -> Result<&Node, Error> {
+    pub(super) fn route(&self, slot: usize) -> Result<&Node, Error> {
         let id = self.routes[slot].load(Ordering::Acquire);
         if id >= DOWN_ROUTE {
             return Err(Error::ClusterDown(if id == NO_ROUTE {
