@@ -572,3 +572,51 @@ fn query_buffer_and_bulk_limits_set_at_run_time() {
     assert!(q.closed());
     assert_eq!(admin.cmd(&["PING"]), "+PONG\r\n");
 }
+
+/// Pipelined `GET`s are served as batches: the same bytes, in the same order, as the same
+/// requests sent one at a time (strings, nil, `WRONGTYPE`, `MOVED` for keys another node
+/// owns, inline requests among them), in RESP2 and RESP3, and each counts as one `get`.
+#[test]
+fn pipelined_gets_answer_as_single_gets_do() {
+    let (cluster, server) = serve(3, 0, ServerConfig::default());
+    let client = cluster.client();
+    for i in 0..150 {
+        client.set(format!("k{i}"), format!("v{i}")).unwrap();
+    }
+    client.del(&["k7"]).unwrap();
+    client.rpush("k7", &["a list"]).unwrap();
+    let keys: Vec<String> = (0..200).map(|i| format!("k{i}")).collect();
+    let encode = |k: &str| format!("*2\r\n$3\r\nGET\r\n${}\r\n{k}\r\n", k.len());
+    for proto in ["2", "3"] {
+        let mut one = Raw::connect(first(&server));
+        let mut pipe = Raw::connect(first(&server));
+        assert!(one.cmd(&["HELLO", proto]).starts_with(if proto == "2" { "*" } else { "%" }));
+        pipe.cmd(&["HELLO", proto]);
+        let calls = |c: &mut Raw| -> u64 {
+            let info = c.cmd(&["INFO", "commandstats"]);
+            let Some(at) = info.find("cmdstat_get:calls=") else { return 0 };
+            info[at + "cmdstat_get:calls=".len()..].split(',').next().unwrap().parse().unwrap()
+        };
+        let start = calls(&mut one);
+        let singles: Vec<String> = keys.iter().map(|k| one.cmd(&["GET", k])).collect();
+        let before = calls(&mut one);
+        // One write: every request is in the server's buffer at once. An inline GET and a
+        // PING in the middle cut the run of GETs.
+        let mut request: String = keys[..100].iter().map(|k| encode(k)).collect();
+        request.push_str("GET k100\r\n*1\r\n$4\r\nPING\r\n");
+        request.extend(keys[101..].iter().map(|k| encode(k)));
+        pipe.send(request.as_bytes());
+        let mut piped: Vec<String> = (0..101).map(|_| pipe.reply()).collect();
+        assert_eq!(pipe.reply(), "+PONG\r\n");
+        piped.extend((101..keys.len()).map(|_| pipe.reply()));
+        assert_eq!(piped, singles, "RESP{proto}");
+        assert_eq!(calls(&mut one) - before, before - start, "counted as one by one");
+        // The run covered every kind of answer.
+        assert!(singles.iter().any(|r| r.starts_with('$') && r.contains("\r\nv")), "no value");
+        for kind in ["-WRONGTYPE", "-MOVED"] {
+            assert!(singles.iter().any(|r| r.starts_with(kind)), "no {kind:?} in RESP{proto}");
+        }
+        let nil = if proto == "2" { "$-1\r\n" } else { "_\r\n" };
+        assert!(singles.iter().any(|r| r == nil), "no nil in RESP{proto}");
+    }
+}

@@ -36,7 +36,7 @@ use crate::error::{ClusterDownReason, Error};
 use crate::glob::Glob;
 use crate::ids::NodeId;
 use crate::keyspace::{Db, Now, Str, Table, Value, View};
-use crate::node::{Blocking, Registry, Serve, Via};
+use crate::node::{Blocking, Count, Registry, Serve, Via};
 use crate::reply::Reply;
 use crate::slot::{key_slot, SLOTS};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
@@ -880,7 +880,8 @@ impl Client {
         let out = std::cell::RefCell::new(vec![None; keys.len()]);
         self.registry.read_many(
             keys,
-            cmd_id!("mget"),
+            (cmd_id!("mget"), Count::PerSlot),
+            None,
             |i, e| out.borrow_mut()[i] = e.and_then(strings::string_or_none),
             // What the batch hands back (a slot moving or failing over, a busy lock) is read
             // one key at a time, by the migration and failover rules of a single `GET`.
@@ -894,6 +895,40 @@ impl Client {
             },
         )?;
         Ok(out.into_inner())
+    }
+
+    /// Pipelined `GET`s (a server connection's run of them): one reply per key, each what
+    /// [`Client::command`] answers for `GET key` on this client (the string, nil,
+    /// `WRONGTYPE`, or for a pinned client the redirect), with the lookups batched as in
+    /// [`Client::get_many`]. Each key counts as one `get`.
+    #[cfg(feature = "server")]
+    pub(crate) fn get_pipelined(&self, keys: &[&[u8]]) -> Vec<Result<Reply, Error>> {
+        let one = |key: &[u8]| self.command(&[&b"get"[..], key]);
+        let only = match self.pinned {
+            None => None,
+            Some((node, false)) => Some(node),
+            // After `ASKING` the rules of the one-key path apply.
+            Some((_, true)) => return keys.iter().map(|k| one(k)).collect(),
+        };
+        if self.raw.is_some() || self.read_from != ReadFrom::Primary {
+            return keys.iter().map(|k| one(k)).collect();
+        }
+        let out = std::cell::RefCell::new(vec![Ok(Reply::Nil); keys.len()]);
+        let served = self.registry.read_many(
+            keys,
+            (cmd_id!("get"), Count::PerKey),
+            only,
+            |i, e| {
+                out.borrow_mut()[i] =
+                    e.map(strings::as_string).transpose().map(|s| s.map(Str::to_bytes).into());
+            },
+            |i| {
+                out.borrow_mut()[i] = one(keys[i]);
+                Ok(())
+            },
+        );
+        debug_assert!(served.is_ok(), "every key's own reply holds its error");
+        out.into_inner()
     }
 
     /// `MGET` split by slot, one locked read per slot.

@@ -130,6 +130,17 @@ impl Session {
         Some(reply)
     }
 
+    /// A run of pipelined `GET key` requests, batched (see `Client::get_pipelined`): one
+    /// reply per key. None while a transaction or an `ASKING` is open (then each runs
+    /// through [`Session::command`]).
+    #[cfg(feature = "server")]
+    pub(crate) fn get_pipelined(&mut self, keys: &[&[u8]]) -> Option<Vec<Result<Reply, Error>>> {
+        if self.queued.is_some() || self.asking {
+            return None;
+        }
+        Some(self.client.get_pipelined(keys))
+    }
+
     /// The client this session runs on.
     #[cfg(feature = "server")]
     pub(crate) fn client(&self) -> &Client {

@@ -14,6 +14,7 @@
 //! live in one place.
 
 use super::{Node, Registry};
+use crate::ids::NodeId;
 use crate::keyspace::{memory::prefetch, scan_hash, Entry, Moving, Now, Table};
 use crate::slot::key_slot;
 use crate::Error;
@@ -52,10 +53,25 @@ trait Access<'a> {
     fn table(guard: &Self::Guard) -> &Table;
 }
 
-struct Read;
+/// How a batched read counts its command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Count {
+    /// Once per slot read: a cluster client's `MGET` split by slot.
+    PerSlot,
+    /// Once per key: pipelined `GET`s.
+    PerKey,
+}
+
+/// Read locks, on any node or (`only`) on one.
+struct Read {
+    only: Option<NodeId>,
+}
 
 impl<'a> Access<'a> for Read {
     type Guard = parking_lot::RwLockReadGuard<'a, Option<Table>>;
+    fn prepare(&self, node: &Node) -> bool {
+        self.only.map_or(true, |id| id == node.id)
+    }
     fn lock(&self, node: &'a Node, slot: u16) -> Option<Self::Guard> {
         let guard = node.cells[usize::from(slot)].0.try_read()?;
         servable(node, &guard).then_some(guard)
@@ -95,21 +111,23 @@ impl Registry {
     /// Reads `keys` as batches: `f(i, entry)` runs under the read lock of key `i`'s slot
     /// with its live entry (None if missing or expired), for every key this path serves;
     /// `one(i)` serves the others on the caller's one-key path, after each run. `cmd` is
-    /// counted once per slot read, as a cluster client's per-slot `MGET` is.
+    /// counted as `count` says. With `only`, just the slots routed to that node are served
+    /// here (a connection to one node: the others get their redirect from `one`).
     ///
     /// # Errors
     /// The first error of `one`.
     pub(crate) fn read_many<K: AsRef<[u8]>>(
         &self,
         keys: &[K],
-        cmd: usize,
+        (cmd, count): (usize, Count),
+        only: Option<NodeId>,
         mut f: impl FnMut(usize, Option<&Entry>),
         one: impl FnMut(usize) -> Result<(), Error>,
     ) -> Result<(), Error> {
         let mut expired = Vec::new();
         let served = self.batches(
             keys,
-            &Read,
+            &Read { only },
             |node, slot, guard, probes| {
                 let table = Read::table(guard);
                 let now = Now::with_access(&node.clock, node.budget.access());
@@ -117,6 +135,10 @@ impl Registry {
                     f(p.at, table.get_hashed(keys[p.at].as_ref(), p.hash, &now));
                 }
                 node.count(cmd, &now);
+                if count == Count::PerKey && probes.len() > 1 {
+                    let counter = super::stats::FIRST_COMMAND.saturating_add(cmd);
+                    node.stats.add(counter, probes.len() as u64 - 1);
+                }
                 if now.saw_expired() {
                     expired.push((node, slot, now.ms()));
                 }

@@ -26,6 +26,7 @@ use replica::{Control, Repl};
 
 pub use stats::NodeStats;
 
+pub(crate) use batch::Count;
 pub(crate) use blocking::{Blocking, Serve, Wake};
 use registry::Miss;
 pub(crate) use registry::{Registry, Via};

@@ -9,7 +9,7 @@
 //! ([`Conn::push_sender`]); the loop writes them between requests, as RESP3 pushes or RESP2
 //! arrays.
 
-use super::resp::{self, Limits, Parser};
+use super::resp::{self, Args, Frame, Limits, Parser};
 use super::{ClientEntry, ClientMeta, Shared};
 use crate::client::{is_blocking_command, BlockStart, Client, Session};
 use crate::error::Error;
@@ -31,6 +31,10 @@ const QUEUED_HERE: &[&[u8]] =
 
 /// Pending replies past this size are written before more requests run.
 pub(crate) const OUT_FLUSH: usize = 64 * 1024;
+
+/// Pipelined `GET`s served as one batch at most: as many lookups as the CPU overlaps well
+/// (see `node/batch.rs`).
+const GET_BATCH: usize = 32;
 
 /// The smallest read.
 const READ_CHUNK: usize = 16 * 1024;
@@ -142,6 +146,43 @@ impl Conn {
         let step = self.dispatch(lower, args, out);
         self.muted = false;
         step
+    }
+
+    /// True if a request of `args` is `GET key` and this connection would run it with
+    /// nothing around it (authenticated, not subscribed, replies on, no transaction): a run
+    /// of such pipelined requests is served as one batch ([`Conn::execute_gets`]).
+    fn batchable_get(&self, args: &Args, buf: &[u8]) -> bool {
+        args.len() == 2
+            && args.get(0, buf).is_some_and(|n| n.eq_ignore_ascii_case(b"get"))
+            && self.authed
+            && self.reply_mode == ReplyMode::On
+            && !self.in_subscribe_mode()
+            && !self.session.in_transaction()
+    }
+
+    /// Runs pipelined `GET key` requests together, their lookups overlapped (see
+    /// `Client::get_pipelined`), appending the replies in request order: the same bytes
+    /// and counts as running them one by one.
+    fn execute_gets(&mut self, keys: &[&[u8]], out: &mut Vec<u8>) {
+        // A lone GET takes the one-key path: nothing to overlap.
+        let batch = if keys.len() > 1 { self.session.get_pipelined(keys) } else { None };
+        let Some(replies) = batch else {
+            for key in keys {
+                self.execute(&[b"GET", key], out);
+            }
+            return;
+        };
+        self.commands += keys.len() as u64;
+        if self.last_cmd != b"get" {
+            self.last_cmd.clear();
+            self.last_cmd.extend_from_slice(b"get");
+        }
+        for (key, mut r) in keys.iter().zip(replies) {
+            if self.proto >= 3 {
+                r = r.map(|reply| super::resp3::shape(b"get", &[b"get", key], reply));
+            }
+            self.emit(out, &r, false);
+        }
     }
 
     /// Publishes what this connection did since the last call (a batch of requests): the
@@ -462,8 +503,23 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
     'conn: loop {
         // Run every complete request the buffer holds.
         let mut limits = conn.limits();
+        // Pipelined `GET key` requests waiting to run as one batch: (where the request
+        // starts in `inbuf`, the request). Run before anything else runs or is written.
+        let mut gets: Vec<(usize, Frame)> = Vec::new();
+        let flush_gets =
+            |conn: &mut Conn, gets: &mut Vec<(usize, Frame)>, inbuf: &[u8], out: &mut Vec<u8>| {
+                if !gets.is_empty() {
+                    let keys: Vec<&[u8]> =
+                        gets.iter().filter_map(|(base, f)| f.args.get(1, &inbuf[*base..])).collect();
+                    conn.execute_gets(&keys, out);
+                    gets.clear();
+                }
+            };
         loop {
             let parsed = conn.parser.parse(&inbuf[start..], limits);
+            if !matches!(&parsed, Ok(Some(f)) if conn.batchable_get(&f.args, &inbuf[start..])) {
+                flush_gets(&mut conn, &mut gets, &inbuf, &mut out);
+            }
             let frame = match parsed {
                 Ok(Some(frame)) => frame,
                 Ok(None) => break,
@@ -478,6 +534,20 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
             let base = start;
             start += frame.len;
             if frame.args.is_empty() {
+                continue;
+            }
+            if conn.batchable_get(&frame.args, &inbuf[base..]) {
+                gets.push((base, frame));
+                if gets.len() < GET_BATCH {
+                    continue;
+                }
+                flush_gets(&mut conn, &mut gets, &inbuf, &mut out);
+                if out.len() >= OUT_FLUSH {
+                    if !write_out(&mut wr, &out, &entry).await {
+                        break 'conn;
+                    }
+                    out.clear();
+                }
                 continue;
             }
             let step = {

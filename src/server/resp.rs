@@ -45,6 +45,22 @@ impl Args {
         }
     }
 
+    /// How many arguments there are.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Args::Ranges(r) => r.len(),
+            Args::Owned(v) => v.len(),
+        }
+    }
+
+    /// Argument `i` as a slice of `buf` (the buffer the request was parsed from).
+    pub(crate) fn get<'a>(&'a self, i: usize, buf: &'a [u8]) -> Option<&'a [u8]> {
+        match self {
+            Args::Ranges(r) => r.get(i).map(|&(s, e)| &buf[s..e]),
+            Args::Owned(v) => v.get(i).map(Vec::as_slice),
+        }
+    }
+
     /// True for an empty request (a blank line, `*0`), which Redis skips without a reply.
     pub(crate) fn is_empty(&self) -> bool {
         match self {
