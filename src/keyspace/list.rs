@@ -1,14 +1,16 @@
 //! List values.
 //!
-//! Two representations, as Redis 7.2 has them (Redis 7.0 reports every list as `quicklist`,
-//! but packs small lists into one listpack node all the same): a small list lives in one
-//! buffer ([`Packed`]) while it has at most [`ListValue::MAX_PACKED_LEN`] elements of at most
-//! [`ListValue::MAX_PACKED_BYTES`] bytes each, which costs a few bytes per element instead of
-//! an allocation each; past either limit it becomes a deque of shared strings ([`Deque`]),
-//! where pops and ranges hand out reference-counted elements without copying. A deque that
-//! shrinks to half the packed limit with only short elements is packed again (Redis 7.2 does
-//! the same); the gap between the two limits keeps a list at the edge from converting back and
-//! forth on every push and pop. Both keep push and pop O(1) (amortized) at either end.
+//! Three representations. A small list lives in one buffer ([`Packed`]) while it has at most
+//! [`ListValue::MAX_PACKED_LEN`] elements of at most [`ListValue::MAX_PACKED_BYTES`] bytes
+//! each, which costs a few bytes per element instead of an allocation each. A longer list of
+//! short elements becomes a ring of such buffers ([`Chunks`]), as Redis's quicklist is a list
+//! of listpack nodes: about 20 bytes per 16-byte element where a deque of shared strings took
+//! 74 (Redis: 18). A list with an element too long to pack is a deque of shared strings
+//! ([`Deque`]), where pops and ranges hand out reference-counted elements without copying.
+//! A list that shrinks to half the packed limit with only short elements is packed again
+//! (Redis 7.2 does the same); the gap between the two limits keeps a list at the edge from
+//! converting back and forth on every push and pop. All keep push and pop O(1) (amortized) at
+//! either end; an index in a chunked list is found by walking its nodes, as in Redis.
 
 use super::memory::malloc_size;
 use crate::bytes::Bytes;
@@ -37,6 +39,8 @@ pub(crate) struct ListValue {
 #[derive(Clone)]
 enum Repr {
     Packed(Packed),
+    /// A long list of short elements. Boxed, as the deque, so every stored value stays 32 bytes.
+    Chunks(Box<Chunks>),
     /// Boxed so that a list value, and with it every stored value, stays 32 bytes.
     Deque(Box<Deque>),
 }
@@ -298,6 +302,248 @@ impl<'a> DoubleEndedIterator for PackedIter<'a> {
 
 impl ExactSizeIterator for PackedIter<'_> {}
 
+// ----- the chunked representation -----
+
+/// Elements per node of a chunked list (a new node starts when an end node is this full).
+const NODE_LEN: usize = 128;
+
+/// A long list of short elements, as Redis's quicklist: a ring of packed nodes of up to
+/// [`NODE_LEN`] elements each, so an element costs its bytes and two of framing, not an
+/// allocation of its own. Pushes and pops at either end stay O(1); an index is found by
+/// walking the nodes from the nearer end, as Redis walks its quicklist.
+#[derive(Clone, Default)]
+struct Chunks {
+    nodes: VecDeque<Packed>,
+    len: usize,
+    /// Heap bytes of the nodes' buffers, kept so `mem_usage` is O(1).
+    heap: usize,
+}
+
+fn node_heap(p: &Packed) -> usize {
+    malloc_size(p.buf.capacity())
+}
+
+impl Chunks {
+    /// A chunked list whose first node is `p`.
+    fn from_packed(p: Packed) -> Chunks {
+        Chunks { len: p.len(), heap: node_heap(&p), nodes: VecDeque::from([p]) }
+    }
+
+    /// Runs `f` on node `i`, keeping the totals, and drops the node if it emptied.
+    fn with_node<R>(&mut self, i: usize, f: impl FnOnce(&mut Packed) -> R) -> R {
+        let p = &mut self.nodes[i];
+        let (heap, len) = (node_heap(p), p.len());
+        let r = f(p);
+        self.heap = self.heap + node_heap(p) - heap;
+        self.len = self.len + p.len() - len;
+        if p.len() == 0 {
+            self.heap -= node_heap(p);
+            self.nodes.remove(i);
+        }
+        r
+    }
+
+    /// The node holding element `index` (< `len`) and its place in that node, walking from
+    /// the nearer end.
+    fn locate(&self, index: usize) -> (usize, usize) {
+        if index < self.len / 2 {
+            let mut base = 0;
+            for (n, p) in self.nodes.iter().enumerate() {
+                if index < base + p.len() {
+                    return (n, index - base);
+                }
+                base += p.len();
+            }
+        } else {
+            let mut end = self.len;
+            for (n, p) in self.nodes.iter().enumerate().rev() {
+                if index >= end - p.len() {
+                    return (n, index - (end - p.len()));
+                }
+                end -= p.len();
+            }
+        }
+        unreachable!("index {index} past a list of {}", self.len)
+    }
+
+    fn push(&mut self, end: ListEnd, v: &[u8]) {
+        let i = match end {
+            ListEnd::Left => {
+                if self.nodes.front().map_or(true, |p| p.len() >= NODE_LEN) {
+                    self.nodes.push_front(Packed::default());
+                }
+                0
+            }
+            ListEnd::Right => {
+                if self.nodes.back().map_or(true, |p| p.len() >= NODE_LEN) {
+                    self.nodes.push_back(Packed::default());
+                }
+                self.nodes.len() - 1
+            }
+        };
+        self.with_node(i, |p| p.push(end, v));
+    }
+
+    fn pop(&mut self, end: ListEnd) -> Option<Bytes> {
+        if self.len == 0 {
+            return None;
+        }
+        let i = match end {
+            ListEnd::Left => 0,
+            ListEnd::Right => self.nodes.len() - 1,
+        };
+        let v = self.with_node(i, |p| p.pop(end));
+        self.shrunk();
+        v
+    }
+
+    /// Gives back most of a ring of nodes that emptied a lot.
+    fn shrunk(&mut self) {
+        let (len, cap) = (self.nodes.len(), self.nodes.capacity());
+        if cap > 16 && cap > 4 * len {
+            self.nodes.shrink_to(2 * len);
+        }
+    }
+
+    fn get(&self, index: usize) -> &[u8] {
+        let (n, at) = self.locate(index);
+        self.nodes[n].get(at)
+    }
+
+    fn set(&mut self, index: usize, v: &[u8]) {
+        let (n, at) = self.locate(index);
+        self.with_node(n, |p| p.set(at, v));
+    }
+
+    /// Inserts `v` so that it becomes element `index` (at most `len`); a node grown to twice
+    /// [`NODE_LEN`] is split in two, so a walk inside one stays short.
+    fn insert(&mut self, index: usize, v: &[u8]) {
+        if index == self.len {
+            return self.push(ListEnd::Right, v);
+        }
+        let (n, at) = self.locate(index);
+        self.with_node(n, |p| p.insert(at, v));
+        if self.nodes[n].len() >= 2 * NODE_LEN {
+            let whole = self.nodes.remove(n).expect("located");
+            self.heap -= node_heap(&whole);
+            let mut halves = [Packed::default(), Packed::default()];
+            for (i, v) in whole.iter().enumerate() {
+                halves[usize::from(i >= NODE_LEN)].push(ListEnd::Right, v);
+            }
+            for (k, half) in halves.into_iter().enumerate() {
+                self.heap += node_heap(&half);
+                self.nodes.insert(n + k, half);
+            }
+        }
+    }
+
+    /// Keeps elements `start..end` only: whole nodes outside go, the two nodes at the edges
+    /// are trimmed.
+    fn trim(&mut self, start: usize, end: usize) {
+        let mut base = 0;
+        let nodes = std::mem::take(&mut self.nodes);
+        for mut p in nodes {
+            let (lo, hi) = (base, base + p.len());
+            base = hi;
+            let (from, to) = (start.max(lo), end.min(hi));
+            if from >= to {
+                continue;
+            }
+            if (from, to) != (lo, hi) {
+                p.trim(from - lo, to - lo);
+            }
+            self.nodes.push_back(p);
+        }
+        self.recount();
+    }
+
+    /// Removes the elements at `indexes` (ascending, distinct, in range), node by node.
+    fn remove_indexes(&mut self, indexes: &[usize]) {
+        let mut base = 0;
+        let mut rest = indexes;
+        let nodes = std::mem::take(&mut self.nodes);
+        for mut p in nodes {
+            let hi = base + p.len();
+            let here = rest.partition_point(|&i| i < hi);
+            let (mine, later) = rest.split_at(here);
+            rest = later;
+            if mine.len() < p.len() {
+                if !mine.is_empty() {
+                    let local: Vec<usize> = mine.iter().map(|i| i - base).collect();
+                    p.remove_indexes(&local);
+                }
+                self.nodes.push_back(p);
+            }
+            base = hi;
+        }
+        self.recount();
+    }
+
+    /// Sums the totals again after the nodes changed wholesale.
+    fn recount(&mut self) {
+        self.len = self.nodes.iter().map(Packed::len).sum();
+        self.heap = self.nodes.iter().map(node_heap).sum();
+        self.shrunk();
+    }
+
+    fn iter(&self) -> ChunksIter<'_> {
+        ChunksIter { inner: self.nodes.iter().flat_map(Packed::iter), left: self.len }
+    }
+
+    /// Elements from `index` on (at most `len`), starting at the node holding it.
+    fn iter_from(&self, index: usize) -> impl Iterator<Item = &[u8]> {
+        let (n, at) = if index < self.len { self.locate(index) } else { (self.nodes.len(), 0) };
+        self.nodes.range(n..).flat_map(Packed::iter).skip(at)
+    }
+
+    /// The whole list in one packed buffer.
+    fn to_packed(&self) -> Packed {
+        let mut p = Packed::default();
+        p.make_room(0, self.nodes.iter().map(Packed::data_len).sum());
+        for v in self.iter() {
+            p.push(ListEnd::Right, v);
+        }
+        p
+    }
+}
+
+type NodeIter<'a> = std::iter::FlatMap<
+    std::collections::vec_deque::Iter<'a, Packed>,
+    PackedIter<'a>,
+    fn(&'a Packed) -> PackedIter<'a>,
+>;
+
+/// The elements of a [`Chunks`] list, from either end, with an exact count.
+#[derive(Clone)]
+struct ChunksIter<'a> {
+    inner: NodeIter<'a>,
+    left: usize,
+}
+
+impl<'a> Iterator for ChunksIter<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let v = self.inner.next()?;
+        self.left -= 1;
+        Some(v)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl<'a> DoubleEndedIterator for ChunksIter<'a> {
+    fn next_back(&mut self) -> Option<&'a [u8]> {
+        let v = self.inner.next_back()?;
+        self.left -= 1;
+        Some(v)
+    }
+}
+
+impl ExactSizeIterator for ChunksIter<'_> {}
+
 // ----- the deque representation -----
 
 /// A long list: shared strings in a ring buffer.
@@ -316,6 +562,15 @@ fn element_heap(len: usize) -> usize {
 }
 
 impl Deque {
+    /// A deque of copies of `items`.
+    fn from_iter<'a>(items: impl ExactSizeIterator<Item = &'a [u8]>) -> Deque {
+        let mut d = Deque { items: VecDeque::with_capacity(items.len() + 1), ..Deque::default() };
+        for v in items {
+            d.push(ListEnd::Right, Bytes::copy_from(v));
+        }
+        d
+    }
+
     /// What an element adds to `heap` and `long`.
     fn weigh(v: &[u8]) -> (usize, usize) {
         (element_heap(v.len()), usize::from(v.len() > ListValue::MAX_PACKED_BYTES))
@@ -423,6 +678,7 @@ impl ListValue {
     pub(crate) fn len(&self) -> usize {
         match &self.repr {
             Repr::Packed(p) => p.len(),
+            Repr::Chunks(c) => c.len,
             Repr::Deque(d) => d.items.len(),
         }
     }
@@ -438,22 +694,28 @@ impl ListValue {
         matches!(self.repr, Repr::Packed(_))
     }
 
-    /// Moves to the deque form before an element of `len` bytes is added, if the packed form
-    /// cannot take it.
+    /// Changes form before an element of `len` bytes is added, if the current one cannot take
+    /// it: a full packed list becomes chunked; a long element makes the list a deque.
     fn make_room_for(&mut self, len: usize) {
-        if let Repr::Packed(p) = &self.repr {
-            if p.len() >= Self::MAX_PACKED_LEN || len > Self::MAX_PACKED_BYTES {
-                let mut d = Deque { items: VecDeque::with_capacity(p.len() + 1), ..Deque::default() };
-                for v in p.iter() {
-                    d.push(ListEnd::Right, Bytes::copy_from(v));
-                }
-                self.repr = Repr::Deque(Box::new(d));
+        let long = len > Self::MAX_PACKED_BYTES;
+        match &mut self.repr {
+            Repr::Packed(p) if long => self.repr = Repr::Deque(Box::new(Deque::from_iter(p.iter()))),
+            Repr::Packed(p) if p.len() >= Self::MAX_PACKED_LEN => {
+                self.repr = Repr::Chunks(Box::new(Chunks::from_packed(std::mem::take(p))));
             }
+            Repr::Chunks(c) if long => self.repr = Repr::Deque(Box::new(Deque::from_iter(c.iter()))),
+            _ => {}
         }
     }
 
-    /// Packs a deque again once it is short enough, after elements left it.
+    /// Packs a chunked list or a deque again once it is short enough, after elements left it.
     fn shrunk(&mut self) {
+        if let Repr::Chunks(c) = &self.repr {
+            if c.len <= Self::MAX_PACKED_LEN / 2 {
+                self.repr = Repr::Packed(c.to_packed());
+            }
+            return;
+        }
         if let Repr::Deque(d) = &self.repr {
             if d.items.len() <= Self::MAX_PACKED_LEN / 2 && d.long == 0 {
                 let mut p = Packed::default();
@@ -472,6 +734,7 @@ impl ListValue {
         self.make_room_for(v.len());
         match &mut self.repr {
             Repr::Packed(p) => p.push(end, v),
+            Repr::Chunks(c) => c.push(end, v),
             Repr::Deque(d) => d.push(end, Bytes::copy_from(v)),
         }
     }
@@ -482,6 +745,7 @@ impl ListValue {
         self.make_room_for(v.len());
         match &mut self.repr {
             Repr::Packed(p) => p.push(end, &v),
+            Repr::Chunks(c) => c.push(end, &v),
             Repr::Deque(d) => d.push(end, v),
         }
     }
@@ -490,6 +754,7 @@ impl ListValue {
     pub(crate) fn pop(&mut self, end: ListEnd) -> Option<Bytes> {
         let v = match &mut self.repr {
             Repr::Packed(p) => p.pop(end),
+            Repr::Chunks(c) => c.pop(end),
             Repr::Deque(d) => d.pop(end),
         };
         self.shrunk();
@@ -503,6 +768,7 @@ impl ListValue {
         }
         Some(match &self.repr {
             Repr::Packed(p) => Bytes::copy_from(p.get(index)),
+            Repr::Chunks(c) => Bytes::copy_from(c.get(index)),
             Repr::Deque(d) => d.items[index].clone(),
         })
     }
@@ -518,6 +784,7 @@ impl ListValue {
         }
         match &mut self.repr {
             Repr::Packed(p) => p.set(index, v),
+            Repr::Chunks(c) => c.set(index, v),
             Repr::Deque(d) => d.set(index, Bytes::copy_from(v)),
         }
         self.shrunk();
@@ -530,6 +797,7 @@ impl ListValue {
         self.make_room_for(v.len());
         match &mut self.repr {
             Repr::Packed(p) => p.insert(index, v),
+            Repr::Chunks(c) => c.insert(index, v),
             Repr::Deque(d) => d.insert(index, Bytes::copy_from(v)),
         }
     }
@@ -547,6 +815,7 @@ impl ListValue {
                 it.left = end - start;
                 it.map(Bytes::copy_from).collect()
             }
+            Repr::Chunks(c) => c.iter_from(start).take(end - start).map(Bytes::copy_from).collect(),
             Repr::Deque(d) => d.items.range(start..end).cloned().collect(),
         }
     }
@@ -557,6 +826,7 @@ impl ListValue {
         let start = start.min(end);
         match &mut self.repr {
             Repr::Packed(p) => p.trim(start, end),
+            Repr::Chunks(c) => c.trim(start, end),
             Repr::Deque(d) => d.trim(start, end),
         }
         self.shrunk();
@@ -571,6 +841,7 @@ impl ListValue {
         }
         match &mut self.repr {
             Repr::Packed(p) => p.remove_indexes(indexes),
+            Repr::Chunks(c) => c.remove_indexes(indexes),
             Repr::Deque(d) => d.remove_indexes(indexes),
         }
         self.shrunk();
@@ -580,6 +851,7 @@ impl ListValue {
     pub(crate) fn iter(&self) -> Iter<'_> {
         Iter(match &self.repr {
             Repr::Packed(p) => IterRepr::Packed(p.iter()),
+            Repr::Chunks(c) => IterRepr::Chunks(c.iter()),
             Repr::Deque(d) => IterRepr::Deque(d.items.iter()),
         })
     }
@@ -589,6 +861,11 @@ impl ListValue {
     pub(crate) fn mem_usage(&self) -> usize {
         match &self.repr {
             Repr::Packed(p) => malloc_size(p.buf.capacity()),
+            Repr::Chunks(c) => {
+                malloc_size(size_of::<Chunks>())
+                    + malloc_size(c.nodes.capacity() * size_of::<Packed>())
+                    + c.heap
+            }
             Repr::Deque(d) => {
                 malloc_size(size_of::<Deque>())
                     + malloc_size(d.items.capacity() * size_of::<Bytes>())
@@ -605,6 +882,7 @@ pub(crate) struct Iter<'a>(IterRepr<'a>);
 #[derive(Clone)]
 enum IterRepr<'a> {
     Packed(PackedIter<'a>),
+    Chunks(ChunksIter<'a>),
     Deque(std::collections::vec_deque::Iter<'a, Bytes>),
 }
 
@@ -614,6 +892,7 @@ impl<'a> Iterator for Iter<'a> {
     fn next(&mut self) -> Option<&'a [u8]> {
         match &mut self.0 {
             IterRepr::Packed(it) => it.next(),
+            IterRepr::Chunks(it) => it.next(),
             IterRepr::Deque(it) => it.next().map(|b| &**b),
         }
     }
@@ -621,6 +900,7 @@ impl<'a> Iterator for Iter<'a> {
     fn size_hint(&self) -> (usize, Option<usize>) {
         match &self.0 {
             IterRepr::Packed(it) => it.size_hint(),
+            IterRepr::Chunks(it) => it.size_hint(),
             IterRepr::Deque(it) => it.size_hint(),
         }
     }
@@ -630,6 +910,7 @@ impl<'a> DoubleEndedIterator for Iter<'a> {
     fn next_back(&mut self) -> Option<&'a [u8]> {
         match &mut self.0 {
             IterRepr::Packed(it) => it.next_back(),
+            IterRepr::Chunks(it) => it.next_back(),
             IterRepr::Deque(it) => it.next_back().map(|b| &**b),
         }
     }
@@ -840,6 +1121,30 @@ mod tests {
         ]
     }
 
+    /// Short values only, insert-heavy: long chunked lists whose nodes fill, split and empty.
+    fn chunked_op() -> impl Strategy<Value = Op> {
+        let short = || proptest::collection::vec(any::<u8>(), 0..6);
+        prop_oneof![
+            8 => (any::<bool>(), short()).prop_map(|(l, v)| Op::Push(l, v)),
+            3 => any::<bool>().prop_map(Op::Pop),
+            1 => (any::<usize>(), short()).prop_map(|(i, v)| Op::Set(i, v)),
+            4 => (any::<usize>(), short()).prop_map(|(i, v)| Op::Insert(i, v)),
+            1 => (0..40usize, 300..2000usize).prop_map(|(a, b)| Op::Trim(a, b)),
+            1 => proptest::collection::vec(0..2000usize, 0..300).prop_map(Op::Remove),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+        /// The chunked form, with nodes splitting on inserts and emptying on removals,
+        /// behaves as a plain deque and keeps its byte count exact.
+        #[test]
+        fn chunked_behaves_as_a_deque(ops in proptest::collection::vec(chunked_op(), 1..3000)) {
+            run_model(ops)?;
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
@@ -847,6 +1152,12 @@ mod tests {
         /// both ways.
         #[test]
         fn behaves_as_a_deque(ops in proptest::collection::vec(op(), 1..400)) {
+            run_model(ops)?;
+        }
+    }
+
+    fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
+        {
             let mut l = ListValue::new();
             let mut model: VecDeque<Vec<u8>> = VecDeque::new();
             for op in ops {
@@ -854,7 +1165,11 @@ mod tests {
                 match op {
                     Op::Push(left, v) => {
                         l.push(end(left), &v);
-                        if left { model.push_front(v) } else { model.push_back(v) }
+                        if left {
+                            model.push_front(v)
+                        } else {
+                            model.push_back(v)
+                        }
                     }
                     Op::Pop(left) => {
                         let want = if left { model.pop_front() } else { model.pop_back() };
@@ -894,6 +1209,11 @@ mod tests {
                 if model.len() <= ListValue::MAX_PACKED_LEN / 2 && packable {
                     prop_assert!(l.is_packed());
                 }
+                if let Repr::Chunks(c) = &l.repr {
+                    prop_assert_eq!(c.len, c.nodes.iter().map(Packed::len).sum::<usize>());
+                    prop_assert_eq!(c.heap, c.nodes.iter().map(node_heap).sum::<usize>());
+                    prop_assert!(c.nodes.iter().all(|p| p.len() > 0 && p.len() < 2 * NODE_LEN));
+                }
             }
             prop_assert!(l.iter().eq(model.iter().map(|v| &v[..])));
             prop_assert!(l.iter().rev().eq(model.iter().rev().map(|v| &v[..])));
@@ -902,6 +1222,14 @@ mod tests {
             for (i, v) in model.iter().enumerate() {
                 prop_assert_eq!(l.get(i).map(|b| b.to_vec()), Some(v.clone()));
             }
+            let n = model.len();
+            for (a, b) in [(n / 3, n / 3 + 70), (n.saturating_sub(5), n + 10), (1, 2)] {
+                let got: Vec<Vec<u8>> = l.range(a, b).iter().map(|x| x.to_vec()).collect();
+                let want: Vec<Vec<u8>> =
+                    model.iter().skip(a).take(b.saturating_sub(a)).cloned().collect();
+                prop_assert_eq!(got, want);
+            }
         }
+        Ok(())
     }
 }
