@@ -904,15 +904,12 @@ impl Client {
     #[cfg(feature = "server")]
     pub(crate) fn get_pipelined(&self, keys: &[&[u8]]) -> Vec<Result<Reply, Error>> {
         let one = |key: &[u8]| self.command(&[&b"get"[..], key]);
-        let only = match self.pinned {
-            None => None,
-            Some((node, false)) => Some(node),
-            // After `ASKING` the rules of the one-key path apply.
-            Some((_, true)) => return keys.iter().map(|k| one(k)).collect(),
-        };
-        if self.raw.is_some() || self.read_from != ReadFrom::Primary {
+        // After `ASKING`, for a raw client or a replica reader the one-key path's rules apply.
+        let asking = matches!(self.pinned, Some((_, true)));
+        if asking || self.raw.is_some() || self.read_from != ReadFrom::Primary {
             return keys.iter().map(|k| one(k)).collect();
         }
+        let only = self.pinned.map(|(node, _)| node);
         let out = std::cell::RefCell::new(vec![Ok(Reply::Nil); keys.len()]);
         let served = self.registry.read_many(
             keys,

@@ -188,7 +188,7 @@ fn parse_add_or_trim(a: &[&[u8]], xadd: bool) -> Result<(AddArgs, usize), Error>
         let opt = a[i];
         if xadd && opt == b"*" {
             break;
-        } else if is(opt, "maxlen") && more > 0 {
+        } else if (is(opt, "maxlen") || is(opt, "minid")) && more > 0 {
             if args.trim.how.is_some() {
                 return Err(conflict());
             }
@@ -197,24 +197,16 @@ fn parse_add_or_trim(a: &[&[u8]], xadd: bool) -> Result<(AddArgs, usize), Error>
             if more >= 2 && (a[i + 1] == b"~" || a[i + 1] == b"=") {
                 i += 1;
             }
-            let n = int(a[i + 1])?;
-            if n < 0 {
-                return Err(Error::msg("The MAXLEN argument must be >= 0."));
-            }
+            args.trim.how = Some(if is(opt, "maxlen") {
+                let n = int(a[i + 1])?;
+                if n < 0 {
+                    return Err(Error::msg("The MAXLEN argument must be >= 0."));
+                }
+                Trim::MaxLen(n as u64)
+            } else {
+                Trim::MinId(parse_strict_id(a[i + 1])?)
+            });
             i += 1;
-            args.trim.how = Some(Trim::MaxLen(n as u64));
-        } else if is(opt, "minid") && more > 0 {
-            if args.trim.how.is_some() {
-                return Err(conflict());
-            }
-            // An optional `~` (approximate) or `=` (exact) before the threshold.
-            args.trim.approx = more >= 2 && a[i + 1] == b"~";
-            if more >= 2 && (a[i + 1] == b"~" || a[i + 1] == b"=") {
-                i += 1;
-            }
-            let id = parse_strict_id(a[i + 1])?;
-            i += 1;
-            args.trim.how = Some(Trim::MinId(id));
         } else if is(opt, "limit") && more > 0 {
             limit = int(a[i + 1])?;
             if limit < 0 {

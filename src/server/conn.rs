@@ -517,7 +517,8 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
             };
         loop {
             let parsed = conn.parser.parse(&inbuf[start..], limits);
-            if !matches!(&parsed, Ok(Some(f)) if conn.batchable_get(&f.args, &inbuf[start..])) {
+            let get = matches!(&parsed, Ok(Some(f)) if conn.batchable_get(&f.args, &inbuf[start..]));
+            if !get {
                 flush_gets(&mut conn, &mut gets, &inbuf, &mut out);
             }
             let frame = match parsed {
@@ -536,7 +537,7 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
             if frame.args.is_empty() {
                 continue;
             }
-            if conn.batchable_get(&frame.args, &inbuf[base..]) {
+            if get {
                 gets.push((base, frame));
                 if gets.len() < GET_BATCH {
                     continue;
