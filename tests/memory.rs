@@ -106,6 +106,32 @@ fn accounting_tracks_real_heap_growth() {
             }
         }
     });
+    // Large collections: hash tables and skip lists, with elements short enough to sit inline
+    // in the table and long enough to need their own allocation.
+    check_accounting("large hashes", |c| {
+        for i in 0..5 {
+            for j in 0..5_000 {
+                let value = if j % 2 == 0 { "v" } else { "a-value-long-enough-for-its-own-block" };
+                c.command(&["HSET", &format!("bighash:{i}"), &format!("field-{j}"), value]).unwrap();
+            }
+        }
+    });
+    check_accounting("large sets", |c| {
+        for i in 0..5 {
+            for j in 0..5_000 {
+                let member = if j % 2 == 0 { j.to_string() } else { format!("a-long-member-{j:040}") };
+                c.command(&["SADD", &format!("bigset:{i}"), &member]).unwrap();
+            }
+        }
+    });
+    check_accounting("large sorted sets", |c| {
+        for i in 0..5 {
+            for j in 0..5_000 {
+                let member = if j % 2 == 0 { j.to_string() } else { format!("a-long-member-{j:040}") };
+                c.command(&["ZADD", &format!("bigzset:{i}"), &j.to_string(), &member]).unwrap();
+            }
+        }
+    });
     check_accounting("streams", |c| {
         for i in 0..20 {
             for j in 1..=5_000u64 {

@@ -1111,8 +1111,9 @@ impl<'a> Source<'a> {
                 }
             }
             Source::Plain(s) => {
+                let mut buf = [0; 20];
                 for e in s.iter() {
-                    f(Member::Shared(&e.to_bytes()), 1.0);
+                    f(Member(e.bytes(&mut buf)), 1.0);
                 }
             }
         }

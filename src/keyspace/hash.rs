@@ -6,13 +6,11 @@
 //! once a field or value is longer than [`HashValue::MAX_PACKED_BYTES`], it becomes a
 //! [`Dict`] for good (Redis never converts back either).
 //!
-//! [`Dict`] is an insertion-indexed hash table: the elements sit in a dense `Vec` and a small
-//! open-addressing index points into it. Dense elements give `HRANDFIELD`/`SPOP`/`SRANDMEMBER`
-//! O(1) random picks, and the index gives `HSCAN`/`SSCAN` Redis's cursor guarantee (see
-//! [`Dict::scan`]); `std`'s `HashMap` offers neither.
+//! A large hash keeps each field and its value together in one [`Pair`] string, inline in
+//! the table's array when short.
 
+use super::dict::{Dict, Keyed, SmallStr};
 use super::memory::malloc_size;
-use super::scan_hash;
 use crate::bytes::Bytes;
 use std::collections::HashSet;
 use std::fmt;
@@ -23,10 +21,8 @@ use std::ops::Range;
 /// One element read out of a collection, without copying it.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Elem<'a> {
-    /// Bytes inside a packed buffer (or given by a caller): copied when handed out.
+    /// Bytes inside the collection (or given by a caller): copied when handed out.
     Borrowed(&'a [u8]),
-    /// A string of a large collection: handed out by a reference-count bump.
-    Shared(&'a Bytes),
     /// A member of an integer set, kept as a number until someone needs its digits.
     Int(i64),
 }
@@ -36,7 +32,6 @@ impl<'a> Elem<'a> {
     pub(crate) fn to_bytes(self) -> Bytes {
         match self {
             Elem::Borrowed(b) => Bytes::copy_from(b),
-            Elem::Shared(b) => b.clone(),
             Elem::Int(n) => Bytes::copy_from(format_int(n, &mut [0; 20])),
         }
     }
@@ -48,7 +43,6 @@ impl<'a> Elem<'a> {
     {
         match self {
             Elem::Borrowed(b) => b,
-            Elem::Shared(b) => b,
             Elem::Int(n) => format_int(n, buf),
         }
     }
@@ -76,12 +70,6 @@ pub(crate) fn format_int(n: i64, buf: &mut [u8; 20]) -> &[u8] {
         buf[i] = b'-';
     }
     &buf[i..]
-}
-
-/// Heap bytes of one [`Bytes`] of `len` bytes: the two reference counts and the data, as
-/// malloc rounds them.
-pub(crate) fn shared_heap(len: usize) -> usize {
-    malloc_size(16 + len)
 }
 
 // ----- randomness -----
@@ -210,6 +198,11 @@ impl Listpack {
     }
 }
 
+/// Bytes LEB128 takes for `n`.
+fn len_of_len(n: usize) -> usize {
+    (usize::BITS - (n | 1).leading_zeros()).div_ceil(7) as usize
+}
+
 fn write_len(buf: &mut Vec<u8>, mut n: usize) {
     while n >= 0x80 {
         buf.push(n as u8 | 0x80);
@@ -251,268 +244,36 @@ impl<'a> Iterator for ListpackIter<'a> {
     }
 }
 
-// ----- Dict -----
+// ----- Pair -----
 
-/// What a [`Dict`] holds: something with a key.
-pub(crate) trait Keyed {
-    /// The bytes the element is found by.
-    fn key(&self) -> &[u8];
-    /// Heap bytes the element holds.
-    fn heap(&self) -> usize;
-}
-
-impl Keyed for Bytes {
-    fn key(&self) -> &[u8] {
-        self
-    }
-    fn heap(&self) -> usize {
-        shared_heap(self.len())
-    }
-}
-
-impl Keyed for (Bytes, Bytes) {
-    fn key(&self) -> &[u8] {
-        &self.0
-    }
-    fn heap(&self) -> usize {
-        shared_heap(self.0.len()) + shared_heap(self.1.len())
-    }
-}
-
-/// One index slot: which element, and the low 32 bits of its key's hash (compared before
-/// the key itself, and enough to find its home slot again when the index is resized).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Slot {
-    idx: u32,
-    hash: u32,
-}
-
-const EMPTY: Slot = Slot { idx: u32::MAX, hash: 0 };
-const MIN_SLOTS: usize = 8;
-
-/// The hash that places a key: the process-wide key hash, so it is stable for a scan's life.
-fn hash32(key: &[u8]) -> u32 {
-    scan_hash(key) as u32
-}
-
-/// Index slots for `n` elements: a power of two, at most 3/4 full.
-fn slots_for(n: usize) -> usize {
-    (n * 4 / 3 + 1).next_power_of_two().max(MIN_SLOTS)
-}
-
-/// A hash table of keyed elements: the elements dense in a `Vec` (any one is a random pick
-/// away, removal swaps the last one in) and a linear-probing index of 8-byte slots that point
-/// into it. Holds fewer than 2^32 - 1 elements.
+/// A field of a large hash and its value in one allocation: the field's length (LEB128), the
+/// field, the value; inline in the table when short. One string per pair instead of two
+/// shared ones halves what a pair costs beyond its bytes.
 #[derive(Clone)]
-pub(crate) struct Dict<T> {
-    items: Vec<T>,
-    slots: Box<[Slot]>,
-    /// Heap bytes the elements hold, kept up to date so `mem_usage` is O(1).
-    heap: usize,
+pub(crate) struct Pair(SmallStr);
+
+impl Pair {
+    fn new(field: &[u8], value: &[u8]) -> Pair {
+        let mut buf = Vec::with_capacity(len_of_len(field.len()) + field.len() + value.len());
+        write_len(&mut buf, field.len());
+        buf.extend_from_slice(field);
+        buf.extend_from_slice(value);
+        Pair(SmallStr::from(buf))
+    }
+
+    /// The field and the value.
+    fn split(&self) -> (&[u8], &[u8]) {
+        let (field, end) = read_entry(&self.0, 0);
+        (field, &self.0[end..])
+    }
 }
 
-impl<T: Keyed> Dict<T> {
-    /// An empty table with room for `n` elements.
-    pub(crate) fn with_capacity(n: usize) -> Self {
-        Dict { items: Vec::with_capacity(n), slots: vec![EMPTY; slots_for(n)].into(), heap: 0 }
+impl Keyed for Pair {
+    fn key(&self) -> &[u8] {
+        self.split().0
     }
-
-    /// Number of elements.
-    pub(crate) fn len(&self) -> usize {
-        self.items.len()
-    }
-
-    /// The elements, in no particular order.
-    pub(crate) fn items(&self) -> &[T] {
-        &self.items
-    }
-
-    fn mask(&self) -> usize {
-        self.slots.len() - 1
-    }
-
-    /// The slot holding `key` (Ok), or the empty slot where it would go (Err).
-    fn probe(&self, key: &[u8], hash: u32) -> Result<usize, usize> {
-        let mask = self.mask();
-        let mut i = hash as usize & mask;
-        loop {
-            let s = self.slots[i];
-            if s.idx == u32::MAX {
-                return Err(i);
-            }
-            if s.hash == hash && self.items[s.idx as usize].key() == key {
-                return Ok(i);
-            }
-            i = (i + 1) & mask;
-        }
-    }
-
-    /// The index of the element with `key`.
-    pub(crate) fn find(&self, key: &[u8]) -> Option<usize> {
-        self.probe(key, hash32(key)).ok().map(|p| self.slots[p].idx as usize)
-    }
-
-    /// The element with `key`.
-    pub(crate) fn get(&self, key: &[u8]) -> Option<&T> {
-        self.find(key).map(|i| &self.items[i])
-    }
-
-    /// The index of the element with `key`, inserting `make()` (whose key must be `key`)
-    /// if there is none; true if inserted.
-    pub(crate) fn find_or_insert_with(&mut self, key: &[u8], make: impl FnOnce() -> T) -> (usize, bool) {
-        let hash = hash32(key);
-        match self.probe(key, hash) {
-            Ok(p) => (self.slots[p].idx as usize, false),
-            Err(mut p) => {
-                if (self.items.len() + 1) * 4 > self.slots.len() * 3 {
-                    self.resize(self.slots.len() * 2);
-                    p = self.probe(key, hash).expect_err("the key is not there");
-                }
-                let idx = self.items.len();
-                assert!(idx < u32::MAX as usize, "a collection holds fewer than 2^32 - 1 elements");
-                let item = make();
-                debug_assert!(item.key() == key);
-                self.heap += item.heap();
-                self.items.push(item);
-                self.slots[p] = Slot { idx: idx as u32, hash };
-                (idx, true)
-            }
-        }
-    }
-
-    /// Changes element `idx` in place; `f` must not change its key.
-    pub(crate) fn update(&mut self, idx: usize, f: impl FnOnce(&mut T)) {
-        let item = &mut self.items[idx];
-        self.heap -= item.heap();
-        f(item);
-        self.heap += item.heap();
-    }
-
-    /// Removes the element with `key`.
-    pub(crate) fn remove(&mut self, key: &[u8]) -> Option<T> {
-        let p = self.probe(key, hash32(key)).ok()?;
-        Some(self.remove_at(p))
-    }
-
-    /// Removes element `idx`; the last element takes its index.
-    pub(crate) fn swap_remove_index(&mut self, idx: usize) -> T {
-        let p = self.slot_of(idx, hash32(self.items[idx].key()));
-        self.remove_at(p)
-    }
-
-    /// The slot pointing at element `idx`, whose key hashes to `hash`.
-    fn slot_of(&self, idx: usize, hash: u32) -> usize {
-        let mask = self.mask();
-        let mut i = hash as usize & mask;
-        loop {
-            let s = self.slots[i];
-            assert!(s.idx != u32::MAX, "element {idx} is indexed");
-            if s.idx as usize == idx {
-                return i;
-            }
-            i = (i + 1) & mask;
-        }
-    }
-
-    fn remove_at(&mut self, p: usize) -> T {
-        let idx = self.slots[p].idx as usize;
-        self.delete_slot(p);
-        let last = self.items.len() - 1;
-        if idx != last {
-            let q = self.slot_of(last, hash32(self.items[last].key()));
-            self.slots[q].idx = idx as u32;
-        }
-        let item = self.items.swap_remove(idx);
-        self.heap -= item.heap();
-        let n = self.items.len();
-        if self.slots.len() > MIN_SLOTS && n * 8 < self.slots.len() {
-            self.resize(slots_for(n));
-        }
-        if self.items.capacity() > 16 && self.items.capacity() > 4 * n {
-            self.items.shrink_to(2 * n);
-        }
-        item
-    }
-
-    /// Empties slot `hole`, shifting later slots of the same probe run back so every element
-    /// stays reachable from its home slot without tombstones.
-    fn delete_slot(&mut self, mut hole: usize) {
-        let mask = self.mask();
-        let mut i = hole;
-        loop {
-            i = (i + 1) & mask;
-            let s = self.slots[i];
-            if s.idx == u32::MAX {
-                break;
-            }
-            let from_home = i.wrapping_sub(s.hash as usize) & mask;
-            let from_hole = i.wrapping_sub(hole) & mask;
-            if from_home >= from_hole {
-                self.slots[hole] = s;
-                hole = i;
-            }
-        }
-        self.slots[hole] = EMPTY;
-    }
-
-    fn resize(&mut self, len: usize) {
-        let mut slots = vec![EMPTY; len].into_boxed_slice();
-        let mask = len - 1;
-        for s in self.slots.iter().filter(|s| s.idx != u32::MAX) {
-            let mut i = s.hash as usize & mask;
-            while slots[i].idx != u32::MAX {
-                i = (i + 1) & mask;
-            }
-            slots[i] = *s;
-        }
-        self.slots = slots;
-    }
-
-    /// One step of a Redis-style scan from `cursor`: visits whole home slots, in reverse-binary
-    /// order, until `count` elements are seen or `10 * count` slots are visited; returns the
-    /// next cursor (0 when done).
-    ///
-    /// The cursor counts home slots with its bits reversed, as Redis's `dictScan` does: the
-    /// slots already visited are those whose reversed index is below the cursor's, whatever
-    /// size the index had then, so growing or shrinking the index between calls never hides
-    /// an element that is present for the whole scan (it may show one twice).
-    pub(crate) fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&T)) -> u64 {
-        let mask = self.mask();
-        let mut v = cursor;
-        let (mut seen, mut budget) = (0, count.max(1).saturating_mul(10));
-        loop {
-            let home = v as usize & mask;
-            // Elements with this home sit in the probe run that starts at it.
-            let mut i = home;
-            loop {
-                let s = self.slots[i];
-                if s.idx == u32::MAX {
-                    break;
-                }
-                if s.hash as usize & mask == home {
-                    f(&self.items[s.idx as usize]);
-                    seen += 1;
-                }
-                i = (i + 1) & mask;
-                if i == home {
-                    break;
-                }
-            }
-            v |= !(mask as u64);
-            v = v.reverse_bits().wrapping_add(1).reverse_bits();
-            budget -= 1;
-            if v == 0 || budget == 0 || seen >= count {
-                return v;
-            }
-        }
-    }
-
-    /// Heap bytes held, elements and the box holding the table included.
-    pub(crate) fn mem_usage(&self) -> usize {
-        malloc_size(std::mem::size_of::<Self>())
-            + malloc_size(self.items.capacity() * std::mem::size_of::<T>())
-            + malloc_size(self.slots.len() * std::mem::size_of::<Slot>())
-            + self.heap
+    fn heap(&self) -> usize {
+        self.0.heap()
     }
 }
 
@@ -529,7 +290,7 @@ enum HashRepr {
     /// Field, value, field, value... in insertion order (what `HGETALL` answers, as Redis's
     /// listpack does).
     Packed(Listpack),
-    Table(Box<Dict<(Bytes, Bytes)>>),
+    Table(Box<Dict<Pair>>),
 }
 
 impl Default for HashValue {
@@ -578,7 +339,7 @@ impl HashValue {
                 let r = lp.find(field, 2)?;
                 Some(Elem::Borrowed(lp.entry_at(r.end).0))
             }
-            HashRepr::Table(d) => d.get(field).map(|(_, v)| Elem::Shared(v)),
+            HashRepr::Table(d) => d.get(field).map(|p| Elem::Borrowed(p.split().1)),
         }
     }
 
@@ -608,10 +369,9 @@ impl HashValue {
             self.unpack();
         }
         let HashRepr::Table(d) = &mut self.repr else { unreachable!("unpacked above") };
-        let (i, new) =
-            d.find_or_insert_with(field, || (Bytes::copy_from(field), Bytes::copy_from(value)));
+        let (i, new) = d.find_or_insert_with(field, || Pair::new(field, value));
         if !new {
-            d.update(i, |pair| pair.1 = Bytes::copy_from(value));
+            d.update(i, |pair| *pair = Pair::new(field, value));
         }
         new
     }
@@ -637,7 +397,7 @@ impl HashValue {
         let mut d = Dict::with_capacity(lp.len() / 2 + 1);
         let mut entries = lp.iter();
         while let (Some(f), Some(v)) = (entries.next(), entries.next()) {
-            d.find_or_insert_with(f, || (Bytes::copy_from(f), Bytes::copy_from(v)));
+            d.find_or_insert_with(f, || Pair::new(f, v));
         }
         self.repr = HashRepr::Table(Box::new(d));
     }
@@ -666,8 +426,8 @@ impl HashValue {
             HashRepr::Table(d) => picks
                 .into_iter()
                 .map(|i| {
-                    let (f, v) = &d.items()[i];
-                    (Elem::Shared(f), Elem::Shared(v))
+                    let (f, v) = d.items()[i].split();
+                    (Elem::Borrowed(f), Elem::Borrowed(v))
                 })
                 .collect(),
         }
@@ -681,7 +441,10 @@ impl HashValue {
                 self.iter().for_each(|(k, v)| f(k, v));
                 0
             }
-            HashRepr::Table(d) => d.scan(cursor, count, |(k, v)| f(Elem::Shared(k), Elem::Shared(v))),
+            HashRepr::Table(d) => d.scan(cursor, count, |p| {
+                let (k, v) = p.split();
+                f(Elem::Borrowed(k), Elem::Borrowed(v))
+            }),
         }
     }
 
@@ -697,7 +460,7 @@ impl HashValue {
 /// The pairs of a [`HashValue`].
 pub(crate) enum HashIter<'a> {
     Packed(ListpackIter<'a>),
-    Table(std::slice::Iter<'a, (Bytes, Bytes)>),
+    Table(std::slice::Iter<'a, Pair>),
 }
 
 impl<'a> Iterator for HashIter<'a> {
@@ -706,7 +469,10 @@ impl<'a> Iterator for HashIter<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         match self {
             HashIter::Packed(it) => Some((Elem::Borrowed(it.next()?), Elem::Borrowed(it.next()?))),
-            HashIter::Table(it) => it.next().map(|(f, v)| (Elem::Shared(f), Elem::Shared(v))),
+            HashIter::Table(it) => it.next().map(|p| {
+                let (f, v) = p.split();
+                (Elem::Borrowed(f), Elem::Borrowed(v))
+            }),
         }
     }
 }
@@ -807,79 +573,6 @@ mod tests {
     }
 
     #[test]
-    fn dict_matches_a_model_through_growth_and_shrinking() {
-        let mut d: Dict<Bytes> = Dict::with_capacity(0);
-        let mut m = std::collections::HashSet::new();
-        let mut x = 7u64;
-        for step in 0..20_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let k = format!("{}", x % 3000);
-            let grow = (step / 5000) % 2 == 0;
-            if x % 3 != 0 || (grow && x % 5 != 0) {
-                let new = d.find_or_insert_with(k.as_bytes(), || Bytes::from(k.as_str())).1;
-                assert_eq!(new, m.insert(k));
-            } else {
-                assert_eq!(d.remove(k.as_bytes()).is_some(), m.remove(&k));
-            }
-            if step % 997 == 0 && d.len() > 0 {
-                let i = random_below(d.len());
-                let gone = d.swap_remove_index(i);
-                assert!(m.remove(gone.as_str().unwrap()));
-            }
-        }
-        assert_eq!(d.len(), m.len());
-        for k in &m {
-            assert!(d.get(k.as_bytes()).is_some());
-        }
-        let heap: usize = d.items().iter().map(Keyed::heap).sum();
-        assert_eq!(d.heap, heap);
-        // Remove everything: the index shrinks back.
-        for k in m.drain() {
-            assert!(d.remove(k.as_bytes()).is_some());
-        }
-        assert_eq!((d.len(), d.slots.len(), d.heap), (0, MIN_SLOTS, 0));
-    }
-
-    #[test]
-    fn dict_scan_returns_every_stable_element_while_the_index_resizes() {
-        let mut d: Dict<Bytes> = Dict::with_capacity(0);
-        for i in 0..1000 {
-            let k = format!("stable:{i}");
-            d.find_or_insert_with(k.as_bytes(), || Bytes::from(k.as_str()));
-        }
-        let mut seen = std::collections::HashSet::new();
-        let (mut cursor, mut calls) = (0, 0);
-        loop {
-            cursor = d.scan(cursor, 10, |k| {
-                seen.insert(k.clone());
-            });
-            calls += 1;
-            // Churn: grow a lot, then shrink back, while the scan runs.
-            if calls % 7 == 0 {
-                for i in 0..3000 {
-                    let k = format!("churn:{calls}:{i}");
-                    d.find_or_insert_with(k.as_bytes(), || Bytes::from(k.as_str()));
-                }
-            } else if calls % 7 == 3 {
-                let churn: Vec<Bytes> =
-                    d.items().iter().filter(|k| k.starts_with(b"churn")).cloned().collect();
-                for k in churn {
-                    d.remove(&k);
-                }
-            }
-            if cursor == 0 {
-                break;
-            }
-            assert!(calls < 100_000);
-        }
-        for i in 0..1000 {
-            assert!(seen.contains(format!("stable:{i}").as_bytes()), "stable:{i} missed");
-        }
-    }
-
-    #[test]
     fn samples() {
         for (n, count) in [(10, 3), (10, 9), (1000, 5), (5, 5), (5, 50)] {
             let picks = sample_indexes(n, count, true);
@@ -906,7 +599,8 @@ mod tests {
         for i in 10..1000 {
             h.insert(&field(i), b"value");
         }
-        assert!(h.mem_usage() > 1000 * 2 * 24, "{}", h.mem_usage());
+        // Each pair takes at least its 24-byte place in the table's array.
+        assert!(h.mem_usage() > 1000 * 24, "{}", h.mem_usage());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! command layer runs commands on it. Nothing here locks, spawns or sends.
 
 mod db;
+pub(crate) mod dict;
 pub(crate) mod events;
 pub(crate) mod geohash;
 pub(crate) mod hash;

@@ -6,7 +6,8 @@
 //! members of at most [`SetValue::MAX_PACKED_BYTES`] bytes), and a [`Dict`] past that. A set
 //! only moves forward through them, never back, as in Redis.
 
-use super::hash::{format_int, random_below, sample_indexes, Dict, Elem, Listpack, ListpackIter};
+use super::dict::{Dict, SmallStr};
+use super::hash::{format_int, random_below, sample_indexes, Elem, Listpack, ListpackIter};
 use super::memory::malloc_size;
 use crate::bytes::Bytes;
 use std::fmt;
@@ -23,7 +24,7 @@ enum SetRepr {
     Ints(Vec<i64>),
     /// In insertion order.
     Packed(Listpack),
-    Table(Box<Dict<Bytes>>),
+    Table(Box<Dict<SmallStr>>),
 }
 
 impl Default for SetValue {
@@ -96,7 +97,7 @@ impl SetValue {
         self.insert_elem(Elem::Borrowed(m))
     }
 
-    /// Adds `e`, sharing its bytes when it is shared and the set is a table; true if new.
+    /// Adds `e`; true if new.
     pub(crate) fn insert_elem(&mut self, e: Elem<'_>) -> bool {
         let mut buf = [0; 20];
         match &mut self.repr {
@@ -139,7 +140,10 @@ impl SetValue {
                 lp.push(e.bytes(&mut buf));
                 true
             }
-            SetRepr::Table(d) => d.find_or_insert_with(e.bytes(&mut buf), || e.to_bytes()).1,
+            SetRepr::Table(d) => {
+                let m = e.bytes(&mut buf);
+                d.find_or_insert_with(m, || m.into()).1
+            }
             SetRepr::Ints(_) => unreachable!("converted above"),
         }
     }
@@ -155,8 +159,10 @@ impl SetValue {
 
     fn make_table(&mut self) {
         let mut d = Dict::with_capacity(self.len() + 1);
+        let mut buf = [0; 20];
         for e in self.iter() {
-            d.find_or_insert_with(e.bytes(&mut [0; 20]), || e.to_bytes());
+            let m = e.bytes(&mut buf);
+            d.find_or_insert_with(m, || m.into());
         }
         self.repr = SetRepr::Table(Box::new(d));
     }
@@ -196,7 +202,7 @@ impl SetValue {
                 lp.replace(r, 1, &[]);
                 m
             }
-            SetRepr::Table(d) => d.swap_remove_index(i),
+            SetRepr::Table(d) => Bytes::copy_from(&d.swap_remove_index(i)),
         })
     }
 
@@ -224,7 +230,7 @@ impl SetValue {
                 let all: Vec<_> = self.iter().collect();
                 picks.into_iter().map(|i| all[i]).collect()
             }
-            SetRepr::Table(d) => picks.into_iter().map(|i| Elem::Shared(&d.items()[i])).collect(),
+            SetRepr::Table(d) => picks.into_iter().map(|i| Elem::Borrowed(&d.items()[i])).collect(),
         }
     }
 
@@ -232,7 +238,7 @@ impl SetValue {
     /// cursor. An intset or packed set is seen whole in one step, with cursor 0, as Redis does.
     pub(crate) fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(Elem<'_>)) -> u64 {
         match &self.repr {
-            SetRepr::Table(d) => d.scan(cursor, count, |m| f(Elem::Shared(m))),
+            SetRepr::Table(d) => d.scan(cursor, count, |m| f(Elem::Borrowed(m))),
             _ => {
                 self.iter().for_each(f);
                 0
@@ -254,7 +260,7 @@ impl SetValue {
 pub(crate) enum SetIter<'a> {
     Ints(std::slice::Iter<'a, i64>),
     Packed(ListpackIter<'a>),
-    Table(std::slice::Iter<'a, Bytes>),
+    Table(std::slice::Iter<'a, SmallStr>),
 }
 
 impl<'a> Iterator for SetIter<'a> {
@@ -264,7 +270,7 @@ impl<'a> Iterator for SetIter<'a> {
         match self {
             SetIter::Ints(it) => it.next().map(|&n| Elem::Int(n)),
             SetIter::Packed(it) => it.next().map(Elem::Borrowed),
-            SetIter::Table(it) => it.next().map(Elem::Shared),
+            SetIter::Table(it) => it.next().map(|m| Elem::Borrowed(m)),
         }
     }
 }

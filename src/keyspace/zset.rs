@@ -7,8 +7,10 @@
 //!   member besides its bytes, against some 50 for a string per member), a lookup is a short
 //!   linear scan as in a listpack, a rank is direct;
 //! - larger sets are an indexable skip list (Pugh's, with Redis's per-link spans, so rank and
-//!   range queries are O(log n)) in an index-based arena, beside a member -> score hash map
-//!   (O(1) `ZSCORE`); the two share each member's reference-counted string.
+//!   range queries are O(log n)) in an index-based arena, beside a hash [`Index`] of the
+//!   arena's nodes by member (O(1) `ZSCORE`). Each member is stored once, in its node, inline
+//!   when short; the index adds 8 bytes a slot, where a member -> score map would add a
+//!   second string handle and a score.
 //!
 //! A set converts to the large form when it outgrows the small one and never converts back in
 //! place, as in Redis; a value built whole (a `ZUNIONSTORE` result) picks its form by size.
@@ -16,11 +18,10 @@
 //! stored as `0`, and lexicographic ranges over members of mixed scores are found by a linear
 //! scan, exactly as Redis scans a listpack.
 
+use super::dict::{hash32, reserve_one, Index, SmallStr};
 use super::memory::malloc_size as alloc_size;
-use super::KeyHasher;
 use crate::bytes::Bytes;
 use std::cmp::Ordering;
-use std::collections::HashMap;
 use std::fmt;
 use std::ops::Range;
 
@@ -28,14 +29,6 @@ use std::ops::Range;
 pub(crate) const MAX_COMPACT_LEN: usize = 128;
 /// Longest member the compact encoding holds (Redis's `zset-max-listpack-value`).
 pub(crate) const MAX_COMPACT_MEMBER: usize = 64;
-
-/// Bytes an `Arc<[u8]>` allocation spends besides its data (the two reference counts).
-const ARC_HEADER: usize = 2 * std::mem::size_of::<usize>();
-
-/// Heap bytes of one member's string.
-fn member_cost(member: &[u8]) -> usize {
-    alloc_size(ARC_HEADER + member.len())
-}
 
 // ----- randomness: the crate's generator -----
 
@@ -178,7 +171,7 @@ const NO_LINK: Link = Link { next: NIL, span: 0 };
 #[derive(Debug, Clone)]
 struct Node {
     score: f64,
-    member: Bytes,
+    member: SmallStr,
     /// The previous node on level 0; `NIL` for the first node.
     back: u32,
     level0: Link,
@@ -215,7 +208,7 @@ impl SkipList {
     fn new() -> SkipList {
         let head = Node {
             score: 0.0,
-            member: Bytes::from(Vec::new()),
+            member: SmallStr::from(&[][..]),
             back: NIL,
             level0: NO_LINK,
             upper: vec![NO_LINK; MAX_LEVEL - 1].into_boxed_slice(),
@@ -293,7 +286,7 @@ impl SkipList {
         update
     }
 
-    fn alloc(&mut self, score: f64, member: Bytes, level: usize) -> u32 {
+    fn alloc(&mut self, score: f64, member: SmallStr, level: usize) -> u32 {
         let upper = vec![NO_LINK; level - 1].into_boxed_slice();
         self.upper_heap += alloc_size((level - 1) * std::mem::size_of::<Link>());
         let node = Node { score, member, back: NIL, level0: NO_LINK, upper };
@@ -303,6 +296,7 @@ impl SkipList {
                 x
             }
             None => {
+                reserve_one(&mut self.nodes);
                 self.nodes.push(node);
                 (self.nodes.len() - 1) as u32
             }
@@ -310,19 +304,18 @@ impl SkipList {
     }
 
     /// Returns a slot to the free list, handing back its member and score.
-    fn release(&mut self, x: u32) -> (Bytes, f64) {
-        // The head's empty member stands in, so a free slot holds no caller bytes.
-        let filler = self.nodes[HEAD as usize].member.clone();
+    fn release(&mut self, x: u32) -> (SmallStr, f64) {
+        // An empty member stands in, so a free slot holds no caller bytes.
         let n = &mut self.nodes[x as usize];
-        let member = std::mem::replace(&mut n.member, filler);
+        let member = std::mem::replace(&mut n.member, SmallStr::from(&[][..]));
         self.upper_heap -= alloc_size(n.upper.len() * std::mem::size_of::<Link>());
         n.upper = Box::default();
         self.free.push(x);
         (member, n.score)
     }
 
-    /// Inserts a member known to be absent (Redis's `zslInsert`).
-    fn insert(&mut self, score: f64, member: Bytes) {
+    /// Inserts a member known to be absent (Redis's `zslInsert`); returns its node.
+    fn insert(&mut self, score: f64, member: SmallStr) -> u32 {
         let mut update = [HEAD; MAX_LEVEL];
         let mut rank = [0u32; MAX_LEVEL];
         let mut x = HEAD;
@@ -367,6 +360,7 @@ impl SkipList {
             self.tail = x;
         }
         self.len += 1;
+        x
     }
 
     /// Unlinks node `x` given its predecessors (Redis's `zslDeleteNode`); the slot stays
@@ -395,20 +389,19 @@ impl SkipList {
         self.len -= 1;
     }
 
-    /// Removes `(score, member)`; returns the stored member if it was there.
-    fn remove(&mut self, score: f64, member: &[u8]) -> Option<Bytes> {
-        let update = self.find_update(score, member);
-        let x = self.link(update[0], 0).next;
-        if x == NIL || self.node(x).score != score || *self.node(x).member != *member {
-            return None;
-        }
+    /// Removes node `x`.
+    fn remove(&mut self, x: u32) {
+        let n = self.node(x);
+        let update = self.find_update(n.score, &n.member);
+        debug_assert_eq!(self.link(update[0], 0).next, x);
         self.unlink(x, &update);
-        Some(self.release(x).0)
+        self.release(x);
     }
 
     /// Moves a member to a new score: in place when it keeps its position (the common case
-    /// for small increments), else by removing and reinserting it.
-    fn update_score(&mut self, score: f64, member: &[u8], new: f64) {
+    /// for small increments), else by removing and reinserting it. Returns its node, which
+    /// may have changed.
+    fn update_score(&mut self, score: f64, member: &[u8], new: f64) -> u32 {
         let update = self.find_update(score, member);
         let x = self.link(update[0], 0).next;
         debug_assert!(x != NIL && *self.node(x).member == *member);
@@ -421,11 +414,11 @@ impl SkipList {
         };
         if after_back && before_next {
             self.nodes[x as usize].score = new;
-            return;
+            return x;
         }
         self.unlink(x, &update);
         let (member, _) = self.release(x);
-        self.insert(new, member);
+        self.insert(new, member)
     }
 
     /// The 1-based rank of `(score, member)`, if present (Redis's `zslGetRank`).
@@ -492,8 +485,8 @@ impl SkipList {
     }
 
     /// Removes the members at 0-based ranks `ranks`, in order, in O(log n + k) (Redis's
-    /// `zslDeleteRangeByRank`).
-    fn remove_ranks(&mut self, ranks: Range<usize>, out: &mut Vec<(Bytes, f64)>) {
+    /// `zslDeleteRangeByRank`), handing each node's number, member and score to `removed`.
+    fn remove_ranks(&mut self, ranks: Range<usize>, mut removed: impl FnMut(u32, SmallStr, f64)) {
         let (start, end) = (ranks.start + 1, ranks.end); // 1-based, inclusive
         let mut update = [HEAD; MAX_LEVEL];
         let mut x = HEAD;
@@ -515,7 +508,8 @@ impl SkipList {
         while x != NIL && traversed <= end {
             let next = self.link(x, 0).next;
             self.unlink(x, &update);
-            out.push(self.release(x));
+            let (member, score) = self.release(x);
+            removed(x, member, score);
             traversed += 1;
             x = next;
         }
@@ -524,32 +518,20 @@ impl SkipList {
 
 // ----- the value -----
 
-/// A member read out of a set without copying it: borrowed from a compact set's buffer
-/// (copied when handed out) or shared with an indexed set (handed out by a reference-count
-/// bump). Dereferences to its bytes.
+/// A member read out of a set without copying it (copied when handed out). Dereferences to
+/// its bytes.
 #[derive(Clone, Copy, Debug)]
-pub(crate) enum Member<'a> {
-    /// Bytes inside a compact set's buffer.
-    Borrowed(&'a [u8]),
-    /// An indexed set's own string.
-    Shared(&'a Bytes),
-}
+pub(crate) struct Member<'a>(pub(crate) &'a [u8]);
 
 impl<'a> Member<'a> {
     /// The member as an owned string.
     pub(crate) fn to_bytes(self) -> Bytes {
-        match self {
-            Member::Borrowed(b) => Bytes::copy_from(b),
-            Member::Shared(b) => b.clone(),
-        }
+        Bytes::copy_from(self.0)
     }
 
     /// The member's bytes, for as long as the set is borrowed.
     pub(crate) fn as_slice(self) -> &'a [u8] {
-        match self {
-            Member::Borrowed(b) => b,
-            Member::Shared(b) => b,
-        }
+        self.0
     }
 }
 
@@ -631,24 +613,38 @@ impl Compact {
     }
 }
 
-/// The large encoding: the ordered index and the member -> score map.
+/// The large encoding: the ordered list, and its nodes indexed by member.
 #[derive(Debug, Clone)]
 struct Indexed {
     list: SkipList,
-    scores: HashMap<Bytes, f64, KeyHasher>,
-    /// Heap bytes of the member strings, for memory accounting.
+    by_member: Index,
+    /// Heap bytes of the members too long to sit in their nodes, for memory accounting.
     member_heap: usize,
 }
 
 impl Indexed {
-    fn new() -> Indexed {
-        Indexed { list: SkipList::new(), scores: HashMap::default(), member_heap: 0 }
+    fn with_capacity(n: usize) -> Indexed {
+        Indexed { list: SkipList::new(), by_member: Index::with_capacity(n), member_heap: 0 }
     }
 
-    fn insert_new(&mut self, member: Bytes, score: f64) {
-        self.member_heap += member_cost(&member);
-        self.scores.insert(member.clone(), score);
-        self.list.insert(score, member);
+    /// The node holding `member`.
+    fn find(&self, member: &[u8]) -> Option<u32> {
+        let found = self.by_member.find(hash32(member), |x| *self.list.nodes[x].member == *member);
+        found.map(|x| x as u32)
+    }
+
+    /// The score of `member`.
+    fn score(&self, member: &[u8]) -> Option<f64> {
+        self.find(member).map(|x| self.list.node(x).score)
+    }
+
+    fn insert_new(&mut self, member: &[u8], score: f64) {
+        let member = SmallStr::from(member);
+        self.member_heap += member.heap();
+        let hash = hash32(&member);
+        let len = self.list.len;
+        let x = self.list.insert(score, member);
+        self.by_member.insert(x as usize, hash, len);
     }
 }
 
@@ -707,7 +703,7 @@ impl ZSetValue {
         if first_member <= MAX_COMPACT_MEMBER {
             ZSetValue::new()
         } else {
-            ZSetValue { repr: Repr::Indexed(Box::new(Indexed::new())) }
+            ZSetValue { repr: Repr::Indexed(Box::new(Indexed::with_capacity(0))) }
         }
     }
 
@@ -728,10 +724,9 @@ impl ZSetValue {
             }
             return ZSetValue { repr: Repr::Compact(c) };
         }
-        let mut ix = Indexed::new();
-        ix.scores.reserve(entries.len());
+        let mut ix = Indexed::with_capacity(entries.len());
         for (m, s) in entries {
-            ix.insert_new(m, s);
+            ix.insert_new(&m, s);
         }
         ZSetValue { repr: Repr::Indexed(Box::new(ix)) }
     }
@@ -758,7 +753,7 @@ impl ZSetValue {
     pub(crate) fn score(&self, member: &[u8]) -> Option<f64> {
         match &self.repr {
             Repr::Compact(c) => c.find(member).map(|i| c.index[i].0),
-            Repr::Indexed(ix) => ix.scores.get(member).copied(),
+            Repr::Indexed(ix) => ix.score(member),
         }
     }
 
@@ -784,17 +779,19 @@ impl ZSetValue {
             self.convert();
         }
         let Repr::Indexed(ix) = &mut self.repr else { unreachable!("converted above") };
-        match ix.scores.get_mut(member) {
-            Some(cur) => {
-                let old = *cur;
+        match ix.find(member) {
+            Some(x) => {
+                let old = ix.list.node(x).score;
                 if old != score {
-                    *cur = score;
-                    ix.list.update_score(old, member, score);
+                    let moved = ix.list.update_score(old, member, score);
+                    if moved != x {
+                        ix.by_member.renumber(x as usize, hash32(member), moved as usize);
+                    }
                 }
                 Some(old)
             }
             None => {
-                ix.insert_new(Bytes::copy_from(member), score);
+                ix.insert_new(member, score);
                 None
             }
         }
@@ -803,10 +800,9 @@ impl ZSetValue {
     /// Moves the compact entries into the indexed encoding.
     fn convert(&mut self) {
         let Repr::Compact(c) = &self.repr else { return };
-        let mut ix = Indexed::new();
-        ix.scores.reserve(c.index.len() + 1);
+        let mut ix = Indexed::with_capacity(c.index.len() + 1);
         for i in 0..c.index.len() {
-            ix.insert_new(Bytes::copy_from(c.member(i)), c.index[i].0);
+            ix.insert_new(c.member(i), c.index[i].0);
         }
         self.repr = Repr::Indexed(Box::new(ix));
     }
@@ -819,9 +815,12 @@ impl ZSetValue {
                 Some(c.remove_at(i))
             }
             Repr::Indexed(ix) => {
-                let score = ix.scores.remove(member)?;
-                ix.member_heap -= member_cost(member);
-                ix.list.remove(score, member);
+                let x = ix.find(member)?;
+                let node = ix.list.node(x);
+                let score = node.score;
+                ix.member_heap -= node.member.heap();
+                ix.by_member.remove(x as usize, hash32(member), ix.list.len - 1);
+                ix.list.remove(x);
                 Some(score)
             }
         }
@@ -832,7 +831,7 @@ impl ZSetValue {
         match &self.repr {
             Repr::Compact(c) => c.find(member),
             Repr::Indexed(ix) => {
-                let score = *ix.scores.get(member)?;
+                let score = ix.score(member)?;
                 ix.list.rank(score, member).map(|r| r - 1)
             }
         }
@@ -844,10 +843,10 @@ impl ZSetValue {
             return None;
         }
         match &self.repr {
-            Repr::Compact(c) => Some((Member::Borrowed(c.member(rank)), c.index[rank].0)),
+            Repr::Compact(c) => Some((Member(c.member(rank)), c.index[rank].0)),
             Repr::Indexed(ix) => {
                 let n = ix.list.node(ix.list.by_rank(rank + 1));
-                Some((Member::Shared(&n.member), n.score))
+                Some((Member(&n.member), n.score))
             }
         }
     }
@@ -942,11 +941,14 @@ impl ZSetValue {
             }
             Repr::Indexed(ix) => {
                 let mut out = Vec::with_capacity(end - ranks.start);
-                ix.list.remove_ranks(ranks.start..end, &mut out);
-                for (m, _) in &out {
-                    ix.scores.remove(&**m);
-                    ix.member_heap -= member_cost(m);
-                }
+                let mut remaining = ix.list.len;
+                let Indexed { list, by_member, member_heap } = &mut **ix;
+                list.remove_ranks(ranks.start..end, |x, m, score| {
+                    remaining -= 1;
+                    *member_heap -= m.heap();
+                    by_member.remove(x as usize, hash32(&m), remaining);
+                    out.push((Bytes::copy_from(&m), score));
+                });
                 out
             }
         }
@@ -964,25 +966,13 @@ impl ZSetValue {
             }
             Repr::Indexed(ix) => {
                 let list = &ix.list;
-                // hashbrown: one allocation of buckets plus a control byte each (and a group's
-                // worth more); it keeps at most 7/8 of its buckets full.
-                let cap = ix.scores.capacity();
-                let buckets = match cap {
-                    0 => 0,
-                    1..=3 => 4,
-                    4..=7 => 8,
-                    _ => (cap * 8 / 7).next_power_of_two(),
-                };
-                let table =
-                    if buckets == 0 { 0 } else { buckets * (size_of::<(Bytes, f64)>() + 1) + 16 };
                 alloc_size(size_of::<Indexed>())
                     + alloc_size(list.nodes.capacity() * size_of::<Node>())
                     + alloc_size((MAX_LEVEL - 1) * size_of::<Link>())
                     + list.upper_heap
                     + alloc_size(list.free.capacity() * size_of::<u32>())
-                    + alloc_size(table)
+                    + ix.by_member.mem_usage()
                     + ix.member_heap
-                    + member_cost(&[])
             }
         }
     }
@@ -1009,7 +999,7 @@ impl ZSetValue {
         };
         let l = &ix.list;
         // Level 0 in order, with back pointers, and positions by index.
-        let mut pos = HashMap::new();
+        let mut pos = std::collections::HashMap::new();
         let (mut x, mut prev, mut i) = (l.first(), NIL, 0usize);
         while x != NIL {
             let n = l.node(x);
@@ -1018,7 +1008,7 @@ impl ZSetValue {
                 let p = l.node(prev);
                 assert!(cmp_entry(p.score, &p.member, n.score, &n.member).is_lt());
             }
-            assert_eq!(ix.scores.get(&*n.member), Some(&n.score));
+            assert_eq!(ix.find(&n.member), Some(x));
             i += 1;
             pos.insert(x, i);
             prev = x;
@@ -1026,8 +1016,8 @@ impl ZSetValue {
         }
         assert_eq!(i, l.len);
         assert_eq!(l.tail, prev);
-        assert_eq!(ix.scores.len(), l.len);
-        assert_eq!(ix.member_heap, ix.scores.keys().map(|m| member_cost(m)).sum::<usize>());
+        let heap: usize = pos.keys().map(|&x| l.node(x).member.heap()).sum();
+        assert_eq!(ix.member_heap, heap);
         // Every level's spans add up to the distance in level-0 steps.
         for lvl in 0..l.level {
             let (mut x, mut at) = (HEAD, 0usize);
@@ -1075,14 +1065,14 @@ impl<'a> Iterator for Iter<'a> {
         self.left -= 1;
         match &mut self.inner {
             IterInner::Compact(c, i) => {
-                let item = (Member::Borrowed(c.member(*i)), c.index[*i].0);
+                let item = (Member(c.member(*i)), c.index[*i].0);
                 *i = if self.rev { i.wrapping_sub(1) } else { *i + 1 };
                 Some(item)
             }
             IterInner::Indexed(list, x) => {
                 let n = list.node(*x);
                 *x = if self.rev { n.back } else { n.level0.next };
-                Some((Member::Shared(&n.member), n.score))
+                Some((Member(&n.member), n.score))
             }
         }
     }
