@@ -17,7 +17,7 @@ use crate::error::Error;
 use crate::keyspace::events::{GENERIC, ZSET};
 use crate::keyspace::set::SetValue;
 use crate::keyspace::zset::{LexBound, LexRange, Member, Rng, ScoreRange, ZSetValue};
-use crate::keyspace::{scan_hash, Db, Entry, Lookup, Now, Value, View};
+use crate::keyspace::{Db, Entry, Lookup, Now, Value, View};
 use crate::reply::Reply;
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
@@ -1449,26 +1449,16 @@ fn zscan_cmd(t: &View<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
             out.push(Reply::Bulk(Bytes::from(text)));
         }
     };
-    if z.is_compact() {
-        for (m, s) in z.iter() {
-            push(m, compact_score_text(s));
+    // A compact set is seen whole, with cursor 0, as Redis scans a listpack.
+    let next = match z.scan(cursor, count, |m, s| push(m, format_score(s))) {
+        Some(next) => next,
+        None => {
+            for (m, s) in z.iter() {
+                push(m, compact_score_text(s));
+            }
+            0
         }
-        return Ok(Reply::Array(vec![Reply::bulk("0"), Reply::Array(out)]));
-    }
-    let pos = cursor.saturating_sub(1);
-    let mut found: Vec<(u64, Member<'_>, f64)> =
-        z.iter().map(|(m, s)| (scan_hash(&m) >> 1, m, s)).filter(|(h, ..)| *h >= pos).collect();
-    found.sort_unstable_by_key(|(h, ..)| *h);
-    // A hint, as in Redis: a huge set is read in at most ~32 calls.
-    let mut take = count.max(z.len() / 32).min(found.len());
-    // Never split members of equal position: the cursor could not resume between them.
-    while take > 0 && take < found.len() && found[take].0 == found[take - 1].0 {
-        take += 1;
-    }
-    for &(_, m, s) in &found[..take] {
-        push(m, format_score(s));
-    }
-    let next = found.get(take).map_or(0, |(h, ..)| h + 1);
+    };
     Ok(Reply::Array(vec![Reply::bulk(next.to_string()), Reply::Array(out)]))
 }
 

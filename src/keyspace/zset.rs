@@ -744,7 +744,8 @@ impl ZSetValue {
         self.len() == 0
     }
 
-    /// True in the compact (listpack-like) encoding, which `ZSCAN` answers in one reply.
+    /// True in the compact (listpack-like) encoding.
+    #[cfg(test)]
     pub(crate) fn is_compact(&self) -> bool {
         matches!(self.repr, Repr::Compact(_))
     }
@@ -868,6 +869,22 @@ impl ZSetValue {
             Repr::Indexed(ix) => IterInner::Indexed(&ix.list, ix.list.by_rank(first + 1)),
         };
         Iter { inner, left, rev }
+    }
+
+    /// One `ZSCAN` step over a large set from `cursor` (see [`Index::scan`]): calls `f` on
+    /// the members seen and returns the next cursor. None for a compact set, which a scan
+    /// sees whole.
+    pub(crate) fn scan(
+        &self,
+        cursor: u64,
+        count: usize,
+        mut f: impl FnMut(Member<'_>, f64),
+    ) -> Option<u64> {
+        let Repr::Indexed(ix) = &self.repr else { return None };
+        Some(ix.by_member.scan(cursor, count, |x| {
+            let n = ix.list.node(x as u32);
+            f(Member(&n.member), n.score)
+        }))
     }
 
     /// The ranks of the members whose scores lie in `r`.
@@ -1353,5 +1370,47 @@ mod tests {
         }
         assert!(counts.iter().all(|&c| (800..1200).contains(&c)), "{counts:?}");
         assert_ne!(Rng::new().next_u64(), Rng::new().next_u64());
+    }
+
+    #[test]
+    fn scan_of_a_large_set_sees_every_stable_member_a_step_at_a_time() {
+        let mut z = indexed();
+        for i in 0..1000 {
+            z.insert(format!("stable:{i}").as_bytes(), i as f64);
+        }
+        let mut seen = std::collections::HashMap::new();
+        let (mut cursor, mut calls) = (0, 0);
+        loop {
+            let mut step = 0;
+            cursor = z
+                .scan(cursor, 10, |m, s| {
+                    seen.insert(m.to_vec(), s);
+                    step += 1;
+                })
+                .expect("a large set");
+            calls += 1;
+            assert!(step < 200, "a step reads about COUNT members, not the set: {step}");
+            // Churn while the scan runs: the index grows and shrinks under the cursor.
+            if calls % 5 == 0 {
+                for i in 0..2000 {
+                    z.insert(format!("churn:{calls}:{i}").as_bytes(), -1.0);
+                }
+            } else if calls % 5 == 2 {
+                let churn: Vec<Bytes> =
+                    z.iter().map(|(m, _)| m.to_bytes()).filter(|m| m.starts_with(b"churn")).collect();
+                for m in churn {
+                    z.remove(&m);
+                }
+            }
+            if cursor == 0 {
+                break;
+            }
+        }
+        assert!(calls > 10);
+        for i in 0..1000 {
+            assert_eq!(seen.get(format!("stable:{i}").as_bytes()), Some(&(i as f64)), "stable:{i}");
+        }
+        z.check();
+        assert_eq!(ZSetValue::new().scan(0, 10, |_, _| ()), None);
     }
 }
