@@ -13,75 +13,10 @@
 
 use super::memory::malloc_size;
 use super::scan_hash;
-use std::fmt;
-use std::ops::Deref;
 
-// ----- SmallStr -----
-
-/// A byte string kept inline when it is at most [`SmallStr::INLINE`] bytes, else in an
-/// allocation of exactly its length. 24 bytes either way.
-#[derive(Clone, PartialEq, Eq)]
-pub(crate) enum SmallStr {
-    /// Length, then the bytes.
-    Inline(u8, [u8; SmallStr::INLINE]),
-    Heap(Box<[u8]>),
-}
-
-const _: () = assert!(std::mem::size_of::<SmallStr>() == 24);
-
-impl SmallStr {
-    /// Longest string kept inline.
-    pub(crate) const INLINE: usize = 22;
-
-    /// Heap bytes held (none when inline).
-    pub(crate) fn heap(&self) -> usize {
-        match self {
-            SmallStr::Inline(..) => 0,
-            SmallStr::Heap(b) => malloc_size(b.len()),
-        }
-    }
-}
-
-impl From<&[u8]> for SmallStr {
-    fn from(b: &[u8]) -> Self {
-        if b.len() <= Self::INLINE {
-            let mut buf = [0; Self::INLINE];
-            buf[..b.len()].copy_from_slice(b);
-            SmallStr::Inline(b.len() as u8, buf)
-        } else {
-            SmallStr::Heap(b.into())
-        }
-    }
-}
-
-impl From<Vec<u8>> for SmallStr {
-    /// Keeps the vector's allocation when the string is too long to sit inline (it should
-    /// have no spare capacity, or the string keeps that too).
-    fn from(v: Vec<u8>) -> Self {
-        if v.len() <= Self::INLINE {
-            SmallStr::from(&v[..])
-        } else {
-            SmallStr::Heap(v.into_boxed_slice())
-        }
-    }
-}
-
-impl Deref for SmallStr {
-    type Target = [u8];
-    #[inline]
-    fn deref(&self) -> &[u8] {
-        match self {
-            SmallStr::Inline(len, buf) => &buf[..*len as usize],
-            SmallStr::Heap(b) => b,
-        }
-    }
-}
-
-impl fmt::Debug for SmallStr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "\"{}\"", self.escape_ascii())
-    }
-}
+/// A string of a large collection: inline when at most 22 bytes (`key::INLINE`), else in
+/// an allocation of exactly its length; 24 bytes either way. Stored as keys are.
+pub(crate) use super::key::Key as SmallStr;
 
 // ----- Index -----
 
@@ -395,6 +330,7 @@ impl<T: Keyed> Dict<T> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::key;
     use super::*;
     use crate::rng::random_below;
     use std::collections::HashSet;
@@ -405,12 +341,13 @@ mod tests {
 
     #[test]
     fn small_strings_keep_their_bytes_inline_or_not() {
-        for len in [0, 1, SmallStr::INLINE, SmallStr::INLINE + 1, 100] {
+        for len in [0, 1, key::INLINE, key::INLINE + 1, 100] {
             let bytes: Vec<u8> = (0..len as u8).collect();
-            let st = SmallStr::from(&bytes[..]);
-            assert_eq!(&*st, &bytes[..]);
-            assert_eq!(matches!(st, SmallStr::Inline(..)), len <= SmallStr::INLINE);
-            assert_eq!(st.heap(), if len <= SmallStr::INLINE { 0 } else { malloc_size(len) });
+            for st in [SmallStr::from(&bytes[..]), SmallStr::from(bytes.clone())] {
+                assert_eq!(&*st, &bytes[..]);
+                assert_eq!(matches!(st, SmallStr::Inline { .. }), len <= key::INLINE);
+                assert_eq!(st.heap(), if len <= key::INLINE { 0 } else { malloc_size(len) });
+            }
         }
     }
 

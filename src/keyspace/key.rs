@@ -1,5 +1,7 @@
-//! Stored keys: short keys live inside the key's record, long ones on the heap.
+//! Stored keys: short keys live inside the key's record, long ones on the heap. Elements of
+//! large collections are stored the same way (see `dict::SmallStr`).
 
+use super::memory::malloc_size;
 use std::borrow::Borrow;
 use std::hash::{Hash, Hasher};
 use std::ops::Deref;
@@ -24,6 +26,28 @@ impl From<&[u8]> for Key {
             Key::Inline { len: k.len() as u8, bytes }
         } else {
             Key::Heap(k.into())
+        }
+    }
+}
+
+impl From<Vec<u8>> for Key {
+    /// Keeps the vector's allocation when the string is too long to sit inline (it should
+    /// have no spare capacity, or the string keeps that too).
+    fn from(v: Vec<u8>) -> Key {
+        if v.len() <= INLINE {
+            Key::from(&v[..])
+        } else {
+            Key::Heap(v.into_boxed_slice())
+        }
+    }
+}
+
+impl Key {
+    /// Heap bytes held (none when inline).
+    pub(crate) fn heap(&self) -> usize {
+        match self {
+            Key::Inline { .. } => 0,
+            Key::Heap(b) => malloc_size(b.len()),
         }
     }
 }
