@@ -538,6 +538,13 @@ impl Client {
         }
     }
 
+    /// True if this client's reads follow the route to the primary (not a raw client, not
+    /// pinned to a node, not reading from replicas): the ones [`Registry::read_key`] serves.
+    #[inline]
+    fn direct(&self) -> bool {
+        self.raw.is_none() && self.pinned.is_none() && self.read_from == ReadFrom::Primary
+    }
+
     /// What a raw client learns from an answer: a `MOVED` updates its slot map, as a
     /// Redis Cluster client refreshes its map on `MOVED`.
     #[inline]
@@ -645,6 +652,11 @@ impl Client {
     #[inline]
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>, Error> {
         let key = key.as_ref();
+        if self.direct() {
+            return self.registry.read_key(key_slot(key), cmd_id!("get"), key, |t, now| {
+                strings::get(&View::One(t), now, key)
+            })?;
+        }
         self.read_cmd(key_slot(key), cmd_id!("get"), &[key], |t, now| strings::get(t, now, key))?
     }
 
@@ -657,10 +669,15 @@ impl Client {
         let key = key.as_ref();
         // Copy the value before taking the lock, to keep the critical section short.
         let value = Value::Str(Str::new(value.as_ref()));
-        self.write_cmd(key_slot(key), cmd_id!("set"), true, &[key], |t, now| {
+        let set = |t: &mut Table, now: &Now<'_>| {
             t.insert(key, value, None);
             now.notify(crate::keyspace::events::STRING, "set", key);
-        })
+        };
+        let slot = key_slot(key);
+        if self.direct() {
+            return self.registry.write_key(slot, cmd_id!("set"), true, key, set);
+        }
+        self.learn(self.registry.write_cmd(slot, cmd_id!("set"), true, &[key], self.via(slot), set))
     }
 
     fn set_with(&self, key: &[u8], value: &[u8], o: SetOptions, cmd: &str) -> Result<bool, Error> {

@@ -120,6 +120,32 @@ impl Node {
         Some(r)
     }
 
+    /// [`Node::read`] for a primary that holds `slot` with no migration under way: None (and
+    /// `f` not run) otherwise, for the caller to take the general path.
+    #[inline]
+    pub(crate) fn read_stable<R>(
+        &self,
+        slot: usize,
+        cmd: usize,
+        f: impl FnOnce(&Table, &Now<'_>) -> R,
+    ) -> Option<R> {
+        let now = Now::with_access(&self.clock, self.budget.access());
+        let r = {
+            let guard = self.cells[slot].0.read();
+            let table = guard.as_ref()?;
+            // Checked under the lock: a failover demotes, and a migration starts, under it.
+            if table.moving() != crate::keyspace::Moving::Stable || self.repl.is_replica() {
+                return None;
+            }
+            f(table, &now)
+        };
+        self.count(cmd, &now);
+        if now.saw_expired() {
+            self.purge(slot, now.ms());
+        }
+        Some(r)
+    }
+
     /// Runs `f` on `slot`'s table under the write lock; None if this node does not hold it.
     #[inline]
     pub(crate) fn write<R>(&self, slot: usize, f: impl FnOnce(&mut Table, &Now<'_>) -> R) -> Option<R> {
@@ -139,6 +165,31 @@ impl Node {
         let table = guard.as_mut()?;
         let before = self.before_write(table, &now);
         let r = f(table, &now);
+        self.after_write(slot, table, &now, before);
+        self.publish_events(&now);
+        self.count(cmd, &now);
+        Some(r)
+    }
+
+    /// [`Node::write_cmd`] for a primary that holds `slot` with no migration under way: runs
+    /// (and takes) `f` then; None, `f` left in place, otherwise.
+    #[inline]
+    pub(crate) fn write_stable<R, F: FnOnce(&mut Table, &Now<'_>) -> R>(
+        &self,
+        slot: usize,
+        cmd: usize,
+        f: &mut Option<F>,
+    ) -> Option<R> {
+        let now = self.write_now();
+        let mut guard = self.cells[slot].0.write();
+        let table = guard.as_mut()?;
+        // Checked under the lock: see `read_stable` (and a demoted node must not take a
+        // write its replica copy would lose).
+        if table.moving() != crate::keyspace::Moving::Stable || self.repl.is_replica() {
+            return None;
+        }
+        let before = self.before_write(table, &now);
+        let r = f.take()?(table, &now);
         self.after_write(slot, table, &now, before);
         self.publish_events(&now);
         self.count(cmd, &now);

@@ -596,6 +596,58 @@ impl Registry {
         })
     }
 
+    /// A one-key read on the common path: the slot's route names a primary holding the slot
+    /// and no migration touches it, so no redirect rule applies and the read runs with no
+    /// more than the route, the slot's read lock and `f`. Anything else (no route, a
+    /// replica's copy, a slot moving or gone) takes [`Registry::read_cmd`], which decides
+    /// again under its own lock.
+    ///
+    /// # Errors
+    /// As [`Registry::read_cmd`].
+    #[inline]
+    pub(crate) fn read_key<R>(
+        &self,
+        slot: u16,
+        cmd: usize,
+        key: &[u8],
+        f: impl Fn(&Table, &Now<'_>) -> R,
+    ) -> Result<R, Error> {
+        let id = self.routes[usize::from(slot)].load(Ordering::Acquire);
+        if let Some(node) = self.nodes.get(id as usize).and_then(OnceLock::get) {
+            if let Some(r) = node.read_stable(usize::from(slot), cmd, &f) {
+                return Ok(r);
+            }
+        }
+        self.read_cmd(slot, cmd, &[key], Via::Follow, f)
+    }
+
+    /// [`Registry::read_key`] for a write to one key (see [`Registry::write_cmd`] for `grow`).
+    ///
+    /// # Errors
+    /// As [`Registry::write_cmd`].
+    #[inline]
+    pub(crate) fn write_key<R>(
+        &self,
+        slot: u16,
+        cmd: usize,
+        grow: bool,
+        key: &[u8],
+        f: impl FnOnce(&mut Table, &Now<'_>) -> R,
+    ) -> Result<R, Error> {
+        let mut f = Some(f);
+        let id = self.routes[usize::from(slot)].load(Ordering::Acquire);
+        if let Some(node) = self.nodes.get(id as usize).and_then(OnceLock::get) {
+            if grow {
+                node.make_room()?;
+            }
+            if let Some(r) = node.write_stable(usize::from(slot), cmd, &mut f) {
+                return Ok(r);
+            }
+        }
+        let f = f.expect("not run");
+        self.write_cmd(slot, cmd, grow, &[key], Via::Follow, f)
+    }
+
     /// [`Registry::read_cmd`] for a write; a write that may `grow` memory first makes room
     /// under the budget (evicting, or refusing with `OOM`).
     ///
