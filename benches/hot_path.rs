@@ -18,6 +18,10 @@
 //! Same work in every store: a GET clones the stored `Arc` out (slotstore's `Bytes` is one),
 //! a SET allocates the value, and the maps allocate the owned key their `insert` needs.
 //!
+//! The `read` groups are GET without a copy: the value's length read in place, through
+//! slotstore's `get_with` and the maps' borrowing `get` (a dashmap `Ref`, a locked `&Arc`).
+//! quick_cache has no borrowing read, so its line there clones as in `get`.
+//!
 //! One iteration is a batch of [`BATCH`] operations per thread; `Throughput::Elements` is the
 //! operations of all threads together, so elements/s is the store's total throughput. The key
 //! streams (uniform, or Zipf with s = 0.99 over the 1M keys, hot keys scattered by a random
@@ -25,7 +29,7 @@
 //! sequentially. The 2-thread cases time, with `iter_custom`, the wall clock from a barrier
 //! that releases both threads to the end of the slower one.
 //!
-//! Run: `cargo bench --bench hot_path` (about 7 minutes on 2 cores);
+//! Run: `cargo bench --bench hot_path` (about 9 minutes on 2 cores);
 //! one group: `cargo bench --bench hot_path -- 'get threads=2 dist=zipf0.99'`.
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -154,6 +158,10 @@ trait Store: Sync {
     fn get(&self, key: &[u8]) -> bool;
     /// SET: stores a copy of `value` at `key`.
     fn set(&self, key: &[u8], value: &[u8]);
+    /// GET without a copy: true if the key was found; the value's length is read in place.
+    fn read(&self, key: &[u8]) -> bool {
+        self.get(key)
+    }
     /// GET of [`GROUP`] keys: how many were found. One at a time unless the store batches.
     fn get_group(&self, keys: &[Key]) -> usize {
         keys.iter().map(|k| usize::from(self.get(k))).sum()
@@ -207,6 +215,10 @@ impl Store for slotstore::Client {
         black_box(slotstore::Client::get(self, key).expect("served")).is_some()
     }
     #[inline]
+    fn read(&self, key: &[u8]) -> bool {
+        black_box(self.get_with(key, <[u8]>::len).expect("served")).is_some()
+    }
+    #[inline]
     fn set(&self, key: &[u8], value: &[u8]) {
         slotstore::Client::set(self, key, value).expect("served");
     }
@@ -216,6 +228,10 @@ impl<S: std::hash::BuildHasher + Clone + Send + Sync> Store for DashMap<Box<[u8]
     #[inline]
     fn get(&self, key: &[u8]) -> bool {
         black_box(DashMap::get(self, key).map(|r| r.value().clone())).is_some()
+    }
+    #[inline]
+    fn read(&self, key: &[u8]) -> bool {
+        black_box(DashMap::get(self, key).map(|r| r.value().len())).is_some()
     }
     #[inline]
     fn set(&self, key: &[u8], value: &[u8]) {
@@ -232,6 +248,11 @@ impl Store for MutexMap {
         black_box(v).is_some()
     }
     #[inline]
+    fn read(&self, key: &[u8]) -> bool {
+        let n = self.lock().get(key).map(|v| v.len());
+        black_box(n).is_some()
+    }
+    #[inline]
     fn set(&self, key: &[u8], value: &[u8]) {
         let (key, value): (Box<[u8]>, Arc<[u8]>) = (Box::from(key), Arc::from(value));
         self.lock().insert(key, value);
@@ -241,6 +262,8 @@ impl Store for MutexMap {
 #[derive(Clone, Copy, PartialEq)]
 enum Op {
     Get,
+    /// GET without a copy ([`Store::read`]).
+    Read,
     Set,
     /// GET in groups of [`GROUP`] keys.
     GetGroup,
@@ -252,6 +275,7 @@ impl Op {
     fn name(self) -> &'static str {
         match self {
             Op::Get => "get",
+            Op::Read => "read",
             Op::Set => "set",
             Op::GetGroup => "get16",
             Op::SetGroup => "set16",
@@ -268,6 +292,13 @@ fn run<S: Store>(store: &S, op: Op, stream: &[Key], start: usize, n: usize) {
             let mut hits = 0;
             for i in start..start + n {
                 hits += usize::from(store.get(&stream[i & mask]));
+            }
+            assert_eq!(hits, n, "every key is preloaded");
+        }
+        Op::Read => {
+            let mut hits = 0;
+            for i in start..start + n {
+                hits += usize::from(store.read(&stream[i & mask]));
             }
             assert_eq!(hits, n, "every key is preloaded");
         }
@@ -360,7 +391,7 @@ fn bench_hot_path(c: &mut Criterion) {
         rank_to_key.swap(i, rng.below(i + 1));
     }
 
-    for op in [Op::Get, Op::Set, Op::GetGroup, Op::SetGroup] {
+    for op in [Op::Get, Op::Read, Op::Set, Op::GetGroup, Op::SetGroup] {
         for threads in [1, 2] {
             for dist in [Dist::Uniform, Dist::Zipf] {
                 let streams = streams(dist, threads, &zipf, &rank_to_key);

@@ -660,6 +660,42 @@ impl Client {
         self.read_cmd(key_slot(key), cmd_id!("get"), &[key], |t, now| strings::get(t, now, key))?
     }
 
+    /// `GET` without a copy: `f` of the string at `key`, read in place under the slot's read
+    /// lock. What a borrowing map's `get` gives (a `dashmap` `Ref`), for callers that parse or
+    /// compare the value and need no copy of it.
+    ///
+    /// `f` runs at most once, while the slot is locked for reading: keep it short, and do not
+    /// call this client from it (a write to the same slot would wait for the lock `f` holds).
+    ///
+    /// ```
+    /// let cluster = slotstore::Cluster::builder().primaries(3).build()?;
+    /// let client = cluster.client();
+    /// client.set("user:1", "ada")?;
+    /// assert_eq!(client.get_with("user:1", |v| v.len())?, Some(3));
+    /// assert_eq!(client.get_with("user:2", |v| v.len())?, None);
+    /// # Ok::<(), slotstore::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Client::get`].
+    #[inline]
+    pub fn get_with<R>(
+        &self,
+        key: impl AsRef<[u8]>,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Result<Option<R>, Error> {
+        let key = key.as_ref();
+        let f = std::cell::Cell::new(Some(f));
+        if self.direct() {
+            return self.registry.read_key(key_slot(key), cmd_id!("get"), key, |t, now| {
+                strings::get_with(&View::One(t), now, key, &f)
+            })?;
+        }
+        self.read_cmd(key_slot(key), cmd_id!("get"), &[key], |t, now| {
+            strings::get_with(t, now, key, &f)
+        })?
+    }
+
     /// `SET`: stores `value` at `key`, replacing any value and TTL.
     ///
     /// # Errors

@@ -33,6 +33,19 @@ pub(crate) fn get(t: &impl Lookup, now: &Now<'_>, key: &[u8]) -> Result<Option<B
     t.entry(key, now).map(|e| as_string(e).map(Str::to_bytes)).transpose()
 }
 
+/// `f` of the string stored at `key`, if any, read in place. `f` sits in a cell because a read
+/// that meets a redirect runs again on another node: the first run that finds the key takes it.
+pub(crate) fn get_with<R>(
+    t: &impl Lookup,
+    now: &Now<'_>,
+    key: &[u8],
+    f: &std::cell::Cell<Option<impl FnOnce(&[u8]) -> R>>,
+) -> Result<Option<R>, Error> {
+    let Some(e) = t.entry(key, now) else { return Ok(None) };
+    let s = as_string(e)?;
+    Ok(f.take().map(|f| f(s)))
+}
+
 /// What `SET` does with the key's TTL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) enum Expiry {
