@@ -653,9 +653,9 @@ impl Client {
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>, Error> {
         let key = key.as_ref();
         if self.direct() {
-            return self.registry.read_key(key_slot(key), cmd_id!("get"), key, |t, now| {
-                strings::get(&View::One(t), now, key)
-            })?;
+            return self
+                .registry
+                .read_key(key_slot(key), cmd_id!("get"), key, |t, now| strings::get(t, now, key))?;
         }
         self.read_cmd(key_slot(key), cmd_id!("get"), &[key], |t, now| strings::get(t, now, key))?
     }
@@ -688,7 +688,7 @@ impl Client {
         let f = std::cell::Cell::new(Some(f));
         if self.direct() {
             return self.registry.read_key(key_slot(key), cmd_id!("get"), key, |t, now| {
-                strings::get_with(&View::One(t), now, key, &f)
+                strings::get_with(t, now, key, &f)
             })?;
         }
         self.read_cmd(key_slot(key), cmd_id!("get"), &[key], |t, now| {

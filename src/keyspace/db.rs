@@ -158,6 +158,14 @@ impl Lookup for View<'_> {
     }
 }
 
+/// One table, as the one-key paths hold it: no view to pick the table from.
+impl Lookup for Table {
+    #[inline]
+    fn entry(&self, key: &[u8], now: &Now<'_>) -> Option<&Entry> {
+        self.get(key, now)
+    }
+}
+
 impl Lookup for Db<'_> {
     fn entry(&self, key: &[u8], now: &Now<'_>) -> Option<&Entry> {
         self.get(key, now)
