@@ -63,6 +63,26 @@ impl Deref for Key {
     }
 }
 
+impl Key {
+    /// True if this key is `other`. Every lookup ends here; a key of 8 to 16 bytes (most cache
+    /// keys) compares as two overlapping words, without the call into `memcmp` that slice
+    /// equality makes.
+    #[inline]
+    pub(crate) fn is(&self, other: &[u8]) -> bool {
+        let this: &[u8] = self;
+        let n = this.len();
+        if n != other.len() {
+            return false;
+        }
+        if (8..=16).contains(&n) {
+            let word =
+                |s: &[u8], at: usize| u64::from_ne_bytes(s[at..at + 8].try_into().expect("8 bytes"));
+            return word(this, 0) == word(other, 0) && word(this, n - 8) == word(other, n - 8);
+        }
+        this == other
+    }
+}
+
 impl Borrow<[u8]> for Key {
     #[inline]
     fn borrow(&self) -> &[u8] {
@@ -107,6 +127,26 @@ impl std::fmt::Debug for Key {
 
 #[cfg(test)]
 mod tests {
+    /// `Key::is` agrees with slice equality on keys around its word lengths, inline and boxed.
+    #[test]
+    fn is_agrees_with_equality() {
+        let mut keys: Vec<Vec<u8>> = Vec::new();
+        for n in [0, 1, 7, 8, 9, 15, 16, 17, 22, 23, 40] {
+            let base: Vec<u8> = (0..n as u8).collect();
+            keys.push(base.clone());
+            for at in 0..n {
+                let mut k = base.clone();
+                k[at] ^= 0x40;
+                keys.push(k);
+            }
+        }
+        for a in &keys {
+            for b in &keys {
+                assert_eq!(super::Key::from(&a[..]).is(b), a == b, "{a:?} {b:?}");
+            }
+        }
+    }
+
     use super::*;
     use std::collections::HashMap;
 

@@ -171,7 +171,7 @@ impl Records {
             let mut m = group.matches(tag);
             while m != 0 {
                 let s = slot_of(m);
-                if group.records[s].as_ref().is_some_and(|record| *record.key == *key) {
+                if group.records[s].as_ref().is_some_and(|record| record.key.is(key)) {
                     return Some((g, s));
                 }
                 m &= m - 1;
