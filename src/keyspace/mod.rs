@@ -490,7 +490,13 @@ impl Table {
         let cost = entry_cost(key, &value, expire_at);
         match self.map.get_mut(key) {
             Some(e) => {
-                e.value = value;
+                if matches!(e.value, Value::Str(Str::Inline { .. })) {
+                    // A short string owns nothing to free: the common SET over a SET skips the
+                    // out-of-line drop of a `Value`.
+                    std::mem::forget(std::mem::replace(&mut e.value, value));
+                } else {
+                    e.value = value;
+                }
                 self.entry_bytes = self.entry_bytes - e.cost as usize + cost as usize;
                 e.cost = cost;
                 if matches!(self.fresh_access, Access::Lru | Access::Idle) {
