@@ -127,6 +127,9 @@ impl std::fmt::Debug for Key {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
     /// `Key::is` agrees with slice equality on keys around its word lengths, inline and boxed.
     #[test]
     fn is_agrees_with_equality() {
@@ -142,13 +145,10 @@ mod tests {
         }
         for a in &keys {
             for b in &keys {
-                assert_eq!(super::Key::from(&a[..]).is(b), a == b, "{a:?} {b:?}");
+                assert_eq!(Key::from(&a[..]).is(b), a == b, "{a:?} {b:?}");
             }
         }
     }
-
-    use super::*;
-    use std::collections::HashMap;
 
     #[test]
     fn short_and_long_keys_behave_as_bytes() {
