@@ -60,6 +60,7 @@ impl Clock {
     /// The time as of the node threads' last wake (they refresh it each time, at least every
     /// `node_timeout / 8`): what LFU's minute counters read, so a read under an LFU policy does
     /// not pay for a system clock read. Never goes back. A manual clock gives its exact time.
+    #[inline]
     pub(crate) fn coarse_ms(&self) -> u64 {
         match self.time.load(Ordering::Relaxed) {
             0 if !self.manual => self.refresh_coarse(),

@@ -89,6 +89,19 @@ fn find_byte(h: &[u8], b: u8) -> Option<usize> {
     chunks.remainder().iter().position(|&c| c == b).map(|p| at + p)
 }
 
+/// True if a key of 8 to 16 bytes holds a `{`: its first and last eight bytes (overlapping when
+/// shorter than 16) tested in two words at once, no loop. Most keys have no tag, and this is
+/// all they pay for the scan.
+#[inline]
+fn has_open_brace(key: &[u8]) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let word = |at: usize| u64::from_le_bytes(key[at..at + 8].try_into().expect("8 bytes"));
+    let (a, b) = (word(0) ^ (LO * u64::from(b'{')), word(key.len() - 8) ^ (LO * u64::from(b'{')));
+    // Some byte of `a` or `b` is zero (a `{`) exactly when this is non-zero.
+    ((a.wrapping_sub(LO) & !a) | (b.wrapping_sub(LO) & !b)) & HI != 0
+}
+
 /// The bytes Redis hashes for `key`: its `{hash tag}` if it has a non-empty one, else the key.
 ///
 /// ```
@@ -97,6 +110,9 @@ fn find_byte(h: &[u8], b: u8) -> Option<usize> {
 /// assert_eq!(slotstore::hash_tag(b"foo{{bar}}zap"), b"{bar");
 /// ```
 pub fn hash_tag(key: &[u8]) -> &[u8] {
+    if (8..=16).contains(&key.len()) && !has_open_brace(key) {
+        return key;
+    }
     if let Some(open) = find_byte(key, b'{') {
         let rest = &key[open + 1..];
         if let Some(close) = find_byte(rest, b'}') {

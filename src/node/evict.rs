@@ -130,6 +130,7 @@ fn volatile_only(p: EvictionPolicy) -> bool {
 
 impl Node {
     /// This node's share of the budget: the cluster's limit split by slots held.
+    #[inline]
     pub(crate) fn budget_share(&self) -> Option<usize> {
         let limit = self.budget.limit()?;
         let held = self.held_count.load(Ordering::Relaxed);
@@ -163,8 +164,17 @@ impl Node {
     /// # Errors
     /// `OOM` under `noeviction`, or when nothing is left to evict (volatile policies with no
     /// key that has a TTL).
+    #[inline]
     pub(crate) fn make_room(&self) -> Result<(), Error> {
-        let Some(share) = self.budget_share() else { return Ok(()) };
+        // Inlined to one branch on every write without a budget (the common cache-less case).
+        match self.budget_share() {
+            None => Ok(()),
+            Some(share) => self.make_room_in(share),
+        }
+    }
+
+    #[inline(never)]
+    fn make_room_in(&self, share: usize) -> Result<(), Error> {
         while self.used.load(Ordering::Relaxed) > share {
             if self.budget.policy() == EvictionPolicy::NoEviction || !self.evict_one() {
                 return Err(Error::OutOfMemory);
