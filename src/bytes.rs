@@ -30,10 +30,22 @@ pub(crate) fn parse_i64(arg: &[u8]) -> Option<i64> {
     Some(v)
 }
 
+/// The longest copy [`Bytes::copy_reusing`] reuses a buffer for (the store's inline strings
+/// fit: see `keyspace::value`).
+pub(crate) const SPARE_MAX: usize = 80;
+
+thread_local! {
+    /// Per thread, per length up to [`SPARE_MAX`]: the buffer last handed out, to be reused
+    /// once its holder drops it.
+    static SPARES: std::cell::RefCell<[Option<Arc<[u8]>>; SPARE_MAX + 1]> =
+        const { std::cell::RefCell::new([const { None }; SPARE_MAX + 1]) };
+}
+
 /// An immutable, reference-counted byte string.
 ///
-/// Values live in the store as `Bytes`; a `GET` hands back a clone, which is a reference-count
-/// bump, not a copy of the bytes. Dereferences to `[u8]`.
+/// A `GET` of a long value hands back a clone of the stored `Bytes`, a reference-count bump;
+/// a short value (stored inside its key's record) is copied, into a buffer the reading thread
+/// reuses once the previous value of that length is dropped. Dereferences to `[u8]`.
 ///
 /// ```
 /// let b = slotstore::Bytes::from("kim");
@@ -47,6 +59,35 @@ impl Bytes {
     /// Copies `bytes` into a new shared buffer.
     pub fn copy_from(bytes: &[u8]) -> Self {
         Bytes(Arc::from(bytes))
+    }
+
+    /// A copy of `bytes`, in the buffer this thread last handed out at that length if its
+    /// holder has dropped it (so a loop of reads of short values allocates nothing after the
+    /// first); otherwise in a new buffer, which becomes the thread's spare of that length.
+    ///
+    /// What a cache's `get` costs is mostly its copy out: malloc, the `Arc` header, and on drop
+    /// free. Reusing a buffer nobody else holds turns that into a fixed-length copy and a
+    /// reference-count bump. Lengths above [`SPARE_MAX`] allocate as [`Bytes::copy_from`].
+    #[inline]
+    pub(crate) fn copy_reusing(bytes: &[u8]) -> Self {
+        if bytes.len() > SPARE_MAX {
+            return Bytes::copy_from(bytes);
+        }
+        SPARES.with(|spares| {
+            let mut spares = spares.borrow_mut();
+            let spare = &mut spares[bytes.len()];
+            if let Some(buf) = spare.as_mut().and_then(Arc::get_mut) {
+                buf.copy_from_slice(bytes);
+                return Bytes(Arc::clone(spare.as_ref().expect("present")));
+            }
+            let fresh: Arc<[u8]> = Arc::from(bytes);
+            // Only an empty place takes the new buffer: replacing a spare still held would
+            // cost a reference-count drop on every read of a caller that keeps its values.
+            if spare.is_none() {
+                *spare = Some(Arc::clone(&fresh));
+            }
+            Bytes(fresh)
+        })
     }
 
     /// The bytes as UTF-8, if they are.
@@ -137,5 +178,50 @@ impl PartialEq<&str> for Bytes {
 impl fmt::Debug for Bytes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "b\"{}\"", self.0.escape_ascii())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A value still held is never written over: the next copy of that length goes to a new
+    /// buffer. Once dropped, its buffer is reused (same address), with the new bytes in it.
+    #[test]
+    fn copy_reusing_never_touches_a_held_buffer() {
+        let first = Bytes::copy_reusing(b"aaaa");
+        let second = Bytes::copy_reusing(b"bbbb");
+        assert_eq!((&*first, &*second), (&b"aaaa"[..], &b"bbbb"[..]));
+        assert_ne!(first.as_ptr(), second.as_ptr());
+        let at = first.as_ptr();
+        drop(first);
+        let third = Bytes::copy_reusing(b"cccc");
+        assert_eq!((&*third, third.as_ptr()), (&b"cccc"[..], at));
+        // Other lengths and long values are plain copies.
+        assert_eq!(&*Bytes::copy_reusing(b"dd"), b"dd");
+        let long = vec![7u8; SPARE_MAX + 1];
+        assert_eq!(&*Bytes::copy_reusing(&long), &long[..]);
+        assert_eq!(&*second, b"bbbb");
+    }
+
+    /// Threads keep their own spares: values copied on one thread and held across another
+    /// thread's copies keep their bytes.
+    #[test]
+    fn spares_are_per_thread() {
+        let held: Vec<Bytes> = (0..4u8).map(|i| Bytes::copy_reusing(&[i; 8])).collect();
+        let handles: Vec<_> = (0..2u8)
+            .map(|t| {
+                std::thread::spawn(move || {
+                    (0..1000u32).all(|i| {
+                        let v = [t.wrapping_add(i as u8); 8];
+                        *Bytes::copy_reusing(&v) == v
+                    })
+                })
+            })
+            .collect();
+        assert!(handles.into_iter().all(|h| h.join().expect("thread")));
+        for (i, b) in held.iter().enumerate() {
+            assert_eq!(&**b, &[i as u8; 8]);
+        }
     }
 }

@@ -31,6 +31,8 @@ pub(crate) enum Value {
 /// Strings up to this many bytes live inside the key's record (with the 22-byte inline key and
 /// the entry's other fields, a record is 120 bytes: a 128-byte malloc chunk with its header).
 pub(crate) const INLINE_STR: usize = 78;
+// A GET of an inline string reuses the caller thread's spare buffer (`Bytes::copy_reusing`).
+const _: () = assert!(INLINE_STR <= crate::bytes::SPARE_MAX);
 
 /// A string value. Short strings live inline in the record that holds their key, as Redis
 /// embeds strings of up to 44 bytes in their object: reading one touches no other cache line
@@ -59,7 +61,7 @@ impl Str {
     /// small copy for an inline one.
     pub(crate) fn to_bytes(&self) -> Bytes {
         match self {
-            Str::Inline { .. } => Bytes::copy_from(self),
+            Str::Inline { .. } => Bytes::copy_reusing(self),
             Str::Shared(b) => b.clone(),
         }
     }
