@@ -109,10 +109,16 @@ fn has_open_brace(key: &[u8]) -> bool {
 /// assert_eq!(slotstore::hash_tag(b"foo{}{bar}"), b"foo{}{bar}");
 /// assert_eq!(slotstore::hash_tag(b"foo{{bar}}zap"), b"{bar");
 /// ```
+#[inline]
 pub fn hash_tag(key: &[u8]) -> &[u8] {
     if (8..=16).contains(&key.len()) && !has_open_brace(key) {
         return key;
     }
+    find_tag(key)
+}
+
+/// [`hash_tag`] by scanning for the braces.
+fn find_tag(key: &[u8]) -> &[u8] {
     if let Some(open) = find_byte(key, b'{') {
         let rest = &key[open + 1..];
         if let Some(close) = find_byte(rest, b'}') {
@@ -131,6 +137,7 @@ pub fn hash_tag(key: &[u8]) -> &[u8] {
 /// assert_eq!(key_slot(b"foo"), 12182);
 /// assert_eq!(key_slot("user:{42}:profile"), key_slot("user:{42}:cart"));
 /// ```
+#[inline]
 pub fn key_slot(key: impl AsRef<[u8]>) -> u16 {
     crc16(hash_tag(key.as_ref())) & (SLOT_COUNT - 1)
 }

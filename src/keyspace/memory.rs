@@ -36,13 +36,23 @@ pub(crate) const fn malloc_size(n: usize) -> usize {
     }
 }
 
-/// Heap bytes a value holds (not counting the table slot it sits in).
+/// Heap bytes a value holds (not counting the table slot it sits in). Inline for strings,
+/// which every `SET` accounts.
+#[inline]
 pub(crate) fn value_cost(v: &Value) -> usize {
     match v {
         // Inline strings live in the record; shared ones are an `Arc<[u8]>`: two counters,
         // then the bytes.
         Value::Str(s) if s.is_shared() => malloc_size(2 * size_of::<usize>() + s.len()),
         Value::Str(_) => 0,
+        _ => collection_cost(v),
+    }
+}
+
+#[inline(never)]
+fn collection_cost(v: &Value) -> usize {
+    match v {
+        Value::Str(_) => value_cost(v),
         // Collections: their box, then what they hold.
         Value::List(l) => malloc_size(size_of_val(&**l)) + l.mem_usage(),
         Value::Hash(h) => malloc_size(size_of_val(&**h)) + h.mem_usage(),
@@ -54,6 +64,7 @@ pub(crate) fn value_cost(v: &Value) -> usize {
 
 /// Heap bytes a key holds beyond its table slot: its own copy, and a second copy in the
 /// expiry index when it has a TTL (the index's nodes are counted per table, `btree_cost`).
+#[inline]
 pub(crate) fn key_cost(key: &[u8], volatile: bool) -> usize {
     // Short keys sit inside the record (`key::INLINE`): no allocation of their own.
     let own = if key.len() <= super::key::INLINE { 0 } else { malloc_size(key.len()) };

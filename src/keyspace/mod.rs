@@ -348,6 +348,7 @@ impl Extra {
     }
 }
 
+#[inline]
 fn entry_cost(key: &[u8], value: &Value, expire_at: u64) -> u32 {
     (key_cost(key, expire_at != 0) + value_cost(value)).min(u32::MAX as usize) as u32
 }
