@@ -30,6 +30,30 @@ pub(crate) fn parse_i64(arg: &[u8]) -> Option<i64> {
     Some(v)
 }
 
+/// Copies `src` to the start of `dst` (at least as long) by fixed-size moves, two of them
+/// overlapping to cover any length in their range, as a small `memcpy` does inside: the
+/// store copies short values on every `SET` and every `GET`, and a call into the general
+/// `memcpy` for a few dozen bytes cost about as much as the rest of the copy.
+#[inline]
+pub(crate) fn copy_short(dst: &mut [u8], src: &[u8]) {
+    let n = src.len();
+    match n {
+        32..=64 => {
+            dst[..32].copy_from_slice(&src[..32]);
+            dst[n - 32..n].copy_from_slice(&src[n - 32..]);
+        }
+        16..=31 => {
+            dst[..16].copy_from_slice(&src[..16]);
+            dst[n - 16..n].copy_from_slice(&src[n - 16..]);
+        }
+        8..=15 => {
+            dst[..8].copy_from_slice(&src[..8]);
+            dst[n - 8..n].copy_from_slice(&src[n - 8..]);
+        }
+        _ => dst[..n].copy_from_slice(src),
+    }
+}
+
 /// The longest copy [`Bytes::copy_reusing`] reuses a buffer for (the store's inline strings
 /// fit: see `keyspace::value`).
 pub(crate) const SPARE_MAX: usize = 80;
@@ -77,7 +101,7 @@ impl Bytes {
             let mut spares = spares.borrow_mut();
             let spare = &mut spares[bytes.len()];
             if let Some(buf) = spare.as_mut().and_then(Arc::get_mut) {
-                buf.copy_from_slice(bytes);
+                copy_short(buf, bytes);
                 return Bytes(Arc::clone(spare.as_ref().expect("present")));
             }
             let fresh: Arc<[u8]> = Arc::from(bytes);

@@ -673,6 +673,13 @@ impl Table {
         self.map.iter_from(at)
     }
 
+    /// Fills `out` with stored keys from a place `at` picks on, wrapping around (an eviction
+    /// sample); returns how many it holds. See [`Records::sample_from`].
+    #[inline]
+    pub(crate) fn sample_from<'a>(&'a self, at: u64, out: &mut [Option<Stored<'a>>]) -> usize {
+        self.map.sample_from(at, out)
+    }
+
     /// True if the entry is live at `now`.
     pub(crate) fn is_live(entry: &Entry, now: &Now<'_>) -> bool {
         !entry.is_expired(now)

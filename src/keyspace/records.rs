@@ -292,6 +292,34 @@ impl Records {
         after.iter().chain(before).flat_map(Group::stored).map(Stored)
     }
 
+    /// Fills `out` with records from the group `at` picks on, wrapping around; returns how
+    /// many it holds (fewer than `out.len()` only if the table holds fewer). An eviction
+    /// sample: it reads the groups' tag words and pointers, not the records, and walks each
+    /// group's occupied slots by the tag bits, so a sample of eight costs about as much as
+    /// reading two groups.
+    pub(crate) fn sample_from<'a>(&'a self, at: u64, out: &mut [Option<Stored<'a>>]) -> usize {
+        let n = self.groups.len();
+        let mut filled = 0;
+        // Scaled like `home`, without a division.
+        let mut g = ((u64::from(at as u32) * n as u64) >> 32) as usize;
+        for _ in 0..n {
+            if filled == out.len() {
+                break;
+            }
+            let group = &self.groups[g];
+            let mut occupied = group.word() & HIGH_BITS;
+            while occupied != 0 && filled < out.len() {
+                if let Some(record) = &group.records[slot_of(occupied)] {
+                    out[filled] = Some(Stored(record));
+                    filled += 1;
+                }
+                occupied &= occupied - 1;
+            }
+            g = if g + 1 == n { 0 } else { g + 1 };
+        }
+        filled
+    }
+
     /// Room for how many keys the groups have.
     pub(crate) fn capacity(&self) -> usize {
         max_len(self.groups.len())
@@ -356,6 +384,31 @@ mod tests {
         t.shrink_to(1);
         assert_eq!((t.len(), t.capacity()), (1, 5));
         assert!(t.get(&long).is_some(), "survives the rebuild of a shrink");
+    }
+
+    /// An eviction sample holds distinct stored keys, as many as asked for while the table
+    /// has them, and over many starting places every key turns up.
+    #[test]
+    fn samples_are_distinct_stored_keys_and_reach_every_key() {
+        for keys in [0u32, 1, 3, 8, 14, 40] {
+            let mut t = Records::default();
+            for i in 0..keys {
+                t.insert_new(format!("k{i}").as_bytes(), entry("v"));
+            }
+            let mut seen = std::collections::HashSet::new();
+            for at in 0..2_000u64 {
+                let mut out = [None; 8];
+                let n = t.sample_from(at.wrapping_mul(0x9E37_79B9_7F4A_7C15), &mut out);
+                assert_eq!(n, (keys as usize).min(8), "{keys} keys");
+                let got: std::collections::HashSet<Vec<u8>> =
+                    out.iter().flatten().map(|s| s.key().to_vec()).collect();
+                assert_eq!(got.len(), n, "{keys} keys: a key sampled twice");
+                assert!(got.iter().all(|k| t.get(k).is_some()));
+                assert!(out[n..].iter().all(Option::is_none));
+                seen.extend(got);
+            }
+            assert_eq!(seen.len(), keys as usize, "{keys} keys: some never sampled");
+        }
     }
 
     /// Keys taken from one table in its order and put into another, as migration batches

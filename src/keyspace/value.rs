@@ -45,37 +45,13 @@ pub(crate) enum Str {
     Shared(Bytes),
 }
 
-/// Copies `src` (at most [`INLINE_STR`] bytes) to the start of `dst` by fixed-size moves, two
-/// of them overlapping to cover any length in their range, as a small `memcpy` does inside:
-/// every `SET` of a short string copies its value, and a call into the general `memcpy` for a
-/// few dozen bytes cost about as much as the rest of the copy.
-#[inline]
-fn copy_short(dst: &mut [u8; INLINE_STR], src: &[u8]) {
-    let n = src.len();
-    match n {
-        32..=64 => {
-            dst[..32].copy_from_slice(&src[..32]);
-            dst[n - 32..n].copy_from_slice(&src[n - 32..]);
-        }
-        16..=31 => {
-            dst[..16].copy_from_slice(&src[..16]);
-            dst[n - 16..n].copy_from_slice(&src[n - 16..]);
-        }
-        8..=15 => {
-            dst[..8].copy_from_slice(&src[..8]);
-            dst[n - 8..n].copy_from_slice(&src[n - 8..]);
-        }
-        _ => dst[..n].copy_from_slice(src),
-    }
-}
-
 impl Str {
     /// Copies `bytes` into a new string.
     #[inline]
     pub(crate) fn new(bytes: &[u8]) -> Str {
         if bytes.len() <= INLINE_STR {
             let mut buf = [0; INLINE_STR];
-            copy_short(&mut buf, bytes);
+            crate::bytes::copy_short(&mut buf, bytes);
             Str::Inline { len: bytes.len() as u8, buf }
         } else {
             Str::Shared(Bytes::copy_from(bytes))

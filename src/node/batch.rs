@@ -90,7 +90,7 @@ impl<'a> Access<'a> for Write {
     /// one run's values, as a Redis `MSET` can. A node out of memory hands its keys back
     /// for the one-key path to answer `OOM`.
     fn prepare(&self, node: &Node) -> bool {
-        node.make_room().is_ok()
+        node.make_room(None).is_ok()
     }
     fn lock(&self, node: &'a Node, slot: u16) -> Option<Self::Guard> {
         let guard = node.cells[usize::from(slot)].0.try_write()?;

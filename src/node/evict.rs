@@ -151,7 +151,7 @@ impl Node {
             return Err(Error::OutOfMemory);
         }
         while self.used.load(Ordering::Relaxed) + bytes > share {
-            if self.budget.policy() == EvictionPolicy::NoEviction || !self.evict_one() {
+            if self.budget.policy() == EvictionPolicy::NoEviction || !self.evict_one(None) {
                 return Err(Error::OutOfMemory);
             }
         }
@@ -159,38 +159,40 @@ impl Node {
     }
 
     /// Makes room before a write that may grow memory: evicts by the policy until this node
-    /// is within its share.
+    /// is within its share. `near` is the slot about to be written, if one is: the first
+    /// eviction samples from it (see [`Node::fill_pool`]).
     ///
     /// # Errors
     /// `OOM` under `noeviction`, or when nothing is left to evict (volatile policies with no
     /// key that has a TTL).
     #[inline]
-    pub(crate) fn make_room(&self) -> Result<(), Error> {
+    pub(crate) fn make_room(&self, near: Option<u16>) -> Result<(), Error> {
         // Inlined to one branch on every write without a budget (the common cache-less case).
         match self.budget_share() {
             None => Ok(()),
-            Some(share) => self.make_room_in(share),
+            Some(share) => self.make_room_in(share, near),
         }
     }
 
     #[inline(never)]
-    fn make_room_in(&self, share: usize) -> Result<(), Error> {
+    fn make_room_in(&self, share: usize, mut near: Option<u16>) -> Result<(), Error> {
         while self.used.load(Ordering::Relaxed) > share {
-            if self.budget.policy() == EvictionPolicy::NoEviction || !self.evict_one() {
+            if self.budget.policy() == EvictionPolicy::NoEviction || !self.evict_one(near.take()) {
                 return Err(Error::OutOfMemory);
             }
         }
         Ok(())
     }
 
-    /// Evicts the best candidate; false if there is nothing to evict.
-    fn evict_one(&self) -> bool {
+    /// Evicts the best candidate; false if there is nothing to evict. The first sample is
+    /// taken from `near` if given and held.
+    fn evict_one(&self, mut near: Option<u16>) -> bool {
         let policy = self.budget.policy();
         let mut pool = self.pool.lock();
         for _ in 0..16 {
             // Fresh samples every time, merged with the best candidates of earlier rounds,
             // as Redis's eviction pool does: each eviction takes the best of both.
-            self.fill_pool(&mut pool, policy);
+            self.fill_pool(&mut pool, policy, near.take());
             while let Some(c) = pool.pop() {
                 let evicted = self.write(c.slot, |t, now| {
                     let Some((key, e)) = c.find(t) else {
@@ -220,7 +222,13 @@ impl Node {
     }
 
     /// Samples runs of entries from random held slots and keeps the best `POOL` of them.
-    fn fill_pool(&self, pool: &mut Vec<Candidate>, policy: EvictionPolicy) {
+    ///
+    /// The first run starts at `near` when this node holds it: the slot a write is about to
+    /// touch, whose cell and groups the write's own lookup brings into cache anyway. Keys
+    /// hash to slots uniformly, so the slots writes land in are a random draw, and the
+    /// sample stays a random one; what it saves is the cell's and the groups' cache misses
+    /// of a slot picked at random, the larger part of an eviction's time.
+    fn fill_pool(&self, pool: &mut Vec<Candidate>, policy: EvictionPolicy, mut near: Option<u16>) {
         // LFU decays by the minute: the coarse clock will do.
         let now = match self.budget.access() {
             Access::Lfu => self.clock.coarse_ms(),
@@ -237,9 +245,14 @@ impl Node {
                 if held.is_empty() {
                     return;
                 }
-                let start = (random() % held.len() as u64) as usize;
-                for (i, r) in run.iter_mut().enumerate().take(held.len()) {
-                    *r = usize::from(held[(start + i) % held.len()]);
+                // From `near` or a random place on, wrapping around (no division per slot).
+                let start = near
+                    .take()
+                    .and_then(|s| held.binary_search(&s).ok())
+                    .unwrap_or_else(|| crate::rng::random_below(held.len()));
+                let (front, back) = held.split_at(start);
+                for (r, s) in run.iter_mut().zip(back.iter().chain(front)) {
+                    *r = usize::from(*s);
                 }
             }
             for slot in run.into_iter().filter(|s| *s != usize::MAX) {
@@ -292,11 +305,7 @@ impl Node {
         // every node's stamp and deadline (loads independent of each other, so the processor
         // fetches the nodes in parallel instead of one cache miss after another), then score.
         let mut sampled: [Option<Stored<'_>>; RUN] = [None; RUN];
-        let mut seen = 0;
-        for (at, stored) in sampled.iter_mut().zip(t.iter_from(random()).take(run)) {
-            *at = Some(stored);
-            seen += 1;
-        }
+        let seen = t.sample_from(random(), &mut sampled[..run]);
         let mut heads = [(0u32, None); RUN];
         for (head, stored) in heads.iter_mut().zip(sampled.iter().flatten()) {
             let e = stored.entry();

@@ -638,7 +638,7 @@ impl Registry {
         let id = self.routes[usize::from(slot)].load(Ordering::Acquire);
         if let Some(node) = self.nodes.get(id as usize).and_then(OnceLock::get) {
             if grow {
-                node.make_room()?;
+                node.make_room(Some(slot))?;
             }
             if let Some(r) = node.write_stable(usize::from(slot), cmd, &mut f) {
                 return Ok(r);
@@ -667,7 +667,7 @@ impl Registry {
         let mut f = Some(f);
         self.run(slot, via, |node, asking| {
             if grow {
-                node.make_room().map_err(Miss::Fail)?;
+                node.make_room(Some(slot)).map_err(Miss::Fail)?;
             }
             let (mut v, mut replica) = (Verdict::Serve, false);
             let r = node.write_cmd(slot_ix, cmd, |t, now| {
@@ -710,7 +710,7 @@ impl Registry {
         self.run(slot, via, |node, asking| {
             // A pop or a stream read without Redis's `denyoom` runs over budget.
             if grow {
-                node.make_room().map_err(Miss::Fail)?;
+                node.make_room(Some(slot)).map_err(Miss::Fail)?;
             }
             match node.block(
                 slot_ix,
