@@ -291,3 +291,36 @@ fn idle_time_resets_on_overwrite_and_survives_a_migration() {
     assert_eq!(c.slot_owner(slot), Some(to));
     assert_eq!(idle("{m}:a"), Reply::Int(5), "the moved key kept its stamp");
 }
+
+/// Writes that all go to one hash tag's slot still evict the coldest keys of every other
+/// slot: eviction samples the written slot only some of the time, so keys nobody touches
+/// elsewhere do not outlive the ones being written.
+#[test]
+fn writes_to_one_tag_still_evict_cold_keys_elsewhere() {
+    for policy in [EvictionPolicy::AllKeysLru, EvictionPolicy::AllKeysLfu] {
+        let clock = Clock::manual(1_700_000_000_000);
+        let client = Cluster::builder()
+            .primaries(1)
+            .max_memory(BUDGET)
+            .eviction_policy(policy)
+            .clock(clock.clone())
+            .build()
+            .unwrap()
+            .client();
+        for i in 0..3_000u32 {
+            client.set(format!("old:{i}"), [b'o'; 1000]).unwrap();
+        }
+        // Ten minutes on: older for LRU, decayed counters for LFU.
+        clock.advance(Duration::from_secs(600));
+        for i in 0..16_000u32 {
+            client.set(format!("{{tag}}:{i}"), [b't'; 1000]).unwrap();
+            if i % 100 == 0 {
+                clock.advance(Duration::from_millis(10));
+            }
+        }
+        let old_left =
+            (0..3_000u32).filter(|i| client.exists(&[format!("old:{i}")]).unwrap() == 1).count();
+        assert!(client.stats().total.evictions > 8_000, "{policy}: too few evictions");
+        assert!(old_left < 300, "{policy}: {old_left} of 3000 cold keys outlived the tagged writes");
+    }
+}

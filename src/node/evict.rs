@@ -223,12 +223,14 @@ impl Node {
 
     /// Samples runs of entries from random held slots and keeps the best `POOL` of them.
     ///
-    /// The first run starts at `near` when this node holds it: the slot a write is about to
-    /// touch, whose cell and groups the write's own lookup brings into cache anyway. Keys
-    /// hash to slots uniformly, so the slots writes land in are a random draw, and the
-    /// sample stays a random one; what it saves is the cell's and the groups' cache misses
-    /// of a slot picked at random, the larger part of an eviction's time.
-    fn fill_pool(&self, pool: &mut Vec<Candidate>, policy: EvictionPolicy, mut near: Option<u16>) {
+    /// Every other time (by a coin flip), the first run starts at `near` when this node holds
+    /// it: the slot a write is about to touch, whose cell and groups the write's own lookup
+    /// brings into cache anyway. That saves the cell's and the groups' cache misses of a slot
+    /// picked at random, the larger part of an eviction's time. Only every other time: keys
+    /// that share a hash tag share a slot, and a store whose writes all go to one tag's slot
+    /// must still sample, and evict, the cold keys of every other slot.
+    fn fill_pool(&self, pool: &mut Vec<Candidate>, policy: EvictionPolicy, near: Option<u16>) {
+        let mut near = near.filter(|_| random() & 1 == 0);
         // LFU decays by the minute: the coarse clock will do.
         let now = match self.budget.access() {
             Access::Lfu => self.clock.coarse_ms(),
