@@ -292,7 +292,17 @@ fn sparse_set(v: &mut Vec<u8>, index: usize, count: u8) -> Result<bool, Corrupt>
         if seq.len() > oldlen && v.len() + seq.len() - oldlen > SPARSE_MAX_BYTES {
             return promote(v, index, count);
         }
-        v.splice(p..p + oldlen, seq);
+        if p + oldlen <= v.len() {
+            v.splice(p..p + oldlen, seq);
+        } else {
+            // A corrupt string ending in half an XZERO opcode. Redis writes the new opcodes
+            // over its one byte and grows the string by their length less two, so the last
+            // byte written falls off the end; the same here, byte for byte.
+            let len = v.len() + seq.len() - oldlen;
+            v.truncate(p);
+            v.extend_from_slice(&seq);
+            v.truncate(len);
+        }
         end = v.len();
     }
     // Merge adjacent VAL opcodes of one value, scanning up to 5 opcodes from `prev`.
@@ -472,6 +482,25 @@ pub(crate) fn cache(v: &mut [u8], card: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A sparse string cut in the middle of its last XZERO opcode (a corrupt value a client
+    /// wrote) takes a PFADD as Redis's `hllSparseSet` does, without a panic: the new opcodes
+    /// replace the half opcode, and the string grows by their length less two.
+    #[test]
+    fn set_on_a_half_xzero_at_the_end() {
+        for index in [0, 1, 100, 16_000, 16_128] {
+            let mut v = new_sparse();
+            v.truncate(v.len() - 1);
+            let before = v.len();
+            assert_eq!(set(&mut v, index, 3), Ok(true), "index {index}");
+            assert_eq!(&v[..HDR - 1], &new_sparse()[..HDR - 1], "header kept");
+            // Zeros before (1 or 2 bytes, or none), the value, zeros after: less one byte.
+            let seq = usize::from(index != 0) * if index > ZERO_MAX_LEN { 2 } else { 1 }
+                + 1
+                + if 16_128 - index > ZERO_MAX_LEN { 2 } else { usize::from(16_128 != index) };
+            assert_eq!(v.len(), before - 1 + seq - 1, "index {index}");
+        }
+    }
 
     #[test]
     fn registers_round_trip() {
