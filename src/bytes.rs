@@ -97,21 +97,25 @@ impl Bytes {
         if bytes.len() > SPARE_MAX {
             return Bytes::copy_from(bytes);
         }
-        SPARES.with(|spares| {
-            let mut spares = spares.borrow_mut();
-            let spare = &mut spares[bytes.len()];
-            if let Some(buf) = spare.as_mut().and_then(Arc::get_mut) {
-                copy_short(buf, bytes);
-                return Bytes(Arc::clone(spare.as_ref().expect("present")));
-            }
-            let fresh: Arc<[u8]> = Arc::from(bytes);
-            // Only an empty place takes the new buffer: replacing a spare still held would
-            // cost a reference-count drop on every read of a caller that keeps its values.
-            if spare.is_none() {
-                *spare = Some(Arc::clone(&fresh));
-            }
-            Bytes(fresh)
-        })
+        // `try_with`: a read from another thread-local's destructor, after this one is gone,
+        // copies as before instead of panicking.
+        SPARES
+            .try_with(|spares| {
+                let mut spares = spares.borrow_mut();
+                let spare = &mut spares[bytes.len()];
+                if let Some(buf) = spare.as_mut().and_then(Arc::get_mut) {
+                    copy_short(buf, bytes);
+                    return Bytes(Arc::clone(spare.as_ref().expect("present")));
+                }
+                let fresh: Arc<[u8]> = Arc::from(bytes);
+                // Only an empty place takes the new buffer: replacing a spare still held would
+                // cost a reference-count drop on every read of a caller that keeps its values.
+                if spare.is_none() {
+                    *spare = Some(Arc::clone(&fresh));
+                }
+                Bytes(fresh)
+            })
+            .unwrap_or_else(|_| Bytes::copy_from(bytes))
     }
 
     /// The bytes as UTF-8, if they are.
@@ -226,6 +230,30 @@ mod tests {
         let long = vec![7u8; SPARE_MAX + 1];
         assert_eq!(&*Bytes::copy_reusing(&long), &long[..]);
         assert_eq!(&*second, b"bbbb");
+    }
+
+    /// A copy made from another thread-local's destructor, after the spares may already be
+    /// gone, still copies (no panic on a thread's way out).
+    #[test]
+    fn copies_from_a_thread_local_destructor() {
+        struct CopyOnDrop(std::sync::mpsc::Sender<Bytes>);
+        impl Drop for CopyOnDrop {
+            fn drop(&mut self) {
+                let _ = self.0.send(Bytes::copy_reusing(b"late"));
+            }
+        }
+        thread_local! {
+            static LATE: std::cell::RefCell<Option<CopyOnDrop>> = const { std::cell::RefCell::new(None) };
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            // Registered before the spares, so on Linux it is destroyed after them.
+            LATE.with(|l| *l.borrow_mut() = Some(CopyOnDrop(tx)));
+            drop(Bytes::copy_reusing(b"warm"));
+        })
+        .join()
+        .expect("thread");
+        assert_eq!(&*rx.recv().expect("sent"), b"late");
     }
 
     /// Threads keep their own spares: values copied on one thread and held across another
