@@ -68,19 +68,24 @@ pub fn crc16(bytes: &[u8]) -> u16 {
     crc
 }
 
+/// The bytes of `word` that equal `b`, as the high bit of each (SWAR). Any match sets some bit,
+/// and the lowest set bit is exactly the first match.
+#[inline]
+fn matching_bytes(word: u64, b: u8) -> u64 {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let x = word ^ (LO * u64::from(b));
+    x.wrapping_sub(LO) & !x & HI
+}
+
 /// The first position of `b` in `h`, eight bytes per step (SWAR): the tag scan runs on every
 /// command, and most keys have no `{` at all.
 #[inline]
 fn find_byte(h: &[u8], b: u8) -> Option<usize> {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    let pattern = LO * u64::from(b);
     let mut chunks = h.chunks_exact(8);
     let mut at = 0;
     for c in &mut chunks {
-        let x = u64::from_le_bytes(c.try_into().expect("8 bytes")) ^ pattern;
-        // A zero byte in `x` is a match; this sets its high bit (the lowest set bit is exact).
-        let found = x.wrapping_sub(LO) & !x & HI;
+        let found = matching_bytes(u64::from_le_bytes(c.try_into().expect("8 bytes")), b);
         if found != 0 {
             return Some(at + (found.trailing_zeros() / 8) as usize);
         }
@@ -90,16 +95,12 @@ fn find_byte(h: &[u8], b: u8) -> Option<usize> {
 }
 
 /// True if a key of 8 to 16 bytes holds a `{`: its first and last eight bytes (overlapping when
-/// shorter than 16) tested in two words at once, no loop. Most keys have no tag, and this is
-/// all they pay for the scan.
+/// shorter than 16) tested as two words, no loop. Most keys have no tag, and this is all they
+/// pay for the scan.
 #[inline]
 fn has_open_brace(key: &[u8]) -> bool {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
     let word = |at: usize| u64::from_le_bytes(key[at..at + 8].try_into().expect("8 bytes"));
-    let (a, b) = (word(0) ^ (LO * u64::from(b'{')), word(key.len() - 8) ^ (LO * u64::from(b'{')));
-    // Some byte of `a` or `b` is zero (a `{`) exactly when this is non-zero.
-    ((a.wrapping_sub(LO) & !a) | (b.wrapping_sub(LO) & !b)) & HI != 0
+    matching_bytes(word(0), b'{') | matching_bytes(word(key.len() - 8), b'{') != 0
 }
 
 /// The bytes Redis hashes for `key`: its `{hash tag}` if it has a non-empty one, else the key.

@@ -10,6 +10,20 @@ fn store(policy: EvictionPolicy) -> Cluster {
     Cluster::builder().primaries(3).max_memory(BUDGET).eviction_policy(policy).build().unwrap()
 }
 
+/// A store of `primaries` under `policy` on a manual clock, for policies that read the time.
+fn clocked_store(primaries: usize, policy: EvictionPolicy) -> (Clock, slotstore::Client) {
+    let clock = Clock::manual(1_700_000_000_000);
+    let client = Cluster::builder()
+        .primaries(primaries)
+        .max_memory(BUDGET)
+        .eviction_policy(policy)
+        .clock(clock.clone())
+        .build()
+        .unwrap()
+        .client();
+    (clock, client)
+}
+
 /// Slack above the budget: each node may overshoot by the write that crossed it.
 const SLACK: usize = 64 << 10;
 
@@ -129,15 +143,7 @@ fn noeviction_refuses_writes_and_keeps_serving_reads() {
 #[test]
 fn lru_and_lfu_keep_what_is_used() {
     for policy in [EvictionPolicy::AllKeysLru, EvictionPolicy::AllKeysLfu] {
-        let clock = Clock::manual(1_700_000_000_000);
-        let client = Cluster::builder()
-            .primaries(3)
-            .max_memory(BUDGET)
-            .eviction_policy(policy)
-            .clock(clock.clone())
-            .build()
-            .unwrap()
-            .client();
+        let (clock, client) = clocked_store(3, policy);
         let hot: Vec<String> = (0..200).map(|i| format!("hot:{i}")).collect();
         for k in &hot {
             client.set(k, [b'h'; 1000]).unwrap();
@@ -298,15 +304,7 @@ fn idle_time_resets_on_overwrite_and_survives_a_migration() {
 #[test]
 fn writes_to_one_tag_still_evict_cold_keys_elsewhere() {
     for policy in [EvictionPolicy::AllKeysLru, EvictionPolicy::AllKeysLfu] {
-        let clock = Clock::manual(1_700_000_000_000);
-        let client = Cluster::builder()
-            .primaries(1)
-            .max_memory(BUDGET)
-            .eviction_policy(policy)
-            .clock(clock.clone())
-            .build()
-            .unwrap()
-            .client();
+        let (clock, client) = clocked_store(1, policy);
         for i in 0..3_000u32 {
             client.set(format!("old:{i}"), [b'o'; 1000]).unwrap();
         }
