@@ -8,7 +8,8 @@
 //!   address. Start one with `redis-server --port 6399 --save '' --appendonly no --daemonize yes`.
 //! - `SLOTSTORE_REQUIRE_REDIS=1`: fail instead of skipping when the address is unset or nothing
 //!   answers there (CI sets it).
-//! - `SLOTSTORE_DIFF_SEED`: replay a run (every test prints its seed when it starts).
+//! - `SLOTSTORE_DIFF_SEED`: replay a run (every test prints its seed when it starts), or
+//!   `random` to draw a fresh seed. Unset, every run uses the same fixed seed.
 //! - `SLOTSTORE_DIFF_STEPS`: how many random commands each test runs (each has its default).
 //!
 //! Each test keeps its keys under a hash tag of its own (`{diff-lists}`, ...) and deletes only
@@ -173,15 +174,21 @@ impl Rng {
     }
 }
 
-/// `SLOTSTORE_DIFF_SEED`, or a fresh seed from the clock.
+/// The seed of a run that names none. Fixed, so `cargo test` (and CI) replays the same
+/// sequences every time: a new failure comes from a change, not from the draw.
+pub const DEFAULT_SEED: u64 = 0x5107_5702_e000_0016;
+
+/// `SLOTSTORE_DIFF_SEED`: a number replays that run, `random` draws a fresh seed from the
+/// clock (to explore new sequences); unset, [`DEFAULT_SEED`].
 pub fn seed() -> u64 {
-    std::env::var("SLOTSTORE_DIFF_SEED").ok().map_or_else(
-        || {
+    match std::env::var("SLOTSTORE_DIFF_SEED") {
+        Err(_) => DEFAULT_SEED,
+        Ok(s) if s.trim() == "random" => {
             let t = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970");
             t.as_nanos() as u64 ^ u64::from(std::process::id()).rotate_left(32)
-        },
-        |s| s.trim().parse().expect("SLOTSTORE_DIFF_SEED must be a u64"),
-    )
+        }
+        Ok(s) => s.trim().parse().expect("SLOTSTORE_DIFF_SEED must be a u64 or `random`"),
+    }
 }
 
 /// `SLOTSTORE_DIFF_STEPS`, or `default`.
