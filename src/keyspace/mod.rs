@@ -115,8 +115,10 @@ pub(crate) struct Now<'a> {
     misses: Cell<u32>,
     /// Keyspace notification classes in force for this command (0: off, the default).
     notify: u32,
-    /// Events recorded while notifications are on, published by the node afterwards.
-    events: std::cell::RefCell<Vec<events::KeyEvent>>,
+    /// Events recorded while notifications are on, published by the node afterwards. Boxed:
+    /// a command that records none (nearly all) drops a null pointer, not an empty `Vec`.
+    #[allow(clippy::box_collection)]
+    events: std::cell::RefCell<Option<Box<Vec<events::KeyEvent>>>>,
 }
 
 impl<'a> Now<'a> {
@@ -133,7 +135,7 @@ impl<'a> Now<'a> {
             hits: Cell::new(0),
             misses: Cell::new(0),
             notify: 0,
-            events: std::cell::RefCell::new(Vec::new()),
+            events: std::cell::RefCell::new(None),
         }
     }
 
@@ -157,7 +159,8 @@ impl<'a> Now<'a> {
     #[cold]
     #[inline(never)]
     fn record(&self, class: u32, name: &'static str, key: &[u8]) {
-        self.events.borrow_mut().push(events::KeyEvent { class, name, key: key.into() });
+        let event = events::KeyEvent { class, name, key: key.into() };
+        self.events.borrow_mut().get_or_insert_with(Box::default).push(event);
     }
 
     /// The notification classes this command records.
@@ -168,12 +171,12 @@ impl<'a> Now<'a> {
     /// True if some event waits to be published.
     #[inline]
     pub(crate) fn has_events(&self) -> bool {
-        self.notify != 0 && !self.events.borrow().is_empty()
+        self.notify != 0 && self.events.borrow().as_ref().is_some_and(|e| !e.is_empty())
     }
 
     /// Takes the events recorded so far, in order.
     pub(crate) fn take_events(&self) -> Vec<events::KeyEvent> {
-        std::mem::take(&mut *self.events.borrow_mut())
+        self.events.borrow_mut().take().map_or_else(Vec::new, |e| *e)
     }
 
     /// The access stamping mode of this command.
@@ -613,7 +616,13 @@ impl Table {
 
     /// Deletes a key (expired or not) and returns its entry.
     pub(crate) fn remove(&mut self, key: &[u8]) -> Option<Entry> {
-        let e = self.map.remove(key)?;
+        self.remove_if(key, |_| true)
+    }
+
+    /// [`Table::remove`] if `pred` holds for the key's entry (expired or not), in one lookup:
+    /// eviction checks that its candidate is still the one it sampled.
+    pub(crate) fn remove_if(&mut self, key: &[u8], pred: impl FnOnce(&Entry) -> bool) -> Option<Entry> {
+        let e = self.map.remove_if(key, pred)?;
         self.entry_bytes -= e.cost as usize;
         self.touch(key);
         self.release_if_empty();

@@ -259,8 +259,17 @@ impl Records {
     }
 
     pub(crate) fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        self.remove_if(key, |_| true)
+    }
+
+    /// Removes `key` if `pred` holds for its entry, in one lookup.
+    #[inline]
+    pub(crate) fn remove_if(&mut self, key: &[u8], pred: impl FnOnce(&Entry) -> bool) -> Option<Entry> {
         let hash = scan_hash(key);
         let (g, s) = self.find(hash, key)?;
+        if !self.groups[g].records[s].as_ref().is_some_and(|r| pred(&r.entry)) {
+            return None;
+        }
         let record = self.groups[g].records[s].take()?;
         self.groups[g].tags[s] = 0;
         // The groups this key's probe passed no longer have it beyond them.

@@ -94,7 +94,7 @@ impl Candidate {
         let mut short = [0; SHORT_KEY];
         let short_len = match key.len() {
             n if n <= SHORT_KEY => {
-                short[..n].copy_from_slice(key);
+                crate::bytes::copy_short(&mut short, key);
                 n as u8
             }
             _ => u8::MAX,
@@ -102,18 +102,15 @@ impl Candidate {
         Candidate { score, slot, hash: scan_hash(key), stamp, short, short_len }
     }
 
-    /// The candidate's key and entry in `t`, if it is still there. A short key comes from
-    /// the candidate itself, so evicting it allocates nothing.
-    fn find<'a, 't>(&'a self, t: &'t Table) -> Option<(Cow<'a, [u8]>, &'t Entry)> {
+    /// The candidate's key, if `t` may still hold it: a short key comes from the candidate
+    /// itself (no lookup, no allocation: the removal's own lookup tells whether it is there), a
+    /// longer one is found again by its hash in a walk of `t`.
+    fn key<'a>(&'a self, t: &Table) -> Option<Cow<'a, [u8]>> {
         match self.short_len {
-            u8::MAX => t
-                .iter()
-                .find(|(k, _)| scan_hash(k) == self.hash)
-                .map(|(k, e)| (Cow::Owned(k.to_vec()), e)),
-            n => {
-                let key = &self.short[..usize::from(n)];
-                t.get_raw(key).map(|e| (Cow::Borrowed(key), e))
+            u8::MAX => {
+                t.iter().find(|(k, _)| scan_hash(k) == self.hash).map(|(k, _)| Cow::Owned(k.to_vec()))
             }
+            n => Some(Cow::Borrowed(&self.short[..usize::from(n)])),
         }
     }
 }
@@ -195,18 +192,16 @@ impl Node {
             self.fill_pool(&mut pool, policy, near.take());
             while let Some(c) = pool.pop() {
                 let evicted = self.write(c.slot, |t, now| {
-                    let Some((key, e)) = c.find(t) else {
-                        return false;
-                    };
+                    let Some(key) = c.key(t) else { return false };
                     // Under LRU a key read since it was sampled is no longer old: skip it.
-                    // (LFU and the others keep Redis's rule: the sampled score stands.)
+                    // (LFU and the others keep Redis's rule: the sampled score stands.) Checked
+                    // by the removal's own lookup.
                     let lru = matches!(policy, EvictionPolicy::AllKeysLru | EvictionPolicy::VolatileLru);
-                    if (lru && e.stamp().raw() != c.stamp)
-                        || (volatile_only(policy) && e.expire_at().is_none())
-                    {
-                        return false;
-                    }
-                    let removed = t.remove(&key).is_some();
+                    let stale = |e: &Entry| {
+                        (lru && e.stamp().raw() != c.stamp)
+                            || (volatile_only(policy) && e.expire_at().is_none())
+                    };
+                    let removed = t.remove_if(&key, |e| !stale(e)).is_some();
                     if removed {
                         now.notify(crate::keyspace::events::EVICTED, "evicted", &key);
                     }
@@ -286,9 +281,13 @@ impl Node {
             return;
         }
         let at = pool.partition_point(|p| p.score <= c.score);
-        pool.insert(at, c);
-        if pool.len() > POOL {
-            pool.remove(0);
+        if pool.len() < POOL {
+            pool.insert(at, c);
+        } else if at > 0 {
+            // Full: the worst (first) goes and the ones below `c` move down one, a single
+            // shift instead of an insert's and a `remove(0)`'s.
+            pool[..at].rotate_left(1);
+            pool[at - 1] = c;
         }
     }
 

@@ -21,15 +21,20 @@ thread_local! {
     static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
 }
 
-#[inline]
+#[inline(always)]
 fn stripe() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
-    STRIPE.with(|s| {
-        if s.get() == usize::MAX {
-            s.set(NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES);
-        }
-        s.get()
-    })
+    // `try_with`, not `with`: without `with`'s panic path the lookup is small enough to be
+    // inlined into every command (a call and an indirect call otherwise). A thread on its way
+    // out counts in stripe 0.
+    STRIPE
+        .try_with(|s| {
+            if s.get() == usize::MAX {
+                s.set(NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES);
+            }
+            s.get()
+        })
+        .unwrap_or(0)
 }
 
 /// Counters of one node.
