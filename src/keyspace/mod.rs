@@ -946,6 +946,25 @@ mod tests {
         assert!(t.get(b"c", &now).is_some());
     }
 
+    /// `remove_if` removes only when the predicate holds, and then exactly as `remove` does
+    /// (length, deadline index and byte count), in the one lookup eviction relies on.
+    #[test]
+    fn remove_if_removes_only_what_the_predicate_admits() {
+        let mut t = Table::new();
+        t.insert(b"a", s("1"), Some(1500));
+        t.insert(b"b", s("22"), None);
+        let used = t.used();
+        assert!(t.remove_if(b"a", |e| e.expire_at().is_none()).is_none());
+        assert_eq!((t.len(), t.volatile_len(), t.used()), (2, 1, used));
+        assert!(t.remove_if(b"zz", |_| true).is_none());
+        let e = t.remove_if(b"a", |e| e.expire_at() == Some(1500)).expect("removed");
+        assert_eq!(e.expire_at(), Some(1500));
+        assert_eq!((t.len(), t.volatile_len(), t.next_deadline()), (1, 0, None));
+        assert!(t.used() < used);
+        assert!(t.remove_if(b"b", |_| true).is_some());
+        assert_eq!((t.len(), t.used()), (0, Table::new().used()));
+    }
+
     #[test]
     fn get_mut_deletes_expired() {
         let clock = Clock::manual(11);
