@@ -307,12 +307,17 @@ impl Node {
         // fetches the nodes in parallel instead of one cache miss after another), then score.
         let mut sampled: [Option<Stored<'_>>; RUN] = [None; RUN];
         let seen = t.sample_from(random(), &mut sampled[..run]);
+        // The first `seen` are filled: walk exactly those.
+        let sampled = &sampled[..seen];
         let mut heads = [(0u32, None); RUN];
-        for (head, stored) in heads.iter_mut().zip(sampled.iter().flatten()) {
-            let e = stored.entry();
-            *head = (e.stamp().raw(), e.expire_at());
+        for (head, stored) in heads.iter_mut().zip(sampled) {
+            if let Some(stored) = stored {
+                let e = stored.entry();
+                *head = (e.stamp().raw(), e.expire_at());
+            }
         }
-        for (&(stamp, ttl), stored) in heads.iter().zip(sampled.iter().flatten()) {
+        for (&(stamp, ttl), stored) in heads.iter().zip(sampled) {
+            let Some(stored) = stored else { continue };
             let score = match policy {
                 EvictionPolicy::NoEviction => return seen,
                 EvictionPolicy::AllKeysLru | EvictionPolicy::VolatileLru => {
