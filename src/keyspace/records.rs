@@ -267,7 +267,7 @@ impl Records {
     pub(crate) fn remove_if(&mut self, key: &[u8], pred: impl FnOnce(&Entry) -> bool) -> Option<Entry> {
         let hash = scan_hash(key);
         let (g, s) = self.find(hash, key)?;
-        if !self.groups[g].records[s].as_ref().is_some_and(|r| pred(&r.entry)) {
+        if !pred(&self.groups[g].records[s].as_ref()?.entry) {
             return None;
         }
         let record = self.groups[g].records[s].take()?;
