@@ -18,6 +18,9 @@ pub(crate) struct Budget {
     /// Bytes for all primaries together; 0 means unlimited.
     limit: AtomicUsize,
     policy: AtomicU8,
+    /// How reads stamp entries under `policy` (see [`Budget::access`]), kept beside it so a
+    /// command loads it instead of deriving it from the policy every time.
+    access: AtomicU8,
     /// The store's pub/sub hub. It rides along with the budget because every node already
     /// shares this one handle: a node publishes the keyspace events of its writes here.
     pub(crate) hub: std::sync::Arc<crate::pubsub::Hub>,
@@ -39,7 +42,14 @@ impl Budget {
     pub(crate) fn set(&self, limit: Option<usize>, policy: EvictionPolicy) {
         self.limit.store(limit.unwrap_or(0), Ordering::Relaxed);
         let i = EvictionPolicy::ALL.iter().position(|p| *p == policy).unwrap_or(0);
+        let access = match policy {
+            EvictionPolicy::AllKeysLru | EvictionPolicy::VolatileLru => Access::Lru,
+            EvictionPolicy::AllKeysLfu | EvictionPolicy::VolatileLfu => Access::Lfu,
+            _ => Access::Idle,
+        };
         self.policy.store(i as u8, Ordering::Relaxed);
+        self.access.store(access as u8, Ordering::Relaxed);
+        debug_assert_eq!(self.access(), access);
     }
 
     #[inline]
@@ -55,11 +65,9 @@ impl Budget {
     /// How reads must stamp entries for the policy in force.
     #[inline]
     pub(crate) fn access(&self) -> Access {
-        match self.policy() {
-            EvictionPolicy::AllKeysLru | EvictionPolicy::VolatileLru => Access::Lru,
-            EvictionPolicy::AllKeysLfu | EvictionPolicy::VolatileLfu => Access::Lfu,
-            _ => Access::Idle,
-        }
+        // Indexed by the discriminant `set` stored: one masked load, no branches.
+        const MODES: [Access; 4] = [Access::None, Access::Idle, Access::Lru, Access::Lfu];
+        MODES[usize::from(self.access.load(Ordering::Relaxed) & 3)]
     }
 }
 
@@ -70,10 +78,9 @@ const SAMPLE: usize = 8;
 /// Candidates kept between evictions (Redis's `EVPOOL_SIZE`).
 const POOL: usize = 16;
 
-/// A key worth evicting; higher `score` goes first.
-#[derive(Debug)]
-pub(crate) struct Candidate {
-    score: u64,
+/// A key worth evicting (its score is kept by the [`Pool`] that ranks it).
+#[derive(Debug, Default)]
+struct Candidate {
     slot: usize,
     /// The key's `scan_hash`, which tells candidates apart.
     hash: u64,
@@ -90,7 +97,7 @@ pub(crate) struct Candidate {
 const SHORT_KEY: usize = 24;
 
 impl Candidate {
-    fn new(score: u64, slot: usize, key: &[u8], stamp: u32) -> Candidate {
+    fn new(slot: usize, key: &[u8], hash: u64, stamp: u32) -> Candidate {
         let mut short = [0; SHORT_KEY];
         let short_len = match key.len() {
             n if n <= SHORT_KEY => {
@@ -99,7 +106,7 @@ impl Candidate {
             }
             _ => u8::MAX,
         };
-        Candidate { score, slot, hash: scan_hash(key), stamp, short, short_len }
+        Candidate { slot, hash, stamp, short, short_len }
     }
 
     /// The candidate's key, if `t` may still hold it: a short key comes from the candidate
@@ -112,6 +119,81 @@ impl Candidate {
             }
             n => Some(Cow::Borrowed(&self.short[..usize::from(n)])),
         }
+    }
+}
+
+/// The best candidates sampled so far, ranked by score (Redis's eviction pool).
+///
+/// A candidate stays in the place it was written to; the rank (score, hash and place per
+/// rank, ascending by score) is what moves. Taking a candidate into a full pool shifts a few
+/// 17-byte rank entries instead of 48-byte candidates, and the duplicate check scans the
+/// hashes alone.
+#[derive(Debug, Default)]
+pub(crate) struct Pool {
+    places: [Candidate; POOL],
+    /// By rank, the first `len` live: scores ascending, each one's key hash and place.
+    scores: [u64; POOL],
+    hashes: [u64; POOL],
+    /// A permutation of the places: ranks `..len` hold live candidates, the rest are free.
+    order: [u8; POOL],
+    len: usize,
+}
+
+impl Pool {
+    pub(crate) fn new() -> Pool {
+        Pool { order: std::array::from_fn(|i| i as u8), ..Pool::default() }
+    }
+
+    /// True if a candidate scoring `score` would enter the pool (it beats the worst there).
+    fn worth_offering(&self, score: u64) -> bool {
+        self.len < POOL || score > self.scores[0]
+    }
+
+    /// Takes a candidate the caller checked [`Pool::worth_offering`] for, unless a candidate
+    /// with the same key hash is in already (two keys with one 64-bit hash would only cost
+    /// the second its place this round). Ranks stay ascending by score; a full pool lets the
+    /// worst go.
+    fn offer(&mut self, score: u64, slot: usize, key: &[u8], stamp: u32) {
+        let hash = scan_hash(key);
+        if self.hashes[..self.len].contains(&hash) {
+            return;
+        }
+        let at = self.scores[..self.len].partition_point(|s| *s <= score);
+        let rank = if self.len < POOL {
+            // Ranks `at..len` move up one; the free place at `len` takes the newcomer.
+            let place = self.order[self.len];
+            for r in (at..self.len).rev() {
+                self.scores[r + 1] = self.scores[r];
+                self.hashes[r + 1] = self.hashes[r];
+                self.order[r + 1] = self.order[r];
+            }
+            self.order[at] = place;
+            self.len += 1;
+            at
+        } else if at > 0 {
+            // Full: the worst (rank 0) goes, the ranks below the newcomer's move down one,
+            // and the worst's place takes the newcomer.
+            let place = self.order[0];
+            for r in 1..at {
+                self.scores[r - 1] = self.scores[r];
+                self.hashes[r - 1] = self.hashes[r];
+                self.order[r - 1] = self.order[r];
+            }
+            self.order[at - 1] = place;
+            at - 1
+        } else {
+            return;
+        };
+        self.scores[rank] = score;
+        self.hashes[rank] = hash;
+        self.places[usize::from(self.order[rank])] = Candidate::new(slot, key, hash, stamp);
+    }
+
+    /// Takes the best candidate out of the pool.
+    fn pop(&mut self) -> Option<&Candidate> {
+        self.len = self.len.checked_sub(1)?;
+        // Its place stays at rank `len`, now among the free ones.
+        Some(&self.places[usize::from(self.order[self.len])])
     }
 }
 
@@ -224,7 +306,7 @@ impl Node {
     /// picked at random, the larger part of an eviction's time. Only every other time: keys
     /// that share a hash tag share a slot, and a store whose writes all go to one tag's slot
     /// must still sample, and evict, the cold keys of every other slot.
-    fn fill_pool(&self, pool: &mut Vec<Candidate>, policy: EvictionPolicy, near: Option<u16>) {
+    fn fill_pool(&self, pool: &mut Pool, policy: EvictionPolicy, near: Option<u16>) {
         let mut near = near.filter(|_| random() & 1 == 0);
         // LFU decays by the minute: the coarse clock will do.
         let now = match self.budget.access() {
@@ -269,28 +351,6 @@ impl Node {
         }
     }
 
-    /// True if a candidate scoring `score` would enter the pool (it beats the worst there).
-    fn worth_offering(pool: &[Candidate], score: u64) -> bool {
-        pool.len() < POOL || score > pool[0].score
-    }
-
-    /// Puts a candidate into the pool (ascending by score, at most `POOL`) if it is not there
-    /// already; the caller checked [`Node::worth_offering`].
-    fn offer(pool: &mut Vec<Candidate>, c: Candidate) {
-        if pool.iter().any(|p| p.hash == c.hash && p.slot == c.slot) {
-            return;
-        }
-        let at = pool.partition_point(|p| p.score <= c.score);
-        if pool.len() < POOL {
-            pool.insert(at, c);
-        } else if at > 0 {
-            // Full: the worst (first) goes and the ones below `c` move down one, a single
-            // shift instead of an insert's and a `remove(0)`'s.
-            pool[..at].rotate_left(1);
-            pool[at - 1] = c;
-        }
-    }
-
     /// Adds up to `want` (at most `RUN`) entries of `t` from a random start; returns how many
     /// it looked at.
     fn sample(
@@ -299,7 +359,7 @@ impl Node {
         policy: EvictionPolicy,
         now: u64,
         want: usize,
-        pool: &mut Vec<Candidate>,
+        pool: &mut Pool,
     ) -> usize {
         let run = want.min(RUN);
         // Three passes: collect the sampled nodes (reading only the table's groups), read
@@ -329,11 +389,66 @@ impl Node {
                 EvictionPolicy::AllKeysRandom | EvictionPolicy::VolatileRandom => random(),
                 EvictionPolicy::VolatileTtl => u64::MAX - ttl.unwrap_or(u64::MAX),
             };
-            if (volatile_only(policy) && ttl.is_none()) || !Self::worth_offering(pool, score) {
+            if (volatile_only(policy) && ttl.is_none()) || !pool.worth_offering(score) {
                 continue;
             }
-            Self::offer(pool, Candidate::new(score, slot, stored.key(), stamp));
+            pool.offer(score, slot, stored.key(), stamp);
         }
         seen
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Pool, POOL};
+
+    fn key(i: u64) -> Vec<u8> {
+        format!("key:{i}").into_bytes()
+    }
+
+    /// Pops every candidate: (slot, key) best first.
+    fn drain(pool: &mut Pool) -> Vec<(usize, Vec<u8>)> {
+        std::iter::from_fn(|| pool.pop().map(|c| (c.slot, c.short[..usize::from(c.short_len)].to_vec())))
+            .collect()
+    }
+
+    #[test]
+    fn pool_keeps_the_best_and_gives_them_best_first() {
+        let mut pool = Pool::new();
+        // Scores in a scrambled order, more than the pool holds; the slot records the score.
+        let scores: Vec<u64> = (0..40).map(|i| (i * 17) % 40).collect();
+        for &s in &scores {
+            if pool.worth_offering(s) {
+                pool.offer(s, s as usize, &key(s), 0);
+            }
+        }
+        assert!(!pool.worth_offering(40 - POOL as u64 - 1), "the worst kept is 24");
+        let got = drain(&mut pool);
+        let want: Vec<(usize, Vec<u8>)> =
+            (40 - POOL as u64..40).rev().map(|s| (s as usize, key(s))).collect();
+        assert_eq!(got, want);
+        assert!(pool.pop().is_none());
+        assert!(pool.worth_offering(0), "an empty pool takes anything");
+    }
+
+    #[test]
+    fn pool_refuses_a_key_it_holds_and_reuses_popped_places() {
+        let mut pool = Pool::new();
+        pool.offer(5, 1, b"a", 0);
+        pool.offer(9, 1, b"a", 0); // same key, better score: still one candidate
+        pool.offer(7, 2, b"b", 0);
+        assert_eq!(drain(&mut pool), vec![(2, b"b".to_vec()), (1, b"a".to_vec())]);
+        // Popped places are free again: fill the pool twice over, ties included.
+        for round in 0..2u64 {
+            for i in 0..POOL as u64 {
+                pool.offer(i % 4, i as usize, &key(round * 100 + i), 0);
+            }
+            let got = drain(&mut pool);
+            assert_eq!(got.len(), POOL);
+            let mut slots: Vec<usize> = got.iter().map(|(s, _)| *s).collect();
+            assert!(slots.windows(2).all(|w| w[0] % 4 >= w[1] % 4), "best first: {slots:?}");
+            slots.sort_unstable();
+            assert_eq!(slots, (0..POOL).collect::<Vec<_>>(), "each candidate once");
+        }
     }
 }

@@ -33,7 +33,7 @@ pub(crate) use registry::{Registry, Via};
 
 use blocking::Blocked;
 pub(crate) use evict::Budget;
-use evict::Candidate;
+use evict::Pool;
 use stats::{Stats, EXPIRED};
 
 use crate::clock::Clock;
@@ -75,7 +75,7 @@ pub(crate) struct Node {
     /// `held.len()`, readable without the lock on every write under a budget.
     held_count: AtomicUsize,
     /// Eviction candidates between evictions.
-    pool: Mutex<Vec<Candidate>>,
+    pool: Mutex<Pool>,
     /// Replication and liveness: streams out (primary), applied offset (replica), heartbeat.
     pub(crate) repl: Repl,
 }
@@ -92,7 +92,7 @@ impl Node {
             used: AtomicUsize::new(0),
             held: RwLock::new(Vec::new()),
             held_count: AtomicUsize::new(0),
-            pool: Mutex::new(Vec::new()),
+            pool: Mutex::new(Pool::new()),
             repl: Repl::default(),
         }
     }
