@@ -75,18 +75,35 @@ impl Rng {
 }
 
 thread_local! {
-    /// Per-thread state, so random picks under a read lock need no shared write.
-    static STATE: Cell<u64> = Cell::new(ahash::RandomState::new().hash_one(std::thread::current().id()));
+    /// Per-thread state, so random picks under a read lock need no shared write. 0 until the
+    /// thread's first draw seeds it: a `const` thread-local has no lazy-initialisation check,
+    /// so a draw inlines to a few instructions (LFU draws one on most reads).
+    static STATE: Cell<u64> = const { Cell::new(0) };
+}
+
+/// A thread's first state: different per thread and from run to run, never 0.
+#[cold]
+#[inline(never)]
+fn seed() -> u64 {
+    ahash::RandomState::new().hash_one(std::thread::current().id()) | 1
 }
 
 /// 64 random bits from the calling thread's generator.
+#[inline]
 pub(crate) fn random_u64() -> u64 {
-    STATE.with(|state| {
-        let mut s = state.get();
-        let x = splitmix(&mut s);
-        state.set(s);
-        x
-    })
+    STATE
+        .try_with(|state| {
+            let mut s = state.get();
+            if s == 0 {
+                // The first draw (or, once in 2^64 steps, a state that came round to 0).
+                s = seed();
+            }
+            let x = splitmix(&mut s);
+            state.set(s);
+            x
+        })
+        // A draw from another thread-local's destructor, after this one is gone.
+        .unwrap_or_else(|_| Rng::new().next_u64())
 }
 
 /// A random number in `0..n` (`n > 0`) from the calling thread's generator.

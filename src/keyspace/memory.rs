@@ -138,6 +138,7 @@ fn lfu_minutes(now_ms: u64) -> u32 {
 
 /// A random 64-bit number from the calling thread's generator (LFU's probabilistic
 /// increment and eviction sampling).
+#[inline]
 pub(crate) fn random() -> u64 {
     crate::rng::random_u64()
 }
