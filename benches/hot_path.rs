@@ -15,8 +15,10 @@
 //! `get_many`/`set_many` (`slotstore_batch`) beside 16 single calls on every store, the
 //! comparison a caller who can batch makes.
 //!
-//! Same work in every store: a GET clones the stored `Arc` out (slotstore's `Bytes` is one),
-//! a SET allocates the value, and the maps allocate the owned key their `insert` needs.
+//! Every GET hands back an owned value the caller may keep: the maps clone the stored `Arc`
+//! out; slotstore copies the 32-byte value into the `Bytes` it returns, which holds up to
+//! `Bytes::INLINE` bytes in place (no allocation, no reference count). A SET allocates the
+//! value, and the maps allocate the owned key their `insert` needs.
 //!
 //! The `read` groups are GET without a copy: the value's length read in place, through
 //! slotstore's `get_with` and the maps' borrowing `get` (a dashmap `Ref`, a locked `&Arc`).

@@ -12,7 +12,7 @@
 //! converting back and forth on every push and pop. All keep push and pop O(1) (amortized) at
 //! either end; an index in a chunked list is found by walking its nodes, as in Redis.
 
-use super::memory::malloc_size;
+use super::memory::{bytes_heap, malloc_size};
 use crate::bytes::Bytes;
 use std::collections::VecDeque;
 use std::fmt;
@@ -556,11 +556,6 @@ struct Deque {
     long: usize,
 }
 
-/// Heap bytes of one element: `Bytes` is an `Arc<[u8]>`, two counters and the bytes.
-fn element_heap(len: usize) -> usize {
-    malloc_size(2 * size_of::<usize>() + len)
-}
-
 impl Deque {
     /// A deque of copies of `items`.
     fn from_iter<'a>(items: impl ExactSizeIterator<Item = &'a [u8]>) -> Deque {
@@ -573,7 +568,7 @@ impl Deque {
 
     /// What an element adds to `heap` and `long`.
     fn weigh(v: &[u8]) -> (usize, usize) {
-        (element_heap(v.len()), usize::from(v.len() > ListValue::MAX_PACKED_BYTES))
+        (bytes_heap(v.len()), usize::from(v.len() > ListValue::MAX_PACKED_BYTES))
     }
 
     fn added(&mut self, v: &[u8]) {

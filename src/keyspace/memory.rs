@@ -36,14 +36,24 @@ pub(crate) const fn malloc_size(n: usize) -> usize {
     }
 }
 
+/// Heap bytes a [`Bytes`](crate::Bytes) of `len` bytes takes: none when it holds them in
+/// place, else its shared buffer (an `Arc<[u8]>`: two counters, then the bytes).
+pub(crate) fn bytes_heap(len: usize) -> usize {
+    if len <= crate::Bytes::INLINE {
+        0
+    } else {
+        malloc_size(2 * size_of::<usize>() + len)
+    }
+}
+
 /// Heap bytes a value holds (not counting the table slot it sits in). Inline for strings,
 /// which every `SET` accounts.
 #[inline]
 pub(crate) fn value_cost(v: &Value) -> usize {
     match v {
-        // Inline strings live in the record; shared ones are an `Arc<[u8]>`: two counters,
-        // then the bytes.
-        Value::Str(s) if s.is_shared() => malloc_size(2 * size_of::<usize>() + s.len()),
+        // Inline strings live in the record; shared ones are a `Bytes` too long to hold its
+        // bytes in place.
+        Value::Str(s) if s.is_shared() => bytes_heap(s.len()),
         Value::Str(_) => 0,
         _ => collection_cost(v),
     }

@@ -8,7 +8,7 @@
 //! and so `MAXLEN ~`/`MINID ~` trimming, follow Redis's as long as entries are small (Redis
 //! also starts a node at 4096 listpack bytes, which this layout only approximates).
 
-use super::memory::malloc_size;
+use super::memory::{bytes_heap, malloc_size};
 use crate::bytes::Bytes;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -586,13 +586,13 @@ impl StreamValue {
             .groups
             .iter()
             .map(|(name, g)| {
-                malloc_size(name.len() + 16)
+                bytes_heap(name.len())
                     + tree_bytes(g.pel.len(), size_of::<(StreamId, Nack)>())
                     + tree_bytes(g.consumers.len(), size_of::<(Bytes, Consumer)>())
                     + g.consumers
                         .iter()
                         .map(|(c, cons)| {
-                            malloc_size(c.len() + 16) + tree_bytes(cons.pel.len(), size_of::<StreamId>())
+                            bytes_heap(c.len()) + tree_bytes(cons.pel.len(), size_of::<StreamId>())
                         })
                         .sum::<usize>()
             })

@@ -31,7 +31,8 @@ pub(crate) enum Value {
 /// Strings up to this many bytes live inside the key's record (with the 22-byte inline key and
 /// the entry's other fields, a record is 120 bytes: a 128-byte malloc chunk with its header).
 pub(crate) const INLINE_STR: usize = 78;
-// A GET of an inline string reuses the caller thread's spare buffer (`Bytes::copy_reusing`).
+// A GET of an inline string too long for `Bytes` to hold in place reuses the caller thread's
+// spare buffer (`Bytes::copy_reusing`).
 const _: () = assert!(INLINE_STR <= crate::bytes::SPARE_MAX);
 
 /// A string value. Short strings live inline in the record that holds their key, as Redis
