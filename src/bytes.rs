@@ -115,6 +115,17 @@ impl Bytes {
         })
     }
 
+    /// The first `len` bytes of `buf` (`len` at most [`Bytes::INLINE`]), held in place.
+    ///
+    /// Copies all of `buf` whatever `len` is: one fixed-size move instead of a copy sized at
+    /// run time, for a caller (the store's inline strings) whose buffer is at least that long.
+    /// The bytes past `len` are never read.
+    #[inline]
+    pub(crate) fn inline_prefix(buf: &[u8; Bytes::INLINE], len: usize) -> Self {
+        debug_assert!(len <= Bytes::INLINE);
+        Bytes(Repr::Inline { len: len.min(Bytes::INLINE) as u8, buf: *buf })
+    }
+
     /// A copy of `bytes`: in place if short; else in the buffer this thread last handed out
     /// at that length if its holder has dropped it (so a loop of reads of values up to
     /// [`SPARE_MAX`] bytes allocates nothing after the first); otherwise in a new buffer,

@@ -34,6 +34,7 @@ pub(crate) const INLINE_STR: usize = 78;
 // A GET of an inline string too long for `Bytes` to hold in place reuses the caller thread's
 // spare buffer (`Bytes::copy_reusing`).
 const _: () = assert!(INLINE_STR <= crate::bytes::SPARE_MAX);
+const _: () = assert!(INLINE_STR >= Bytes::INLINE);
 
 /// A string value. Short strings live inline in the record that holds their key, as Redis
 /// embeds strings of up to 44 bytes in their object: reading one touches no other cache line
@@ -61,8 +62,13 @@ impl Str {
 
     /// The string as a [`Bytes`] to hand out: a reference-count bump for a shared string, a
     /// small copy for an inline one.
+    #[inline(always)]
     pub(crate) fn to_bytes(&self) -> Bytes {
         match self {
+            Str::Inline { len, buf } if usize::from(*len) <= Bytes::INLINE => {
+                let (head, _) = buf.split_first_chunk().expect("INLINE_STR >= Bytes::INLINE");
+                Bytes::inline_prefix(head, usize::from(*len))
+            }
             Str::Inline { .. } => Bytes::copy_reusing(self),
             Str::Shared(b) => b.clone(),
         }
