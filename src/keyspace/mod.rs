@@ -63,9 +63,7 @@ impl BuildHasher for KeyHasher {
 pub(crate) fn scan_hash(key: &[u8]) -> u64 {
     let n = key.len();
     if n > 16 {
-        let mut h = KeyHasher.build_hasher();
-        h.write(key);
-        return h.finish();
+        return long_hash(key);
     }
     let word = |at: usize| u64::from_le_bytes(key[at..at + 8].try_into().expect("8 bytes"));
     let half = |at: usize| u64::from(u32::from_le_bytes(key[at..at + 4].try_into().expect("4 bytes")));
@@ -80,6 +78,15 @@ pub(crate) fn scan_hash(key: &[u8]) -> u64 {
     };
     let s = short_seeds();
     fold_mul(fold_mul(a ^ s[0], b ^ s[1]) ^ s[2], n as u64 ^ s[3])
+}
+
+/// [`scan_hash`] of a key longer than 16 bytes: ahash. Out of line, so the short path stays
+/// small enough to inline into every lookup.
+#[inline(never)]
+fn long_hash(key: &[u8]) -> u64 {
+    let mut h = KeyHasher.build_hasher();
+    h.write(key);
+    h.finish()
 }
 
 /// The 128-bit product of `a` and `b`, its halves XORed: every input bit reaches the middle
@@ -537,7 +544,8 @@ impl Table {
         self.touch(key);
         let expire_at = expire_at.unwrap_or(0);
         let cost = entry_cost(key, &value, expire_at);
-        match self.map.get_mut(key) {
+        let hash = scan_hash(key);
+        match self.map.get_mut_hashed(hash, key) {
             Some(e) => {
                 if matches!(e.value, Value::Str(Str::Inline { .. })) {
                     // A short string owns nothing to free: the common SET over a SET skips the
@@ -559,7 +567,7 @@ impl Table {
             None => {
                 self.entry_bytes += cost as usize;
                 let stamp = Stamp::from_raw(self.fresh_stamp);
-                self.map.insert_new(key, Entry { value, expire_at, cost, stamp });
+                self.map.insert_new(hash, key, Entry { value, expire_at, cost, stamp });
                 if expire_at != 0 {
                     self.expires.insert((expire_at, Key::from(key)));
                 }

@@ -66,7 +66,7 @@ impl Str {
     pub(crate) fn to_bytes(&self) -> Bytes {
         match self {
             Str::Inline { len, buf } if usize::from(*len) <= Bytes::INLINE => {
-                let (head, _) = buf.split_first_chunk().expect("INLINE_STR >= Bytes::INLINE");
+                let head = buf[..Bytes::INLINE].try_into().expect("INLINE_STR >= Bytes::INLINE");
                 Bytes::inline_prefix(head, usize::from(*len))
             }
             Str::Inline { .. } => Bytes::copy_reusing(self),
