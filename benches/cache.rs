@@ -11,9 +11,10 @@
 //!
 //! Run: `cargo bench --bench cache`. Hit ratios print first, then criterion's throughput.
 
-use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use slotstore::{Cluster, EvictionPolicy};
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;

@@ -20,8 +20,9 @@
 //!
 //! Run: `SLOTSTORE_REDIS_ADDR=127.0.0.1:6405 cargo bench --bench datatypes`.
 
-use criterion::{black_box, BenchmarkId, Criterion, Throughput};
+use criterion::{BenchmarkId, Criterion, Throughput};
 use slotstore::{Client, Cluster};
+use std::hint::black_box;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};

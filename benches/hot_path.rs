@@ -34,10 +34,13 @@
 //! Run: `cargo bench --bench hot_path` (about 9 minutes on 2 cores);
 //! one group: `cargo bench --bench hot_path -- 'get threads=2 dist=zipf0.99'`.
 
-use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+// std's black_box, not criterion 0.5's: without its `real_blackbox` feature, criterion's is a
+// volatile copy of the whole value, which for a 40-byte `Bytes` took longer than the GET itself.
 use dashmap::DashMap;
 use parking_lot::Mutex;
 use std::collections::HashMap;
+use std::hint::black_box;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 

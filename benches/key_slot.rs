@@ -11,7 +11,8 @@
 //!
 //! Run: `cargo bench --bench key_slot`.
 
-use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use std::hint::black_box;
 use std::time::Duration;
 
 /// The slot function written with the `crc16` crate: the reference slotstore must match.

@@ -3,8 +3,9 @@
 //!
 //! Run: `cargo bench --bench multi_key`.
 
-use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use slotstore::{key_slot, Cluster};
+use std::hint::black_box;
 use std::time::Duration;
 
 fn tagged_batches(c: &mut Criterion) {

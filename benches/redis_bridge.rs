@@ -13,9 +13,10 @@
 //!
 //! Run: `cargo bench --features redis --bench redis_bridge -- --warm-up-time 1 --measurement-time 2`.
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use slotstore::redis::{self, Commands, ConnectionLike};
 use slotstore::{Client, Cluster};
+use std::hint::black_box;
 
 const KEYS: usize = 1000;
 const VALUE: &str = "0123456789abcdef";

@@ -5,8 +5,9 @@
 //!
 //! Run: `cargo bench --bench streams`.
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use slotstore::{Cluster, StreamId};
+use std::hint::black_box;
 
 fn streams(c: &mut Criterion) {
     let cluster = Cluster::builder().build().expect("cluster");

@@ -657,6 +657,15 @@ impl Client {
                 .registry
                 .read_key(key_slot(key), cmd_id!("get"), key, |t, now| strings::get(t, now, key))?;
         }
+        self.get_routed(key)
+    }
+
+    /// [`Client::get`] for a raw, pinned or replica-reading client: out of line, so what is
+    /// left of `get` is the common path, small enough to stay tight where it is inlined (see
+    /// `Registry::read_key_routed`).
+    #[cold]
+    #[inline(never)]
+    fn get_routed(&self, key: &[u8]) -> Result<Option<Bytes>, Error> {
         self.read_cmd(key_slot(key), cmd_id!("get"), &[key], |t, now| strings::get(t, now, key))?
     }
 
@@ -691,9 +700,18 @@ impl Client {
                 strings::get_with(t, now, key, &f)
             })?;
         }
-        self.read_cmd(key_slot(key), cmd_id!("get"), &[key], |t, now| {
-            strings::get_with(t, now, key, &f)
-        })?
+        self.get_with_routed(key, &f)
+    }
+
+    /// [`Client::get_with`] off the common path, out of line as [`Client::get_routed`] is.
+    #[cold]
+    #[inline(never)]
+    fn get_with_routed<R>(
+        &self,
+        key: &[u8],
+        f: &std::cell::Cell<Option<impl FnOnce(&[u8]) -> R>>,
+    ) -> Result<Option<R>, Error> {
+        self.read_cmd(key_slot(key), cmd_id!("get"), &[key], |t, now| strings::get_with(t, now, key, f))?
     }
 
     /// `SET`: stores `value` at `key`, replacing any value and TTL.
@@ -713,6 +731,18 @@ impl Client {
         if self.direct() {
             return self.registry.write_key(slot, cmd_id!("set"), true, key, set);
         }
+        self.set_routed(slot, key, set)
+    }
+
+    /// [`Client::set`] off the common path, out of line as [`Client::get_routed`] is.
+    #[cold]
+    #[inline(never)]
+    fn set_routed(
+        &self,
+        slot: u16,
+        key: &[u8],
+        set: impl FnOnce(&mut Table, &Now<'_>),
+    ) -> Result<(), Error> {
         self.learn(self.registry.write_cmd(slot, cmd_id!("set"), true, &[key], self.via(slot), set))
     }
 
