@@ -298,6 +298,24 @@ fn idle_time_resets_on_overwrite_and_survives_a_migration() {
     assert_eq!(idle("{m}:a"), Reply::Int(5), "the moved key kept its stamp");
 }
 
+/// A store whose keys all share one hash tag, so one slot of 16384 holds every key, still
+/// finds a key to evict on every write at the budget: eviction samples random slots first,
+/// and must not answer `OOM` while evictable keys exist just because its samples missed them.
+#[test]
+fn keys_all_in_one_slot_are_still_evicted() {
+    for policy in [EvictionPolicy::AllKeysLru, EvictionPolicy::AllKeysLfu, EvictionPolicy::AllKeysRandom]
+    {
+        let (_clock, client) = clocked_store(1, policy);
+        for i in 0..20_000u32 {
+            if let Err(e) = client.set(format!("{{one}}:{i}"), [b'v'; 1000]) {
+                panic!("{policy}: write {i} refused with {e} while every key is evictable");
+            }
+        }
+        assert!(client.stats().total.evictions > 10_000, "{policy}: too few evictions");
+        assert!(client.exists(&["{one}:19999"]).unwrap() == 1, "{policy}: the last write is kept");
+    }
+}
+
 /// Writes that all go to one hash tag's slot still evict the coldest keys of every other
 /// slot: eviction samples the written slot only some of the time, so keys nobody touches
 /// elsewhere do not outlive the ones being written.

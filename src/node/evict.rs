@@ -367,6 +367,31 @@ impl Node {
                 break;
             }
         }
+        if sampled == 0 {
+            self.sample_first_filled(pool, policy, now);
+        }
+    }
+
+    /// When random runs of slots found no key (keys that share one hash tag share one slot,
+    /// and a store of few slots can hide them from 512 random picks), samples the first held
+    /// slot that has any, walking from a random place: Redis samples its whole keyspace, so
+    /// it answers `OOM` only when nothing is evictable, and so must this.
+    #[cold]
+    fn sample_first_filled(&self, pool: &mut Pool, policy: EvictionPolicy, now: u64) {
+        // A copy, so no cell is locked while the list is (its writers hold cell locks).
+        let held: Vec<u16> = self.held.read().clone();
+        if held.is_empty() {
+            return;
+        }
+        let (front, back) = held.split_at(crate::rng::random_below(held.len()));
+        for slot in back.iter().chain(front).map(|s| usize::from(*s)) {
+            let guard = self.cells[slot].0.read();
+            let Some(t) = guard.as_ref() else { continue };
+            let n = if volatile_only(policy) { t.volatile_len() } else { t.len() };
+            if n > 0 && Self::sample(t, slot, policy, now, SAMPLE, pool) > 0 {
+                return;
+            }
+        }
     }
 
     /// Adds up to `want` (at most `RUN`) entries of `t` from a random start; returns how many
