@@ -21,6 +21,20 @@ pub(crate) fn prefetch<T>(value: &T) {
     let _ = value;
 }
 
+/// [`prefetch`] of the line holding byte `at`, which should lie inside a live allocation
+/// (a prefetch of any other address is harmless, but useless).
+#[inline(always)]
+pub(crate) fn prefetch_at(at: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint: it reads nothing the program sees and cannot fault.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch::<_MM_HINT_T0>(at.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = at;
+}
+
 /// Bytes a heap allocation of `n` bytes really takes with a glibc-style malloc: a word of
 /// header, 16-byte granules, 32 bytes at least. Other allocators differ a little; the figure
 /// is an estimate, checked within 15% against a counting allocator in `tests/memory.rs`.

@@ -16,7 +16,7 @@
 //! past it, so a lookup stops at the first group no key overflowed, with no tombstones.
 
 use super::key::Key;
-use super::memory::{malloc_size, prefetch, random};
+use super::memory::{malloc_size, prefetch, prefetch_at, random};
 use super::{scan_hash, Entry};
 use std::mem::size_of;
 
@@ -35,6 +35,23 @@ const _: () = assert!(size_of::<Record>() == 120);
 /// Heap bytes of one record (the key's and value's own allocations, if any, are extra).
 pub(crate) const RECORD_BYTES: usize = 128;
 const _: () = assert!(malloc_size(size_of::<Record>()) == RECORD_BYTES);
+
+impl Record {
+    /// Starts loading every line of this record, without waiting: its first, and the lines
+    /// of byte 64 and of its last byte.
+    ///
+    /// A record is 120 bytes at a 16-byte boundary, so it spans two or three cache lines, and
+    /// a 32-byte value sits mostly on the second. A batch reads its keys' values one after
+    /// another once their records are in; with only the first line asked for, each value
+    /// was one more memory round trip of its own.
+    #[inline(always)]
+    fn prefetch(&self) {
+        prefetch(self);
+        let at = (self as *const Record).cast::<u8>();
+        prefetch_at(at.wrapping_add(64));
+        prefetch_at(at.wrapping_add(size_of::<Record>() - 1));
+    }
+}
 
 /// A stored key and its entry, not yet read.
 #[derive(Clone, Copy)]
@@ -217,7 +234,7 @@ impl Records {
         let mut m = group.matches(tag(hash));
         while m != 0 {
             if let Some(record) = &group.records[slot_of(m)] {
-                prefetch(&**record);
+                record.prefetch();
             }
             m &= m - 1;
         }
