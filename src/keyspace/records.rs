@@ -451,7 +451,7 @@ mod tests {
     }
 
     /// Keys taken from one table in its order and put into another, as migration batches
-    /// are: no group of the receiver is passed by more than a handful of probes (with both
+    /// are: no group of the receiver is passed by more than a few dozen probes (with both
     /// tables in the same order, runs of a batch piled into a few groups, and counts reached
     /// the hundreds).
     #[test]
@@ -471,7 +471,9 @@ mod tests {
             worst = worst.max(to.groups.iter().map(Group::overflow).max().unwrap_or(0));
         }
         assert_eq!(to.len(), 20_000);
-        assert!(worst < 16, "a group was passed by {worst} probes");
+        // With random seeds the worst group of a sound table is passed by 7 to 15 probes
+        // (150 runs), now and then more; the pile-up this guards against reached hundreds.
+        assert!(worst < 40, "a group was passed by {worst} probes");
     }
 
     #[derive(Debug, Clone)]
