@@ -10,15 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 /// for about one memory round trip per stage instead of one per key and stage.
 #[inline(always)]
 pub(crate) fn prefetch<T>(value: &T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is a hint: it reads nothing the program sees and cannot fault, and
-    // the pointer comes from a live reference anyway.
-    unsafe {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        _mm_prefetch::<_MM_HINT_T0>((value as *const T).cast());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = value;
+    prefetch_at((value as *const T).cast());
 }
 
 /// [`prefetch`] of the line holding byte `at`, which should lie inside a live allocation
