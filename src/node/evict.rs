@@ -331,7 +331,6 @@ impl Node {
             Access::Lfu => self.clock.coarse_ms(),
             _ => self.clock.now_ms(),
         };
-        let volatile = volatile_only(policy);
         let mut sampled = 0;
         for _ in 0..64 {
             // Pick a run of held slots, then let go of the list before locking cells (the
@@ -356,12 +355,7 @@ impl Node {
                 if sampled >= SAMPLE {
                     break;
                 }
-                let guard = self.cells[slot].0.read();
-                let Some(t) = guard.as_ref() else { continue };
-                let n = if volatile { t.volatile_len() } else { t.len() };
-                if n > 0 {
-                    sampled += Self::sample(t, slot, policy, now, SAMPLE - sampled, pool);
-                }
+                sampled += self.sample_slot(slot, policy, now, SAMPLE - sampled, pool);
             }
             if sampled >= SAMPLE {
                 break;
@@ -385,13 +379,30 @@ impl Node {
         }
         let (front, back) = held.split_at(crate::rng::random_below(held.len()));
         for slot in back.iter().chain(front).map(|s| usize::from(*s)) {
-            let guard = self.cells[slot].0.read();
-            let Some(t) = guard.as_ref() else { continue };
-            let n = if volatile_only(policy) { t.volatile_len() } else { t.len() };
-            if n > 0 && Self::sample(t, slot, policy, now, SAMPLE, pool) > 0 {
+            if self.sample_slot(slot, policy, now, SAMPLE, pool) > 0 {
                 return;
             }
         }
+    }
+
+    /// Samples up to `want` entries of `slot` (those with a TTL only, under a volatile
+    /// policy) under its read lock; returns how many it looked at (0 for a slot not held or
+    /// with nothing to sample).
+    fn sample_slot(
+        &self,
+        slot: usize,
+        policy: EvictionPolicy,
+        now: u64,
+        want: usize,
+        pool: &mut Pool,
+    ) -> usize {
+        let guard = self.cells[slot].0.read();
+        let Some(t) = guard.as_ref() else { return 0 };
+        let n = if volatile_only(policy) { t.volatile_len() } else { t.len() };
+        if n == 0 {
+            return 0;
+        }
+        Self::sample(t, slot, policy, now, want, pool)
     }
 
     /// Adds up to `want` (at most `RUN`) entries of `t` from a random start; returns how many
