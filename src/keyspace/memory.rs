@@ -232,7 +232,10 @@ impl Stamp {
     #[inline]
     fn decayed_at(stamp: u32, minutes: u32) -> u32 {
         let (last, counter) = (stamp >> 8, stamp & 0xFF);
-        let elapsed = (minutes + 0x1_0000 - last) & 0xFFFF;
+        // Wrapping: a stamp written under another policy (an LRU or idle clock, before the
+        // policy became LFU) reads as a `last` above 16 bits; Redis reads such a field as an
+        // LFU stamp too, and so does this, without overflowing.
+        let elapsed = minutes.wrapping_add(0x1_0000).wrapping_sub(last) & 0xFFFF;
         // A stamp a little ahead of `now` (written from a fresher clock reading than this
         // one) has aged by nothing, not by 45 days.
         let elapsed = if elapsed >= 0x8000 { 0 } else { elapsed };
@@ -261,6 +264,19 @@ impl Stamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A stamp written under another policy (any 32 bits: an LRU clock, say) reads as an LFU
+    /// stamp when the policy turns to LFU, as Redis reads its `lru` field, and never
+    /// overflows; a counter only decays.
+    #[test]
+    fn any_stamp_reads_as_lfu() {
+        for stamp in [0, 0xFF, 0xFFFF_FF05, u32::MAX, 0x0100_0000, 0x00FF_FF10] {
+            for minutes in [0, 1, 0x7FFF, 0xFFFF] {
+                let counter = Stamp::decayed_at(stamp, minutes);
+                assert!(counter <= stamp & 0xFF, "{stamp:#x} at {minutes}");
+            }
+        }
+    }
 
     /// The growth thresholds are Redis's `LFULogIncr` probabilities, `1 / ((c - 5) * 10 + 1)`,
     /// and runs of reads grow counters as that process does: a mean of about 9.7 after 100
