@@ -340,3 +340,28 @@ fn writes_to_one_tag_still_evict_cold_keys_elsewhere() {
         assert!(old_left < 300, "{policy}: {old_left} of 3000 cold keys outlived the tagged writes");
     }
 }
+
+/// Keys written before any budget, all under one tag, are still found and evicted once a
+/// budget is set and writes to another tag push past it: eviction looks where keys are, and
+/// that record covers the keys that came before the budget.
+#[test]
+fn keys_written_before_the_budget_are_evicted_after_it() {
+    for policy in [EvictionPolicy::AllKeysLru, EvictionPolicy::AllKeysLfu] {
+        let clock = Clock::manual(1_700_000_000_000);
+        let client = Cluster::builder().primaries(1).clock(clock.clone()).build().unwrap().client();
+        for i in 0..3_000u32 {
+            client.set(format!("{{old}}:{i}"), [b'o'; 1000]).unwrap();
+        }
+        clock.advance(Duration::from_secs(600));
+        client.set_max_memory(Some(BUDGET), policy);
+        for i in 0..16_000u32 {
+            client.set(format!("{{new}}:{i}"), [b'n'; 1000]).unwrap();
+            if i % 100 == 0 {
+                clock.advance(Duration::from_millis(10));
+            }
+        }
+        let old_left =
+            (0..3_000u32).filter(|i| client.exists(&[format!("{{old}}:{i}")]).unwrap() == 1).count();
+        assert!(old_left < 300, "{policy}: {old_left} of 3000 keys from before the budget survived");
+    }
+}
