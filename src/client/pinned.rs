@@ -166,31 +166,21 @@ impl Client {
 
     /// `RANDOMKEY` on `node`: a live key of a random non-empty slot it holds, None if it
     /// holds no key.
+    ///
+    /// The slot is the first with keys from a random held one on (the node marks the slots
+    /// that have keys, so a store whose keys share a few hash tags does not lock thousands of
+    /// empty slots), the key one of a sample of its table (O(1) in the table's size).
     pub(crate) fn random_key_at(&self, node: NodeId) -> Option<Bytes> {
         let n = self.registry.node(node)?;
         let held = n.held_slots();
         if held.is_empty() {
             return None;
         }
-        let start = crate::keyspace::hash::random_below(held.len());
-        for i in 0..held.len() {
-            let slot = usize::from(held[(start + i) % held.len()]);
-            let found = n.read(slot, usize::MAX, |t: &Table, now: &Now<'_>| {
-                let live = t.iter().filter(|(_, e)| Table::is_live(e, now)).count();
-                if live == 0 {
-                    return None;
-                }
-                let pick = crate::keyspace::hash::random_below(live);
-                t.iter()
-                    .filter(|(_, e)| Table::is_live(e, now))
-                    .nth(pick)
-                    .map(|(k, _)| Bytes::copy_from(k))
-            });
-            if let Some(Some(key)) = found {
-                return Some(key);
-            }
-        }
-        None
+        let start = usize::from(held[crate::keyspace::hash::random_below(held.len())]);
+        let pick = |slot: usize| n.read(slot, usize::MAX, random_live_key).flatten();
+        // The marks cover every slot with keys; the walk of the held slots stays as the
+        // answer's guarantee should one ever be missing.
+        n.marked_from(start).find_map(pick).or_else(|| held.iter().find_map(|s| pick(usize::from(*s))))
     }
 
     /// `CLUSTER FAILOVER [FORCE|TAKEOVER]` sent to `node`.
@@ -341,5 +331,79 @@ impl Client {
     /// meanwhile (its reply is on its channel) or is moving with its slot.
     pub(crate) fn block_cancel(&self, slot: u16, id: u64) -> bool {
         self.registry.cancel_block(slot, id)
+    }
+}
+
+/// A live key of `t` at random: one of the live keys of a sample of eight stored keys at a
+/// random place, as eviction samples (Redis's `RANDOMKEY` also picks from a few sampled
+/// keys); only when all eight have expired, one of all the table's live keys.
+fn random_live_key(t: &Table, now: &Now<'_>) -> Option<Bytes> {
+    use crate::keyspace::hash::random_below;
+    let mut sample = [None; 8];
+    let seen = t.sample_from(crate::keyspace::memory::random(), &mut sample);
+    let live = || sample[..seen].iter().flatten().filter(|s| Table::is_live(s.entry(), now));
+    let n = live().count();
+    if n > 0 {
+        return live().nth(random_below(n)).map(|s| Bytes::copy_from(s.key()));
+    }
+    let n = t.iter().filter(|(_, e)| Table::is_live(e, now)).count();
+    if n == 0 {
+        return None;
+    }
+    t.iter()
+        .filter(|(_, e)| Table::is_live(e, now))
+        .nth(random_below(n))
+        .map(|(k, _)| Bytes::copy_from(k))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{key_slot, Clock, Cluster};
+    use std::collections::HashSet;
+    use std::time::Duration;
+
+    /// `RANDOMKEY` on a node answers live keys it holds: keys of each filled slot over repeated
+    /// calls (one slot with 5,000 keys under one tag, one with a single key), many different
+    /// keys of the big one, and None when it holds no key.
+    #[test]
+    fn random_key_is_a_live_key_of_the_node() {
+        let c = Cluster::builder().primaries(1).build().unwrap();
+        let (client, node) = (c.client(), c.primaries()[0]);
+        assert_eq!(client.random_key_at(node), None);
+        // Slots 5,000 or more apart, so each is the first filled one after a third of the
+        // random starting slots or more.
+        let (big, small) = ("{one}", "hello");
+        let gap = (i32::from(key_slot(big)) - i32::from(key_slot(small))).unsigned_abs();
+        assert!((5000..11384).contains(&gap), "slots {} and {}", key_slot(big), key_slot(small));
+        for i in 0..5000 {
+            client.set(format!("{big}:{i}"), "v").unwrap();
+        }
+        client.set(small, "v").unwrap();
+        let mut seen = HashSet::new();
+        for _ in 0..2000 {
+            let k = client.random_key_at(node).expect("a key");
+            assert_eq!(client.exists(&[&k[..]]).unwrap(), 1, "{k:?} is stored");
+            seen.insert(k.to_vec());
+        }
+        assert!(seen.contains(small.as_bytes()), "the single key's slot is reached");
+        assert!(seen.len() > 500, "the big slot gives many keys: {}", seen.len());
+    }
+
+    /// A table whose sampled keys have all expired still yields its one live key.
+    #[test]
+    fn random_key_skips_expired_keys() {
+        let clock = Clock::manual(1_700_000_000_000);
+        let c = Cluster::builder().primaries(1).clock(clock.clone()).build().unwrap();
+        let (client, node) = (c.client(), c.primaries()[0]);
+        for i in 0..200 {
+            client.command(&["SET", &format!("{{t}}:{i}"), "v", "PX", "1000"]).unwrap();
+        }
+        client.set("{t}:kept", "v").unwrap();
+        clock.advance(Duration::from_secs(2));
+        for _ in 0..50 {
+            assert_eq!(client.random_key_at(node).as_deref(), Some(&b"{t}:kept"[..]));
+        }
+        client.del(&["{t}:kept"]).unwrap();
+        assert_eq!(client.random_key_at(node), None);
     }
 }

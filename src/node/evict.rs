@@ -414,16 +414,24 @@ impl Node {
         /// no key with a TTL).
         const RUNS: usize = 512;
         let mut sampled = 0;
-        let mut passed = 0;
-        for _ in 0..RUNS {
-            let Some(slot) = self.filled.next(start, passed) else { break };
-            passed = (slot + SLOTS - start) % SLOTS + 1;
+        for slot in self.marked_from(start).take(RUNS) {
             sampled += self.sample_slot(slot, policy, now, SAMPLE - sampled, pool);
             if sampled >= SAMPLE {
                 break;
             }
         }
         sampled
+    }
+
+    /// The slots marked as having keys (see [`Filled`]), from `start` on, wrapping around
+    /// once. Every slot with keys is among them (and a few that have just been emptied).
+    pub(crate) fn marked_from(&self, start: usize) -> impl Iterator<Item = usize> + '_ {
+        let mut passed = 0;
+        std::iter::from_fn(move || {
+            let slot = self.filled.next(start, passed)?;
+            passed = (slot + SLOTS - start) % SLOTS + 1;
+            Some(slot)
+        })
     }
 
     /// Marks exactly the held slots that have keys: when a budget is set, and when the marks
