@@ -365,3 +365,41 @@ fn keys_written_before_the_budget_are_evicted_after_it() {
         assert!(old_left < 300, "{policy}: {old_left} of 3000 keys from before the budget survived");
     }
 }
+
+/// Under a volatile policy, keys with a TTL that all share one tag are found and evicted even
+/// when thousands of other slots hold only keys without one: a write is refused (`OOM`) only
+/// once no key has a TTL left, however the keys are spread.
+#[test]
+fn volatile_keys_under_one_tag_are_found_among_many_filled_slots() {
+    for policy in [
+        EvictionPolicy::VolatileLru,
+        EvictionPolicy::VolatileLfu,
+        EvictionPolicy::VolatileRandom,
+        EvictionPolicy::VolatileTtl,
+    ] {
+        let (_clock, client) = clocked_store(1, policy);
+        let ttl_keys: Vec<String> = (0..3_000).map(|i| format!("{{ttl}}:{i}")).collect();
+        for k in &ttl_keys {
+            client.set_ex(k, [b't'; 1000], Duration::from_secs(3600)).unwrap();
+        }
+        // Keys without a TTL, over most of the 16384 slots, until the budget refuses one.
+        let mut refused = false;
+        for i in 0..12_000u32 {
+            match client.set(format!("plain:{i}"), [b'p'; 1000]) {
+                Ok(()) => {}
+                Err(Error::OutOfMemory) => {
+                    let left =
+                        ttl_keys.iter().filter(|k| client.exists(&[k.as_str()]).unwrap() == 1).count();
+                    assert_eq!(
+                        left, 0,
+                        "{policy}: write {i} refused while {left} keys with a TTL exist"
+                    );
+                    refused = true;
+                    break;
+                }
+                Err(e) => panic!("{policy}: {e}"),
+            }
+        }
+        assert!(refused, "{policy}: the budget never refused a write");
+    }
+}

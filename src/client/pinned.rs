@@ -164,23 +164,14 @@ impl Client {
         Reply::Array(vec![Reply::bulk(cursor.to_string()), Reply::Array(keys)])
     }
 
-    /// `RANDOMKEY` on `node`: a live key of a random non-empty slot it holds, None if it
+    /// `RANDOMKEY` on `node`: a live key of a random slot it holds that has keys, None if it
     /// holds no key.
     ///
-    /// The slot is the first with keys from a random held one on (the node marks the slots
-    /// that have keys, so a store whose keys share a few hash tags does not lock thousands of
-    /// empty slots), the key one of a sample of its table (O(1) in the table's size).
+    /// The node keeps a mark per slot with keys, so a store whose keys share a few hash tags
+    /// does not lock thousands of empty slots; the key is one of a sample of the slot's table
+    /// (O(1) in the table's size).
     pub(crate) fn random_key_at(&self, node: NodeId) -> Option<Bytes> {
-        let n = self.registry.node(node)?;
-        let held = n.held_slots();
-        if held.is_empty() {
-            return None;
-        }
-        let start = usize::from(held[crate::keyspace::hash::random_below(held.len())]);
-        let pick = |slot: usize| n.read(slot, usize::MAX, random_live_key).flatten();
-        // The marks cover every slot with keys; the walk of the held slots stays as the
-        // answer's guarantee should one ever be missing.
-        n.marked_from(start).find_map(pick).or_else(|| held.iter().find_map(|s| pick(usize::from(*s))))
+        self.registry.node(node)?.find_with_keys(random_live_key)
     }
 
     /// `CLUSTER FAILOVER [FORCE|TAKEOVER]` sent to `node`.
@@ -334,26 +325,29 @@ impl Client {
     }
 }
 
-/// A live key of `t` at random: one of the live keys of a sample of eight stored keys at a
-/// random place, as eviction samples (Redis's `RANDOMKEY` also picks from a few sampled
-/// keys); only when all eight have expired, one of all the table's live keys.
+/// A live key of `t` at random: one of the live keys of a sample of `SAMPLE` stored keys at a
+/// random place, as eviction samples (Redis's `RANDOMKEY` also picks among a few sampled
+/// keys); only when all of them have expired, one of all the table's live keys.
 fn random_live_key(t: &Table, now: &Now<'_>) -> Option<Bytes> {
-    use crate::keyspace::hash::random_below;
-    let mut sample = [None; 8];
+    use crate::rng::random_below;
+    const SAMPLE: usize = 8;
+    let mut sample = [None; SAMPLE];
     let seen = t.sample_from(crate::keyspace::memory::random(), &mut sample);
     let live = || sample[..seen].iter().flatten().filter(|s| Table::is_live(s.entry(), now));
     let n = live().count();
     if n > 0 {
         return live().nth(random_below(n)).map(|s| Bytes::copy_from(s.key()));
     }
-    let n = t.iter().filter(|(_, e)| Table::is_live(e, now)).count();
-    if n == 0 {
-        return None;
+    // One pass, each live key kept with chance 1/(live keys so far): a uniform pick.
+    let mut live = 0;
+    let mut pick = None;
+    for (k, _) in t.iter().filter(|(_, e)| Table::is_live(e, now)) {
+        live += 1;
+        if random_below(live) == 0 {
+            pick = Some(k);
+        }
     }
-    t.iter()
-        .filter(|(_, e)| Table::is_live(e, now))
-        .nth(random_below(n))
-        .map(|(k, _)| Bytes::copy_from(k))
+    pick.map(Bytes::copy_from)
 }
 
 #[cfg(test)]

@@ -235,7 +235,7 @@ impl Stamp {
         // Wrapping: a stamp written under another policy (an LRU or idle clock, before the
         // policy became LFU) reads as a `last` above 16 bits; Redis reads such a field as an
         // LFU stamp too, and so does this, without overflowing.
-        let elapsed = minutes.wrapping_add(0x1_0000).wrapping_sub(last) & 0xFFFF;
+        let elapsed = minutes.wrapping_sub(last) & 0xFFFF;
         // A stamp a little ahead of `now` (written from a fresher clock reading than this
         // one) has aged by nothing, not by 45 days.
         let elapsed = if elapsed >= 0x8000 { 0 } else { elapsed };

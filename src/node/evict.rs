@@ -10,7 +10,7 @@ use crate::keyspace::memory::{random, Stamp};
 use crate::keyspace::{scan_hash, Access, Entry, Stored, Table};
 use crate::slot::SLOTS;
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 /// The cluster-wide budget, shared by every node.
 #[derive(Default)]
@@ -68,63 +68,6 @@ impl Budget {
         // Indexed by the discriminant `set` stored: one masked load, no branches.
         const MODES: [Access; 4] = [Access::None, Access::Idle, Access::Lru, Access::Lfu];
         MODES[usize::from(self.access.load(Ordering::Relaxed) & 3)]
-    }
-}
-
-/// The slots of a node that may hold keys, one bit each: where eviction samples.
-///
-/// A hint kept cheap: a write marks its slot when it leaves keys there (one load, and an
-/// atomic OR the first time), a table arriving marks its slot, and the sampler unmarks a slot
-/// it finds empty (under the slot's read lock, so a write that fills it again marks it
-/// after). So every slot with keys is marked; should one not be, [`Node::remark_filled`]
-/// marks it when a budget is set, and whenever the marks lead the sampler to nothing.
-///
-/// Why: keys that share a hash tag share a slot. A store whose keys sit in a few of a node's
-/// thousands of slots made each eviction look in hundreds of empty slots first (a read lock
-/// each) before finding the filled one: 20x slower than in a store with keys in every slot.
-pub(crate) struct Filled([AtomicU64; SLOTS / 64]);
-
-impl Default for Filled {
-    fn default() -> Filled {
-        Filled(std::array::from_fn(|_| AtomicU64::new(0)))
-    }
-}
-
-impl Filled {
-    #[inline]
-    pub(crate) fn mark(&self, slot: usize) {
-        let (word, bit) = (&self.0[slot / 64], 1 << (slot % 64));
-        // Loaded first: the bit is almost always set already, and a plain load keeps the line
-        // shared between the threads writing to this node.
-        if word.load(Ordering::Relaxed) & bit == 0 {
-            word.fetch_or(bit, Ordering::Relaxed);
-        }
-    }
-
-    pub(crate) fn clear(&self, slot: usize) {
-        let (word, bit) = (&self.0[slot / 64], 1u64 << (slot % 64));
-        if word.load(Ordering::Relaxed) & bit != 0 {
-            word.fetch_and(!bit, Ordering::Relaxed);
-        }
-    }
-
-    /// The first marked slot at least `skip` slots past `start`, wrapping around the slots
-    /// once: None if no marked slot is left before `start` comes round again.
-    fn next(&self, start: usize, skip: usize) -> Option<usize> {
-        let mut left = SLOTS.checked_sub(skip)?;
-        let mut from = (start + skip) % SLOTS;
-        while left > 0 {
-            // The rest of `from`'s word, or less if the round ends inside it.
-            let span = (64 - from % 64).min(left);
-            let bits = self.0[from / 64].load(Ordering::Relaxed) >> (from % 64);
-            let bits = if span < 64 { bits & ((1 << span) - 1) } else { bits };
-            if bits != 0 {
-                return Some(from + bits.trailing_zeros() as usize);
-            }
-            left -= span;
-            from = (from + span) % SLOTS;
-        }
-        None
     }
 }
 
@@ -373,104 +316,41 @@ impl Node {
         false
     }
 
-    /// Samples entries from held slots that have keys, from a random one on, and keeps the
-    /// best `POOL` of them.
+    /// Samples entries of slots that have keys (with a TTL, under a volatile policy), from a
+    /// random one on, and keeps the best `POOL` of them.
     ///
-    /// Every other time (by a coin flip), the first slot sampled is `near` when this node holds
-    /// it: the slot a write is about to touch, whose cell and groups the write's own lookup
+    /// Every other time (by a coin flip), the first slot sampled is `near` when it has keys:
+    /// the slot a write is about to touch, whose cell and groups the write's own lookup
     /// brings into cache anyway. That saves the cell's and the groups' cache misses of a slot
     /// picked at random, the larger part of an eviction's time. Only every other time: keys
     /// that share a hash tag share a slot, and a store whose writes all go to one tag's slot
     /// must still sample, and evict, the cold keys of every other slot.
     fn fill_pool(&self, pool: &mut Pool, policy: EvictionPolicy, near: Option<u16>) {
-        let near = near.filter(|_| random() & 1 == 0);
+        let near = near.map(usize::from).filter(|_| random() & 1 == 0);
         // LFU decays by the minute: the coarse clock will do.
         let now = match self.budget.access() {
             Access::Lfu => self.clock.coarse_ms(),
             _ => self.clock.now_ms(),
         };
-        let start = {
-            let held = self.held.read();
-            if held.is_empty() {
+        let volatile = volatile_only(policy);
+        let bits = if volatile { &self.marks.volatile } else { &self.marks.keys };
+        let has = |t: &Table| if volatile { t.volatile_len() > 0 } else { t.len() > 0 };
+        for pass in 0..2 {
+            if pass == 1 {
+                // Nothing where the marks said. Every slot with keys is marked (see
+                // `marks`); rebuilding them anyway costs what the walk it stands for would,
+                // and keeps `OOM` meaning that nothing is evictable.
+                self.remark();
+            }
+            let mut sampled = 0;
+            self.find_marked(bits, near, has, |slot, t, _| {
+                sampled += Self::sample(t, slot, policy, now, SAMPLE - sampled, pool);
+                (sampled >= SAMPLE).then_some(())
+            });
+            if sampled > 0 {
                 return;
             }
-            match near.filter(|s| held.binary_search(s).is_ok()) {
-                Some(s) => usize::from(s),
-                None => usize::from(held[crate::rng::random_below(held.len())]),
-            }
-        };
-        if self.sample_filled(start, pool, policy, now) == 0 {
-            // Nothing where the marks said: they may have fallen behind (see `Filled`).
-            self.remark_filled();
-            self.sample_filled(start, pool, policy, now);
         }
-    }
-
-    /// Samples the slots marked filled from `start` on (wrapping around once) until `SAMPLE`
-    /// entries are seen or `RUNS` slots sampled; unmarks the slots found empty. Returns the
-    /// entries seen.
-    fn sample_filled(&self, start: usize, pool: &mut Pool, policy: EvictionPolicy, now: u64) -> usize {
-        /// Slots sampled at most per refill (under a volatile policy, filled slots may have
-        /// no key with a TTL).
-        const RUNS: usize = 512;
-        let mut sampled = 0;
-        for slot in self.marked_from(start).take(RUNS) {
-            sampled += self.sample_slot(slot, policy, now, SAMPLE - sampled, pool);
-            if sampled >= SAMPLE {
-                break;
-            }
-        }
-        sampled
-    }
-
-    /// The slots marked as having keys (see [`Filled`]), from `start` on, wrapping around
-    /// once. Every slot with keys is among them (and a few that have just been emptied).
-    pub(crate) fn marked_from(&self, start: usize) -> impl Iterator<Item = usize> + '_ {
-        let mut passed = 0;
-        std::iter::from_fn(move || {
-            let slot = self.filled.next(start, passed)?;
-            passed = (slot + SLOTS - start) % SLOTS + 1;
-            Some(slot)
-        })
-    }
-
-    /// Marks exactly the held slots that have keys: when a budget is set, and when the marks
-    /// led to nothing to sample.
-    #[cold]
-    pub(super) fn remark_filled(&self) {
-        // A copy, so no cell is locked while the list is (its writers hold cell locks).
-        let held: Vec<u16> = self.held.read().clone();
-        for slot in held.into_iter().map(usize::from) {
-            let guard = self.cells[slot].0.read();
-            match guard.as_ref() {
-                Some(t) if t.len() > 0 => self.filled.mark(slot),
-                _ => self.filled.clear(slot),
-            }
-        }
-    }
-
-    /// Samples up to `want` entries of `slot` (those with a TTL only, under a volatile
-    /// policy) under its read lock; returns how many it looked at (0 for a slot not held or
-    /// with nothing to sample).
-    fn sample_slot(
-        &self,
-        slot: usize,
-        policy: EvictionPolicy,
-        now: u64,
-        want: usize,
-        pool: &mut Pool,
-    ) -> usize {
-        let guard = self.cells[slot].0.read();
-        let Some(t) = guard.as_ref().filter(|t| t.len() > 0) else {
-            // Cleared under the read lock: a write that fills the slot marks it after.
-            self.filled.clear(slot);
-            return 0;
-        };
-        let n = if volatile_only(policy) { t.volatile_len() } else { t.len() };
-        if n == 0 {
-            return 0;
-        }
-        Self::sample(t, slot, policy, now, want, pool)
     }
 
     /// Adds up to `want` (at most `RUN`) entries of `t` from a random start; returns how many
@@ -522,58 +402,7 @@ impl Node {
 
 #[cfg(test)]
 mod tests {
-    use super::{Filled, Pool, POOL};
-    use crate::slot::SLOTS;
-    use proptest::prelude::*;
-
-    /// Every marked slot once, in the order `next` gives them from `start`.
-    fn round(f: &Filled, start: usize) -> Vec<usize> {
-        let mut out = Vec::new();
-        let mut passed = 0;
-        while let Some(s) = f.next(start, passed) {
-            out.push(s);
-            passed = (s + SLOTS - start) % SLOTS + 1;
-        }
-        out
-    }
-
-    #[test]
-    fn filled_rounds_wrap_once_and_stop() {
-        let f = Filled::default();
-        assert_eq!(f.next(0, 0), None);
-        assert_eq!(f.next(SLOTS - 1, 0), None);
-        for s in [0, 63, 64, 5000, SLOTS - 1] {
-            f.mark(s);
-        }
-        assert_eq!(round(&f, 0), [0, 63, 64, 5000, SLOTS - 1]);
-        assert_eq!(round(&f, 64), [64, 5000, SLOTS - 1, 0, 63]);
-        assert_eq!(round(&f, 65), [5000, SLOTS - 1, 0, 63, 64]);
-        assert_eq!(round(&f, SLOTS - 1), [SLOTS - 1, 0, 63, 64, 5000]);
-        f.clear(64);
-        f.clear(64);
-        assert_eq!(round(&f, 64), [5000, SLOTS - 1, 0, 63]);
-        // One marked slot: found from anywhere, exactly once.
-        let one = Filled::default();
-        one.mark(7000);
-        for start in [0, 6999, 7000, 7001, SLOTS - 1] {
-            assert_eq!(round(&one, start), [7000], "from {start}");
-        }
-    }
-
-    proptest! {
-        /// A round from any start gives every marked slot once, in slot order from the start.
-        #[test]
-        fn filled_round_is_the_marked_slots_rotated(
-            marked in proptest::collection::btree_set(0..SLOTS, 0..200),
-            start in 0..SLOTS,
-        ) {
-            let f = Filled::default();
-            marked.iter().for_each(|&s| f.mark(s));
-            let mut want: Vec<usize> = marked.iter().copied().filter(|&s| s >= start).collect();
-            want.extend(marked.iter().copied().filter(|&s| s < start));
-            prop_assert_eq!(round(&f, start), want);
-        }
-    }
+    use super::{Pool, POOL};
 
     fn key(i: u64) -> Vec<u8> {
         format!("key:{i}").into_bytes()

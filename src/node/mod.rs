@@ -12,6 +12,7 @@ mod batch;
 mod blocking;
 mod evict;
 mod failover;
+mod marks;
 mod migrate;
 mod monitor;
 mod registry;
@@ -33,8 +34,8 @@ pub(crate) use registry::{Registry, Via};
 
 use blocking::Blocked;
 pub(crate) use evict::Budget;
-use evict::Filled;
 use evict::Pool;
+use marks::Marks;
 use stats::{Stats, EXPIRED};
 
 use crate::clock::Clock;
@@ -77,9 +78,9 @@ pub(crate) struct Node {
     held_count: AtomicUsize,
     /// Eviction candidates between evictions.
     pool: Mutex<Pool>,
-    /// The held slots that may have keys, where eviction samples. Boxed: 2 KiB that only
-    /// writes and eviction touch, kept out of the lines of the fields every command reads.
-    filled: Box<Filled>,
+    /// Which held slots have keys, and keys with a TTL (see `marks`). Boxed: 4 KiB that only
+    /// writes, eviction and `RANDOMKEY` touch, kept out of the lines every command reads.
+    marks: Box<Marks>,
     /// Replication and liveness: streams out (primary), applied offset (replica), heartbeat.
     pub(crate) repl: Repl,
 }
@@ -97,7 +98,7 @@ impl Node {
             held: RwLock::new(Vec::new()),
             held_count: AtomicUsize::new(0),
             pool: Mutex::new(Pool::new()),
-            filled: Box::default(),
+            marks: Box::default(),
             repl: Repl::default(),
         }
     }
@@ -248,10 +249,8 @@ impl Node {
             }
         }
         // Every write, budget or not: a budget set later, or a replica promoted, finds the
-        // marks already right (see `Filled`).
-        if table.len() > 0 {
-            self.filled.mark(slot);
-        }
+        // marks already right (see `marks`).
+        self.marks.note(slot, table);
         if self.budget.limit().is_some() {
             let after = table.used();
             if after >= before {
@@ -290,7 +289,7 @@ impl Node {
     /// Restarts the running total from a full count (when a budget is set).
     pub(crate) fn recount(&self) {
         self.used.store(self.memory_used(), Ordering::Relaxed);
-        self.remark_filled();
+        self.remark();
     }
 
     fn serve_blocked(&self, slot: usize, table: &mut Table, now: &Now<'_>) {
@@ -386,9 +385,7 @@ impl Node {
         }
         self.held_count.store(held.len(), Ordering::Relaxed);
         self.used.fetch_add(table.used(), Ordering::Relaxed);
-        if table.len() > 0 {
-            self.filled.mark(slot);
-        }
+        self.marks.note(slot, table);
     }
 
     /// Accounts a table leaving.
@@ -398,7 +395,7 @@ impl Node {
             held.remove(i);
         }
         self.held_count.store(held.len(), Ordering::Relaxed);
-        self.filled.clear(slot);
+        self.marks.record(slot, None);
         let bytes = table.used().min(self.used.load(Ordering::Relaxed));
         self.used.fetch_sub(bytes, Ordering::Relaxed);
     }
