@@ -403,3 +403,46 @@ fn volatile_keys_under_one_tag_are_found_among_many_filled_slots() {
         assert!(refused, "{policy}: the budget never refused a write");
     }
 }
+
+/// Under a volatile policy, a few keys with a TTL among many without one in the same slot
+/// are still found and evicted: eviction samples keys with a TTL (as Redis samples its
+/// `expires` dict), not the slot's keys at large.
+#[test]
+fn volatile_keys_sparse_in_a_slot_are_found() {
+    for policy in [
+        EvictionPolicy::VolatileLru,
+        EvictionPolicy::VolatileLfu,
+        EvictionPolicy::VolatileRandom,
+        EvictionPolicy::VolatileTtl,
+    ] {
+        let (_clock, client) = clocked_store(1, policy);
+        // One slot: 3,000 keys without a TTL and, among them, 60 with one.
+        let ttl_keys: Vec<String> = (0..60).map(|i| format!("{{mix}}:ttl:{i}")).collect();
+        for i in 0..3_000u32 {
+            client.set(format!("{{mix}}:plain:{i}"), [b'p'; 1000]).unwrap();
+            if i % 50 == 0 {
+                client
+                    .set_ex(&ttl_keys[(i / 50) as usize], [b't'; 1000], Duration::from_secs(3600))
+                    .unwrap();
+            }
+        }
+        let mut refused = false;
+        for i in 0..12_000u32 {
+            match client.set(format!("other:{i}"), [b'o'; 1000]) {
+                Ok(()) => {}
+                Err(Error::OutOfMemory) => {
+                    let left =
+                        ttl_keys.iter().filter(|k| client.exists(&[k.as_str()]).unwrap() == 1).count();
+                    assert_eq!(
+                        left, 0,
+                        "{policy}: write {i} refused while {left} keys with a TTL exist"
+                    );
+                    refused = true;
+                    break;
+                }
+                Err(e) => panic!("{policy}: {e}"),
+            }
+        }
+        assert!(refused, "{policy}: the budget never refused a write");
+    }
+}

@@ -697,6 +697,27 @@ impl Table {
         self.map.sample_from(at, out)
     }
 
+    /// Fills `out` with stored keys that have a TTL (a volatile eviction policy's sample):
+    /// those with the first deadlines at or after one `at` picks between the earliest and the
+    /// latest, wrapping around; returns how many it holds. Drawn from the TTL index, as Redis
+    /// samples its `expires` dict: a slot's few keys with a TTL among many without one would
+    /// seldom turn up in a sample of all its keys. Costs a lookup per key sampled.
+    pub(crate) fn sample_volatile<'a>(&'a self, at: u64, out: &mut [Option<Stored<'a>>]) -> usize {
+        let (Some((first, _)), Some((last, _))) = (self.expires.first(), self.expires.last()) else {
+            return 0;
+        };
+        let from = (first + at % (last - first).saturating_add(1), Key::from(&b""[..]));
+        let keys = self.expires.range(&from..).chain(self.expires.range(..&from));
+        let mut filled = 0;
+        for (_, key) in keys.take(out.len()) {
+            if let Some(stored) = self.map.stored(key) {
+                out[filled] = Some(stored);
+                filled += 1;
+            }
+        }
+        filled
+    }
+
     /// True if the entry is live at `now`.
     pub(crate) fn is_live(entry: &Entry, now: &Now<'_>) -> bool {
         !entry.is_expired(now)
@@ -893,6 +914,30 @@ mod tests {
 
     fn s(v: &str) -> Value {
         Value::Str(Str::from(v))
+    }
+
+    /// A volatile sample holds only keys with a TTL, distinct, as many as asked when there are
+    /// enough, all of them when fewer, from any place; none from a table without one.
+    #[test]
+    fn volatile_samples_are_keys_with_a_ttl() {
+        let mut t = Table::default();
+        assert_eq!(t.sample_volatile(7, &mut [None; 8]), 0);
+        for i in 0..1000 {
+            t.insert(format!("plain:{i}").as_bytes(), s("v"), None);
+        }
+        assert_eq!(t.sample_volatile(7, &mut [None; 8]), 0);
+        for i in 0..12u64 {
+            t.insert(format!("ttl:{i}").as_bytes(), s("v"), Some(1_000 + i * 10));
+        }
+        for at in [0, 1, 5, 55, 119, 120, u64::MAX] {
+            let mut out = [None; 8];
+            assert_eq!(t.sample_volatile(at, &mut out), 8, "at {at}");
+            let keys: std::collections::HashSet<&[u8]> = out.iter().flatten().map(|s| s.key()).collect();
+            assert_eq!(keys.len(), 8, "distinct, at {at}");
+            assert!(keys.iter().all(|k| k.starts_with(b"ttl:")), "at {at}: {keys:?}");
+            let mut all = [None; 20];
+            assert_eq!(t.sample_volatile(at, &mut all), 12, "every key with a TTL, at {at}");
+        }
     }
 
     /// The short-key path of `scan_hash` sees every byte and the length: keys of 0 to 17 bytes

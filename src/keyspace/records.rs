@@ -359,6 +359,12 @@ impl Records {
         filled
     }
 
+    /// The stored `key`, not yet read (its record is found, not loaded).
+    pub(crate) fn stored(&self, key: &[u8]) -> Option<Stored<'_>> {
+        let (g, s) = self.find(scan_hash(key), key)?;
+        self.groups[g].records[s].as_deref().map(Stored)
+    }
+
     /// Room for how many keys the groups have.
     pub(crate) fn capacity(&self) -> usize {
         max_len(self.groups.len())

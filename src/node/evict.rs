@@ -368,7 +368,11 @@ impl Node {
         // every node's stamp and deadline (loads independent of each other, so the processor
         // fetches the nodes in parallel instead of one cache miss after another), then score.
         let mut sampled: [Option<Stored<'_>>; RUN] = [None; RUN];
-        let seen = t.sample_from(random(), &mut sampled[..run]);
+        let seen = if volatile_only(policy) {
+            t.sample_volatile(random(), &mut sampled[..run])
+        } else {
+            t.sample_from(random(), &mut sampled[..run])
+        };
         // The first `seen` are filled: walk exactly those.
         let sampled = &sampled[..seen];
         let mut heads = [(0u32, None); RUN];
