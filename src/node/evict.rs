@@ -1,6 +1,6 @@
 //! The memory budget and eviction: Redis's `maxmemory` policies, approximated as Redis does
 //! (sample keys, keep a pool of the best candidates, evict the best), with larger samples:
-//! a run of entries from a random slot's table per probe.
+//! a run of entries from the table of a random slot with keys per probe (see `marks`).
 
 use super::stats::EVICTED;
 use super::Node;
@@ -72,7 +72,8 @@ impl Budget {
 }
 
 /// Entries read from one table per probe, and the candidates a pool refill gathers (from
-/// as many random slots as it takes, Redis samples 5 keys per eviction).
+/// as many slots with keys as it takes, from a random one on; Redis samples 5 keys per
+/// eviction).
 const RUN: usize = 8;
 const SAMPLE: usize = 8;
 /// Candidates kept between evictions (Redis's `EVPOOL_SIZE`).
