@@ -289,6 +289,9 @@ pub(crate) struct Table {
     moving: Moving,
     /// `unsettled` is not empty: `settle`, which runs after every write, looks no further.
     unsettled_any: bool,
+    /// A key got a deadline since the node last asked (`take_ttl_added`): how a write tells
+    /// the node's marks about keys with a TTL without reading the TTL index's line.
+    ttl_added: bool,
     /// Keys with a TTL, by deadline: active expiry pops from the front.
     expires: BTreeSet<(u64, Key)>,
     /// Collections handed out by `get_mut`, whose cost must be settled after the command.
@@ -311,6 +314,7 @@ impl Default for Table {
             fresh_access: Access::None,
             moving: Moving::Stable,
             unsettled_any: false,
+            ttl_added: false,
             expires: BTreeSet::new(),
             unsettled: None,
             instance: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
@@ -366,7 +370,7 @@ fn entry_cost(key: &[u8], value: &Value, expire_at: u64) -> u32 {
 impl Table {
     /// Bytes from the start of a table to the end of the fields every command reads.
     #[cfg(test)]
-    pub(crate) const HOT_BYTES: usize = std::mem::offset_of!(Table, unsettled_any) + 1;
+    pub(crate) const HOT_BYTES: usize = std::mem::offset_of!(Table, ttl_added) + 1;
 
     pub(crate) fn new() -> Self {
         Table::default()
@@ -570,6 +574,7 @@ impl Table {
                 self.map.insert_new(hash, key, Entry { value, expire_at, cost, stamp });
                 if expire_at != 0 {
                     self.expires.insert((expire_at, Key::from(key)));
+                    self.ttl_added = true;
                 }
             }
         }
@@ -619,6 +624,7 @@ impl Table {
         }
         if new != 0 {
             self.expires.insert((new, Key::from(key)));
+            self.ttl_added = true;
         }
     }
 
@@ -697,25 +703,57 @@ impl Table {
         self.map.sample_from(at, out)
     }
 
-    /// Fills `out` with stored keys that have a TTL (a volatile eviction policy's sample):
-    /// those with the first deadlines at or after one `at` picks between the earliest and the
-    /// latest, wrapping around; returns how many it holds. Drawn from the TTL index, as Redis
-    /// samples its `expires` dict: a slot's few keys with a TTL among many without one would
-    /// seldom turn up in a sample of all its keys. Costs a lookup per key sampled.
+    /// True (once) if a key got a deadline since the last call: see `ttl_added`.
+    #[inline]
+    pub(crate) fn take_ttl_added(&mut self) -> bool {
+        std::mem::take(&mut self.ttl_added)
+    }
+
+    /// Fills `out` with stored keys that have a TTL (a volatile eviction policy's sample);
+    /// returns how many it holds.
+    ///
+    /// First as for any sample, keeping the keys with a TTL, from up to four places `at`
+    /// picks (Redis samples its `expires` dict by bucket, which this approximates where keys
+    /// with a TTL are common). When none of those has one (a slot's few keys with a TTL among
+    /// many without one), from the TTL index: in deadline order, from the key a random number
+    /// (below 64) of places after a deadline `at` picks between the earliest and the latest.
+    /// That finds such keys at all; it favours keys after long gaps between deadlines and,
+    /// among more than 64 keys of one deadline, the first by their bytes.
     pub(crate) fn sample_volatile<'a>(&'a self, at: u64, out: &mut [Option<Stored<'a>>]) -> usize {
+        if self.expires.is_empty() {
+            return 0;
+        }
+        for round in 0..4 {
+            let seen = self.map.sample_from(at.rotate_left(16 * round), out);
+            let mut kept = 0;
+            for i in 0..seen {
+                if out[i].is_some_and(|s| s.entry().expire_at().is_some()) {
+                    out.swap(kept, i);
+                    kept += 1;
+                }
+            }
+            out[kept..].iter_mut().for_each(|s| *s = None);
+            if kept > 0 {
+                return kept;
+            }
+        }
         let (Some((first, _)), Some((last, _))) = (self.expires.first(), self.expires.last()) else {
             return 0;
         };
-        let from = (first + at % (last - first).saturating_add(1), Key::from(&b""[..]));
-        let keys = self.expires.range(&from..).chain(self.expires.range(..&from));
-        let mut filled = 0;
-        for (_, key) in keys.take(out.len()) {
-            if let Some(stored) = self.map.stored(key) {
-                out[filled] = Some(stored);
-                filled += 1;
+        let from = (first + (at >> 32) % (last - first).saturating_add(1), Key::from(&b""[..]));
+        let skip = (at as usize >> 8) % self.expires.len().min(64);
+        // Every key once, in deadline order from `from` round to it, starting `skip` in.
+        let round = self.expires.range(&from..).chain(self.expires.range(..&from));
+        let mut kept = 0;
+        for (_, key) in round.clone().skip(skip).chain(round.take(skip)).take(out.len()) {
+            let stored = self.map.stored(key);
+            debug_assert!(stored.is_some(), "a key in the TTL index is in the table");
+            if let Some(stored) = stored {
+                out[kept] = Some(stored);
+                kept += 1;
             }
         }
-        filled
+        kept
     }
 
     /// True if the entry is live at `now`.
@@ -840,6 +878,7 @@ impl Table {
             entry_bytes: self.entry_bytes,
             unsettled: None,
             unsettled_any: false,
+            ttl_added: false,
             fresh_stamp: self.fresh_stamp,
             fresh_access: self.fresh_access,
             moving: Moving::Stable,
@@ -916,8 +955,8 @@ mod tests {
         Value::Str(Str::from(v))
     }
 
-    /// A volatile sample holds only keys with a TTL, distinct, as many as asked when there are
-    /// enough, all of them when fewer, from any place; none from a table without one.
+    /// A volatile sample holds only keys with a TTL, distinct, at least one whenever there is
+    /// one, from any place; none from a table without one.
     #[test]
     fn volatile_samples_are_keys_with_a_ttl() {
         let mut t = Table::default();
@@ -929,14 +968,44 @@ mod tests {
         for i in 0..12u64 {
             t.insert(format!("ttl:{i}").as_bytes(), s("v"), Some(1_000 + i * 10));
         }
-        for at in [0, 1, 5, 55, 119, 120, u64::MAX] {
-            let mut out = [None; 8];
-            assert_eq!(t.sample_volatile(at, &mut out), 8, "at {at}");
-            let keys: std::collections::HashSet<&[u8]> = out.iter().flatten().map(|s| s.key()).collect();
-            assert_eq!(keys.len(), 8, "distinct, at {at}");
-            assert!(keys.iter().all(|k| k.starts_with(b"ttl:")), "at {at}: {keys:?}");
-            let mut all = [None; 20];
-            assert_eq!(t.sample_volatile(at, &mut all), 12, "every key with a TTL, at {at}");
+        for at in [0, 1, 5, 55, 119, 120, u64::MAX]
+            .into_iter()
+            .chain((0..200).map(|_| crate::rng::random_u64()))
+        {
+            for len in [1, 8, 20] {
+                let mut out = vec![None; len];
+                let got = t.sample_volatile(at, &mut out);
+                assert!((1..=len.min(12)).contains(&got), "at {at}, {len} asked: {got}");
+                assert!(out[got..].iter().all(Option::is_none));
+                let keys: std::collections::HashSet<&[u8]> =
+                    out.iter().flatten().map(|s| s.key()).collect();
+                assert_eq!(keys.len(), got, "distinct, at {at}");
+                assert!(keys.iter().all(|k| k.starts_with(b"ttl:")), "at {at}: {keys:?}");
+            }
+        }
+    }
+
+    /// Over many samples every key with a TTL turns up: 20 keys of one deadline among 1,000
+    /// without a TTL, and 100 keys of one deadline alone.
+    #[test]
+    fn volatile_samples_reach_every_key_of_one_deadline() {
+        for plain in [1000, 0] {
+            let mut t = Table::default();
+            for i in 0..plain {
+                t.insert(format!("plain:{i}").as_bytes(), s("v"), None);
+            }
+            let n = if plain > 0 { 20 } else { 100 };
+            for i in 0..n {
+                t.insert(format!("ttl:{i}").as_bytes(), s("v"), Some(5_000));
+            }
+            let mut seen = std::collections::HashSet::new();
+            for _ in 0..3000 {
+                let mut out = [None; 8];
+                let got = t.sample_volatile(crate::rng::random_u64(), &mut out);
+                assert!(got > 0);
+                seen.extend(out.iter().flatten().map(|s| s.key().to_vec()));
+            }
+            assert_eq!(seen.len(), n, "{plain} keys without a TTL");
         }
     }
 

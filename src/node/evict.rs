@@ -2,6 +2,7 @@
 //! (sample keys, keep a pool of the best candidates, evict the best), with larger samples:
 //! a run of entries from the table of a random slot with keys per probe (see `marks`).
 
+use super::marks::Marked;
 use super::stats::EVICTED;
 use super::Node;
 use crate::config::EvictionPolicy;
@@ -270,6 +271,11 @@ impl Node {
 
     #[inline(never)]
     fn make_room_in(&self, share: usize, mut near: Option<u16>) -> Result<(), Error> {
+        // A node demoted since the caller read the route: its write will be refused and sent
+        // on, and a replica's copy must not lose keys its primary keeps.
+        if self.repl.is_replica() {
+            return Ok(());
+        }
         while self.used.load(Ordering::Relaxed) > share {
             if self.budget.policy() == EvictionPolicy::NoEviction || !self.evict_one(near.take()) {
                 return Err(Error::OutOfMemory);
@@ -283,13 +289,14 @@ impl Node {
     fn evict_one(&self, mut near: Option<u16>) -> bool {
         let policy = self.budget.policy();
         let mut pool = self.pool.lock();
+        let mut remarked = false;
         let lfu = matches!(policy, EvictionPolicy::AllKeysLfu | EvictionPolicy::VolatileLfu);
         for round in 0..16 {
             // Fresh samples merged with the best candidates of earlier rounds, as Redis's
             // eviction pool does: each eviction takes the best of both (under LFU, every other
             // eviction takes the pool's best alone, see `Pool::skip_sample`).
             if round > 0 || !(lfu && pool.skip_sample()) {
-                self.fill_pool(&mut pool, policy, near.take());
+                self.fill_pool(&mut pool, policy, near.take(), &mut remarked);
             }
             while let Some(c) = pool.pop() {
                 let evicted = self.write(c.slot, |t, now| {
@@ -326,31 +333,34 @@ impl Node {
     /// picked at random, the larger part of an eviction's time. Only every other time: keys
     /// that share a hash tag share a slot, and a store whose writes all go to one tag's slot
     /// must still sample, and evict, the cold keys of every other slot.
-    fn fill_pool(&self, pool: &mut Pool, policy: EvictionPolicy, near: Option<u16>) {
+    ///
+    /// `remarked` says whether this eviction has rebuilt the marks already: when the marks
+    /// lead to nothing it does so once, so that `OOM` means nothing is evictable, not that
+    /// a mark was missing, and an eviction that finds nothing does not rebuild 16 times.
+    fn fill_pool(
+        &self,
+        pool: &mut Pool,
+        policy: EvictionPolicy,
+        near: Option<u16>,
+        remarked: &mut bool,
+    ) {
         let near = near.map(usize::from).filter(|_| random() & 1 == 0);
         // LFU decays by the minute: the coarse clock will do.
         let now = match self.budget.access() {
             Access::Lfu => self.clock.coarse_ms(),
             _ => self.clock.now_ms(),
         };
-        let volatile = volatile_only(policy);
-        let bits = if volatile { &self.marks.volatile } else { &self.marks.keys };
-        let has = |t: &Table| if volatile { t.volatile_len() > 0 } else { t.len() > 0 };
-        for pass in 0..2 {
-            if pass == 1 {
-                // Nothing where the marks said. Every slot with keys is marked (see
-                // `marks`); rebuilding them anyway costs what the walk it stands for would,
-                // and keeps `OOM` meaning that nothing is evictable.
-                self.remark();
-            }
+        let kind = if volatile_only(policy) { Marked::Volatile } else { Marked::Keys };
+        loop {
             let mut sampled = 0;
-            self.find_marked(bits, near, has, |slot, t, _| {
+            self.find_marked(kind, near, |slot, t, _| {
                 sampled += Self::sample(t, slot, policy, now, SAMPLE - sampled, pool);
                 (sampled >= SAMPLE).then_some(())
             });
-            if sampled > 0 {
+            if sampled > 0 || std::mem::replace(remarked, true) {
                 return;
             }
+            self.remark();
         }
     }
 

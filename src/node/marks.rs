@@ -6,13 +6,14 @@
 //! filled one (11-16x slower on a cache benchmark with every key under one tag), and
 //! `RANDOMKEY` walked them the same way.
 //!
-//! Kept cheap and always covering: a write marks its slot when it leaves keys there (a load
-//! per set, and an atomic OR the first time), a table arriving marks its slot, a table
-//! leaving unmarks it, and a reader that finds a marked slot empty unmarks it under the slot's
-//! read lock (so a write that fills it again marks it after). Every slot with keys is marked;
-//! a mark may outlive its keys until a reader passes by. Should a path ever add keys without
-//! marking, [`Node::remark`] rebuilds the marks from the tables, and eviction calls it
-//! whenever the marks lead to nothing.
+//! Kept cheap and always covering: a write marks its slot when it leaves keys there, and
+//! marks it volatile when a key got a deadline (`Table::take_ttl_added`: both read only the
+//! table's first line; an atomic OR the first time); a table arriving is marked as it is, a
+//! table leaving unmarked; a reader that finds a slot without what it was marked for unmarks
+//! it under the slot's read lock (so a write that gives it keys again marks it after). Every
+//! slot with keys (with a TTL) is marked; a mark may outlive its keys until a reader passes.
+//! [`Node::remark`] rebuilds the marks from the tables when a budget is set, and eviction
+//! calls it when the marks lead it to nothing to sample (once per eviction).
 
 use super::Node;
 use crate::keyspace::{Now, Table};
@@ -21,7 +22,7 @@ use crate::slot::SLOTS;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// One bit per slot.
-pub(crate) struct Bits([AtomicU64; SLOTS / 64]);
+pub(super) struct Bits([AtomicU64; SLOTS / 64]);
 
 impl Default for Bits {
     fn default() -> Bits {
@@ -54,7 +55,7 @@ impl Bits {
         }
     }
 
-    pub(crate) fn is_marked(&self, slot: usize) -> bool {
+    fn is_marked(&self, slot: usize) -> bool {
         self.0[slot / 64].load(Ordering::Relaxed) & (1 << (slot % 64)) != 0
     }
 
@@ -64,7 +65,7 @@ impl Bits {
     /// once. When few are, the `k`th marked slot for a random `k`, by counting bits. (Taking
     /// the first marked slot after a random one would favour slots that follow long empty
     /// runs, and starve a slot right after another filled one.)
-    pub(crate) fn random(&self, held: &[u16]) -> Option<usize> {
+    fn random(&self, held: &[u16]) -> Option<usize> {
         if !held.is_empty() {
             for _ in 0..8 {
                 let slot = usize::from(held[random_below(held.len())]);
@@ -89,8 +90,8 @@ impl Bits {
             }
             k -= n;
         }
-        // Marks cleared between the count and the walk.
-        None
+        // Marks cleared between the count and the walk: any marked slot left.
+        self.from(0).next()
     }
 
     /// The first marked slot at least `skip` slots past `start`, wrapping around the slots
@@ -113,7 +114,7 @@ impl Bits {
     }
 
     /// The marked slots from `start` on, in slot order, wrapping around once.
-    pub(crate) fn from(&self, start: usize) -> impl Iterator<Item = usize> + '_ {
+    fn from(&self, start: usize) -> impl Iterator<Item = usize> + '_ {
         debug_assert!(start < SLOTS);
         let mut passed = 0;
         std::iter::from_fn(move || {
@@ -124,23 +125,48 @@ impl Bits {
     }
 }
 
-/// A node's marks: slots with keys, and slots with keys that have a TTL (where the volatile
-/// eviction policies look).
+/// What a mark says of a slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Marked {
+    /// It has keys.
+    Keys,
+    /// It has keys with a TTL (where the volatile eviction policies look).
+    Volatile,
+}
+
+impl Marked {
+    /// True if `t` has what the mark says.
+    pub(crate) fn holds(self, t: &Table) -> bool {
+        match self {
+            Marked::Keys => t.len() > 0,
+            Marked::Volatile => t.volatile_len() > 0,
+        }
+    }
+}
+
+/// A node's marks, one set per [`Marked`].
 #[derive(Default)]
 pub(crate) struct Marks {
-    pub(crate) keys: Bits,
-    pub(crate) volatile: Bits,
+    keys: Bits,
+    volatile: Bits,
 }
 
 impl Marks {
-    /// After a write to `slot` (or a table arriving there): marks what `t` now has. Marks
-    /// only, so a write costs two loads and two branches.
+    fn bits(&self, kind: Marked) -> &Bits {
+        match kind {
+            Marked::Keys => &self.keys,
+            Marked::Volatile => &self.volatile,
+        }
+    }
+
+    /// After a write to `slot`: marks what `t` now has. Marks only, and reads only the
+    /// table's first line (its length and `ttl_added`), which every write reads anyway.
     #[inline]
-    pub(super) fn note(&self, slot: usize, t: &Table) {
+    pub(super) fn note(&self, slot: usize, t: &mut Table) {
         if t.len() > 0 {
             self.keys.mark(slot);
         }
-        if t.volatile_len() > 0 {
+        if t.take_ttl_added() {
             self.volatile.mark(slot);
         }
     }
@@ -148,14 +174,15 @@ impl Marks {
     /// Sets `slot`'s marks to exactly what `t` has (None: the slot is not held). Callers hold
     /// the slot's lock (read or write): every holder sees the same table, so they agree.
     pub(super) fn record(&self, slot: usize, t: Option<&Table>) {
-        self.keys.set(slot, t.is_some_and(|t| t.len() > 0));
-        self.volatile.set(slot, t.is_some_and(|t| t.volatile_len() > 0));
+        for kind in [Marked::Keys, Marked::Volatile] {
+            self.bits(kind).set(slot, t.is_some_and(|t| kind.holds(t)));
+        }
     }
 }
 
 impl Node {
     /// Rebuilds the marks from the held tables: when a budget is set, and when the marks led
-    /// a search to nothing.
+    /// eviction to nothing.
     #[cold]
     pub(super) fn remark(&self) {
         // A copy, so no cell is locked while the list is (its writers hold cell locks).
@@ -165,45 +192,42 @@ impl Node {
         }
     }
 
+    /// The first `Some` of `f` over the slots marked `kind`, each table under its read lock,
+    /// from `near` if it is marked, else from a marked slot picked at random (each as likely);
+    /// a slot found without what it was marked for is unmarked on the way. Nothing is counted
+    /// and no expired key deleted: a look, not a command.
+    pub(super) fn find_marked<R>(
+        &self,
+        kind: Marked,
+        near: Option<usize>,
+        mut f: impl FnMut(usize, &Table, &Now<'_>) -> Option<R>,
+    ) -> Option<R> {
+        let bits = self.marks.bits(kind);
+        let start = near.filter(|s| bits.is_marked(*s)).or_else(|| bits.random(&self.held.read()))?;
+        let now = Now::new(&self.clock);
+        bits.from(start).find_map(|slot| {
+            let guard = self.cells[slot].0.read();
+            match guard.as_ref().filter(|t| kind.holds(t)) {
+                Some(t) => f(slot, t, &now),
+                None => {
+                    // Under the read lock: a write that fills the slot again marks it after.
+                    // (A slot no longer held was unmarked as it left.)
+                    if guard.is_some() {
+                        bits.clear(slot);
+                    }
+                    None
+                }
+            }
+        })
+    }
+
     /// The first `Some` of `f` over the tables that have keys, from a random one on (see
-    /// [`Node::find_marked`]); if none gives one, once more over freshly rebuilt marks, so
-    /// None means that no table gave one.
+    /// [`Node::find_marked`]): `RANDOMKEY`.
     pub(crate) fn find_with_keys<R>(
         &self,
         mut f: impl FnMut(&Table, &Now<'_>) -> Option<R>,
     ) -> Option<R> {
-        let has = |t: &Table| t.len() > 0;
-        if let Some(r) = self.find_marked(&self.marks.keys, None, has, |_, t, now| f(t, now)) {
-            return Some(r);
-        }
-        self.remark();
-        self.find_marked(&self.marks.keys, None, has, |_, t, now| f(t, now))
-    }
-
-    /// The first `Some` of `f` over the slots marked in `bits`, each table under its read
-    /// lock, from `near` if it is marked, else from a random marked slot; a slot found
-    /// without what it was marked for (`has`) is unmarked on the way.
-    pub(crate) fn find_marked<R>(
-        &self,
-        bits: &Bits,
-        near: Option<usize>,
-        has: impl Fn(&Table) -> bool,
-        mut f: impl FnMut(usize, &Table, &Now<'_>) -> Option<R>,
-    ) -> Option<R> {
-        let start = near.filter(|s| bits.is_marked(*s)).or_else(|| bits.random(&self.held.read()))?;
-        bits.from(start).find_map(|slot| {
-            self.read(slot, usize::MAX, |t, now| {
-                if has(t) {
-                    f(slot, t, now)
-                } else {
-                    // Under the read lock: a write that fills the slot again marks it after.
-                    bits.clear(slot);
-                    None
-                }
-            })
-            // (A slot no longer held was unmarked as it left.)
-            .flatten()
-        })
+        self.find_marked(Marked::Keys, None, |_, t, now| f(t, now))
     }
 }
 

@@ -385,7 +385,7 @@ impl Node {
         }
         self.held_count.store(held.len(), Ordering::Relaxed);
         self.used.fetch_add(table.used(), Ordering::Relaxed);
-        self.marks.note(slot, table);
+        self.marks.record(slot, Some(table));
     }
 
     /// Accounts a table leaving.
