@@ -261,6 +261,11 @@ impl Entry {
     }
 }
 
+/// [`Table::take_added`]: a key was added.
+pub(crate) const ADDED_KEY: u8 = 1;
+/// [`Table::take_added`]: a key got a deadline.
+pub(crate) const ADDED_TTL: u8 = 2;
+
 /// The keys of one slot on one node.
 ///
 /// Laid out by hand (`repr(C)`): a node keeps each table behind its slot's lock in a 64-byte
@@ -289,9 +294,10 @@ pub(crate) struct Table {
     moving: Moving,
     /// `unsettled` is not empty: `settle`, which runs after every write, looks no further.
     unsettled_any: bool,
-    /// A key got a deadline since the node last asked (`take_ttl_added`): how a write tells
-    /// the node's marks about keys with a TTL without reading the TTL index's line.
-    ttl_added: bool,
+    /// What this table gained since the node last asked (`take_added`): a key (`ADDED_KEY`),
+    /// a key with a TTL (`ADDED_TTL`). How a write tells the node's marks about it in one
+    /// load, without reading the TTL index's line.
+    added: u8,
     /// Keys with a TTL, by deadline: active expiry pops from the front.
     expires: BTreeSet<(u64, Key)>,
     /// Collections handed out by `get_mut`, whose cost must be settled after the command.
@@ -314,7 +320,7 @@ impl Default for Table {
             fresh_access: Access::None,
             moving: Moving::Stable,
             unsettled_any: false,
-            ttl_added: false,
+            added: 0,
             expires: BTreeSet::new(),
             unsettled: None,
             instance: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
@@ -370,7 +376,7 @@ fn entry_cost(key: &[u8], value: &Value, expire_at: u64) -> u32 {
 impl Table {
     /// Bytes from the start of a table to the end of the fields every command reads.
     #[cfg(test)]
-    pub(crate) const HOT_BYTES: usize = std::mem::offset_of!(Table, ttl_added) + 1;
+    pub(crate) const HOT_BYTES: usize = std::mem::offset_of!(Table, added) + 1;
 
     pub(crate) fn new() -> Self {
         Table::default()
@@ -572,9 +578,10 @@ impl Table {
                 self.entry_bytes += cost as usize;
                 let stamp = Stamp::from_raw(self.fresh_stamp);
                 self.map.insert_new(hash, key, Entry { value, expire_at, cost, stamp });
+                self.added |= ADDED_KEY;
                 if expire_at != 0 {
                     self.expires.insert((expire_at, Key::from(key)));
-                    self.ttl_added = true;
+                    self.added |= ADDED_TTL;
                 }
             }
         }
@@ -624,7 +631,7 @@ impl Table {
         }
         if new != 0 {
             self.expires.insert((new, Key::from(key)));
-            self.ttl_added = true;
+            self.added |= ADDED_TTL;
         }
     }
 
@@ -703,10 +710,10 @@ impl Table {
         self.map.sample_from(at, out)
     }
 
-    /// True (once) if a key got a deadline since the last call: see `ttl_added`.
+    /// What the table gained since the last call (`ADDED_KEY`, `ADDED_TTL` bits), once.
     #[inline]
-    pub(crate) fn take_ttl_added(&mut self) -> bool {
-        std::mem::take(&mut self.ttl_added)
+    pub(crate) fn take_added(&mut self) -> u8 {
+        std::mem::take(&mut self.added)
     }
 
     /// Fills `out` with stored keys that have a TTL (a volatile eviction policy's sample);
@@ -878,7 +885,7 @@ impl Table {
             entry_bytes: self.entry_bytes,
             unsettled: None,
             unsettled_any: false,
-            ttl_added: false,
+            added: 0,
             fresh_stamp: self.fresh_stamp,
             fresh_access: self.fresh_access,
             moving: Moving::Stable,

@@ -6,9 +6,9 @@
 //! filled one (11-16x slower on a cache benchmark with every key under one tag), and
 //! `RANDOMKEY` walked them the same way.
 //!
-//! Kept cheap and always covering: a write marks its slot when it leaves keys there, and
-//! marks it volatile when a key got a deadline (`Table::take_ttl_added`: both read only the
-//! table's first line; an atomic OR the first time); a table arriving is marked as it is, a
+//! Kept cheap and always covering: a write marks its slot when it added a key there, and
+//! marks it volatile when a key got a deadline (`Table::take_added`: one load of the table's
+//! first line; an atomic OR the first time); a table arriving is marked as it is, a
 //! table leaving unmarked; a reader that finds a slot without what it was marked for unmarks
 //! it under the slot's read lock (so a write that gives it keys again marks it after). Every
 //! slot with keys (with a TTL) is marked; a mark may outlive its keys until a reader passes.
@@ -16,7 +16,7 @@
 //! calls it when the marks lead it to nothing to sample (once per eviction).
 
 use super::Node;
-use crate::keyspace::{Now, Table};
+use crate::keyspace::{Now, Table, ADDED_KEY, ADDED_TTL};
 use crate::rng::random_below;
 use crate::slot::SLOTS;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,6 +31,7 @@ impl Default for Bits {
 }
 
 impl Bits {
+    #[inline]
     fn mark(&self, slot: usize) {
         let (word, bit) = (&self.0[slot / 64], 1 << (slot % 64));
         // Loaded first: the bit is almost always set already, and a plain load keeps the line
@@ -159,15 +160,19 @@ impl Marks {
         }
     }
 
-    /// After a write to `slot`: marks what `t` now has. Marks only, and reads only the
-    /// table's first line (its length and `ttl_added`), which every write reads anyway.
+    /// After a write to `slot`: marks what `t` gained (every key arrives through
+    /// `Table::insert`, which records it). One load of the table's first line when it gained
+    /// nothing, as an overwrite does.
     #[inline]
     pub(super) fn note(&self, slot: usize, t: &mut Table) {
-        if t.len() > 0 {
-            self.keys.mark(slot);
-        }
-        if t.take_ttl_added() {
-            self.volatile.mark(slot);
+        let added = t.take_added();
+        if added != 0 {
+            if added & ADDED_KEY != 0 {
+                self.keys.mark(slot);
+            }
+            if added & ADDED_TTL != 0 {
+                self.volatile.mark(slot);
+            }
         }
     }
 
