@@ -176,6 +176,11 @@ impl Marks {
         }
     }
 
+    /// The slots marked `kind`, in slot order (active expiry walks the volatile ones).
+    pub(super) fn slots(&self, kind: Marked) -> impl Iterator<Item = usize> + '_ {
+        self.bits(kind).from(0)
+    }
+
     /// Sets `slot`'s marks to exactly what `t` has (None: the slot is not held). Callers hold
     /// the slot's lock (read or write): every holder sees the same table, so they agree.
     pub(super) fn record(&self, slot: usize, t: Option<&Table>) {

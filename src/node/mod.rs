@@ -441,9 +441,18 @@ impl Node {
         let start = Instant::now();
         let now_ms = self.clock.now_ms();
         let mut deleted = 0;
-        for slot in self.held_slots().into_iter().map(usize::from) {
+        // Only the slots marked as holding keys with a TTL (see `marks`), not every held slot.
+        for slot in self.marks.slots(marks::Marked::Volatile) {
             loop {
-                let due = self.cells[slot].0.read().as_ref().and_then(Table::next_deadline);
+                let due = {
+                    let guard = self.cells[slot].0.read();
+                    let due = guard.as_ref().and_then(Table::next_deadline);
+                    if due.is_none() {
+                        // No key with a TTL left: unmarked under the read lock, as readers do.
+                        self.marks.record(slot, guard.as_ref());
+                    }
+                    due
+                };
                 if !due.is_some_and(|at| at < now_ms) {
                     break;
                 }
@@ -532,11 +541,21 @@ mod tests {
                 }
             });
         }
+        // A table arriving with keys that have a TTL (a slot moved in) is expired too.
+        let mut moved = Table::new();
+        for i in 0..10u32 {
+            moved.insert(&i.to_be_bytes(), Value::Str(Str::from("v")), Some(1500));
+        }
+        n.attach(4, moved);
+        // Keys without a TTL only: a slot active expiry has no need to look at.
+        n.attach(5, Table::new());
+        n.write(5, |t, _| t.insert(b"plain", Value::Str(Str::from("v")), None));
         assert_eq!(n.active_expire_cycle(Duration::from_secs(1)), 0);
         clock.set(1500);
         assert_eq!(n.active_expire_cycle(Duration::from_secs(1)), 0);
         clock.set(1501);
-        assert_eq!(n.active_expire_cycle(Duration::from_secs(1)), 150);
-        assert_eq!(n.key_count(), 150);
+        assert_eq!(n.active_expire_cycle(Duration::from_secs(1)), 160);
+        assert_eq!(n.key_count(), 151);
+        assert_eq!(n.marks.slots(marks::Marked::Volatile).collect::<Vec<_>>(), [] as [usize; 0]);
     }
 }
