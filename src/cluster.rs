@@ -716,6 +716,12 @@ impl ClusterBuilder {
     }
 
     /// Memory budget in bytes for all primaries together; default unlimited.
+    ///
+    /// Each primary gets the share of it that its slots are of the 16384 and evicts within
+    /// that share, as each node of a Redis Cluster has its own `maxmemory`: keys that all
+    /// share one hash tag live in one slot on one primary and get its share only (a third of
+    /// the budget with three primaries). Spread keys over many tags, or give the store one
+    /// primary, to cache under tags with the whole budget.
     pub fn max_memory(mut self, bytes: usize) -> Self {
         self.config.max_memory = Some(bytes);
         self
