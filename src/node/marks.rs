@@ -19,32 +19,46 @@ use super::Node;
 use crate::keyspace::{Now, Table, ADDED_KEY, ADDED_TTL};
 use crate::rng::random_below;
 use crate::slot::SLOTS;
+use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// One bit per slot.
-pub(super) struct Bits([AtomicU64; SLOTS / 64]);
+pub(super) struct Bits {
+    words: [AtomicU64; SLOTS / 64],
+    /// Counts the bits that flipped: tells `list` when it is out of date.
+    flips: AtomicU64,
+    /// The marked slots as of `flips` equal to the first number, for [`Bits::random`] when
+    /// few slots are marked: a pick from it costs one lock, where counting the bits read all
+    /// 256 words (about 600 instructions per eviction with every key under one tag).
+    list: Mutex<(u64, Vec<u16>)>,
+}
 
 impl Default for Bits {
     fn default() -> Bits {
-        Bits(std::array::from_fn(|_| AtomicU64::new(0)))
+        Bits {
+            words: std::array::from_fn(|_| AtomicU64::new(0)),
+            flips: AtomicU64::new(0),
+            list: Mutex::new((0, Vec::new())),
+        }
     }
 }
 
 impl Bits {
     #[inline]
     fn mark(&self, slot: usize) {
-        let (word, bit) = (&self.0[slot / 64], 1 << (slot % 64));
+        let (word, bit) = (&self.words[slot / 64], 1 << (slot % 64));
         // Loaded first: the bit is almost always set already, and a plain load keeps the line
         // shared between the threads writing to this node.
-        if word.load(Ordering::Relaxed) & bit == 0 {
-            word.fetch_or(bit, Ordering::Relaxed);
+        if word.load(Ordering::Relaxed) & bit == 0 && word.fetch_or(bit, Ordering::Relaxed) & bit == 0 {
+            self.flips.fetch_add(1, Ordering::Relaxed);
         }
     }
 
     fn clear(&self, slot: usize) {
-        let (word, bit) = (&self.0[slot / 64], 1u64 << (slot % 64));
-        if word.load(Ordering::Relaxed) & bit != 0 {
-            word.fetch_and(!bit, Ordering::Relaxed);
+        let (word, bit) = (&self.words[slot / 64], 1u64 << (slot % 64));
+        if word.load(Ordering::Relaxed) & bit != 0 && word.fetch_and(!bit, Ordering::Relaxed) & bit != 0
+        {
+            self.flips.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -57,15 +71,15 @@ impl Bits {
     }
 
     fn is_marked(&self, slot: usize) -> bool {
-        self.0[slot / 64].load(Ordering::Relaxed) & (1 << (slot % 64)) != 0
+        self.words[slot / 64].load(Ordering::Relaxed) & (1 << (slot % 64)) != 0
     }
 
     /// A marked slot, each as likely as another; None if none is marked.
     ///
     /// A random held slot first (up to eight tries): with keys in most slots it is marked at
-    /// once. When few are, the `k`th marked slot for a random `k`, by counting bits. (Taking
-    /// the first marked slot after a random one would favour slots that follow long empty
-    /// runs, and starve a slot right after another filled one.)
+    /// once. When few are, a pick from the list of marked slots, rebuilt when bits have
+    /// flipped since. (Taking the first marked slot after a random one would favour slots
+    /// that follow long empty runs, and starve a slot right after another filled one.)
     fn random(&self, held: &[u16]) -> Option<usize> {
         if !held.is_empty() {
             for _ in 0..8 {
@@ -75,24 +89,16 @@ impl Bits {
                 }
             }
         }
-        let total: usize = self.0.iter().map(|w| w.load(Ordering::Relaxed).count_ones() as usize).sum();
-        if total == 0 {
-            return None;
+        let flips = self.flips.load(Ordering::Relaxed);
+        let mut list = self.list.lock();
+        if list.0 != flips {
+            // Flips during the walk leave `list.0` behind them: the next pick walks again.
+            list.1.clear();
+            list.1.extend(self.from(0).map(|s| s as u16));
+            list.0 = flips;
         }
-        let mut k = random_below(total) as u32;
-        for (i, word) in self.0.iter().enumerate() {
-            let mut bits = word.load(Ordering::Relaxed);
-            let n = bits.count_ones();
-            if k < n {
-                for _ in 0..k {
-                    bits &= bits - 1;
-                }
-                return Some(i * 64 + bits.trailing_zeros() as usize);
-            }
-            k -= n;
-        }
-        // Marks cleared between the count and the walk: any marked slot left.
-        self.from(0).next()
+        let slots = &list.1;
+        (!slots.is_empty()).then(|| usize::from(slots[random_below(slots.len())]))
     }
 
     /// The first marked slot at least `skip` slots past `start`, wrapping around the slots
@@ -103,7 +109,7 @@ impl Bits {
         while left > 0 {
             // The rest of `from`'s word, or less if the round ends inside it.
             let span = (64 - from % 64).min(left);
-            let bits = self.0[from / 64].load(Ordering::Relaxed) >> (from % 64);
+            let bits = self.words[from / 64].load(Ordering::Relaxed) >> (from % 64);
             let bits = if span < 64 { bits & ((1 << span) - 1) } else { bits };
             if bits != 0 {
                 return Some(from + bits.trailing_zeros() as usize);

@@ -78,7 +78,7 @@ pub(crate) struct Node {
     held_count: AtomicUsize,
     /// Eviction candidates between evictions.
     pool: Mutex<Pool>,
-    /// Which held slots have keys, and keys with a TTL (see `marks`). Boxed: 4 KiB that only
+    /// Which held slots have keys, and keys with a TTL (see `marks`). Boxed: about 4 KiB that only
     /// writes, eviction and `RANDOMKEY` touch, kept out of the lines every command reads.
     marks: Box<Marks>,
     /// Replication and liveness: streams out (primary), applied offset (replica), heartbeat.
