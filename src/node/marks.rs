@@ -182,9 +182,10 @@ impl Marks {
         }
     }
 
-    /// The slots marked `kind`, in slot order (active expiry walks the volatile ones).
-    pub(super) fn slots(&self, kind: Marked) -> impl Iterator<Item = usize> + '_ {
-        self.bits(kind).from(0)
+    /// The slots marked `kind`, in slot order from `start`, wrapping around once (active
+    /// expiry walks the volatile ones).
+    pub(super) fn slots(&self, kind: Marked, start: usize) -> impl Iterator<Item = usize> + '_ {
+        self.bits(kind).from(start)
     }
 
     /// Sets `slot`'s marks to exactly what `t` has (None: the slot is not held). Callers hold

@@ -78,6 +78,8 @@ pub(crate) struct Node {
     held_count: AtomicUsize,
     /// Eviction candidates between evictions.
     pool: Mutex<Pool>,
+    /// The slot the next active expiry pass starts at (see `active_expire_cycle`).
+    expire_from: AtomicUsize,
     /// Which held slots have keys, and keys with a TTL (see `marks`). Boxed: about 4 KiB that only
     /// writes, eviction and `RANDOMKEY` touch, kept out of the lines every command reads.
     marks: Box<Marks>,
@@ -98,6 +100,7 @@ impl Node {
             held: RwLock::new(Vec::new()),
             held_count: AtomicUsize::new(0),
             pool: Mutex::new(Pool::new()),
+            expire_from: AtomicUsize::new(0),
             marks: Box::default(),
             repl: Repl::default(),
         }
@@ -431,9 +434,14 @@ impl Node {
         n
     }
 
-    /// One pass of active expiry over every held slot: deletes keys whose deadline has passed,
-    /// a batch per lock acquisition, until `budget` is spent. Returns the keys deleted.
-    /// A replica deletes nothing: it waits for its primary's deletions.
+    /// One pass of active expiry over the held slots with keys that have a TTL: deletes keys
+    /// whose deadline has passed, a batch per lock acquisition, until `budget` is spent.
+    /// Returns the keys deleted. A replica deletes nothing: it waits for its primary's
+    /// deletions.
+    ///
+    /// A pass that runs out of time leaves the next one to start at the slot after the last
+    /// it visited (round-robin, as Redis's expiry cycle keeps its place between runs), so a
+    /// slot that keeps getting due keys cannot hold the others' expired keys in memory.
     pub(crate) fn active_expire_cycle(&self, budget: Duration) -> usize {
         if self.repl.is_replica() {
             return 0;
@@ -441,8 +449,9 @@ impl Node {
         let start = Instant::now();
         let now_ms = self.clock.now_ms();
         let mut deleted = 0;
+        let from = self.expire_from.load(Ordering::Relaxed) % SLOTS;
         // Only the slots marked as holding keys with a TTL (see `marks`), not every held slot.
-        for slot in self.marks.slots(marks::Marked::Volatile) {
+        for slot in self.marks.slots(marks::Marked::Volatile, from) {
             loop {
                 let due = {
                     let guard = self.cells[slot].0.read();
@@ -458,6 +467,7 @@ impl Node {
                 }
                 deleted += self.purge(slot, now_ms);
                 if start.elapsed() > budget {
+                    self.expire_from.store(slot + 1, Ordering::Relaxed);
                     return deleted;
                 }
             }
@@ -528,6 +538,28 @@ mod tests {
         assert_eq!(n.key_count(), 1);
     }
 
+    /// A pass out of time leaves the next to start after the slot it stopped in: slot 1's
+    /// 500 due keys do not keep slot 2's 10 in memory for 8 passes.
+    #[test]
+    fn active_expiry_takes_slots_in_turn() {
+        let clock = Clock::manual(1000);
+        let n = Node::new(NodeId(0), clock.clone(), Arc::default());
+        for (slot, keys) in [(1, 500u32), (2, 10)] {
+            n.attach(slot, Table::new());
+            n.write(slot, |t, _| {
+                for i in 0..keys {
+                    t.insert(&i.to_be_bytes(), Value::Str(Str::from("v")), Some(1500));
+                }
+            });
+        }
+        clock.set(2000);
+        // No time at all: each pass stops after its first batch.
+        assert_eq!(n.active_expire_cycle(Duration::ZERO), EXPIRE_BATCH);
+        assert_eq!(n.active_expire_cycle(Duration::ZERO), 10, "slot 2's turn");
+        assert_eq!(n.read(2, usize::MAX, |t, _| t.len()), Some(0));
+        assert_eq!(n.active_expire_cycle(Duration::ZERO), EXPIRE_BATCH, "slot 1's again");
+    }
+
     #[test]
     fn active_expiry_deletes_due_keys_only() {
         let clock = Clock::manual(1000);
@@ -556,6 +588,6 @@ mod tests {
         clock.set(1501);
         assert_eq!(n.active_expire_cycle(Duration::from_secs(1)), 160);
         assert_eq!(n.key_count(), 151);
-        assert_eq!(n.marks.slots(marks::Marked::Volatile).collect::<Vec<_>>(), [] as [usize; 0]);
+        assert_eq!(n.marks.slots(marks::Marked::Volatile, 0).collect::<Vec<_>>(), [] as [usize; 0]);
     }
 }
