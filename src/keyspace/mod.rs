@@ -270,10 +270,10 @@ pub(crate) const ADDED_TTL: u8 = 2;
 ///
 /// Laid out by hand (`repr(C)`): a node keeps each table behind its slot's lock in a 64-byte
 /// aligned cell, the lock word first, so the fields every `GET` and `SET` reads (the hash
-/// table's header, `extra`, `entry_bytes`, `fresh_stamp`, `moving`, `unsettled_any`) come first
-/// and share the lock's cache line: a command on a cold slot misses one line, not two. The
-/// TTL index and the unsettled list follow on the second line, read only when used. The
-/// unsettled list is boxed on purpose: a `Vec`'s capacity offers the compiler the widest niche
+/// table's header, `extra`, `entry_bytes`, `fresh_stamp`, `moving`, `unsettled_any`, `added`)
+/// come first and share the lock's cache line: a command on a cold slot misses one line, not
+/// two. The TTL index and the unsettled list follow on the second line, read only when used.
+/// The unsettled list is boxed on purpose: a `Vec`'s capacity offers the compiler the widest niche
 /// for `Option<Table>`'s tag, which would put the node's "holds this slot?" test on the second
 /// line; boxed, the tag goes to a byte of the first.
 #[derive(Debug)]
@@ -713,7 +713,12 @@ impl Table {
     /// What the table gained since the last call (`ADDED_KEY`, `ADDED_TTL` bits), once.
     #[inline]
     pub(crate) fn take_added(&mut self) -> u8 {
-        std::mem::take(&mut self.added)
+        let added = self.added;
+        // Written only when set: an overwrite leaves the line as the write left it.
+        if added != 0 {
+            self.added = 0;
+        }
+        added
     }
 
     /// Fills `out` with stored keys that have a TTL (a volatile eviction policy's sample);

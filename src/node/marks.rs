@@ -1,5 +1,5 @@
 //! Which of a node's slots have keys, and which have keys with a TTL: a bit per slot each,
-//! so eviction and `RANDOMKEY` go straight to slots worth reading.
+//! so eviction, active expiry and `RANDOMKEY` go straight to slots worth reading.
 //!
 //! Why: keys that share a hash tag share a slot. A store whose keys sit in a few of a node's
 //! thousands of slots made each eviction read-lock hundreds of empty slots before finding a
@@ -8,7 +8,7 @@
 //!
 //! Kept cheap and always covering: a write marks its slot when it added a key there, and
 //! marks it volatile when a key got a deadline (`Table::take_added`: one load of the table's
-//! first line; an atomic OR the first time); a table arriving is marked as it is, a
+//! first line; atomic updates only when a bit flips); a table arriving is marked as it is, a
 //! table leaving unmarked; a reader that finds a slot without what it was marked for unmarks
 //! it under the slot's read lock (so a write that gives it keys again marks it after). Every
 //! slot with keys (with a TTL) is marked; a mark may outlive its keys until a reader passes.
@@ -25,21 +25,25 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// One bit per slot.
 pub(super) struct Bits {
     words: [AtomicU64; SLOTS / 64],
-    /// Counts the bits that flipped: tells `list` when it is out of date.
+    /// The list [`Bits::random`] picks from when few slots are marked, on its own line so
+    /// its lock does not take the words' lines from the writers testing them.
+    cache: Padded,
+}
+
+/// Counts the bits that flipped (telling `list` when it is out of date), and the marked
+/// slots as of `flips` equal to the list's first number. A pick from the list costs one
+/// lock, where counting the bits read all 256 words (about 600 instructions per eviction
+/// with every key under one tag).
+#[repr(align(64))]
+#[derive(Default)]
+struct Padded {
     flips: AtomicU64,
-    /// The marked slots as of `flips` equal to the first number, for [`Bits::random`] when
-    /// few slots are marked: a pick from it costs one lock, where counting the bits read all
-    /// 256 words (about 600 instructions per eviction with every key under one tag).
     list: Mutex<(u64, Vec<u16>)>,
 }
 
 impl Default for Bits {
     fn default() -> Bits {
-        Bits {
-            words: std::array::from_fn(|_| AtomicU64::new(0)),
-            flips: AtomicU64::new(0),
-            list: Mutex::new((0, Vec::new())),
-        }
+        Bits { words: std::array::from_fn(|_| AtomicU64::new(0)), cache: Padded::default() }
     }
 }
 
@@ -49,8 +53,16 @@ impl Bits {
         let (word, bit) = (&self.words[slot / 64], 1 << (slot % 64));
         // Loaded first: the bit is almost always set already, and a plain load keeps the line
         // shared between the threads writing to this node.
-        if word.load(Ordering::Relaxed) & bit == 0 && word.fetch_or(bit, Ordering::Relaxed) & bit == 0 {
-            self.flips.fetch_add(1, Ordering::Relaxed);
+        if word.load(Ordering::Relaxed) & bit == 0 {
+            self.flip_on(word, bit);
+        }
+    }
+
+    #[cold]
+    fn flip_on(&self, word: &AtomicU64, bit: u64) {
+        if word.fetch_or(bit, Ordering::Relaxed) & bit == 0 {
+            // Release: a reader that sees the count sees the bit (see `random`).
+            self.cache.flips.fetch_add(1, Ordering::Release);
         }
     }
 
@@ -58,8 +70,14 @@ impl Bits {
         let (word, bit) = (&self.words[slot / 64], 1u64 << (slot % 64));
         if word.load(Ordering::Relaxed) & bit != 0 && word.fetch_and(!bit, Ordering::Relaxed) & bit != 0
         {
-            self.flips.fetch_add(1, Ordering::Relaxed);
+            self.cache.flips.fetch_add(1, Ordering::Release);
         }
+    }
+
+    /// Makes the next [`Bits::random`] that needs the list rebuild it (after [`Node::remark`],
+    /// which may have found the list wrong without flipping a bit).
+    fn invalidate(&self) {
+        self.cache.list.lock().0 = u64::MAX;
     }
 
     fn set(&self, slot: usize, on: bool) {
@@ -89,8 +107,9 @@ impl Bits {
                 }
             }
         }
-        let flips = self.flips.load(Ordering::Relaxed);
-        let mut list = self.list.lock();
+        let mut list = self.cache.list.lock();
+        // Acquire, pairing with the flips' Release: the walk sees every bit counted so far.
+        let flips = self.cache.flips.load(Ordering::Acquire);
         if list.0 != flips {
             // Flips during the walk leave `list.0` behind them: the next pick walks again.
             list.1.clear();
@@ -207,6 +226,8 @@ impl Node {
         for slot in held.into_iter().map(usize::from) {
             self.marks.record(slot, self.cells[slot].0.read().as_ref());
         }
+        self.marks.keys.invalidate();
+        self.marks.volatile.invalidate();
     }
 
     /// The first `Some` of `f` over the slots marked `kind`, each table under its read lock,
@@ -253,6 +274,7 @@ mod tests {
     use super::Bits;
     use crate::slot::SLOTS;
     use proptest::prelude::*;
+    use std::sync::atomic::Ordering;
 
     #[test]
     fn rounds_wrap_once_and_stop() {
@@ -280,7 +302,8 @@ mod tests {
 
     /// A random marked slot is each marked slot about equally often, wherever the slots sit:
     /// slots 100 and 101 (one right after the other) and 9000 (after a long empty run), with
-    /// all 16384 slots held, so the random held slot almost always misses and the count runs.
+    /// all 16384 slots held, so the random held slot almost always misses and the list is
+    /// used.
     #[test]
     fn random_picks_marked_slots_evenly() {
         let b = Bits::default();
@@ -296,6 +319,27 @@ mod tests {
         for c in counts {
             assert!((9_000..11_000).contains(&c), "counts {counts:?}");
         }
+    }
+
+    /// The list `random` picks from follows marks and clears made after it was built.
+    #[test]
+    fn random_follows_later_marks_and_clears() {
+        let b = Bits::default();
+        b.mark(10);
+        assert_eq!(b.random(&[]), Some(10));
+        b.mark(20);
+        b.clear(10);
+        for _ in 0..50 {
+            assert_eq!(b.random(&[]), Some(20));
+        }
+        b.clear(20);
+        assert_eq!(b.random(&[]), None);
+        // A list made wrong behind the counter's back is rebuilt once invalidated.
+        let flips = b.cache.flips.load(Ordering::Relaxed);
+        *b.cache.list.lock() = (flips, vec![30]);
+        assert_eq!(b.random(&[]), Some(30));
+        b.invalidate();
+        assert_eq!(b.random(&[]), None);
     }
 
     proptest! {

@@ -71,8 +71,8 @@ pub(crate) struct Node {
     budget: Arc<Budget>,
     /// Bytes this node's tables hold, kept current while a budget is set (`recount` starts it).
     used: AtomicUsize,
-    /// The slots this node holds, ascending: its share of the budget, and where eviction and
-    /// expiry look (instead of walking all 16384 cells).
+    /// The slots this node holds, ascending: its share of the budget, and where whole-node
+    /// walks look (instead of all 16384 cells).
     held: RwLock<Vec<u16>>,
     /// `held.len()`, readable without the lock on every write under a budget.
     held_count: AtomicUsize,
@@ -80,8 +80,9 @@ pub(crate) struct Node {
     pool: Mutex<Pool>,
     /// The slot the next active expiry pass starts at (see `active_expire_cycle`).
     expire_from: AtomicUsize,
-    /// Which held slots have keys, and keys with a TTL (see `marks`). Boxed: about 4 KiB that only
-    /// writes, eviction and `RANDOMKEY` touch, kept out of the lines every command reads.
+    /// Which held slots have keys, and keys with a TTL (see `marks`). Boxed: about 4 KiB that
+    /// only writes, eviction, active expiry and `RANDOMKEY` touch, kept out of the lines every
+    /// command reads.
     marks: Box<Marks>,
     /// Replication and liveness: streams out (primary), applied offset (replica), heartbeat.
     pub(crate) repl: Repl,
@@ -467,7 +468,7 @@ impl Node {
                 }
                 deleted += self.purge(slot, now_ms);
                 if start.elapsed() > budget {
-                    self.expire_from.store(slot + 1, Ordering::Relaxed);
+                    self.expire_from.store((slot + 1) % SLOTS, Ordering::Relaxed);
                     return deleted;
                 }
             }
@@ -558,6 +559,21 @@ mod tests {
         assert_eq!(n.active_expire_cycle(Duration::ZERO), 10, "slot 2's turn");
         assert_eq!(n.read(2, usize::MAX, |t, _| t.len()), Some(0));
         assert_eq!(n.active_expire_cycle(Duration::ZERO), EXPIRE_BATCH, "slot 1's again");
+    }
+
+    /// A deadline given to a stored key (`EXPIRE` on a plain key) marks its slot as holding
+    /// keys with a TTL; a write that adds nothing marks nothing new.
+    #[test]
+    fn a_deadline_on_a_stored_key_marks_its_slot() {
+        let n = Node::new(NodeId(0), Clock::manual(1000), Arc::default());
+        n.attach(7, Table::new());
+        n.write(7, |t, _| t.insert(b"k", Value::Str(Str::from("v")), None));
+        assert_eq!(n.marks.slots(marks::Marked::Keys, 0).collect::<Vec<_>>(), [7]);
+        assert_eq!(n.marks.slots(marks::Marked::Volatile, 0).count(), 0);
+        n.write(7, |t, _| t.insert(b"k", Value::Str(Str::from("w")), None));
+        assert_eq!(n.marks.slots(marks::Marked::Volatile, 0).count(), 0);
+        n.write(7, |t, _| assert!(t.set_expire(b"k", Some(5000))));
+        assert_eq!(n.marks.slots(marks::Marked::Volatile, 0).collect::<Vec<_>>(), [7]);
     }
 
     #[test]
