@@ -339,11 +339,11 @@ fn random_live_key(t: &Table, now: &Now<'_>) -> Option<Bytes> {
         return live().nth(random_below(n)).map(|s| Bytes::copy_from(s.key()));
     }
     // One pass, each live key kept with chance 1/(live keys so far): a uniform pick.
-    let mut live = 0;
+    let mut so_far = 0;
     let mut pick = None;
     for (k, _) in t.iter().filter(|(_, e)| Table::is_live(e, now)) {
-        live += 1;
-        if random_below(live) == 0 {
+        so_far += 1;
+        if random_below(so_far) == 0 {
             pick = Some(k);
         }
     }
