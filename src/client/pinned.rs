@@ -325,18 +325,20 @@ impl Client {
     }
 }
 
-/// A live key of `t` at random: one of the live keys of a sample of `SAMPLE` stored keys at a
-/// random place, as eviction samples (Redis's `RANDOMKEY` also picks among a few sampled
-/// keys); only when all of them have expired, one of all the table's live keys.
-fn random_live_key(t: &Table, now: &Now<'_>) -> Option<Bytes> {
+/// A live key of `t` at random, and whether an expired key was met on the way: one of the
+/// live keys of a sample of `SAMPLE` stored keys at a random place, as eviction samples
+/// (Redis's `RANDOMKEY` also picks among a few sampled keys); only when all of them have
+/// expired, one of all the table's live keys.
+fn random_live_key(t: &Table, now: &Now<'_>) -> (Option<Bytes>, bool) {
     use crate::rng::random_below;
     const SAMPLE: usize = 8;
     let mut sample = [None; SAMPLE];
     let seen = t.sample_from(crate::keyspace::memory::random(), &mut sample);
     let live = || sample[..seen].iter().flatten().filter(|s| Table::is_live(s.entry(), now));
     let n = live().count();
+    let expired = n < seen;
     if n > 0 {
-        return live().nth(random_below(n)).map(|s| Bytes::copy_from(s.key()));
+        return (live().nth(random_below(n)).map(|s| Bytes::copy_from(s.key())), expired);
     }
     // One pass, each live key kept with chance 1/(live keys so far): a uniform pick.
     let mut so_far = 0;
@@ -347,7 +349,7 @@ fn random_live_key(t: &Table, now: &Now<'_>) -> Option<Bytes> {
             pick = Some(k);
         }
     }
-    pick.map(Bytes::copy_from)
+    (pick.map(Bytes::copy_from), expired)
 }
 
 #[cfg(test)]
@@ -397,6 +399,9 @@ mod tests {
         for _ in 0..50 {
             assert_eq!(client.random_key_at(node).as_deref(), Some(&b"{t}:kept"[..]));
         }
+        // The expired keys met were deleted, as Redis's `RANDOMKEY` deletes those it picks.
+        assert_eq!(client.dbsize(), 1);
+        assert_eq!(client.stats().total.expired, 200);
         client.del(&["{t}:kept"]).unwrap();
         assert_eq!(client.random_key_at(node), None);
     }

@@ -260,12 +260,28 @@ impl Node {
     }
 
     /// The first `Some` of `f` over the tables that have keys, from a random one on (see
-    /// [`Node::find_marked`]): `RANDOMKEY`.
+    /// [`Node::find_marked`]): `RANDOMKEY`. `f` also says whether it met an expired key; the
+    /// expired keys of those slots are deleted afterwards, as after a read that meets one
+    /// (Redis's `RANDOMKEY` deletes the expired keys it picks), except on a replica.
     pub(crate) fn find_with_keys<R>(
         &self,
-        mut f: impl FnMut(&Table, &Now<'_>) -> Option<R>,
+        mut f: impl FnMut(&Table, &Now<'_>) -> (Option<R>, bool),
     ) -> Option<R> {
-        self.find_marked(Marked::Keys, None, |_, t, now| f(t, now))
+        let mut met_expired = Vec::new();
+        let found = self.find_marked(Marked::Keys, None, |slot, t, now| {
+            let (found, expired) = f(t, now);
+            if expired {
+                met_expired.push(slot);
+            }
+            found
+        });
+        if !self.repl.is_replica() {
+            // No lock held now: `purge` takes each slot's write lock.
+            for slot in met_expired {
+                self.purge(slot, self.clock.now_ms());
+            }
+        }
+        found
     }
 }
 
