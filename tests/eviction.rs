@@ -24,6 +24,14 @@ fn clocked_store(primaries: usize, policy: EvictionPolicy) -> (Clock, slotstore:
     (clock, client)
 }
 
+/// The policies that evict only keys with a TTL.
+const VOLATILE: [EvictionPolicy; 4] = [
+    EvictionPolicy::VolatileLru,
+    EvictionPolicy::VolatileLfu,
+    EvictionPolicy::VolatileRandom,
+    EvictionPolicy::VolatileTtl,
+];
+
 /// Slack above the budget: each node may overshoot by the write that crossed it.
 const SLACK: usize = 64 << 10;
 
@@ -59,12 +67,7 @@ fn every_evicting_policy_stays_within_budget() {
 
 #[test]
 fn volatile_policies_never_evict_keys_without_ttl() {
-    for policy in [
-        EvictionPolicy::VolatileLru,
-        EvictionPolicy::VolatileLfu,
-        EvictionPolicy::VolatileRandom,
-        EvictionPolicy::VolatileTtl,
-    ] {
+    for policy in VOLATILE {
         let client = store(policy).client();
         let persistent: Vec<String> = (0..500).map(|i| format!("keep:{i}")).collect();
         for k in &persistent {
@@ -366,41 +369,42 @@ fn keys_written_before_the_budget_are_evicted_after_it() {
     }
 }
 
+/// Writes 1000-byte keys without a TTL (`{prefix}:0`, `{prefix}:1`, ...) until the budget
+/// refuses one, and asserts it refused one, and only once none of `ttl_keys` was left.
+fn write_until_refused_only_without_ttl_keys(
+    client: &slotstore::Client,
+    policy: EvictionPolicy,
+    prefix: &str,
+    ttl_keys: &[String],
+) {
+    for i in 0..12_000u32 {
+        match client.set(format!("{prefix}:{i}"), [b'p'; 1000]) {
+            Ok(()) => {}
+            Err(Error::OutOfMemory) => {
+                let left =
+                    ttl_keys.iter().filter(|k| client.exists(&[k.as_str()]).unwrap() == 1).count();
+                assert_eq!(left, 0, "{policy}: write {i} refused while {left} keys with a TTL exist");
+                return;
+            }
+            Err(e) => panic!("{policy}: {e}"),
+        }
+    }
+    panic!("{policy}: the budget never refused a write");
+}
+
 /// Under a volatile policy, keys with a TTL that all share one tag are found and evicted even
 /// when thousands of other slots hold only keys without one: a write is refused (`OOM`) only
 /// once no key has a TTL left, however the keys are spread.
 #[test]
 fn volatile_keys_under_one_tag_are_found_among_many_filled_slots() {
-    for policy in [
-        EvictionPolicy::VolatileLru,
-        EvictionPolicy::VolatileLfu,
-        EvictionPolicy::VolatileRandom,
-        EvictionPolicy::VolatileTtl,
-    ] {
+    for policy in VOLATILE {
         let (_clock, client) = clocked_store(1, policy);
         let ttl_keys: Vec<String> = (0..3_000).map(|i| format!("{{ttl}}:{i}")).collect();
         for k in &ttl_keys {
             client.set_ex(k, [b't'; 1000], Duration::from_secs(3600)).unwrap();
         }
         // Keys without a TTL, over most of the 16384 slots, until the budget refuses one.
-        let mut refused = false;
-        for i in 0..12_000u32 {
-            match client.set(format!("plain:{i}"), [b'p'; 1000]) {
-                Ok(()) => {}
-                Err(Error::OutOfMemory) => {
-                    let left =
-                        ttl_keys.iter().filter(|k| client.exists(&[k.as_str()]).unwrap() == 1).count();
-                    assert_eq!(
-                        left, 0,
-                        "{policy}: write {i} refused while {left} keys with a TTL exist"
-                    );
-                    refused = true;
-                    break;
-                }
-                Err(e) => panic!("{policy}: {e}"),
-            }
-        }
-        assert!(refused, "{policy}: the budget never refused a write");
+        write_until_refused_only_without_ttl_keys(&client, policy, "plain", &ttl_keys);
     }
 }
 
@@ -409,12 +413,7 @@ fn volatile_keys_under_one_tag_are_found_among_many_filled_slots() {
 /// `expires` dict), not the slot's keys at large.
 #[test]
 fn volatile_keys_sparse_in_a_slot_are_found() {
-    for policy in [
-        EvictionPolicy::VolatileLru,
-        EvictionPolicy::VolatileLfu,
-        EvictionPolicy::VolatileRandom,
-        EvictionPolicy::VolatileTtl,
-    ] {
+    for policy in VOLATILE {
         let (_clock, client) = clocked_store(1, policy);
         // One slot: 3,000 keys without a TTL and, among them, 60 with one.
         let ttl_keys: Vec<String> = (0..60).map(|i| format!("{{mix}}:ttl:{i}")).collect();
@@ -426,23 +425,6 @@ fn volatile_keys_sparse_in_a_slot_are_found() {
                     .unwrap();
             }
         }
-        let mut refused = false;
-        for i in 0..12_000u32 {
-            match client.set(format!("other:{i}"), [b'o'; 1000]) {
-                Ok(()) => {}
-                Err(Error::OutOfMemory) => {
-                    let left =
-                        ttl_keys.iter().filter(|k| client.exists(&[k.as_str()]).unwrap() == 1).count();
-                    assert_eq!(
-                        left, 0,
-                        "{policy}: write {i} refused while {left} keys with a TTL exist"
-                    );
-                    refused = true;
-                    break;
-                }
-                Err(e) => panic!("{policy}: {e}"),
-            }
-        }
-        assert!(refused, "{policy}: the budget never refused a write");
+        write_until_refused_only_without_ttl_keys(&client, policy, "other", &ttl_keys);
     }
 }
