@@ -956,6 +956,28 @@ fn a_blocked_blmove_keeps_its_destination_whole() {
     assert_eq!(client.dbsize(), 1);
 }
 
+/// The handover's serve of a blocked BLMOVE is a write like any other: the target's
+/// replicas get it with the handover, not with the slot's next write.
+#[test]
+fn a_blocked_caller_served_at_the_handover_reaches_the_replicas() {
+    let c = cluster(2, 1);
+    let client = c.client();
+    client.command(&["RPUSH", "{b}:dst", "a"]).unwrap();
+    let waiter = {
+        let client = c.client();
+        std::thread::spawn(move || {
+            client.command(&["BLMOVE", "{b}:src", "{b}:dst", "LEFT", "RIGHT", "5"])
+        })
+    };
+    until_blocked(&client, 1);
+    let slot = key_slot("{b}");
+    let mut m = c.begin_migration(slot, other_than_owner(&c, slot), MigrationMode::KeyByKey).unwrap();
+    client.command(&["LPUSH", "{b}:src", "x"]).unwrap();
+    m.finish().unwrap();
+    assert_eq!(waiter.join().unwrap().unwrap(), Reply::bulk("x"));
+    assert_replicas_converged(&c);
+}
+
 /// A side that hangs (holding its slot locks) mid-migration does not wedge the mover: it
 /// waits for a cell lock a bounded time, lets go of the control lock, and the failover that
 /// replaces the hung node lets it finish.

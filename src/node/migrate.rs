@@ -179,17 +179,19 @@ impl Registry {
         // A caller blocked on keys the source lacks altogether waits for keys that can only
         // be created on the target from now on: it waits there (an abort brings it back).
         // One with a key present here (BLMOVE's destination list) stays until the handover.
-        if let Some(mut blocked) = src.take_blocked(slot_ix) {
-            let now = Now::new(&self.clock);
-            let leaving = blocked.take_waiting_for_absent(source, &now);
+        let leaving = src.take_blocked(slot_ix).map(|mut blocked| {
+            let leaving = blocked.take_waiting_for_absent(source, &Now::new(&self.clock));
             if !blocked.is_empty() {
                 src.put_blocked(slot_ix, blocked);
             }
-            dst.merge_blocked(slot_ix, leaving, &mut target, &now);
-        }
+            leaving
+        });
         load_on_replicas(dst, slot, &mut target, !t.replicas_of(to).is_empty());
         dst.gain(slot_ix, &dst_cell, &target);
-        *dst_cell = Some(target);
+        let target = dst_cell.insert(target);
+        if let Some(leaving) = leaving {
+            dst.merge_blocked(slot_ix, leaving, target);
+        }
         self.bump_generation(slot);
         Ok(())
     }
@@ -283,7 +285,7 @@ impl Registry {
         src.lose(slot_ix, &old);
         drop_on_replicas(src, slot);
         if let Some(blocked) = src.take_blocked(slot_ix) {
-            dst.merge_blocked(slot_ix, blocked, d, &now);
+            dst.merge_blocked(slot_ix, blocked, d);
         }
         let moved = t.migration_keys_moved(slot).unwrap_or(0);
         let mut next = t.next();
@@ -351,7 +353,7 @@ impl Registry {
         // Also when the target is gone: its replicas must not keep the slot.
         drop_on_replicas(dst, slot);
         if let Some(blocked) = dst.take_blocked(slot_ix) {
-            src.merge_blocked(slot_ix, blocked, s, &now);
+            src.merge_blocked(slot_ix, blocked, s);
         }
         let moved = t.migration_keys_moved(slot).unwrap_or(0);
         let mut next = t.next();

@@ -365,11 +365,17 @@ impl Node {
 
     /// Takes over callers blocked on `slot` elsewhere (a migration handing the slot over or
     /// rolling back) into `table`'s queues, in their original arrival order, and serves
-    /// those whose keys have data here.
-    fn merge_blocked(&self, slot: usize, b: Blocked, table: &mut Table, now: &Now<'_>) {
+    /// those whose keys have data here. `table` must be this node's table of `slot`, in its
+    /// cell: serving is a write like any other (`after_write` serves the ready callers), so
+    /// it reaches the replicas, the node's total and keyspace events now, not with the
+    /// slot's next write.
+    fn merge_blocked(&self, slot: usize, b: Blocked, table: &mut Table) {
         self.blocked.lock().entry(slot as u16).or_default().absorb(b, table);
         if table.has_ready() {
-            self.serve_blocked(slot, table, now);
+            let now = self.write_now();
+            let before = self.before_write(table, &now);
+            self.after_write(slot, table, &now, before);
+            self.publish_events(&now);
         }
     }
 
@@ -515,6 +521,7 @@ impl Drop for NodeThread {
 mod tests {
     use super::*;
     use crate::keyspace::{Str, Value};
+    use crate::reply::Reply;
 
     #[test]
     fn a_cells_hot_fields_share_the_lock_line() {
@@ -537,6 +544,39 @@ mod tests {
         n.write(5, |t, _| t.insert(b"k", Value::Str(Str::from("v")), Some(10)));
         assert_eq!(n.read(5, usize::MAX, |t, _| t.len()), Some(1));
         assert_eq!(n.key_count(), 1);
+    }
+
+    /// A caller handed over from another node and served on arrival (a migration's handover)
+    /// writes through the node's accounting: its running total stays the tables' count.
+    #[test]
+    fn a_caller_served_on_arrival_is_counted() {
+        let budget = Arc::new(Budget::new(Some(1 << 30), crate::EvictionPolicy::NoEviction));
+        let (a, b) = (
+            Node::new(NodeId(0), Clock::manual(1), Arc::default()),
+            Node::new(NodeId(1), Clock::manual(1), budget),
+        );
+        a.attach(5, Table::new());
+        b.attach(5, Table::new());
+        b.write(5, |t, _| t.insert(b"ready", Value::Str(Str::from("v")), None));
+        b.recount();
+        // Waits on `ready` (absent on `a`), and when served stores 1000 bytes under `big`.
+        let serve: Serve = Box::new(|db, _| {
+            let Db::One(t) = db else { return None };
+            t.get_raw(b"ready")?;
+            t.insert(b"big", Value::Str(Str::from(vec![b'x'; 1000])), None);
+            Some(Ok(Reply::Nil))
+        });
+        let rx = match a.block(5, 1, vec![Box::from(&b"ready"[..])], false, serve, None) {
+            Ok(Blocking::Waiting(rx)) => rx,
+            _ => panic!("blocks: `ready` is absent here"),
+        };
+        let waiting = a.take_blocked(5).expect("queued");
+        let mut cell = b.cells[5].0.write();
+        b.merge_blocked(5, waiting, cell.as_mut().expect("held"));
+        drop(cell);
+        assert_eq!(rx.try_recv().ok(), Some(Ok(Reply::Nil)), "served on arrival");
+        assert_eq!(b.read(5, usize::MAX, |t, _| t.len()), Some(2));
+        assert_eq!(b.used.load(Ordering::Relaxed), b.memory_used());
     }
 
     /// A pass out of time leaves the next to start after the slot it stopped in: slot 1's
