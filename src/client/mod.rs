@@ -653,15 +653,16 @@ impl Client {
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>, Error> {
         let key = key.as_ref();
         if self.direct() {
-            return self
-                .registry
-                .read_key(key_slot(key), cmd_id!("get"), key, |t, now| strings::get(t, now, key))?;
+            let read = |t: &Table, now: &Now<'_>| strings::get(t, now, key);
+            if let Some(r) = self.registry.read_stable(key_slot(key), cmd_id!("get"), read) {
+                return r;
+            }
         }
         self.get_routed(key)
     }
 
-    /// [`Client::get`] for a raw, pinned or replica-reading client: out of line, so what is
-    /// left of `get` is the common path, small enough to stay tight where it is inlined (see
+    /// [`Client::get`] for a raw, pinned or replica-reading client, or a slot off the common
+    /// path (moving, failing over): out of line, so what is left of `get` is the common path, small enough to stay tight where it is inlined (see
     /// `Registry::read_key_routed`).
     #[cold]
     #[inline(never)]

@@ -309,6 +309,16 @@ pub(crate) fn specs() -> impl Iterator<Item = &'static Spec> {
     FAMILIES.iter().flat_map(|f| f.iter())
 }
 
+/// How many commands the table has: the width of each node's counter rows.
+pub(crate) const COUNT: usize = {
+    let (mut n, mut i) = (0, 0);
+    while i < FAMILIES.len() {
+        n += FAMILIES[i].len();
+        i += 1;
+    }
+    n
+};
+
 /// Every command name, by table index.
 pub(crate) fn names() -> Vec<&'static str> {
     FAMILIES.iter().flat_map(|f| f.iter()).map(|s| s.name).collect()

@@ -29,6 +29,7 @@ pub(crate) fn string_or_none(entry: &Entry) -> Option<Bytes> {
 }
 
 /// The string stored at `key`, if any.
+#[inline(always)]
 pub(crate) fn get(t: &impl Lookup, now: &Now<'_>, key: &[u8]) -> Result<Option<Bytes>, Error> {
     t.entry(key, now).map(|e| as_string(e).map(Str::to_bytes)).transpose()
 }

@@ -160,7 +160,7 @@ impl Lookup for View<'_> {
 
 /// One table, as the one-key paths hold it: no view to pick the table from.
 impl Lookup for Table {
-    #[inline]
+    #[inline(always)]
     fn entry(&self, key: &[u8], now: &Now<'_>) -> Option<&Entry> {
         self.get(key, now)
     }

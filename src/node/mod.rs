@@ -95,7 +95,7 @@ impl Node {
             cells: (0..SLOTS).map(|_| Cell::default()).collect(),
             blocked: Mutex::new(HashMap::new()),
             clock,
-            stats: Stats::new(crate::command::names().len()),
+            stats: Stats::new(),
             budget,
             used: AtomicUsize::new(0),
             held: RwLock::new(Vec::new()),

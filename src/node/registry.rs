@@ -612,13 +612,26 @@ impl Registry {
         key: &[u8],
         f: impl Fn(&Table, &Now<'_>) -> R,
     ) -> Result<R, Error> {
-        let id = self.routes[usize::from(slot)].load(Ordering::Acquire);
-        if let Some(node) = self.nodes.get(id as usize).and_then(OnceLock::get) {
-            if let Some(r) = node.read_stable(usize::from(slot), cmd, &f) {
-                return Ok(r);
-            }
+        if let Some(r) = self.read_stable(slot, cmd, &f) {
+            return Ok(r);
         }
         self.read_key_routed(slot, cmd, key, f)
+    }
+
+    /// The common path of [`Registry::read_key`] alone: `f`'s result, or None (and `f` not
+    /// run) when the common path does not apply. For a caller whose `R` already holds its
+    /// errors (`GET`'s `Result<Option<Bytes>>`): wrapped in one more `Result`, that value
+    /// was copied again at every layer on its way out.
+    #[inline]
+    pub(crate) fn read_stable<R>(
+        &self,
+        slot: u16,
+        cmd: usize,
+        f: impl FnOnce(&Table, &Now<'_>) -> R,
+    ) -> Option<R> {
+        let id = self.routes[usize::from(slot)].load(Ordering::Acquire);
+        let node = self.nodes.get(id as usize).and_then(OnceLock::get)?;
+        node.read_stable(usize::from(slot), cmd, f)
     }
 
     /// [`Registry::read_key`] off the common path, out of line: the common path stays small

@@ -37,24 +37,35 @@ fn stripe() -> usize {
         .unwrap_or(0)
 }
 
+/// Counters per row: every counter above, then one per command, to a multiple of 8 so rows
+/// do not share cache lines.
+const WIDTH: usize = (FIRST_COMMAND + crate::command::COUNT).next_multiple_of(8);
+
 /// Counters of one node.
 pub(crate) struct Stats {
-    /// `STRIPES` rows of `width` counters; `width` is a multiple of 8 so rows do not share
-    /// cache lines.
-    cells: Box<[AtomicU64]>,
-    width: usize,
+    /// One row of counters per stripe. Both sizes are constants, so a command's count takes
+    /// no bounds check but the command's own index (a GET spent 35 instructions here when
+    /// the width was a field).
+    rows: Box<[[AtomicU64; WIDTH]; STRIPES]>,
 }
 
 impl Stats {
-    pub(crate) fn new(commands: usize) -> Stats {
-        let width = (FIRST_COMMAND + commands).next_multiple_of(8);
-        Stats { cells: (0..STRIPES * width).map(|_| AtomicU64::new(0)).collect(), width }
+    pub(crate) fn new() -> Stats {
+        Stats { rows: Box::new(std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0)))) }
+    }
+
+    /// The calling thread's row.
+    #[inline(always)]
+    fn row(&self) -> &[AtomicU64; WIDTH] {
+        &self.rows[stripe() % STRIPES]
     }
 
     #[inline]
     pub(crate) fn add(&self, counter: usize, n: u64) {
-        if n != 0 && counter < self.width {
-            self.cells[stripe() * self.width + counter].fetch_add(n, Ordering::Relaxed);
+        if n != 0 {
+            if let Some(c) = self.row().get(counter) {
+                c.fetch_add(n, Ordering::Relaxed);
+            }
         }
     }
 
@@ -64,7 +75,7 @@ impl Stats {
     /// a count now and then, which statistics can afford.
     #[inline]
     pub(crate) fn add_command(&self, cmd: usize, hits: u32, misses: u32) {
-        let row = &self.cells[stripe() * self.width..][..self.width];
+        let row = self.row();
         let bump = |c: &AtomicU64, n: u64| c.store(c.load(Ordering::Relaxed) + n, Ordering::Relaxed);
         if hits != 0 {
             bump(&row[HITS], hits.into());
@@ -78,11 +89,11 @@ impl Stats {
     }
 
     pub(crate) fn get(&self, counter: usize) -> u64 {
-        (0..STRIPES).map(|s| self.cells[s * self.width + counter].load(Ordering::Relaxed)).sum()
+        self.rows.iter().filter_map(|r| r.get(counter)).map(|c| c.load(Ordering::Relaxed)).sum()
     }
 
     pub(crate) fn reset(&self) {
-        self.cells.iter().for_each(|c| c.store(0, Ordering::Relaxed));
+        self.rows.iter().flatten().for_each(|c| c.store(0, Ordering::Relaxed));
     }
 }
 
