@@ -539,7 +539,7 @@ impl Client {
     }
 
     /// True if this client's reads follow the route to the primary (not a raw client, not
-    /// pinned to a node, not reading from replicas): the ones [`Registry::read_key`] serves.
+    /// pinned to a node, not reading from replicas): the ones [`Registry::read_stable`] serves.
     #[inline]
     fn direct(&self) -> bool {
         self.raw.is_none() && self.pinned.is_none() && self.read_from == ReadFrom::Primary
@@ -662,8 +662,8 @@ impl Client {
     }
 
     /// [`Client::get`] for a raw, pinned or replica-reading client, or a slot off the common
-    /// path (moving, failing over): out of line, so what is left of `get` is the common path, small enough to stay tight where it is inlined (see
-    /// `Registry::read_key_routed`).
+    /// path (moving, failing over): out of line, so what is left of `get` is the common path,
+    /// small enough to stay tight where it is inlined (see `Registry::read_stable`).
     #[cold]
     #[inline(never)]
     fn get_routed(&self, key: &[u8]) -> Result<Option<Bytes>, Error> {
@@ -697,9 +697,10 @@ impl Client {
         let key = key.as_ref();
         let f = std::cell::Cell::new(Some(f));
         if self.direct() {
-            return self.registry.read_key(key_slot(key), cmd_id!("get"), key, |t, now| {
-                strings::get_with(t, now, key, &f)
-            })?;
+            let read = |t: &Table, now: &Now<'_>| strings::get_with(t, now, key, &f);
+            if let Some(r) = self.registry.read_stable(key_slot(key), cmd_id!("get"), read) {
+                return r;
+            }
         }
         self.get_with_routed(key, &f)
     }

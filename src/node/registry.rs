@@ -598,30 +598,16 @@ impl Registry {
 
     /// A one-key read on the common path: the slot's route names a primary holding the slot
     /// and no migration touches it, so no redirect rule applies and the read runs with no
-    /// more than the route, the slot's read lock and `f`. Anything else (no route, a
-    /// replica's copy, a slot moving or gone) takes [`Registry::read_cmd`], which decides
-    /// again under its own lock.
+    /// more than the route, the slot's read lock and `f`. None (and `f` not run) otherwise:
+    /// no route, a replica's copy, a slot moving or gone; the caller then takes the general
+    /// path, which decides again under its own lock.
     ///
-    /// # Errors
-    /// As [`Registry::read_cmd`].
-    #[inline]
-    pub(crate) fn read_key<R>(
-        &self,
-        slot: u16,
-        cmd: usize,
-        key: &[u8],
-        f: impl Fn(&Table, &Now<'_>) -> R,
-    ) -> Result<R, Error> {
-        if let Some(r) = self.read_stable(slot, cmd, &f) {
-            return Ok(r);
-        }
-        self.read_key_routed(slot, cmd, key, f)
-    }
-
-    /// The common path of [`Registry::read_key`] alone: `f`'s result, or None (and `f` not
-    /// run) when the common path does not apply. For a caller whose `R` already holds its
-    /// errors (`GET`'s `Result<Option<Bytes>>`): wrapped in one more `Result`, that value
-    /// was copied again at every layer on its way out.
+    /// `R` comes back as it is: a `GET`'s `Result<Option<Bytes>>` wrapped in one more
+    /// `Result` was copied again at every layer on its way out. Callers keep their general
+    /// path out of line (`#[cold]`, `#[inline(never)]`), so the common path stays small
+    /// enough for the compiler to inline it, with the caller's `get`, into the caller's loop;
+    /// with the general path inlined into one large `get`, a loop of reads ran at less than
+    /// half the rate on 1M keys.
     #[inline]
     pub(crate) fn read_stable<R>(
         &self,
@@ -634,24 +620,8 @@ impl Registry {
         node.read_stable(usize::from(slot), cmd, f)
     }
 
-    /// [`Registry::read_key`] off the common path, out of line: the common path stays small
-    /// enough for the compiler to inline it, with the caller's `get`, into the caller's loop.
-    /// Inlined there, a loop of reads starts the next key's loads while the previous key's
-    /// misses are still outstanding; called out of line (the whole general path inlined into
-    /// one large `get`), the same loop ran at less than half the rate on 1M keys.
-    #[cold]
-    #[inline(never)]
-    fn read_key_routed<R>(
-        &self,
-        slot: u16,
-        cmd: usize,
-        key: &[u8],
-        f: impl Fn(&Table, &Now<'_>) -> R,
-    ) -> Result<R, Error> {
-        self.read_cmd(slot, cmd, &[key], Via::Follow, f)
-    }
-
-    /// [`Registry::read_key`] for a write to one key (see [`Registry::write_cmd`] for `grow`).
+    /// A one-key write on the common path [`Registry::read_stable`] describes, falling back
+    /// to [`Registry::write_cmd`] (see it for `grow`) off it.
     ///
     /// # Errors
     /// As [`Registry::write_cmd`].
@@ -678,7 +648,7 @@ impl Registry {
     }
 
     /// [`Registry::write_key`] off the common path, out of line for the reason
-    /// [`Registry::read_key_routed`] is.
+    /// [`Registry::read_stable`] gives.
     #[cold]
     #[inline(never)]
     fn write_key_routed<R>(
