@@ -92,11 +92,11 @@ impl std::fmt::Debug for Client {
     }
 }
 
-/// The command-table index of a command, looked up once per call site (for counters).
+/// The command-table index of a command, known at compile time (for counters).
 macro_rules! cmd_id {
     ($name:literal) => {{
-        static ID: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-        *ID.get_or_init(|| crate::command::id($name))
+        const ID: usize = crate::command::const_id($name);
+        ID
     }};
 }
 

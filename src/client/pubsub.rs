@@ -350,10 +350,9 @@ impl Client {
     ) -> Result<usize, Error> {
         let (channel, payload) = (channel.as_ref(), Bytes::from(payload.as_ref()));
         let none: &[&[u8]] = &[];
-        static ID: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-        let id = *ID.get_or_init(|| crate::command::id("spublish"));
         let hub = self.hub();
-        self.read_cmd(key_slot(channel), id, none, |_, _| hub.spublish(channel, &payload))
+        const SPUBLISH: usize = crate::command::const_id("spublish");
+        self.read_cmd(key_slot(channel), SPUBLISH, none, |_, _| hub.spublish(channel, &payload))
     }
 
     /// Pub/sub counts: active channels, patterns and shard channels, and dropped messages.

@@ -319,14 +319,40 @@ pub(crate) const COUNT: usize = {
     n
 };
 
+/// The table index of command `name`, computed at compile time (a name not in the table
+/// fails the build): the typed methods' counters, with no lookup when they run.
+pub(crate) const fn const_id(name: &str) -> usize {
+    let (mut at, mut f) = (0, 0);
+    while f < FAMILIES.len() {
+        let mut i = 0;
+        while i < FAMILIES[f].len() {
+            if eq(FAMILIES[f][i].name.as_bytes(), name.as_bytes()) {
+                return at;
+            }
+            (at, i) = (at + 1, i + 1);
+        }
+        f += 1;
+    }
+    panic!("not a command");
+}
+
+const fn eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// Every command name, by table index.
 pub(crate) fn names() -> Vec<&'static str> {
     FAMILIES.iter().flat_map(|f| f.iter()).map(|s| s.name).collect()
-}
-
-/// The table index of a command known to exist (the typed methods' counters).
-pub(crate) fn id(name: &str) -> usize {
-    lookup_id(name.as_bytes()).map_or(usize::MAX, |(i, _)| i)
 }
 
 /// Redis's text for an unknown command: the name and the first arguments, quoted.
@@ -345,6 +371,18 @@ pub(crate) fn unknown_command(args: &[&[u8]]) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The compile-time index of every command is the one its name is looked up under, and
+    /// `COUNT` is the table's size.
+    #[test]
+    fn const_ids_match_the_lookup() {
+        let names = names();
+        assert_eq!(names.len(), COUNT);
+        for (i, name) in names.iter().enumerate() {
+            assert_eq!(const_id(name), i, "{name}");
+            assert_eq!(lookup_id(name.as_bytes()).map(|(i, _)| i), Some(i), "{name}");
+        }
+    }
 
     #[test]
     fn lookup_is_case_insensitive() {

@@ -50,6 +50,13 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+/// A boxed array of `N` values made by `f`, built on the heap (a 1 MiB array of cells would
+/// not fit on a thread's stack on its way into the box).
+pub(crate) fn boxed_array<T, const N: usize>(f: impl FnMut() -> T) -> Box<[T; N]> {
+    let all: Box<[T]> = std::iter::repeat_with(f).take(N).collect();
+    all.try_into().unwrap_or_else(|_| unreachable!("N values"))
+}
+
 /// One slot's cell, padded to a cache line so neighbouring slots' locks do not share one.
 #[repr(align(64))]
 #[derive(Default)]
@@ -62,7 +69,9 @@ const EXPIRE_BATCH: usize = 64;
 /// One node's keyspace: a cell per slot.
 pub(crate) struct Node {
     pub(crate) id: NodeId,
-    cells: Box<[Cell]>,
+    /// One per slot; a fixed-size array, so a slot index known to be below 16384 (a key's
+    /// slot) takes no bounds check.
+    cells: Box<[Cell; SLOTS]>,
     /// Callers blocked on keys, per slot. Locked only while the slot's cell is write-locked.
     blocked: Mutex<HashMap<u16, Blocked>>,
     clock: Clock,
@@ -92,7 +101,7 @@ impl Node {
     pub(crate) fn new(id: NodeId, clock: Clock, budget: Arc<Budget>) -> Node {
         Node {
             id,
-            cells: (0..SLOTS).map(|_| Cell::default()).collect(),
+            cells: boxed_array(Cell::default),
             blocked: Mutex::new(HashMap::new()),
             clock,
             stats: Stats::new(),

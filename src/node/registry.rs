@@ -120,7 +120,7 @@ impl Backoff {
 /// mirror its slot owners and are updated under the slot locks whenever it changes.
 pub(crate) struct Registry {
     pub(super) nodes: Box<[OnceLock<Arc<Node>>]>,
-    routes: Box<[AtomicU32]>,
+    routes: Box<[AtomicU32; SLOTS]>,
     pub(super) topology: RwLock<Arc<Topology>>,
     /// The memory budget all nodes share.
     pub(crate) budget: Arc<Budget>,
@@ -151,7 +151,7 @@ impl Registry {
         let clock = config.clock.clone();
         let reg = Registry {
             nodes: (0..MAX_NODES).map(|_| OnceLock::new()).collect(),
-            routes: (0..SLOTS).map(|_| AtomicU32::new(NO_ROUTE)).collect(),
+            routes: super::boxed_array(|| AtomicU32::new(NO_ROUTE)),
             generations: (0..SLOTS).map(|_| AtomicU32::new(0)).collect(),
             events: Events::default(),
             detector: Mutex::new(crate::detector::Detector::new(config.node_timeout.as_millis() as u64)),
