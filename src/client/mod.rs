@@ -35,7 +35,7 @@ use crate::config::ReadFrom;
 use crate::error::{ClusterDownReason, Error};
 use crate::glob::Glob;
 use crate::ids::NodeId;
-use crate::keyspace::{Db, Now, Str, Table, Value, View};
+use crate::keyspace::{scan_hash, Db, Now, Str, Table, Value, View};
 use crate::node::{Blocking, Count, Registry, Serve, Via};
 use crate::reply::Reply;
 use crate::slot::{key_slot, SLOTS};
@@ -653,8 +653,9 @@ impl Client {
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>, Error> {
         let key = key.as_ref();
         if self.direct() {
-            let read = |t: &Table, now: &Now<'_>| strings::get(t, now, key);
-            if let Some(r) = self.registry.read_stable(key_slot(key), cmd_id!("get"), read) {
+            let hash = scan_hash(key);
+            let read = |t: &Table, now: &Now<'_>| strings::string(t.get_hashed(key, hash, now));
+            if let Some(r) = self.registry.read_stable(key_slot(key), cmd_id!("get"), hash, read) {
                 return r;
             }
         }
@@ -697,8 +698,9 @@ impl Client {
         let key = key.as_ref();
         let f = std::cell::Cell::new(Some(f));
         if self.direct() {
-            let read = |t: &Table, now: &Now<'_>| strings::get_with(t, now, key, &f);
-            if let Some(r) = self.registry.read_stable(key_slot(key), cmd_id!("get"), read) {
+            let hash = scan_hash(key);
+            let read = |t: &Table, now: &Now<'_>| strings::string_with(t.get_hashed(key, hash, now), &f);
+            if let Some(r) = self.registry.read_stable(key_slot(key), cmd_id!("get"), hash, read) {
                 return r;
             }
         }

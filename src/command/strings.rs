@@ -31,7 +31,13 @@ pub(crate) fn string_or_none(entry: &Entry) -> Option<Bytes> {
 /// The string stored at `key`, if any.
 #[inline(always)]
 pub(crate) fn get(t: &impl Lookup, now: &Now<'_>, key: &[u8]) -> Result<Option<Bytes>, Error> {
-    t.entry(key, now).map(|e| as_string(e).map(Str::to_bytes)).transpose()
+    string(t.entry(key, now))
+}
+
+/// [`get`]'s answer for the live entry a lookup found, if any.
+#[inline(always)]
+pub(crate) fn string(entry: Option<&Entry>) -> Result<Option<Bytes>, Error> {
+    entry.map(|e| as_string(e).map(Str::to_bytes)).transpose()
 }
 
 /// `f` of the string stored at `key`, if any, read in place. `f` sits in a cell because a read
@@ -42,7 +48,16 @@ pub(crate) fn get_with<R>(
     key: &[u8],
     f: &std::cell::Cell<Option<impl FnOnce(&[u8]) -> R>>,
 ) -> Result<Option<R>, Error> {
-    let Some(e) = t.entry(key, now) else { return Ok(None) };
+    string_with(t.entry(key, now), f)
+}
+
+/// [`get_with`]'s answer for the live entry a lookup found, if any.
+#[inline]
+pub(crate) fn string_with<R>(
+    entry: Option<&Entry>,
+    f: &std::cell::Cell<Option<impl FnOnce(&[u8]) -> R>>,
+) -> Result<Option<R>, Error> {
+    let Some(e) = entry else { return Ok(None) };
     let s = as_string(e)?;
     Ok(f.take().map(|f| f(s)))
 }

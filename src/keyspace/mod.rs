@@ -27,7 +27,7 @@ pub(crate) use value::{Str, Value};
 
 use crate::clock::Clock;
 use records::Records;
-pub(crate) use records::Stored;
+pub(crate) use records::{Hint, Shape, Stored};
 use std::cell::Cell;
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{BuildHasher, Hasher};
@@ -265,6 +265,9 @@ impl Entry {
 pub(crate) const ADDED_KEY: u8 = 1;
 /// [`Table::take_added`]: a key got a deadline.
 pub(crate) const ADDED_TTL: u8 = 2;
+/// [`Table::take_added`]: the hash groups moved (grew, shrank or were freed), so a [`Hint`]
+/// of them is out of date.
+pub(crate) const RESHAPED: u8 = 4;
 
 /// The keys of one slot on one node.
 ///
@@ -295,7 +298,7 @@ pub(crate) struct Table {
     /// `unsettled` is not empty: `settle`, which runs after every write, looks no further.
     unsettled_any: bool,
     /// What this table gained since the node last asked (`take_added`): a key (`ADDED_KEY`),
-    /// a key with a TTL (`ADDED_TTL`). How a write tells the node's marks about it in one
+    /// a key with a TTL (`ADDED_TTL`), hash groups elsewhere (`RESHAPED`). How a write tells the node's marks about it in one
     /// load, without reading the TTL index's line.
     added: u8,
     /// Keys with a TTL, by deadline: active expiry pops from the front.
@@ -416,8 +419,10 @@ impl Table {
         let (len, cap) = (self.map.len(), self.map.capacity());
         if len == 0 && cap > 0 {
             self.map = Records::default();
+            self.added |= RESHAPED;
         } else if cap > 8 && len * 3 < cap {
             self.map.shrink_to(len * 3 / 2);
+            self.added |= RESHAPED;
         }
     }
 
@@ -577,8 +582,8 @@ impl Table {
             None => {
                 self.entry_bytes += cost as usize;
                 let stamp = Stamp::from_raw(self.fresh_stamp);
-                self.map.insert_new(hash, key, Entry { value, expire_at, cost, stamp });
-                self.added |= ADDED_KEY;
+                let moved = self.map.insert_new(hash, key, Entry { value, expire_at, cost, stamp });
+                self.added |= if moved { ADDED_KEY | RESHAPED } else { ADDED_KEY };
                 if expire_at != 0 {
                     self.expires.insert((expire_at, Key::from(key)));
                     self.added |= ADDED_TTL;
@@ -710,7 +715,13 @@ impl Table {
         self.map.sample_from(at, out)
     }
 
-    /// What the table gained since the last call (`ADDED_KEY`, `ADDED_TTL` bits), once.
+    /// Where the hash groups are, for the node's [`Hint`] of them.
+    pub(crate) fn shape(&self) -> Shape {
+        self.map.shape()
+    }
+
+    /// What the table gained since the last call (`ADDED_KEY`, `ADDED_TTL`, `RESHAPED` bits),
+    /// once.
     #[inline]
     pub(crate) fn take_added(&mut self) -> u8 {
         let added = self.added;
@@ -945,6 +956,7 @@ impl Table {
     /// Deletes every key.
     pub(crate) fn clear(&mut self) {
         self.map = Records::default();
+        self.added |= RESHAPED;
         self.expires.clear();
         self.entry_bytes = 0;
         self.unsettled = None;

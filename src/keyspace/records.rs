@@ -19,6 +19,7 @@ use super::key::Key;
 use super::memory::{malloc_size, prefetch, prefetch_at, random};
 use super::{scan_hash, Entry};
 use std::mem::size_of;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// One key and its entry, in one allocation: the key, the deadline and the access stamp in
 /// the first 40 bytes, then the value.
@@ -50,6 +51,63 @@ impl Record {
         prefetch(self);
         let at = (self as *const Record).cast::<u8>();
         prefetch_at(at.wrapping_add(64));
+    }
+}
+
+/// A table's groups as a [`Hint`] keeps them: their address, and its order (`mix`) with the
+/// number of groups (0 for a table without groups, or with more than `u32::MAX`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Shape {
+    base: usize,
+    order: u64,
+}
+
+impl Shape {
+    /// The address of the group a lookup of `hash` reads first; None without groups.
+    fn home_group(self, hash: u64) -> Option<*const u8> {
+        let n = self.order as u32;
+        (n != 0).then(|| {
+            let g = home(hash, (self.order >> 32) as u32, n as usize);
+            (self.base as *const u8).wrapping_add(g * size_of::<Group>())
+        })
+    }
+}
+
+/// A copy of a table's [`Shape`] that a reader may load without the table's lock, to start
+/// loading a key's hash group before it takes the lock.
+///
+/// Why: the read lock is an atomic read-modify-write of the slot's lock line, and with that
+/// line out of cache the processor starts no later load until it has the line. The group's
+/// load (a cache miss of its own on a large store) then waited for the lock's: loading the
+/// group first overlaps the two (a 1M-key GET loop went from 280-325 to 214-232 ns with the
+/// group prefetched before the lock in a trial). A hint only: the owner updates it under the
+/// table's write lock when the groups move, a reader may find it stale or half updated, and
+/// the worst that does is load a line nobody reads (a prefetch cannot fault).
+#[derive(Debug, Default)]
+pub(crate) struct Hint {
+    base: AtomicUsize,
+    order: AtomicU64,
+}
+
+impl Hint {
+    /// Records `shape` (the table's, after its groups moved or the table arrived).
+    pub(crate) fn set(&self, shape: Shape) {
+        self.base.store(shape.base, Ordering::Relaxed);
+        self.order.store(shape.order, Ordering::Relaxed);
+    }
+
+    /// The shape last recorded.
+    #[inline(always)]
+    pub(crate) fn get(&self) -> Shape {
+        Shape { base: self.base.load(Ordering::Relaxed), order: self.order.load(Ordering::Relaxed) }
+    }
+
+    /// Starts loading the group a lookup of `hash` would read first, by the recorded shape.
+    #[inline(always)]
+    pub(crate) fn prefetch(&self, hash: u64) {
+        if let Some(at) = self.get().home_group(hash) {
+            prefetch_at(at);
+        }
     }
 }
 
@@ -231,6 +289,12 @@ impl Records {
         }
     }
 
+    /// Where this table's groups are and how a hash picks one, for [`Hint::set`].
+    pub(crate) fn shape(&self) -> Shape {
+        let n = u32::try_from(self.groups.len()).unwrap_or(0);
+        Shape { base: self.groups.as_ptr() as usize, order: u64::from(self.mix) << 32 | u64::from(n) }
+    }
+
     /// Asks the CPU to load the records whose tags match `hash` in its home group (the
     /// group should be in cache by now: see [`Records::prefetch_group`]).
     #[inline]
@@ -268,13 +332,16 @@ impl Records {
     }
 
     /// Adds a key the table does not hold (the caller checked), whose [`scan_hash`] is `hash`.
-    pub(crate) fn insert_new(&mut self, hash: u64, key: &[u8], entry: Entry) {
-        if self.len() == max_len(self.groups.len()) {
+    /// True if the groups moved to make room (see [`Hint`]).
+    pub(crate) fn insert_new(&mut self, hash: u64, key: &[u8], entry: Entry) -> bool {
+        let full = self.len() == max_len(self.groups.len());
+        if full {
             let n = self.groups.len();
             self.rebuild(n + (n / 2).max(1));
         }
         self.place(hash, Box::new(Record { key: Key::from(key), entry }));
         self.len += 1;
+        full
     }
 
     /// Puts a record in the first empty slot from its home group on (there is one: the table
@@ -411,6 +478,38 @@ mod tests {
             Value::Str(s) => s.to_vec(),
             _ => unreachable!("only strings here"),
         }
+    }
+
+    /// A hint's home group is the group a lookup reads first, through growth and shrinking;
+    /// a table without groups gives none.
+    #[test]
+    fn a_hint_names_the_home_group() {
+        let mut t = Records::default();
+        let hint = Hint::default();
+        hint.set(t.shape());
+        assert_eq!(hint.get().home_group(1), None, "no groups");
+        let keys: Vec<Vec<u8>> = (0..500u32).map(|i| format!("key:{i}").into_bytes()).collect();
+        let check = |t: &Records, hint: &Hint| {
+            hint.set(t.shape());
+            for k in &keys {
+                let h = scan_hash(k);
+                let want = &t.groups[home(h, t.mix, t.groups.len())] as *const Group as *const u8;
+                assert_eq!(hint.get().home_group(h), Some(want));
+            }
+        };
+        let mut moved = 0;
+        for k in &keys {
+            moved += usize::from(t.insert_new(scan_hash(k), k, entry("v")));
+        }
+        assert!(moved > 3, "grew {moved} times");
+        check(&t, &hint);
+        let before = t.shape();
+        for k in &keys[20..] {
+            t.remove(k);
+        }
+        t.shrink_to(30);
+        assert_ne!(t.shape(), before, "shrinking moves the groups");
+        check(&t, &hint);
     }
 
     #[test]

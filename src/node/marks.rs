@@ -185,13 +185,12 @@ impl Marks {
         }
     }
 
-    /// After a write to `slot`: marks what `t` gained (every key arrives through
-    /// `Table::insert`, which records it). One load of the table's first line when it gained
-    /// nothing, as an overwrite does.
+    /// After a write to `slot`: marks what its table gained, `added` as `Table::take_added`
+    /// gave it (every key arrives through `Table::insert`, which records it). One branch when
+    /// it gained nothing, as an overwrite does.
     #[inline]
-    pub(super) fn note(&self, slot: usize, t: &mut Table) {
-        let added = t.take_added();
-        if added != 0 {
+    pub(super) fn note(&self, slot: usize, added: u8) {
+        if added & (ADDED_KEY | ADDED_TTL) != 0 {
             if added & ADDED_KEY != 0 {
                 self.keys.mark(slot);
             }

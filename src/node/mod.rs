@@ -40,7 +40,7 @@ use stats::{Stats, EXPIRED};
 
 use crate::clock::Clock;
 use crate::ids::NodeId;
-use crate::keyspace::{Db, Now, Table};
+use crate::keyspace::{Db, Hint, Now, Shape, Table};
 use crate::slot::SLOTS;
 use crossbeam_channel::Sender;
 use parking_lot::{Mutex, RwLock};
@@ -72,6 +72,9 @@ pub(crate) struct Node {
     /// One per slot; a fixed-size array, so a slot index known to be below 16384 (a key's
     /// slot) takes no bounds check.
     cells: Box<[Cell; SLOTS]>,
+    /// Where each slot's table keeps its hash groups, readable without the slot's lock: a
+    /// read starts loading its key's group before it locks (see [`Hint`]).
+    hints: Box<[Hint; SLOTS]>,
     /// Callers blocked on keys, per slot. Locked only while the slot's cell is write-locked.
     blocked: Mutex<HashMap<u16, Blocked>>,
     clock: Clock,
@@ -102,6 +105,7 @@ impl Node {
         Node {
             id,
             cells: boxed_array(Cell::default),
+            hints: boxed_array(Hint::default),
             blocked: Mutex::new(HashMap::new()),
             clock,
             stats: Stats::new(),
@@ -140,14 +144,18 @@ impl Node {
     }
 
     /// [`Node::read`] for a primary that holds `slot` with no migration under way: None (and
-    /// `f` not run) otherwise, for the caller to take the general path.
+    /// `f` not run) otherwise, for the caller to take the general path. `hash` is the
+    /// `scan_hash` of the key `f` reads: its hash group starts loading before the lock is
+    /// taken (see [`Hint`]).
     #[inline]
     pub(crate) fn read_stable<R>(
         &self,
         slot: usize,
         cmd: usize,
+        hash: u64,
         f: impl FnOnce(&Table, &Now<'_>) -> R,
     ) -> Option<R> {
+        self.hints[slot].prefetch(hash);
         let now = Now::with_access(&self.clock, self.budget.access());
         let r = {
             let guard = self.cells[slot].0.read();
@@ -263,7 +271,11 @@ impl Node {
         }
         // Every write, budget or not: a budget set later, or a replica promoted, finds the
         // marks already right (see `marks`).
-        self.marks.note(slot, table);
+        let added = table.take_added();
+        self.marks.note(slot, added);
+        if added & crate::keyspace::RESHAPED != 0 {
+            self.hints[slot].set(table.shape());
+        }
         if self.budget.limit().is_some() {
             let after = table.used();
             if after >= before {
@@ -405,6 +417,7 @@ impl Node {
         self.held_count.store(held.len(), Ordering::Relaxed);
         self.used.fetch_add(table.used(), Ordering::Relaxed);
         self.marks.record(slot, Some(table));
+        self.hints[slot].set(table.shape());
     }
 
     /// Accounts a table leaving.
@@ -415,6 +428,7 @@ impl Node {
         }
         self.held_count.store(held.len(), Ordering::Relaxed);
         self.marks.record(slot, None);
+        self.hints[slot].set(Shape::default());
         let bytes = table.used().min(self.used.load(Ordering::Relaxed));
         self.used.fetch_sub(bytes, Ordering::Relaxed);
     }
@@ -586,6 +600,36 @@ mod tests {
         assert_eq!(rx.try_recv().ok(), Some(Ok(Reply::Nil)), "served on arrival");
         assert_eq!(b.read(5, usize::MAX, |t, _| t.len()), Some(2));
         assert_eq!(b.used.load(Ordering::Relaxed), b.memory_used());
+    }
+
+    /// Every way a table's groups move (growing, shrinking, emptying, flushing, leaving)
+    /// leaves the node's hint of them current.
+    #[test]
+    fn hints_follow_the_groups() {
+        let n = Node::new(NodeId(0), Clock::manual(1), Arc::default());
+        let current = |n: &Node| n.read(9, usize::MAX, |t, _| t.shape()) == Some(n.hints[9].get());
+        n.attach(9, Table::new());
+        assert!(current(&n));
+        let keys: Vec<[u8; 4]> = (0..300u32).map(u32::to_be_bytes).collect();
+        for k in &keys {
+            n.write(9, |t, _| t.insert(k, Value::Str(Str::from("v")), None));
+            assert!(current(&n), "after growing");
+        }
+        for k in &keys[10..] {
+            n.write(9, |t, _| t.remove(k));
+        }
+        assert!(current(&n), "after shrinking");
+        for k in &keys[..10] {
+            n.write(9, |t, _| t.remove(k));
+        }
+        assert!(current(&n), "after emptying");
+        n.write(9, |t, _| t.insert(b"k", Value::Str(Str::from("v")), None));
+        n.flush();
+        assert!(current(&n), "after a flush");
+        n.write(9, |t, _| t.insert(b"k", Value::Str(Str::from("v")), None));
+        let table = n.cells[9].0.write().take().expect("held");
+        n.lose(9, &table);
+        assert_eq!(n.hints[9].get(), Shape::default(), "gone with its table");
     }
 
     /// A pass out of time leaves the next to start after the slot it stopped in: slot 1's

@@ -608,16 +608,20 @@ impl Registry {
     /// enough for the compiler to inline it, with the caller's `get`, into the caller's loop;
     /// with the general path inlined into one large `get`, a loop of reads ran at less than
     /// half the rate on 1M keys.
+    ///
+    /// `hash` is the `scan_hash` of the key `f` reads (`f` can pass it on to
+    /// `Table::get_hashed`): its hash group starts loading before the slot's lock is taken.
     #[inline]
     pub(crate) fn read_stable<R>(
         &self,
         slot: u16,
         cmd: usize,
+        hash: u64,
         f: impl FnOnce(&Table, &Now<'_>) -> R,
     ) -> Option<R> {
         let id = self.routes[usize::from(slot)].load(Ordering::Acquire);
         let node = self.nodes.get(id as usize).and_then(OnceLock::get)?;
-        node.read_stable(usize::from(slot), cmd, f)
+        node.read_stable(usize::from(slot), cmd, hash, f)
     }
 
     /// A one-key write on the common path [`Registry::read_stable`] describes, falling back
