@@ -727,13 +727,14 @@ impl Client {
         let key = key.as_ref();
         // Copy the value before taking the lock, to keep the critical section short.
         let value = Value::Str(Str::new(value.as_ref()));
+        let hash = scan_hash(key);
         let set = |t: &mut Table, now: &Now<'_>| {
-            t.insert(key, value, None);
+            t.insert_hashed(key, hash, value, None);
             now.notify(crate::keyspace::events::STRING, "set", key);
         };
         let slot = key_slot(key);
         if self.direct() {
-            return self.registry.write_key(slot, cmd_id!("set"), true, key, set);
+            return self.registry.write_key(slot, cmd_id!("set"), true, (key, hash), set);
         }
         self.set_routed(slot, key, set)
     }

@@ -556,10 +556,14 @@ impl Table {
     /// Stores `value` under `key` with deadline `expire_at` (None: no TTL), replacing any old
     /// value and TTL.
     pub(crate) fn insert(&mut self, key: &[u8], value: Value, expire_at: Option<u64>) {
+        self.insert_hashed(key, scan_hash(key), value, expire_at);
+    }
+
+    /// [`Table::insert`] of a key whose [`scan_hash`] the caller has.
+    pub(crate) fn insert_hashed(&mut self, key: &[u8], hash: u64, value: Value, expire_at: Option<u64>) {
         self.touch(key);
         let expire_at = expire_at.unwrap_or(0);
         let cost = entry_cost(key, &value, expire_at);
-        let hash = scan_hash(key);
         match self.map.get_mut_hashed(hash, key) {
             Some(e) => {
                 if matches!(e.value, Value::Str(Str::Inline { .. })) {

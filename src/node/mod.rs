@@ -143,6 +143,13 @@ impl Node {
         Some(r)
     }
 
+    /// Starts loading the hash group of `slot`'s table that a lookup of `hash` (a key's
+    /// `scan_hash`) reads first, without the slot's lock (see [`Hint`]).
+    #[inline(always)]
+    pub(crate) fn prefetch_group(&self, slot: usize, hash: u64) {
+        self.hints[slot].prefetch(hash);
+    }
+
     /// [`Node::read`] for a primary that holds `slot` with no migration under way: None (and
     /// `f` not run) otherwise, for the caller to take the general path. `hash` is the
     /// `scan_hash` of the key `f` reads: its hash group starts loading before the lock is
@@ -155,7 +162,7 @@ impl Node {
         hash: u64,
         f: impl FnOnce(&Table, &Now<'_>) -> R,
     ) -> Option<R> {
-        self.hints[slot].prefetch(hash);
+        self.prefetch_group(slot, hash);
         let now = Now::with_access(&self.clock, self.budget.access());
         let r = {
             let guard = self.cells[slot].0.read();

@@ -625,7 +625,9 @@ impl Registry {
     }
 
     /// A one-key write on the common path [`Registry::read_stable`] describes, falling back
-    /// to [`Registry::write_cmd`] (see it for `grow`) off it.
+    /// to [`Registry::write_cmd`] (see it for `grow`) off it. `hash` is the key's `scan_hash`
+    /// (for `Table::insert_hashed`): its hash group starts loading before any eviction and
+    /// before the slot's write lock.
     ///
     /// # Errors
     /// As [`Registry::write_cmd`].
@@ -635,12 +637,13 @@ impl Registry {
         slot: u16,
         cmd: usize,
         grow: bool,
-        key: &[u8],
+        (key, hash): (&[u8], u64),
         f: impl FnOnce(&mut Table, &Now<'_>) -> R,
     ) -> Result<R, Error> {
         let mut f = Some(f);
         let id = self.routes[usize::from(slot)].load(Ordering::Acquire);
         if let Some(node) = self.nodes.get(id as usize).and_then(OnceLock::get) {
+            node.prefetch_group(usize::from(slot), hash);
             if grow {
                 node.make_room(Some(slot))?;
             }
