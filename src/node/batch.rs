@@ -1,11 +1,11 @@
 //! Batched reads and writes: many keys in one call, their memory misses overlapped.
 //!
-//! A single `GET` on a large keyspace waits on three dependent misses (the slot's cell and
-//! lock, the hash group, the record), and the next `GET` cannot start before this one's
-//! lock is taken. A batch takes them stage by stage instead: it routes every key and starts
-//! loading every cell, then locks the cells, starts loading every group, then every record,
-//! and only then runs the command on each key. Each stage waits about one memory round trip
-//! for the whole batch.
+//! A single `GET` on a large keyspace waits on dependent misses (the slot's cell and lock,
+//! overlapped with the hash group's, then the record), and the next `GET` cannot start before
+//! this one's lock is taken. A batch takes them stage by stage instead: it routes every key
+//! and starts loading every cell and (by the node's hint) every group, then locks the cells,
+//! starts loading every record, and only then runs the command on each key. Each stage waits
+//! about one memory round trip for the whole batch.
 //!
 //! Every key is served under its slot's lock, as the one-key command is; the batch is not
 //! atomic across slots (as `MGET` split by slot is not on a real cluster). Keys this path
@@ -223,6 +223,9 @@ impl Registry {
                     slots.push(Slot { node, slot: p.slot, guard: None });
                 }
                 p.lock = slots.len() - 1;
+                // The group too, by the node's hint of it (see `Hint`): stage 3 asks again
+                // by the table itself, under the lock, in case the hint was stale.
+                slots[p.lock].node.prefetch_group(usize::from(p.slot), p.hash);
             }
             // Stage 2: lock.
             for s in &mut slots {
