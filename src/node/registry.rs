@@ -7,7 +7,7 @@ use crate::config::{Config, ReadFrom, MAX_NODES};
 use crate::error::{ClusterDownReason, Error};
 use crate::events::{Event, Events, Hook};
 use crate::ids::NodeId;
-use crate::keyspace::{Db, Now, Table};
+use crate::keyspace::{scan_hash, Db, Now, Table};
 use crate::migration::{verdict, Verdict};
 use crate::slot::SLOTS;
 use crate::topology::Topology;
@@ -142,6 +142,16 @@ pub(crate) struct Registry {
     pub(super) retry_budget: Duration,
     /// A slot no node serves takes the whole cluster down (Redis's default).
     require_full_coverage: bool,
+}
+
+/// Starts loading the hash group of a one-key command's key before the slot's lock, as the
+/// typed GET and SET do (see `Node::prefetch_group`); a multi-key command prefetches its keys
+/// under the lock (`Table::prefetch`).
+#[inline]
+fn prefetch_key<K: AsRef<[u8]>>(node: &Node, slot: usize, keys: &[K]) {
+    if let [key] = keys {
+        node.prefetch_group(slot, scan_hash(key.as_ref()));
+    }
 }
 
 impl Registry {
@@ -579,6 +589,7 @@ impl Registry {
             Via::Follow => false,
         };
         self.run(slot, via, |node, asking| {
+            prefetch_key(node, slot_ix, keys);
             let (mut v, mut replica) = (Verdict::Serve, false);
             let r = node.read(slot_ix, cmd, |t, now| {
                 // See `write_cmd`.
@@ -687,6 +698,7 @@ impl Registry {
         let slot_ix = usize::from(slot);
         let mut f = Some(f);
         self.run(slot, via, |node, asking| {
+            prefetch_key(node, slot_ix, keys);
             if grow {
                 node.make_room(Some(slot)).map_err(Miss::Fail)?;
             }
