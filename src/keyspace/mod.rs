@@ -298,8 +298,8 @@ pub(crate) struct Table {
     /// `unsettled` is not empty: `settle`, which runs after every write, looks no further.
     unsettled_any: bool,
     /// What this table gained since the node last asked (`take_added`): a key (`ADDED_KEY`),
-    /// a key with a TTL (`ADDED_TTL`), hash groups elsewhere (`RESHAPED`). How a write tells the node's marks about it in one
-    /// load, without reading the TTL index's line.
+    /// a key with a TTL (`ADDED_TTL`), hash groups elsewhere (`RESHAPED`). How a write tells
+    /// the node's marks and hint about it in one load, without reading the TTL index's line.
     added: u8,
     /// Keys with a TTL, by deadline: active expiry pops from the front.
     expires: BTreeSet<(u64, Key)>,
