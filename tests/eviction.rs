@@ -322,23 +322,35 @@ fn keys_all_in_one_slot_are_still_evicted() {
 /// Writes that all go to one hash tag's slot still evict the coldest keys of every other
 /// slot: eviction samples the written slot only some of the time, so keys nobody touches
 /// elsewhere do not outlive the ones being written.
+/// Writes 3,000 keys of 1 KB named `old` and a number, moves the clock ten minutes on (older
+/// for LRU, decayed counters for LFU), runs `then`, writes 16,000 more named `new` and a
+/// number (the clock moving 10 ms every hundred), and counts the old keys left.
+fn old_keys_left(
+    client: &slotstore::Client,
+    clock: &Clock,
+    old: &str,
+    new: &str,
+    then: impl FnOnce(),
+) -> usize {
+    for i in 0..3_000u32 {
+        client.set(format!("{old}{i}"), [b'o'; 1000]).unwrap();
+    }
+    clock.advance(Duration::from_secs(600));
+    then();
+    for i in 0..16_000u32 {
+        client.set(format!("{new}{i}"), [b'n'; 1000]).unwrap();
+        if i % 100 == 0 {
+            clock.advance(Duration::from_millis(10));
+        }
+    }
+    (0..3_000u32).filter(|i| client.exists(&[format!("{old}{i}")]).unwrap() == 1).count()
+}
+
 #[test]
 fn writes_to_one_tag_still_evict_cold_keys_elsewhere() {
     for policy in [EvictionPolicy::AllKeysLru, EvictionPolicy::AllKeysLfu] {
         let (clock, client) = clocked_store(1, policy);
-        for i in 0..3_000u32 {
-            client.set(format!("old:{i}"), [b'o'; 1000]).unwrap();
-        }
-        // Ten minutes on: older for LRU, decayed counters for LFU.
-        clock.advance(Duration::from_secs(600));
-        for i in 0..16_000u32 {
-            client.set(format!("{{tag}}:{i}"), [b't'; 1000]).unwrap();
-            if i % 100 == 0 {
-                clock.advance(Duration::from_millis(10));
-            }
-        }
-        let old_left =
-            (0..3_000u32).filter(|i| client.exists(&[format!("old:{i}")]).unwrap() == 1).count();
+        let old_left = old_keys_left(&client, &clock, "old:", "{tag}:", || {});
         assert!(client.stats().total.evictions > 8_000, "{policy}: too few evictions");
         assert!(old_left < 300, "{policy}: {old_left} of 3000 cold keys outlived the tagged writes");
     }
@@ -352,19 +364,8 @@ fn keys_written_before_the_budget_are_evicted_after_it() {
     for policy in [EvictionPolicy::AllKeysLru, EvictionPolicy::AllKeysLfu] {
         let clock = Clock::manual(1_700_000_000_000);
         let client = Cluster::builder().primaries(1).clock(clock.clone()).build().unwrap().client();
-        for i in 0..3_000u32 {
-            client.set(format!("{{old}}:{i}"), [b'o'; 1000]).unwrap();
-        }
-        clock.advance(Duration::from_secs(600));
-        client.set_max_memory(Some(BUDGET), policy);
-        for i in 0..16_000u32 {
-            client.set(format!("{{new}}:{i}"), [b'n'; 1000]).unwrap();
-            if i % 100 == 0 {
-                clock.advance(Duration::from_millis(10));
-            }
-        }
-        let old_left =
-            (0..3_000u32).filter(|i| client.exists(&[format!("{{old}}:{i}")]).unwrap() == 1).count();
+        let budget = || client.set_max_memory(Some(BUDGET), policy);
+        let old_left = old_keys_left(&client, &clock, "{old}:", "{new}:", budget);
         assert!(old_left < 300, "{policy}: {old_left} of 3000 keys from before the budget survived");
     }
 }
