@@ -45,6 +45,11 @@ pub enum Reply {
     Push(Vec<Reply>),
     /// A boolean (RESP3 `#t`/`#f`; the integers 1 and 0 in RESP2).
     Bool(bool),
+    /// A floating-point number in the exact text Redis writes for it: a RESP3 double (`,`)
+    /// whose digits are the ones a RESP2 client gets as a bulk string. Redis 7.0 writes a
+    /// score to 17 significant digits (`0.10000000000000001`) and a coordinate to 17 decimals
+    /// (`13.36138933897018433`); a RESP3 client gets those bytes, not a re-rounding of them.
+    DoubleText(Bytes),
     /// Text meant for people (RESP3 verbatim string `=` in the `txt` format, as `INFO`,
     /// `CLIENT LIST` and `CLUSTER NODES` answer; a bulk string in RESP2).
     Verbatim(Bytes),
@@ -107,6 +112,9 @@ impl Reply {
             }
             Reply::Double(d) => {
                 let _ = writeln!(out, "(double) {d}");
+            }
+            Reply::DoubleText(text) => {
+                let _ = writeln!(out, "(double) {}", String::from_utf8_lossy(text));
             }
             Reply::Error(e) => {
                 let _ = writeln!(out, "(error) {e}");

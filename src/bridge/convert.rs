@@ -22,7 +22,7 @@ pub(crate) fn value(reply: Reply) -> Value {
             Value::Array(items.into_iter().map(value).collect())
         }
         Reply::Bool(b) => Value::Int(i64::from(b)),
-        Reply::Verbatim(text) => Value::BulkString(text.to_vec()),
+        Reply::Verbatim(text) | Reply::DoubleText(text) => Value::BulkString(text.to_vec()),
         Reply::Double(d) => Value::BulkString(format_score(d).into_bytes()),
         Reply::Map(pairs) => {
             Value::Array(pairs.into_iter().flat_map(|(k, v)| [value(k), value(v)]).collect())

@@ -4,7 +4,7 @@
 //! `REPLICAS`, `LINKS`, `FAILOVER`), with Redis 7.0's replies and error texts.
 
 use super::conn::{Conn, ReplyMode, Step};
-use super::resp;
+use super::resp::{self, Nil};
 use crate::client::{command_docs, command_keys};
 use crate::config::{parse_memory, FailoverMode};
 use crate::error::Error;
@@ -142,8 +142,8 @@ const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is dis
 impl Conn {
     fn emit_res(&self, out: &mut Vec<u8>, r: Res) {
         match r {
-            Ok(reply) => self.emit(out, &Ok(reply), false),
-            Err(Fail::Err(e)) => self.emit(out, &Err(e), false),
+            Ok(reply) => self.emit(out, &Ok(reply), Nil::Bulk),
+            Err(Fail::Err(e)) => self.emit(out, &Err(e), Nil::Bulk),
             Err(Fail::Coded(text)) if !self.muted => resp::push_error_text(out, text.as_bytes()),
             Err(Fail::Coded(_)) => {}
         }
@@ -242,6 +242,7 @@ impl Conn {
         self.session = self.shared.client.at_node(self.node).session();
         self.queued.clear();
         self.server_queued.clear();
+        self.queued_nil.clear();
         self.proto = 2;
         self.reply_mode = ReplyMode::On;
         self.authed = self.shared.params.lock().requirepass.is_none();
@@ -954,7 +955,7 @@ impl Conn {
                     Some("force") if a.len() == 3 => FailoverMode::Force,
                     Some("takeover") if a.len() == 3 => FailoverMode::Takeover,
                     _ => {
-                        self.emit(out, &Err(Error::syntax()), false);
+                        self.emit(out, &Err(Error::syntax()), Nil::Bulk);
                         return Some(Step::Done);
                     }
                 };
@@ -971,7 +972,7 @@ impl Conn {
                                 .unwrap_or_else(|_| Err(Error::msg("failover failed")))
                                 .map(|()| Reply::ok())
                         }),
-                        false,
+                        Nil::Bulk,
                     ));
                 }
             }

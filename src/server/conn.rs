@@ -9,7 +9,7 @@
 //! ([`Conn::push_sender`]); the loop writes them between requests, as RESP3 pushes or RESP2
 //! arrays.
 
-use super::resp::{self, Args, Frame, Limits, Parser};
+use super::resp::{self, Args, Frame, Limits, Nil, Parser};
 use super::{ClientEntry, ClientMeta, Shared};
 use crate::client::{is_blocking_command, BlockStart, Client, Session};
 use crate::error::Error;
@@ -51,9 +51,8 @@ pub(crate) enum Step {
     Done,
     /// Write the output, then close (`QUIT`, a protocol error).
     Close,
-    /// Write the output, wait for this reply, then go on. `bool`: a nil is RESP2's null
-    /// array.
-    Wait(Pending, bool),
+    /// Write the output, wait for this reply, then go on, its nils written as the `Nil` says.
+    Wait(Pending, Nil),
 }
 
 /// `CLIENT REPLY` modes.
@@ -87,6 +86,9 @@ pub(crate) struct Conn {
     /// Server commands queued since `MULTI` (their place in the transaction, their words),
     /// run at `EXEC`.
     pub(crate) server_queued: Vec<(usize, Vec<Vec<u8>>)>,
+    /// How each of the session's commands queued since `MULTI` writes a nil (`EXEC` writes
+    /// each reply as its command would).
+    pub(crate) queued_nil: Vec<Nil>,
     pub(crate) parser: Parser,
     /// Where pushes for this connection are sent (pub/sub delivers here).
     push_tx: mpsc::UnboundedSender<Reply>,
@@ -111,13 +113,13 @@ impl Conn {
     }
 
     /// Appends `r` as this connection's protocol encodes it, unless replies are muted.
-    pub(crate) fn emit(&self, out: &mut Vec<u8>, r: &Result<Reply, Error>, null_array: bool) {
+    pub(crate) fn emit(&self, out: &mut Vec<u8>, r: &Result<Reply, Error>, nil: Nil) {
         if self.muted {
             return;
         }
         let addr = |id: NodeId| self.shared.addr_of(id);
         match r {
-            Ok(reply) => resp::encode(out, reply, self.proto, null_array, &addr),
+            Ok(reply) => resp::encode(out, reply, self.proto, nil, &addr),
             Err(e) => resp::push_error(out, e, &addr),
         }
     }
@@ -181,7 +183,7 @@ impl Conn {
             if self.proto >= 3 {
                 r = r.map(|reply| super::resp3::shape(b"get", &[b"get", key], reply));
             }
-            self.emit(out, &r, false);
+            self.emit(out, &r, Nil::Bulk);
         }
     }
 
@@ -236,7 +238,7 @@ impl Conn {
             if QUEUED_HERE.contains(&name) {
                 self.server_queued.push((self.queued.len(), args.iter().map(|a| a.to_vec()).collect()));
                 self.queued.push(Vec::new());
-                self.emit(out, &Ok(Reply::Simple("QUEUED".into())), false);
+                self.emit(out, &Ok(Reply::Simple("QUEUED".into())), Nil::Bulk);
                 return Step::Done;
             }
             let r = self.session.command(args);
@@ -245,13 +247,14 @@ impl Conn {
                 let words =
                     if self.proto >= 3 { args.iter().map(|a| a.to_vec()).collect() } else { Vec::new() };
                 self.queued.push(words);
+                self.queued_nil.push(nil_of(name, args));
             }
-            self.emit(out, &r, false);
+            self.emit(out, &r, Nil::Bulk);
             return Step::Done;
         }
         match name {
             b"quit" => {
-                self.emit(out, &Ok(Reply::ok()), false);
+                self.emit(out, &Ok(Reply::ok()), Nil::Bulk);
                 return Step::Close;
             }
             b"hello" | b"auth" | b"select" | b"client" | b"reset" | b"time" | b"command" | b"config"
@@ -284,6 +287,7 @@ impl Conn {
         if matches!(name, b"exec" | b"discard") || (name == b"multi" && r.is_ok()) {
             let queued = std::mem::take(&mut self.queued);
             let server_queued = std::mem::take(&mut self.server_queued);
+            let mut nils = std::mem::take(&mut self.queued_nil);
             if let (b"exec", Ok(Reply::Array(items))) = (name, &mut r) {
                 if self.proto >= 3 {
                     // `items` holds the session's replies only: skip the server's places.
@@ -299,15 +303,16 @@ impl Conn {
                     let a: Vec<&[u8]> = words.iter().map(Vec::as_slice).collect();
                     let reply = self.queued_admin(&a);
                     items.insert(at.min(items.len()), reply);
+                    nils.insert(at.min(nils.len()), Nil::Bulk);
                 }
+                if !self.muted {
+                    let addr = |id: NodeId| self.shared.addr_of(id);
+                    resp::encode_each(out, items, &nils, self.proto, &addr);
+                }
+                return Step::Done;
             }
         }
-        let null_array = match name {
-            b"exec" | b"lmpop" | b"zmpop" => true,
-            b"lpop" | b"rpop" => args.len() == 3,
-            _ => false,
-        };
-        self.emit(out, &r, null_array);
+        self.emit(out, &r, nil_of(name, args));
         Step::Done
     }
 
@@ -315,8 +320,8 @@ impl Conn {
     /// waited for on this connection's task. The waiter is woken by the write that serves
     /// it; no thread is held, so 10,000 blocked connections cost memory, not threads.
     fn blocking(&mut self, name: &[u8], args: &[&[u8]], out: &mut Vec<u8>) -> Step {
-        let null_array =
-            matches!(name, b"blpop" | b"brpop" | b"bzpopmin" | b"bzpopmax" | b"blmpop" | b"bzmpop");
+        // All of them answer a timeout with the null array (`XREAD`/`XREADGROUP` with `BLOCK`).
+        let nil = Nil::Array;
         let notify = Arc::new(tokio::sync::Notify::new());
         let wake = {
             let notify = notify.clone();
@@ -326,7 +331,7 @@ impl Conn {
         let (slot, id, rx, timeout) = match client.block_async(args, wake) {
             BlockStart::Done(r) => {
                 let r = if self.proto >= 3 { r.map(|x| super::resp3::shape(name, args, x)) } else { r };
-                self.emit(out, &r, null_array);
+                self.emit(out, &r, nil);
                 return Step::Done;
             }
             BlockStart::Waiting { slot, id, rx, timeout } => (slot, id, rx, timeout),
@@ -395,7 +400,7 @@ impl Conn {
                 };
                 shaped(r.await)
             }),
-            null_array,
+            nil,
         )
     }
 
@@ -403,7 +408,7 @@ impl Conn {
     fn wait(&mut self, args: &[&[u8]], out: &mut Vec<u8>) -> Step {
         if self.session.in_transaction() || args.len() != 3 {
             let r = self.session.command(args);
-            self.emit(out, &r, false);
+            self.emit(out, &r, Nil::Bulk);
             return Step::Done;
         }
         let parse = |a: &[u8]| {
@@ -423,7 +428,7 @@ impl Conn {
         let (n, timeout_ms) = match parsed {
             Ok(p) => p,
             Err(e) => {
-                self.emit(out, &Err(e), false);
+                self.emit(out, &Err(e), Nil::Bulk);
                 return Step::Done;
             }
         };
@@ -442,8 +447,20 @@ impl Conn {
                     tokio::time::sleep(Duration::from_millis(1)).await;
                 }
             }),
-            false,
+            Nil::Bulk,
         )
+    }
+}
+
+/// How command `name` (lowercase) with `args` writes a nil in RESP2, as Redis 7.0 does.
+fn nil_of(name: &[u8], args: &[&[u8]]) -> Nil {
+    match name {
+        b"exec" | b"lmpop" | b"zmpop" | b"xread" | b"xreadgroup" => Nil::Array,
+        // The blocking pops run inside `MULTI` without blocking; `BLMOVE` answers `$-1` there.
+        b"blpop" | b"brpop" | b"bzpopmin" | b"bzpopmax" | b"blmpop" | b"bzmpop" => Nil::Array,
+        b"lpop" | b"rpop" if args.len() == 3 => Nil::Array,
+        b"geopos" => Nil::ArrayInside,
+        _ => Nil::Bulk,
     }
 }
 
@@ -490,6 +507,7 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
         skipped: false,
         queued: Vec::new(),
         server_queued: Vec::new(),
+        queued_nil: Vec::new(),
         parser: Parser::default(),
         push_tx,
         commands: 0,
@@ -563,7 +581,7 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
                     let _ = write_out(&mut wr, &out, &entry).await;
                     break 'conn;
                 }
-                Step::Wait(mut pending, null_array) => {
+                Step::Wait(mut pending, nil) => {
                     // `CLIENT REPLY OFF|SKIP` covers the reply that comes later, too.
                     let muted = conn.reply_mode == ReplyMode::Off || conn.skipped;
                     if !write_out(&mut wr, &out, &entry).await {
@@ -590,7 +608,7 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
                         }
                     };
                     conn.muted = muted;
-                    conn.emit(&mut out, &r, null_array);
+                    conn.emit(&mut out, &r, nil);
                     conn.muted = false;
                 }
             }
@@ -656,7 +674,7 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
             }
             push = push_rx.recv() => {
                 if let Some(p) = push {
-                    conn.emit(&mut out, &Ok(p), false);
+                    conn.emit(&mut out, &Ok(p), Nil::Bulk);
                 }
             }
             _ = entry.kill.notified() => break,

@@ -15,7 +15,7 @@
 //! and sends Redis's `sunsubscribe` frames, so the client re-subscribes where the slot is now.
 
 use super::conn::Conn;
-use super::resp;
+use super::resp::{self, Nil};
 use crate::bytes::Bytes;
 use crate::error::{ClusterDownReason, Error};
 use crate::ids::NodeId;
@@ -106,7 +106,7 @@ impl Conn {
                 c.name.map_or(Reply::Nil, Reply::Bulk),
                 Reply::Int(c.count as i64),
             ]);
-            self.emit(out, &Ok(frame), false);
+            self.emit(out, &Ok(frame), Nil::Bulk);
         }
     }
 
@@ -117,7 +117,7 @@ impl Conn {
             [_, msg] => Ok(Reply::Array(vec![Reply::bulk("pong"), Reply::bulk(msg)])),
             _ => Err(Error::arity("ping")),
         };
-        self.emit(out, &r, false);
+        self.emit(out, &r, Nil::Bulk);
     }
 
     /// Redis's refusal of other commands in RESP2 subscribe mode.
@@ -155,21 +155,21 @@ impl Conn {
         let names: Vec<Bytes> = args[1..].iter().map(|a| Bytes::from(*a)).collect();
         let (sub_word, unsub_word) = kind.confirm_words();
         if subscribe && names.is_empty() {
-            self.emit(out, &Err(Error::arity(sub_word)), false);
+            self.emit(out, &Err(Error::arity(sub_word)), Nil::Bulk);
             return;
         }
         let mut served_by = None;
         if kind == Kind::Shard && !names.is_empty() {
             let slot = key_slot(&names[0]);
             if names.iter().any(|n| key_slot(n) != slot) {
-                self.emit(out, &Err(Error::CrossSlot), false);
+                self.emit(out, &Err(Error::CrossSlot), Nil::Bulk);
                 return;
             }
             if subscribe {
                 match self.serves(slot) {
                     Ok(owner) => served_by = Some((slot, owner)),
                     Err(e) => {
-                        self.emit(out, &Err(e), false);
+                        self.emit(out, &Err(e), Nil::Bulk);
                         return;
                     }
                 }
@@ -218,7 +218,7 @@ impl Conn {
             }
             items.push(Reply::Bulk(m.channel));
             items.push(Reply::Bulk(m.payload));
-            self.emit(out, &Ok(Reply::Push(items)), false);
+            self.emit(out, &Ok(Reply::Push(items)), Nil::Bulk);
         }
         if recheck {
             self.recheck_shards(out);

@@ -370,6 +370,21 @@ fn format_double(d: f64) -> String {
     }
 }
 
+/// Encodes an array reply whose elements write their nils each as `nils` says (the ones
+/// past its end as `$-1`): `EXEC`'s, each command's reply as that command writes it.
+pub(crate) fn encode_each(
+    out: &mut Vec<u8>,
+    items: &[Reply],
+    nils: &[Nil],
+    proto: u8,
+    addr: &dyn Fn(NodeId) -> NodeAddr,
+) {
+    header(out, b'*', items.len());
+    for (i, item) in items.iter().enumerate() {
+        encode(out, item, proto, nils.get(i).copied().unwrap_or(Nil::Bulk), addr);
+    }
+}
+
 /// Appends an error reply: `-` and the text, its line breaks made spaces (a reply line may
 /// not hold them). `MOVED`/`ASK` name the target by its announced address.
 pub(crate) fn push_error(out: &mut Vec<u8>, e: &Error, addr: &dyn Fn(NodeId) -> NodeAddr) {
@@ -388,19 +403,34 @@ pub(crate) fn push_error_text(out: &mut Vec<u8>, text: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// Encodes `r` for a connection speaking RESP `proto` (2 or 3). `null_array`: a top-level
-/// nil is RESP2's null array (`*-1`, what `EXEC` and blocking pops answer), not `$-1`.
+/// How RESP2 writes a nil (RESP3 has the one null, `_`): Redis answers some commands' nils
+/// with the null array, and a client library tells the two apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Nil {
+    /// `$-1`, the null bulk string: what most commands answer.
+    Bulk,
+    /// `*-1`, the null array, for the reply itself: what `EXEC`, `XREAD`, `LMPOP` and the
+    /// blocking pops answer.
+    Array,
+    /// `*-1` for nils among the reply's elements: a missing member's place in `GEOPOS`.
+    ArrayInside,
+}
+
+/// Encodes `r` for a connection speaking RESP `proto` (2 or 3), its nils written as `nil`
+/// says.
 pub(crate) fn encode(
     out: &mut Vec<u8>,
     r: &Reply,
     proto: u8,
-    null_array: bool,
+    nil: Nil,
     addr: &dyn Fn(NodeId) -> NodeAddr,
 ) {
     let resp3 = proto >= 3;
+    // An element's nils: null arrays only where the reply's are `ArrayInside`.
+    let inner = if nil == Nil::ArrayInside { Nil::Array } else { Nil::Bulk };
     match r {
         Reply::Nil if resp3 => out.extend_from_slice(b"_\r\n"),
-        Reply::Nil if null_array => out.extend_from_slice(b"*-1\r\n"),
+        Reply::Nil if nil == Nil::Array => out.extend_from_slice(b"*-1\r\n"),
         Reply::Nil => out.extend_from_slice(b"$-1\r\n"),
         Reply::Int(n) => {
             out.push(b':');
@@ -419,17 +449,23 @@ pub(crate) fn encode(
             out.extend_from_slice(b"\r\n");
         }
         Reply::Double(d) => push_bulk(out, format_double(*d).as_bytes()),
+        Reply::DoubleText(text) if resp3 => {
+            out.push(b',');
+            out.extend_from_slice(text);
+            out.extend_from_slice(b"\r\n");
+        }
+        Reply::DoubleText(text) => push_bulk(out, text),
         Reply::Array(items) => {
             header(out, b'*', items.len());
-            items.iter().for_each(|i| encode(out, i, proto, false, addr));
+            items.iter().for_each(|i| encode(out, i, proto, inner, addr));
         }
         Reply::Set(items) => {
             header(out, if resp3 { b'~' } else { b'*' }, items.len());
-            items.iter().for_each(|i| encode(out, i, proto, false, addr));
+            items.iter().for_each(|i| encode(out, i, proto, inner, addr));
         }
         Reply::Push(items) => {
             header(out, if resp3 { b'>' } else { b'*' }, items.len());
-            items.iter().for_each(|i| encode(out, i, proto, false, addr));
+            items.iter().for_each(|i| encode(out, i, proto, inner, addr));
         }
         Reply::Map(pairs) => {
             if resp3 {
@@ -438,8 +474,8 @@ pub(crate) fn encode(
                 header(out, b'*', pairs.len() * 2);
             }
             for (k, v) in pairs {
-                encode(out, k, proto, false, addr);
-                encode(out, v, proto, false, addr);
+                encode(out, k, proto, Nil::Bulk, addr);
+                encode(out, v, proto, Nil::Bulk, addr);
             }
         }
         Reply::Bool(b) if resp3 => out.extend_from_slice(if *b { b"#t\r\n" } else { b"#f\r\n" }),
@@ -599,7 +635,7 @@ mod tests {
         let addr = |id: NodeId| NodeAddr::new("10.0.0.1", 7000 + id.index() as u16);
         let enc = |r: &Reply, proto| {
             let mut out = Vec::new();
-            encode(&mut out, r, proto, false, &addr);
+            encode(&mut out, r, proto, Nil::Bulk, &addr);
             String::from_utf8(out).unwrap()
         };
         let map = Reply::Map(vec![(Reply::bulk("a"), Reply::Int(1))]);
@@ -614,7 +650,7 @@ mod tests {
         let moved = Reply::Error(Error::Moved { slot: 7, node: NodeId(2) });
         assert_eq!(enc(&moved, 2), "-MOVED 7 10.0.0.1:7002\r\n");
         let mut out = Vec::new();
-        encode(&mut out, &Reply::Nil, 2, true, &addr);
+        encode(&mut out, &Reply::Nil, 2, Nil::Array, &addr);
         assert_eq!(out, b"*-1\r\n");
     }
 }
