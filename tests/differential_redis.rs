@@ -1423,3 +1423,58 @@ fn generate(rng: &mut Rng, lex_key: &dyn Fn(&mut Rng) -> &'static str) -> Vec<St
     }
     w
 }
+
+// ----- LCS -----
+
+/// `LCS` of random strings over three letters (so they share long runs and many equally long
+/// subsequences, where the walk back through the table decides which one is answered), with
+/// every option, then its errors.
+#[test]
+fn lcs() {
+    let Some(mut d) = Diff::start("lcs", 600) else { return };
+    let mut rng = d.rng();
+    let text = |rng: &mut Rng| -> String {
+        let n = rng.below(24);
+        (0..n).map(|_| char::from(b'a' + rng.below(3) as u8)).collect()
+    };
+    for step in 0..d.steps {
+        d.step = step;
+        let (x, y) = (text(&mut rng), text(&mut rng));
+        d.check(&["SET", "{t}x", &x]);
+        d.check(&["SET", "{t}y", &y]);
+        let mut args: Vec<String> = vec!["LCS".into(), "{t}x".into(), "{t}y".into()];
+        match rng.below(4) {
+            0 => {}
+            1 => args.push("LEN".into()),
+            _ => {
+                args.push("IDX".into());
+                if rng.chance(50) {
+                    args.extend(["MINMATCHLEN".into(), rng.range(-1, 4).to_string()]);
+                }
+                if rng.chance(50) {
+                    args.push("WITHMATCHLEN".into());
+                }
+            }
+        }
+        d.check(&args);
+    }
+    d.check(&["RPUSH", "{t}list", "a"]);
+    // A table past proto-max-bulk-len (4 bytes per cell) is refused before it is built.
+    let long = "ab".repeat(6000);
+    d.check(&["SET", "{t}long", &long]);
+    d.check(&["LCS", "{t}long", "{t}long", "LEN"]);
+    for args in [
+        &["LCS", "{t}x", "{t}nokey"][..],
+        &["LCS", "{t}nokey", "{t}nokey2", "IDX"],
+        &["LCS", "{t}x", "{t}list"],
+        &["LCS", "{t}list", "{t}nokey", "LEN"],
+        &["LCS", "{t}x", "{t}y", "LEN", "IDX"],
+        &["LCS", "{t}x", "{t}y", "IDX", "MINMATCHLEN"],
+        &["LCS", "{t}x", "{t}y", "MINMATCHLEN", "two"],
+        &["LCS", "{t}x", "{t}y", "SOMETHING"],
+        &["LCS", "{t}x"],
+    ] {
+        d.check(args);
+    }
+    d.finish();
+}

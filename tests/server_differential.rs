@@ -77,6 +77,8 @@ fn requests() -> Vec<Vec<u8>> {
             b"{bdiff}bin",
             b"{bdiff}x",
             b"{bdiff}geo",
+            b"{bdiff}s1",
+            b"{bdiff}s2",
         ],
         &[b"SET", b"{bdiff}s", b"hello"],
         &[b"GET", b"{bdiff}s"],
@@ -167,6 +169,10 @@ fn requests() -> Vec<Vec<u8>> {
         ],
         &[b"GEORADIUS", b"{bdiff}geo", b"15", b"37", b"200", b"km", b"WITHCOORD", b"ASC"],
         &[b"GEODIST", b"{bdiff}geo", b"Palermo", b"Catania"],
+        &[b"SET", b"{bdiff}s1", b"ohmytext"],
+        &[b"SET", b"{bdiff}s2", b"mynewtext"],
+        &[b"LCS", b"{bdiff}s1", b"{bdiff}s2"],
+        &[b"LCS", b"{bdiff}s1", b"{bdiff}s2", b"IDX", b"MINMATCHLEN", b"4", b"WITHMATCHLEN"],
         &[b"TYPE", b"{bdiff}s"],
         &[b"TYPE", b"{bdiff}missing"],
         &[b"EXISTS", b"{bdiff}s", b"{bdiff}missing", b"{bdiff}s"],
@@ -213,6 +219,8 @@ fn requests() -> Vec<Vec<u8>> {
             b"{bdiff}b",
             b"{bdiff}x",
             b"{bdiff}geo",
+            b"{bdiff}s1",
+            b"{bdiff}s2",
         ],
     ];
     let mut out: Vec<Vec<u8>> = words.iter().map(|w| bulk_cmd(w)).collect();

@@ -2,7 +2,7 @@
 
 use super::args::{int, is, parse_i64};
 use super::long_double::LongDouble;
-use super::{Spec, ALL_KEYS, KEY_VALUE_PAIRS, ONE_KEY};
+use super::{Spec, ALL_KEYS, KEY_VALUE_PAIRS, ONE_KEY, TWO_KEYS};
 use crate::bytes::Bytes;
 use crate::error::Error;
 use crate::keyspace::events as ev;
@@ -243,6 +243,7 @@ pub(crate) static COMMANDS: &[Spec] = &[
     Spec::read("getrange", 4, ONE_KEY, getrange_cmd),
     Spec::read("substr", 4, ONE_KEY, getrange_cmd),
     Spec::write("setrange", 4, ONE_KEY, setrange_cmd),
+    Spec::read("lcs", -3, TWO_KEYS, lcs_cmd),
     Spec::write("incr", 2, ONE_KEY, incr_cmd),
     Spec::write("decr", 2, ONE_KEY, decr_cmd),
     Spec::write("incrby", 3, ONE_KEY, incrby_cmd),
@@ -433,6 +434,159 @@ pub(crate) fn getrange_cmd(t: &View<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<R
     let (start, end) = (int(a[2])?, int(a[3])?);
     let s = get(t, now, a[1])?.unwrap_or_else(|| Bytes::from(""));
     Ok(Reply::bulk(get_range(&s, start, end)))
+}
+
+/// `LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]`: the longest common
+/// subsequence of two strings (a missing key is the empty string), its length, or the
+/// matching ranges, as Redis 7.0 answers.
+pub(crate) fn lcs_cmd(t: &View<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
+    // Both keys are looked up before either's type is judged, as Redis does.
+    let (x, y) = match (get(t, now, a[1]), get(t, now, a[2])) {
+        (Ok(x), Ok(y)) => (x.unwrap_or_else(|| Bytes::from("")), y.unwrap_or_else(|| Bytes::from(""))),
+        _ => return Err(Error::msg("The specified keys must contain string values")),
+    };
+    let (mut len, mut idx, mut with_len, mut min_len) = (false, false, false, 0);
+    let mut i = 3;
+    while i < a.len() {
+        match a[i] {
+            o if is(o, "idx") => idx = true,
+            o if is(o, "len") => len = true,
+            o if is(o, "withmatchlen") => with_len = true,
+            o if is(o, "minmatchlen") && i + 1 < a.len() => {
+                min_len = int(a[i + 1])?.max(0) as u64;
+                i += 1;
+            }
+            _ => return Err(Error::syntax()),
+        }
+        i += 1;
+    }
+    if len && idx {
+        return Err(Error::msg("If you want both the length and indexes, please just use IDX."));
+    }
+    let table = LcsTable::new(&x, &y)?;
+    if len {
+        return Ok(Reply::Int(i64::from(table.len())));
+    }
+    let (common, ranges) = table.walk();
+    if !idx {
+        return Ok(Reply::bulk(common));
+    }
+    let pair = |s: usize, e: usize| Reply::Array(vec![Reply::Int(s as i64), Reply::Int(e as i64)]);
+    let matches = ranges
+        .into_iter()
+        .filter(|r| min_len == 0 || r.len() >= min_len)
+        .map(|r| {
+            let mut m = vec![pair(r.x, r.x + r.n - 1), pair(r.y, r.y + r.n - 1)];
+            if with_len {
+                m.push(Reply::Int(r.n as i64));
+            }
+            Reply::Array(m)
+        })
+        .collect();
+    Ok(Reply::Array(vec![
+        Reply::bulk("matches"),
+        Reply::Array(matches),
+        Reply::bulk("len"),
+        Reply::Int(i64::from(table.len())),
+    ]))
+}
+
+/// One run of `LCS ... IDX`: `n` bytes matching from `x` in the first string and `y` in the
+/// second.
+struct LcsRange {
+    x: usize,
+    y: usize,
+    n: usize,
+}
+
+impl LcsRange {
+    fn len(&self) -> u64 {
+        self.n as u64
+    }
+}
+
+/// The dynamic-programming table of `LCS`: at `(i, j)`, the length of the longest common
+/// subsequence of the first `i` bytes of `x` and the first `j` of `y`.
+struct LcsTable<'a> {
+    x: &'a [u8],
+    y: &'a [u8],
+    cells: Vec<u32>,
+}
+
+impl<'a> LcsTable<'a> {
+    /// Fills the table. Redis's limit stands: a table larger than `proto-max-bulk-len` is
+    /// refused before anything is allocated, and an allocation that fails is an error, not
+    /// an abort.
+    ///
+    /// # Errors
+    /// Redis's "Insufficient memory" errors.
+    fn new(x: &'a [u8], y: &'a [u8]) -> Result<LcsTable<'a>, Error> {
+        let width = y.len() + 1;
+        let size = (x.len() as u64 + 1) * width as u64;
+        if size * 4 > MAX_STRING {
+            return Err(Error::msg(
+                "Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
+            ));
+        }
+        let mut cells = Vec::new();
+        cells.try_reserve_exact(size as usize).map_err(|_| {
+            Error::msg("Insufficient memory, failed allocating transient memory for LCS")
+        })?;
+        cells.resize(width, 0);
+        for &xb in x {
+            let row = cells.len() - width;
+            cells.push(0);
+            for (j, &yb) in y.iter().enumerate() {
+                let v = if xb == yb {
+                    cells[row + j] + 1
+                } else {
+                    cells[row + j + 1].max(cells[cells.len() - 1])
+                };
+                cells.push(v);
+            }
+        }
+        Ok(LcsTable { x, y, cells })
+    }
+
+    fn at(&self, i: usize, j: usize) -> u32 {
+        self.cells[i * (self.y.len() + 1) + j]
+    }
+
+    /// The length of the longest common subsequence.
+    fn len(&self) -> u32 {
+        self.at(self.x.len(), self.y.len())
+    }
+
+    /// The subsequence, and its runs of consecutive matches from the strings' ends back, as
+    /// Redis walks the table: on a mismatch it steps back in the first string only when that
+    /// keeps a longer subsequence, else in the second.
+    fn walk(&self) -> (Vec<u8>, Vec<LcsRange>) {
+        let mut common = vec![0; self.len() as usize];
+        let mut left = common.len();
+        let mut ranges = Vec::new();
+        let mut run: Option<LcsRange> = None;
+        let (mut i, mut j) = (self.x.len(), self.y.len());
+        while i > 0 && j > 0 {
+            if self.x[i - 1] == self.y[j - 1] {
+                left -= 1;
+                common[left] = self.x[i - 1];
+                i -= 1;
+                j -= 1;
+                // Matches on the diagonal extend the run backwards.
+                let r = run.get_or_insert(LcsRange { x: i, y: j, n: 0 });
+                (r.x, r.y, r.n) = (i, j, r.n + 1);
+            } else {
+                if self.at(i - 1, j) > self.at(i, j - 1) {
+                    i -= 1;
+                } else {
+                    j -= 1;
+                }
+                ranges.extend(run.take());
+            }
+        }
+        ranges.extend(run.take());
+        (common, ranges)
+    }
 }
 
 pub(crate) fn setrange_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {

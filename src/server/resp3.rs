@@ -1,8 +1,9 @@
 //! RESP3 reply shapes. The command layer answers in RESP2's shapes (flat arrays, numbers as
 //! strings); a connection that said `HELLO 3` gets what Redis 7.0 sends it instead: maps for
-//! `HGETALL`, `XREAD`/`XREADGROUP` and the `XINFO` replies, sets for `SMEMBERS`, the set
-//! algebra and `SPOP` with a count, doubles for scores and coordinates, `[member, score]`
-//! pairs for `WITHSCORES` and `[field, value]` pairs for `HRANDFIELD ... WITHVALUES`.
+//! `HGETALL`, `XREAD`/`XREADGROUP`, the `XINFO` replies and `LCS ... IDX`, sets for
+//! `SMEMBERS`, the set algebra and `SPOP` with a count, doubles for scores and coordinates,
+//! `[member, score]` pairs for `WITHSCORES` and `[field, value]` pairs for
+//! `HRANDFIELD ... WITHVALUES`.
 
 use crate::reply::Reply;
 
@@ -148,6 +149,7 @@ pub(crate) fn shape(name: &[u8], args: &[&[u8]], r: Reply) -> Reply {
             Some(sub) if is(sub, "groups") || is(sub, "consumers") => each(r, map),
             _ => r,
         },
+        b"lcs" if has_word(args, "idx") => map(r),
         b"geopos" => each(r, coordinates),
         b"geosearch"
         | b"georadius"
