@@ -1478,3 +1478,107 @@ fn lcs() {
     }
     d.finish();
 }
+
+// ----- SORT -----
+
+/// `SORT` and `SORT_RO` of random lists, sets and sorted sets (numbers, words, and elements
+/// that are not numbers), with every option a cluster allows, `STORE` included, then the
+/// errors. `BY` with a pattern and `GET` are refused by a cluster and run by a standalone
+/// Redis: `sort_refuses_what_a_cluster_refuses` checks those. A set's own order is Redis's
+/// layout, so `BY` a constant on a set is left out.
+#[test]
+fn sort() {
+    let Some(mut d) = Diff::start("sort", 600) else { return };
+    let mut rng = d.rng();
+    // `3\0x`: a number to `strtod` (3), and equal to `3` for `ALPHA`'s `strcoll`, which then
+    // keeps the elements' order: only a list's is the same in both (Redis takes a set's or
+    // sorted set's elements in its hash table's order), so with `ALPHA` only in lists.
+    let element = |rng: &mut Rng, nul: bool| -> String {
+        match rng.below(10) {
+            0..=4 => rng.range(-20, 20).to_string(),
+            5 => format!("{}.5", rng.range(-3, 3)),
+            6 if nul && rng.chance(20) => "3\u{0}x".into(),
+            6 => rng.pick(&["1e3", " 7", "0x10", "inf", "-inf", ""]).to_string(),
+            _ => rng.pick(&["a", "b", "apple", "B", "zz", "10a"]).to_string(),
+        }
+    };
+    for step in 0..d.steps {
+        d.step = step;
+        d.check(&["DEL", "{t}l", "{t}s", "{t}z"]);
+        let n = rng.below(12);
+        let kind = rng.below(3);
+        let alpha = rng.chance(50);
+        let elements: Vec<String> = (0..n).map(|_| element(&mut rng, !alpha || kind == 0)).collect();
+        let key = ["{t}l", "{t}s", "{t}z"][kind];
+        if n > 0 {
+            let mut add: Vec<String> = vec![["RPUSH", "SADD", "ZADD"][kind].into(), key.into()];
+            for (i, e) in elements.iter().enumerate() {
+                if kind == 2 {
+                    add.push((i % 4).to_string());
+                }
+                add.push(e.clone());
+            }
+            d.check(&add);
+        }
+        let mut args: Vec<String> = vec![rng.pick(&["SORT", "SORT", "SORT_RO"]).into(), key.into()];
+        if rng.chance(20) && kind != 1 {
+            args.extend(["BY".into(), "nosort".into()]);
+        }
+        if rng.chance(40) {
+            args.extend(["LIMIT".into(), rng.range(-2, 8).to_string(), rng.range(-2, 8).to_string()]);
+        }
+        if rng.chance(40) {
+            args.push(rng.pick(&["ASC", "DESC"]).into());
+        }
+        if alpha {
+            args.push("ALPHA".into());
+        }
+        let store = args[0] == "SORT" && rng.chance(30);
+        if store {
+            args.extend(["STORE".into(), "{t}dst".into()]);
+        }
+        d.check(&args);
+        if store {
+            d.check(&["LRANGE", "{t}dst", "0", "-1"]);
+            d.check(&["EXISTS", "{t}dst"]);
+        }
+    }
+    d.check(&["SET", "{t}str", "x"]);
+    for args in [
+        &["SORT", "{t}str"][..],
+        &["SORT", "{t}nokey", "STORE", "{t}dst"],
+        &["SORT", "{t}l", "LIMIT", "1"],
+        &["SORT", "{t}l", "LIMIT", "x", "1"],
+        &["SORT", "{t}l", "DESCENDING"],
+        &["SORT_RO", "{t}l", "STORE", "{t}dst"],
+        &["SORT"],
+    ] {
+        d.check(args);
+    }
+    d.finish();
+}
+
+/// What a standalone Redis cannot check: a cluster refuses `BY` with a pattern and `GET`
+/// (their keys could be in any slot), with Redis Cluster's own words, and a `STORE` to
+/// another slot.
+#[test]
+fn sort_refuses_what_a_cluster_refuses() {
+    let client = Cluster::builder().primaries(3).build().expect("cluster").client();
+    client.command(&["RPUSH", "{a}l", "2", "1"]).unwrap();
+    let refused = |args: &[&str]| client.command(args).expect_err("refused").to_string();
+    assert_eq!(refused(&["SORT", "{a}l", "BY", "w_*"]), "ERR BY option of SORT denied in Cluster mode.");
+    assert_eq!(
+        refused(&["SORT_RO", "{a}l", "GET", "#"]),
+        "ERR GET option of SORT denied in Cluster mode."
+    );
+    assert_eq!(
+        refused(&["SORT", "{a}l", "STORE", "{b}d"]),
+        "CROSSSLOT Keys in request don't hash to the same slot"
+    );
+    // A constant BY keeps the list's order; the same store in the key's slot is fine.
+    assert_eq!(client.command(&["SORT", "{a}l", "BY", "nosort", "STORE", "{a}d"]), Ok(Reply::Int(2)));
+    assert_eq!(
+        client.command(&["LRANGE", "{a}d", "0", "-1"]),
+        Ok(Reply::Array(vec![Reply::bulk("2"), Reply::bulk("1")]))
+    );
+}

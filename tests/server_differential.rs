@@ -97,6 +97,8 @@ fn requests() -> Vec<Vec<u8>> {
         &[b"MGET", b"{bdiff}a", b"{bdiff}b", b"{bdiff}c"],
         &[b"RPUSH", b"{bdiff}l", b"a", b"b", b"c", b"d"],
         &[b"LRANGE", b"{bdiff}l", b"0", b"-1"],
+        &[b"SORT", b"{bdiff}l", b"ALPHA", b"DESC", b"LIMIT", b"1", b"2"],
+        &[b"SORT", b"{bdiff}l"],
         &[b"LPOP", b"{bdiff}l"],
         &[b"LPOP", b"{bdiff}l", b"2"],
         &[b"LPOP", b"{bdiff}nolist", b"2"],

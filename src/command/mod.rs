@@ -18,6 +18,7 @@ pub(crate) mod long_double;
 pub(crate) mod pubsub;
 pub(crate) mod server;
 pub(crate) mod sets;
+pub(crate) mod sort;
 pub(crate) mod streams;
 pub(crate) mod strings;
 pub(crate) mod zsets;
@@ -266,6 +267,7 @@ impl Spec {
 static FAMILIES: &[&[Spec]] = &[
     strings::COMMANDS,
     keys::COMMANDS,
+    sort::COMMANDS,
     lists::COMMANDS,
     hashes::COMMANDS,
     sets::COMMANDS,
