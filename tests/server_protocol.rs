@@ -620,3 +620,29 @@ fn pipelined_gets_answer_as_single_gets_do() {
         assert!(singles.iter().any(|r| r == nil), "no nil in RESP{proto}");
     }
 }
+
+/// What Redis Cluster refuses because replication and databases are the cluster's business,
+/// refused in its words (checked against a real Redis Cluster); and `MOVE`, a write, is
+/// redirected by its key first, as any write is.
+#[test]
+fn commands_a_cluster_refuses() {
+    let (cluster, server) = serve(3, 1, ServerConfig::default());
+    let (id, addr) = server.addresses()[0];
+    let mut c = Raw::connect(addr);
+    assert_eq!(c.cmd(&["REPLICAOF", "no", "one"]), "-ERR REPLICAOF not allowed in cluster mode.\r\n");
+    assert_eq!(c.cmd(&["SLAVEOF", "127.0.0.1", "1"]), "-ERR REPLICAOF not allowed in cluster mode.\r\n");
+    assert_eq!(
+        c.cmd(&["REPLICAOF", "no"]),
+        "-ERR wrong number of arguments for 'replicaof' command\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["FAILOVER"]),
+        "-ERR FAILOVER not allowed in cluster mode. Use CLUSTER FAILOVER command instead.\r\n"
+    );
+    let here =
+        (0..).map(|i| format!("k{i}")).find(|k| cluster.slot_owner(key_slot(k)) == Some(id)).unwrap();
+    let there =
+        (0..).map(|i| format!("k{i}")).find(|k| cluster.slot_owner(key_slot(k)) != Some(id)).unwrap();
+    assert_eq!(c.cmd(&["MOVE", &here, "1"]), "-ERR MOVE is not allowed in cluster mode\r\n");
+    assert!(c.cmd(&["MOVE", &there, "1"]).starts_with("-MOVED "), "redirected by its key first");
+}

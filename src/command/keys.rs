@@ -341,8 +341,16 @@ pub(crate) fn type_cmd(t: &View<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply
     Ok(Reply::Simple(name.into()))
 }
 
+/// `MOVE key db`: a cluster has the one database (after the key's slot is checked, as Redis
+/// Cluster redirects first).
+pub(crate) fn move_cmd(_: &mut Db<'_>, _: &Now<'_>, _: &[&[u8]]) -> Result<Reply, Error> {
+    Err(Error::msg("MOVE is not allowed in cluster mode"))
+}
+
 /// The commands of this family.
 pub(crate) static COMMANDS: &[Spec] = &[
+    // A write (routed to the primary, as Redis's `write` flag routes it) that writes nothing.
+    Spec::shrink("move", 3, ONE_KEY, move_cmd),
     Spec::shrink("del", -2, ALL_KEYS, del_cmd),
     Spec::shrink("unlink", -2, ALL_KEYS, del_cmd),
     Spec::read("exists", -2, ALL_KEYS, exists_cmd),

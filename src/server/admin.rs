@@ -36,6 +36,9 @@ const SERVER_COMMANDS: &[(&str, i32, &[&str])] = &[
     ("role", 1, &["noscript", "loading", "stale", "fast"]),
     ("function", -2, &["noscript"]),
     ("script", -2, &["noscript"]),
+    ("replicaof", 3, &["admin", "noscript", "stale", "no_async_loading"]),
+    ("slaveof", 3, &["admin", "noscript", "stale", "no_async_loading"]),
+    ("failover", -1, &["admin", "noscript", "stale"]),
 ];
 
 fn lower(a: &[u8]) -> String {
@@ -220,6 +223,15 @@ impl Conn {
                     None => Err(arity_err(&cmd.to_ascii_lowercase()).into()),
                 }
             }
+            // Replication is the cluster's own business: Redis Cluster refuses both.
+            b"replicaof" | b"slaveof" if a.len() == 3 => {
+                Err(Error::msg("REPLICAOF not allowed in cluster mode.").into())
+            }
+            b"replicaof" | b"slaveof" => Err(arity_err(&lower(name)).into()),
+            b"failover" => Err(Error::msg(
+                "FAILOVER not allowed in cluster mode. Use CLUSTER FAILOVER command instead.",
+            )
+            .into()),
             b"flushall" | b"flushdb" => match self.role() {
                 Role::Replica { .. } => {
                     Err(Fail::Coded("READONLY You can't write against a read only replica.".into()))

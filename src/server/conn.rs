@@ -259,7 +259,7 @@ impl Conn {
             }
             b"hello" | b"auth" | b"select" | b"client" | b"reset" | b"time" | b"command" | b"config"
             | b"info" | b"randomkey" | b"function" | b"script" | b"lastsave" | b"role" | b"cluster"
-            | b"flushall" | b"flushdb" => {
+            | b"flushall" | b"flushdb" | b"replicaof" | b"slaveof" | b"failover" => {
                 if let Some(step) = self.admin(name, args, out) {
                     return step;
                 }

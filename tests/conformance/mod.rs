@@ -304,6 +304,38 @@ fn tags_and_cross_slot<C: ConnectionLike>(c: &Checks, con: &mut C) {
     let err = con.sinterstore::<_, _, i64>("cs:d", &["cs:a", "cs:b"]).unwrap_err();
     c.error(&err, "CROSSSLOT", "SINTERSTORE across slots");
     c.eq(con.exists::<_, bool>("cs:c").unwrap(), false, "a refused RENAME changed nothing");
+    // SORT in a cluster: no option that reads other keys, STORE within the slot only.
+    let _: i64 = con.rpush("{srt}l", &["3", "1", "2"]).unwrap();
+    let err = redis::cmd("SORT").arg("{srt}l").arg("BY").arg("w_*").query::<Vec<String>>(con);
+    c.eq(
+        err.unwrap_err().detail(),
+        Some("BY option of SORT denied in Cluster mode."),
+        "SORT BY a pattern is refused",
+    );
+    let err = redis::cmd("SORT_RO").arg("{srt}l").arg("GET").arg("#").query::<Vec<String>>(con);
+    c.eq(err.unwrap_err().detail(), Some("GET option of SORT denied in Cluster mode."), "SORT GET");
+    let err = redis::cmd("SORT").arg("{srt}l").arg("STORE").arg("cs:d").query::<i64>(con);
+    c.error(&err.unwrap_err(), "CROSSSLOT", "SORT STORE across slots");
+    let sorted: Vec<String> = redis::cmd("SORT").arg("{srt}l").arg("DESC").query(con).unwrap();
+    c.eq(sorted, s(&["3", "2", "1"]), "SORT DESC");
+    let n: i64 = redis::cmd("SORT")
+        .arg("{srt}l")
+        .arg("BY")
+        .arg("x")
+        .arg("STORE")
+        .arg("{srt}d")
+        .query(con)
+        .unwrap();
+    c.eq(n, 3, "SORT BY a constant STORE");
+    c.eq(con.lrange::<_, Vec<String>>("{srt}d", 0, -1).unwrap(), s(&["3", "1", "2"]), "in list order");
+    let err = redis::cmd("MOVE").arg("{srt}l").arg(1).query::<i64>(con).unwrap_err();
+    c.eq(err.detail(), Some("MOVE is not allowed in cluster mode"), "MOVE is refused");
+    let _: () = con.set("{srt}a", "ohmytext").unwrap();
+    let _: () = con.set("{srt}b", "mynewtext").unwrap();
+    let lcs: String = redis::cmd("LCS").arg("{srt}a").arg("{srt}b").query(con).unwrap();
+    c.eq(lcs, "mytext".into(), "LCS");
+    let err = redis::cmd("LCS").arg("{srt}a").arg("cs:a").query::<String>(con).unwrap_err();
+    c.error(&err, "CROSSSLOT", "LCS across slots");
 }
 
 fn keyspace<C: ConnectionLike>(c: &Checks, con: &mut C) {
