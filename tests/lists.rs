@@ -6,7 +6,7 @@
 //! redis-server 7.0.15. The random comparison against a real redis-server lives in
 //! `tests/differential_redis.rs`.
 
-use slotstore::{key_slot, Client, Cluster};
+use slotstore::{key_slot, Client, Cluster, Reply};
 use std::collections::BTreeMap;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -706,4 +706,73 @@ fn blocked_callers_and_other_types() {
     let (_, reply) = rx.recv_timeout(Duration::from_secs(20)).unwrap();
     assert_eq!(reply, "(error) WRONGTYPE Operation against a key holding the wrong kind of value");
     assert_eq!(c.lrange("{w}b", 0, -1).unwrap(), ["y"]);
+}
+
+/// A key signalled ready serves only the callers waiting for its type, as Redis does: a
+/// transaction that pushes to a list and then replaces it with a string wakes no `BLPOP`
+/// (Redis's own test "BLPOP, LPUSH + DEL + SET should not awake blocked client"), a list wakes
+/// no `BZPOPMIN`, and a consumer-group reader whose stream became a string is told it is gone.
+#[test]
+fn a_ready_key_serves_only_callers_waiting_for_its_type() {
+    let c = store();
+    let (tx, rx) = mpsc::channel();
+    spawn_waiter(&c, "BLPOP {r}l 20".into(), &tx, 0);
+    spawn_waiter(&c, "BZPOPMIN {r}l 20".into(), &tx, 1);
+    let mut s = c.session();
+    for line in ["MULTI", "LPUSH {r}l a", "DEL {r}l", "SET {r}l foo", "EXEC"] {
+        s.command(&line.split(' ').collect::<Vec<_>>()).unwrap();
+    }
+    assert_eq!(blocked(&c), 2, "a string serves neither");
+    assert!(rx.try_recv().is_err());
+    c.command(&["DEL", "{r}l"]).unwrap();
+    c.rpush("{r}l", &["b"]).unwrap();
+    let (id, reply) = rx.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert_eq!((id, reply.replace('\n', "|")), (0, "1) \"{r}l\"|2) \"b\"".to_string()));
+    assert_eq!(blocked(&c), 1, "the list served BLPOP, not BZPOPMIN");
+    c.command(&["DEL", "{r}l"]).unwrap();
+    c.zadd("{r}l", &[(1.0, "m")]).unwrap();
+    let (id, reply) = rx.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert_eq!((id, reply.replace('\n', "|")), (1, "1) \"{r}l\"|2) \"m\"|3) \"1\"".to_string()));
+
+    c.command(&["XGROUP", "CREATE", "{r}s", "g", "$", "MKSTREAM"]).unwrap();
+    spawn_waiter(&c, "XREADGROUP GROUP g c BLOCK 20000 STREAMS {r}s >".into(), &tx, 2);
+    spawn_waiter(&c, "XREAD BLOCK 20000 STREAMS {r}s $".into(), &tx, 3);
+    c.command(&["DEL", "{r}s"]).unwrap();
+    c.set("{r}s", "str").unwrap();
+    let (id, reply) = rx.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert_eq!((id, reply.as_str()), (2, "(error) UNBLOCKED the stream key no longer exists"));
+    assert_eq!(blocked(&c), 1, "XREAD waits on");
+    c.command(&["DEL", "{r}s"]).unwrap();
+    c.command(&["XADD", "{r}s", "1-1", "f", "v"]).unwrap();
+    let (id, _) = rx.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert_eq!(id, 3);
+}
+
+/// A caller naming one key twice (`BLPOP a b b a`) is served once, a list made by
+/// `SORT ... STORE` serves a caller blocked on it, and `FLUSHALL` tells a consumer-group
+/// reader its stream is gone (Redis's tests "BLPOP with same key multiple times should work",
+/// "BLPOP when result key is created by SORT..STORE", "Blocking XREADGROUP: flushed DB").
+#[test]
+fn repeated_keys_sort_store_and_flushall_with_blocked_callers() {
+    let c = store();
+    let (tx, rx) = mpsc::channel();
+    spawn_waiter(&c, "BLPOP {q}a {q}b {q}b {q}a 20".into(), &tx, 0);
+    c.rpush("{q}b", &["x", "y"]).unwrap();
+    let (_, reply) = rx.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert_eq!(reply.replace('\n', "|"), "1) \"{q}b\"|2) \"x\"");
+    assert_eq!(c.lrange("{q}b", 0, -1).unwrap(), ["y"], "served once");
+
+    spawn_waiter(&c, "BLPOP {q}dst 20".into(), &tx, 1);
+    c.rpush("{q}src", &["3", "1", "2"]).unwrap();
+    assert_eq!(c.command(&["SORT", "{q}src", "STORE", "{q}dst"]).unwrap(), Reply::Int(3));
+    let (_, reply) = rx.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert_eq!(reply.replace('\n', "|"), "1) \"{q}dst\"|2) \"1\"");
+    assert_eq!(c.lrange("{q}dst", 0, -1).unwrap(), ["2", "3"]);
+
+    c.command(&["XGROUP", "CREATE", "{q}s", "g", "$", "MKSTREAM"]).unwrap();
+    spawn_waiter(&c, "XREADGROUP GROUP g c BLOCK 20000 STREAMS {q}s >".into(), &tx, 2);
+    c.command(&["FLUSHALL"]).unwrap();
+    let (_, reply) = rx.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert_eq!(reply, "(error) UNBLOCKED the stream key no longer exists");
+    assert_eq!(blocked(&c), 0);
 }

@@ -36,7 +36,7 @@ use crate::error::{ClusterDownReason, Error};
 use crate::glob::Glob;
 use crate::ids::NodeId;
 use crate::keyspace::{scan_hash, Db, Now, Str, Table, Value, View};
-use crate::node::{Blocking, Count, Registry, Serve, Via};
+use crate::node::{Blocking, Count, Registry, Serve, Via, WaitsFor};
 use crate::reply::Reply;
 use crate::slot::{key_slot, SLOTS};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
@@ -119,6 +119,16 @@ pub(crate) fn run_locked(
         Handler::Keyless(Keyless::Echo) => server::echo(a),
         Handler::Keyless(Keyless::Unwatch) => Ok(Reply::ok()),
         Handler::Keyless(_) => Err(Error::msg("Command not allowed inside a transaction")),
+    }
+}
+
+/// What blocking command `name` waits for (which ready keys serve it).
+pub(crate) fn waits_for(name: &str) -> WaitsFor {
+    match name {
+        "bzpopmin" | "bzpopmax" | "bzmpop" => WaitsFor::ZSet,
+        "xread" => WaitsFor::Stream,
+        "xreadgroup" => WaitsFor::Group,
+        _ => WaitsFor::List,
     }
 }
 
@@ -354,15 +364,18 @@ impl Client {
         let keys = spec.keys(a)?.into_iter().map(Box::from).collect();
         let mut words: Vec<Box<[u8]>> = a.iter().map(|w| Box::from(*w)).collect();
         let mut pin = timeout_arg.pin();
-        let serve: Serve = Box::new(move |db, now| {
-            let a: Vec<&[u8]> = words.iter().map(|w| &**w).collect();
-            let served = f(db, now, &a).transpose();
-            // The first try found nothing: pin what the wait is for (the stream reads' `$`).
-            if let (None, Some(p)) = (&served, pin.take()) {
-                p(db, now, &mut words);
-            }
-            served
-        });
+        let serve = Serve {
+            waits_for: waits_for(spec.name),
+            run: Box::new(move |db, now| {
+                let a: Vec<&[u8]> = words.iter().map(|w| &**w).collect();
+                let served = f(db, now, &a).transpose();
+                // The first try found nothing: pin what the wait is for (the stream reads' `$`).
+                if let (None, Some(p)) = (&served, pin.take()) {
+                    p(db, now, &mut words);
+                }
+                served
+            }),
+        };
         let (id, outcome) =
             self.learn(self.registry.block(slot, keys, self.via(slot), serve, spec.grows, None))?;
         let rx = match outcome {

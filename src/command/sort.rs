@@ -160,6 +160,8 @@ pub(crate) fn sort_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Rep
         let mut list = ListValue::new();
         elements.into_iter().for_each(|e| list.push_bytes(ListEnd::Right, e));
         t.insert(dst, Value::List(Box::new(list)), None);
+        // A caller blocked on the destination (`BLPOP`) is served by the new list.
+        t.signal_ready(dst);
         now.notify(LIST, "sortstore", dst);
     } else if existed {
         now.notify(GENERIC, "del", dst);

@@ -669,7 +669,12 @@ fn xread_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Option<Reply>
     for k in 0..r.n {
         let key = a[r.streams_at + k];
         let arg = a[r.streams_at + r.n + k];
-        let s = stream_of(&*t, now, key)?;
+        let s = match stream_of(&*t, now, key) {
+            // A blocked group reader's stream replaced by another type is gone, as Redis
+            // tells it (`UNBLOCKED`); anyone else's `WRONGTYPE` stands.
+            Err(Error::WrongType) if r.pinned && xreadgroup => None,
+            s => s?,
+        };
         if let Some((group, _)) = r.group {
             if r.pinned && s.is_none() {
                 return Err(Error::Coded("UNBLOCKED the stream key no longer exists".into()));

@@ -568,6 +568,7 @@ impl Table {
         let cost = entry_cost(key, &value, expire_at);
         match self.map.get_mut_hashed(hash, key) {
             Some(e) => {
+                let stream = matches!(e.value, Value::Stream(_));
                 if matches!(e.value, Value::Str(Str::Inline { .. })) {
                     // A short string owns nothing to free: the common SET over a SET skips the
                     // out-of-line drop of a `Value`.
@@ -583,6 +584,9 @@ impl Table {
                 let old = std::mem::replace(&mut e.expire_at, expire_at);
                 if old != expire_at {
                     self.reindex(key, old, expire_at);
+                }
+                if stream {
+                    self.stream_gone(key);
                 }
             }
             None => {
@@ -614,8 +618,11 @@ impl Table {
                 let cost = entry_cost(key, &value, e.expire_at);
                 self.entry_bytes = self.entry_bytes - e.cost as usize + cost as usize;
                 e.cost = cost;
-                e.value = value;
+                let old = std::mem::replace(&mut e.value, value);
                 self.touch(key);
+                if matches!(old, Value::Stream(_)) {
+                    self.stream_gone(key);
+                }
             }
             None => self.insert(key, value, None),
         }
@@ -658,6 +665,9 @@ impl Table {
         self.entry_bytes -= e.cost as usize;
         self.touch(key);
         self.release_if_empty();
+        if matches!(e.value, Value::Stream(_)) {
+            self.stream_gone(key);
+        }
         if e.expire_at != 0 {
             self.expires.remove(&(e.expire_at, Key::from(key)));
         }
@@ -689,6 +699,9 @@ impl Table {
                     let (_, key) = self.expires.pop_first().expect("first exists");
                     if let Some(e) = self.map.remove(&key) {
                         self.entry_bytes -= e.cost as usize;
+                        if matches!(e.value, Value::Stream(_)) {
+                            self.stream_gone(&key);
+                        }
                     }
                     self.touch(&key);
                     self.release_if_empty();
@@ -797,6 +810,12 @@ impl Table {
         if x.blocked.contains_key(key) && !x.ready.iter().any(|k| **k == *key) {
             x.ready.push(key.into());
         }
+    }
+
+    /// Notes that the stream at `key` was deleted or replaced: a consumer-group reader
+    /// blocked on it is answered `UNBLOCKED`, as Redis signals a stream's key when it goes.
+    fn stream_gone(&mut self, key: &[u8]) {
+        self.signal_ready(key);
     }
 
     /// True if some signalled key waits to be served.
@@ -961,6 +980,11 @@ impl Table {
 
     /// Deletes every key.
     pub(crate) fn clear(&mut self) {
+        // Streams callers are blocked on go too: their group readers are told (`stream_gone`).
+        let streams: Vec<Box<[u8]>> = self.extra.as_ref().map_or_else(Vec::new, |x| {
+            let stream = |k: &[u8]| matches!(self.map.get(k).map(|e| &e.value), Some(Value::Stream(_)));
+            x.blocked.keys().filter(|k| stream(k)).cloned().collect()
+        });
         self.map = Records::default();
         self.added |= RESHAPED;
         self.expires.clear();
@@ -974,6 +998,7 @@ impl Table {
                 x.cleared = true;
             }
         }
+        streams.iter().for_each(|k| self.stream_gone(k));
     }
 }
 

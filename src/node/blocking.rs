@@ -8,9 +8,46 @@ use crate::reply::Reply;
 use crossbeam_channel::{Receiver, Sender};
 use std::collections::{HashMap, VecDeque};
 
-/// What a blocked caller runs when one of its keys is ready: `None` if it still cannot be
-/// served, else its reply.
-pub(crate) type Serve = Box<dyn FnMut(&mut Db<'_>, &Now<'_>) -> Option<Result<Reply, Error>> + Send>;
+/// What a blocked caller waits for: which ready keys it is served from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WaitsFor {
+    /// A list (`BLPOP`, `BLMOVE`, ...).
+    List,
+    /// A sorted set (`BZPOPMIN`, `BZMPOP`, ...).
+    ZSet,
+    /// New entries of a stream (`XREAD`).
+    Stream,
+    /// New entries for a consumer group (`XREADGROUP`): told, too, when the stream is gone.
+    Group,
+}
+
+impl WaitsFor {
+    /// True if a caller waiting for this is tried when its key, now holding a value of type
+    /// `kind` (as `TYPE` names it; None: no live value), is signalled ready. As Redis: a key
+    /// serves the callers waiting for its type only, and a group reader also learns that its
+    /// stream was deleted or replaced (`UNBLOCKED`); everyone else stays blocked.
+    fn tried_on(self, kind: Option<&str>) -> bool {
+        match self {
+            WaitsFor::List => kind == Some("list"),
+            WaitsFor::ZSet => kind == Some("zset"),
+            WaitsFor::Stream => kind == Some("stream"),
+            WaitsFor::Group => true,
+        }
+    }
+}
+
+/// A blocked caller's command, tried again: `None` if it still cannot be served, else its
+/// reply.
+pub(crate) type Retry = Box<dyn FnMut(&mut Db<'_>, &Now<'_>) -> Option<Result<Reply, Error>> + Send>;
+
+/// What a blocked caller runs when one of its keys is ready.
+pub(crate) struct Serve {
+    /// Which keys serve it (a key a transaction pushed to and then replaced with a string
+    /// wakes no `BLPOP` with `WRONGTYPE`).
+    pub(crate) waits_for: WaitsFor,
+    /// The command, tried again.
+    pub(crate) run: Retry,
+}
 
 /// Called after a blocked caller's reply is sent, so a caller that waits without a thread
 /// (an async task) learns it is there; the channel still carries the reply.
@@ -98,9 +135,17 @@ impl Blocked {
                 return;
             }
             for key in ready {
-                while let Some(id) = self.queues.get(&key).and_then(|q| q.front().copied()) {
-                    let w = self.waiters.get_mut(&id).expect("queued callers are registered");
-                    let Some(reply) = (w.serve)(&mut Db::One(table), now) else { break };
+                let kind =
+                    table.get_raw(&key).filter(|e| Table::is_live(e, now)).map(|e| e.value.type_name());
+                let queue: Vec<u64> =
+                    self.queues.get(&key).map(|q| q.iter().copied().collect()).unwrap_or_default();
+                for id in queue {
+                    // Served already, from this queue or (a key named twice) an earlier place.
+                    let Some(w) = self.waiters.get_mut(&id) else { continue };
+                    if !w.serve.waits_for.tried_on(kind) {
+                        continue;
+                    }
+                    let Some(reply) = (w.serve.run)(&mut Db::One(table), now) else { break };
                     if let Some(w) = self.take(id, table) {
                         w.answer(reply);
                     }

@@ -28,7 +28,7 @@ use replica::{Control, Repl};
 pub use stats::NodeStats;
 
 pub(crate) use batch::Count;
-pub(crate) use blocking::{Blocking, Serve, Wake};
+pub(crate) use blocking::{Blocking, Serve, WaitsFor, Wake};
 use registry::Miss;
 pub(crate) use registry::{Registry, Via};
 
@@ -357,7 +357,7 @@ impl Node {
             v => return Err((serve, Miss::Redirect(v))),
         }
         let before = self.before_write(table, &now);
-        let first = serve(&mut Db::One(table), &now);
+        let first = (serve.run)(&mut Db::One(table), &now);
         self.after_write(slot, table, &now, before);
         self.publish_events(&now);
         if let Some(reply) = first {
@@ -590,12 +590,15 @@ mod tests {
         b.write(5, |t, _| t.insert(b"ready", Value::Str(Str::from("v")), None));
         b.recount();
         // Waits on `ready` (absent on `a`), and when served stores 1000 bytes under `big`.
-        let serve: Serve = Box::new(|db, _| {
-            let Db::One(t) = db else { return None };
-            t.get_raw(b"ready")?;
-            t.insert(b"big", Value::Str(Str::from(vec![b'x'; 1000])), None);
-            Some(Ok(Reply::Nil))
-        });
+        let serve = Serve {
+            waits_for: WaitsFor::Group,
+            run: Box::new(|db, _| {
+                let Db::One(t) = db else { return None };
+                t.get_raw(b"ready")?;
+                t.insert(b"big", Value::Str(Str::from(vec![b'x'; 1000])), None);
+                Some(Ok(Reply::Nil))
+            }),
+        };
         let rx = match a.block(5, 1, vec![Box::from(&b"ready"[..])], false, serve, None) {
             Ok(Blocking::Waiting(rx)) => rx,
             _ => panic!("blocks: `ready` is absent here"),
