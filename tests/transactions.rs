@@ -265,3 +265,46 @@ fn cross_slot_commands_are_atomic_and_split_helpers_are_not() {
     assert_eq!(strict.del_nonatomic(&["a", "b", "nope"]).unwrap(), 2);
     assert_eq!(strict.mget(&["a", "b"]), Err(Error::CrossSlot));
 }
+
+/// Cases of Redis's own `unit/multi` and `unit/type/set` suites: `FLUSHALL` modifies only the
+/// watched keys that held something; an `SMOVE` of a member the destination has leaves it
+/// unmodified; over the memory budget a write that may grow memory is refused as it is queued
+/// (`OOM`), so `EXEC` aborts and `DISCARD` still works.
+#[test]
+fn watch_and_queueing_as_redis_on_flushall_smove_and_oom() {
+    let client = cluster(false).client();
+    let mut s = client.session();
+    let mut run = |cmd: &str| s.command(&words(cmd));
+    run("WATCH {f}absent").unwrap();
+    client.command(&["FLUSHALL"]).unwrap();
+    run("MULTI").unwrap();
+    run("PING").unwrap();
+    assert_eq!(run("EXEC").unwrap(), Reply::Array(vec![Reply::Simple("PONG".into())]));
+    client.set("{f}x", "1").unwrap();
+    run("WATCH {f}x").unwrap();
+    client.command(&["FLUSHALL"]).unwrap();
+    run("MULTI").unwrap();
+    run("PING").unwrap();
+    assert_eq!(run("EXEC").unwrap(), Reply::Nil, "a flushed key that existed is modified");
+
+    client.command(&["SADD", "{f}src", "a", "b"]).unwrap();
+    client.command(&["SADD", "{f}dst", "a"]).unwrap();
+    run("WATCH {f}dst").unwrap();
+    run("MULTI").unwrap();
+    run("SADD {f}dst c").unwrap();
+    assert_eq!(client.command(&["SMOVE", "{f}src", "{f}dst", "a"]).unwrap(), Reply::Int(1));
+    assert_eq!(run("EXEC").unwrap(), Reply::Array(vec![Reply::Int(1)]));
+    assert_eq!(client.command(&["SCARD", "{f}dst"]).unwrap(), Reply::Int(2));
+
+    client.set_max_memory(Some(1), slotstore::EvictionPolicy::NoEviction);
+    run("MULTI").unwrap();
+    assert_eq!(run("SET {f}y 1"), Err(Error::OutOfMemory));
+    assert_eq!(run("DISCARD").unwrap(), Reply::ok());
+    run("MULTI").unwrap();
+    assert_eq!(run("GET {f}x").unwrap(), Reply::Simple("QUEUED".into()), "reads queue");
+    assert_eq!(run("LPUSH {f}l v"), Err(Error::OutOfMemory));
+    let abort = run("EXEC").unwrap_err().to_string();
+    assert!(abort.starts_with("EXECABORT"), "{abort}");
+    client.set_max_memory(None, slotstore::EvictionPolicy::NoEviction);
+    assert_eq!(client.command(&["EXISTS", "{f}y", "{f}l"]).unwrap(), Reply::Int(0));
+}

@@ -267,7 +267,13 @@ impl Session {
             Handler::Keyless(Keyless::Ping | Keyless::Echo | Keyless::Unwatch) => Ok(()),
             Handler::Keyless(_) => Err(Error::msg("Command not allowed inside a transaction")),
             _ if self.client.allow_cross_slot => spec.keys(a).map(drop),
-            _ => spec.slot(a).map(drop),
+            _ => match spec.slot(a)? {
+                // Over the budget, a write that may grow memory is refused as it is queued,
+                // and the transaction with it, as Redis refuses it (after evicting what the
+                // policy lets it).
+                Some(slot) if spec.grows => self.client.registry.make_room_for(slot),
+                _ => Ok(()),
+            },
         }
     }
 

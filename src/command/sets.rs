@@ -201,7 +201,10 @@ pub(crate) fn smove(
         now.notify(GENERIC, "del", src);
     }
     if dst_exists {
-        if set_mut(t, now, dst)?.expect("checked above").insert(member) {
+        // A member the destination has already leaves it unmodified: no write to it, so a
+        // WATCH on it stays clean (as Redis 7.0 signals the destination only on an add).
+        if !set_peek(t, now, dst)?.expect("checked above").contains(member) {
+            set_mut(t, now, dst)?.expect("checked above").insert(member);
             now.notify(SET, "sadd", dst);
         }
     } else {

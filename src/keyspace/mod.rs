@@ -980,6 +980,16 @@ impl Table {
 
     /// Deletes every key.
     pub(crate) fn clear(&mut self) {
+        if let Some(x) = self.extra.as_mut() {
+            // Only keys that held something are modified by the flush (a watched key that did
+            // not exist stays clean, as Redis's `touchAllWatchedKeysInDb`).
+            let map = &self.map;
+            x.watched.iter_mut().filter(|(k, _)| map.get(k).is_some()).for_each(|(_, w)| w.1 += 1);
+            if x.tracking {
+                x.dirty.clear();
+                x.cleared = true;
+            }
+        }
         // Streams callers are blocked on go too: their group readers are told (`stream_gone`).
         let streams: Vec<Box<[u8]>> = self.extra.as_ref().map_or_else(Vec::new, |x| {
             let stream = |k: &[u8]| matches!(self.map.get(k).map(|e| &e.value), Some(Value::Stream(_)));
@@ -991,13 +1001,6 @@ impl Table {
         self.entry_bytes = 0;
         self.unsettled = None;
         self.unsettled_any = false;
-        if let Some(x) = self.extra.as_mut() {
-            x.watched.values_mut().for_each(|w| w.1 += 1);
-            if x.tracking {
-                x.dirty.clear();
-                x.cleared = true;
-            }
-        }
         streams.iter().for_each(|k| self.stream_gone(k));
     }
 }

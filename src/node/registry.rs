@@ -204,6 +204,19 @@ impl Registry {
 
     /// The node `slot` is routed to.
     #[inline]
+    /// Makes room under the memory budget on `slot`'s primary for a write about to be
+    /// queued there, as Redis evicts (or refuses with `OOM`) before it queues a command that
+    /// may grow memory. A slot without a primary is left to the command itself.
+    ///
+    /// # Errors
+    /// `OOM` when nothing can be evicted (`noeviction`, or no candidate left).
+    pub(crate) fn make_room_for(&self, slot: u16) -> Result<(), Error> {
+        match self.route(usize::from(slot)) {
+            Ok(node) => node.make_room(Some(slot)),
+            Err(_) => Ok(()),
+        }
+    }
+
     pub(super) fn route(&self, slot: usize) -> Result<&Node, Error> {
         let id = self.routes[slot].load(Ordering::Acquire);
         if id >= DOWN_ROUTE {
