@@ -329,3 +329,29 @@ fn keyspace_notifications_reach_resp_subscribers() {
     assert_eq!(writer.cmd(&["SET", "k", "v"]), "+OK\r\n");
     assert_eq!(sub.reply(), frame(false, &["message", "__keyevent@0__:set", "k"], None));
 }
+
+/// Pub/sub frames reach a client that turned replies off, in both protocols, as Redis sends
+/// them past `CLIENT REPLY` (its test "PubSub messages with CLIENT REPLY OFF"); the reply
+/// to an ordinary command stays silent.
+#[test]
+fn pubsub_frames_pass_client_reply_off() {
+    let (_cluster, server) = serve(1, 0, ServerConfig::default());
+    let a = server.addresses()[0].1;
+    let mut publisher = Raw::connect(a);
+    for push in [false, true] {
+        let mut sub = Raw::connect(a);
+        if push {
+            sub.cmd(&["HELLO", "3"]);
+        }
+        sub.send(&req(&["CLIENT", "REPLY", "OFF"]));
+        sub.send(&req(&["SUBSCRIBE", "ch"]));
+        assert_eq!(sub.reply(), frame(push, &["subscribe", "ch"], Some(1)));
+        assert_eq!(publisher.cmd(&["PUBLISH", "ch", "hello"]), ":1\r\n");
+        assert_eq!(sub.reply(), frame(push, &["message", "ch", "hello"], None));
+        sub.send(&req(&["UNSUBSCRIBE", "ch"]));
+        assert_eq!(sub.reply(), frame(push, &["unsubscribe", "ch"], Some(0)));
+        // Still off for replies: the ECHO is silent, the ON that follows is answered.
+        sub.send(&req(&["ECHO", "silent"]));
+        assert_eq!(sub.cmd(&["CLIENT", "REPLY", "ON"]), "+OK\r\n");
+    }
+}

@@ -114,7 +114,9 @@ impl Conn {
 
     /// Appends `r` as this connection's protocol encodes it, unless replies are muted.
     pub(crate) fn emit(&self, out: &mut Vec<u8>, r: &Result<Reply, Error>, nil: Nil) {
-        if self.muted {
+        // Pub/sub frames (messages and (un)subscribe confirmations, pushes in both protocols)
+        // reach a client that turned replies off, as Redis sends them past `CLIENT REPLY`.
+        if self.muted && !matches!(r, Ok(Reply::Push(_))) {
             return;
         }
         let addr = |id: NodeId| self.shared.addr_of(id);
