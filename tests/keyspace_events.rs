@@ -246,3 +246,52 @@ fn cross_slot_writes_notify_every_key() {
     got.sort();
     assert_eq!(got, ev(&[("a", "set"), ("b", "set"), ("c", "set")]));
 }
+
+/// Streams notify as Redis 7.0 does (its test "Keyspace notifications: stream events test",
+/// plus XDEL, XTRIM, XSETID and the group subcommands): a consumer is announced when a
+/// command creates it, not when it exists already.
+#[test]
+fn streams_notify_with_redis_s_names() {
+    let (_c, client, sub) = setup("KEt");
+    run(&client, "XGROUP CREATE s g $ MKSTREAM");
+    run(&client, "XGROUP CREATECONSUMER s g Bob");
+    run(&client, "XADD s 1-1 f A");
+    run(&client, "XREADGROUP GROUP g Alice STREAMS s >");
+    run(&client, "XCLAIM s g Mike 0 1-1 FORCE");
+    run(&client, "XGROUP DELCONSUMER s g Lee");
+    run(&client, "XAUTOCLAIM s g Bob 0 1-1");
+    run(&client, "XGROUP DELCONSUMER s g Bob");
+    let stream = |names: &[&'static str]| names.iter().map(|n| ("s", *n)).collect::<Vec<_>>();
+    assert_eq!(
+        events(&sub),
+        ev(&stream(&[
+            "xgroup-create",
+            "xgroup-createconsumer",
+            "xadd",
+            "xgroup-createconsumer",
+            "xgroup-createconsumer",
+            "xgroup-delconsumer",
+        ]))
+    );
+    run(&client, "XADD s MAXLEN 1 2-1 f B");
+    run(&client, "XDEL s 9-9");
+    run(&client, "XDEL s 2-1");
+    run(&client, "XADD s 3-1 f C");
+    run(&client, "XTRIM s MAXLEN 0");
+    run(&client, "XSETID s 5-0");
+    run(&client, "XGROUP SETID s g $");
+    run(&client, "XGROUP DESTROY s g");
+    assert_eq!(
+        events(&sub),
+        ev(&stream(&[
+            "xadd",
+            "xtrim",
+            "xdel",
+            "xadd",
+            "xtrim",
+            "xsetid",
+            "xgroup-setid",
+            "xgroup-destroy",
+        ]))
+    );
+}

@@ -6,6 +6,7 @@ use super::args::{int, is, parse_i64};
 use super::{KeySpec, Spec, ONE_KEY};
 use crate::bytes::Bytes;
 use crate::error::Error;
+use crate::keyspace::events::STREAM;
 use crate::keyspace::stream::{
     Consumer, Entry as StreamEntry, Group, Nack, StreamId, StreamValue, Trim,
 };
@@ -292,8 +293,11 @@ fn xadd(
         return Err(too_small());
     }
     s.append(id, fields);
+    now.notify(STREAM, "xadd", key);
     if let Some(how) = args.trim.how {
-        s.trim(how, args.trim.approx, args.trim.limit);
+        if s.trim(how, args.trim.approx, args.trim.limit) > 0 {
+            now.notify(STREAM, "xtrim", key);
+        }
     }
     t.signal_ready(key);
     Ok(Some(id))
@@ -451,7 +455,11 @@ fn xdel_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> 
         return Ok(Reply::Int(0));
     }
     let s = stream_mut(t, now, a[1])?.expect("exists");
-    Ok(Reply::Int(s.xdel(&ids) as i64))
+    let deleted = s.xdel(&ids);
+    if deleted > 0 {
+        now.notify(STREAM, "xdel", a[1]);
+    }
+    Ok(Reply::Int(deleted as i64))
 }
 
 fn xtrim_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
@@ -461,7 +469,11 @@ fn xtrim_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error>
     }
     let how = args.trim.how.expect("XTRIM has a strategy");
     let s = stream_mut(t, now, a[1])?.expect("exists");
-    Ok(Reply::Int(s.trim(how, args.trim.approx, args.trim.limit) as i64))
+    let deleted = s.trim(how, args.trim.approx, args.trim.limit);
+    if deleted > 0 {
+        now.notify(STREAM, "xtrim", a[1]);
+    }
+    Ok(Reply::Int(deleted as i64))
 }
 
 fn xsetid_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
@@ -511,6 +523,7 @@ fn xsetid_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error
     if max_xdel != StreamId::MIN {
         s.max_deleted = max_xdel;
     }
+    now.notify(STREAM, "xsetid", a[1]);
     Ok(Reply::ok())
 }
 
@@ -729,18 +742,31 @@ fn xread_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Option<Reply>
                 if !max.is_some_and(|m| m > last) {
                     continue;
                 }
+                let created = !s.groups[group].consumers.contains_key(consumer);
                 let s = stream_mut(t, now, key)?.expect("exists");
-                entries_reply(read_new(s, group, consumer, last, count, r.noack, now.ms()))
+                let read = entries_reply(read_new(s, group, consumer, last, count, r.noack, now.ms()));
+                consumer_created(now, key, created);
+                read
             }
             (Want::History(gt), Some((group, consumer))) => {
+                let created = !s.groups[group].consumers.contains_key(consumer);
                 let s = stream_mut(t, now, key)?.expect("exists");
-                read_history(s, group, consumer, gt, count, now.ms())
+                let read = read_history(s, group, consumer, gt, count, now.ms());
+                consumer_created(now, key, created);
+                read
             }
             _ => unreachable!("wants match the command"),
         };
         out.push(Reply::Array(vec![Reply::Bulk(Bytes::copy_from(key)), reply]));
     }
     Ok((!out.is_empty()).then_some(Reply::Array(out)))
+}
+
+/// Records the `xgroup-createconsumer` event of a command that created a consumer.
+fn consumer_created(now: &Now<'_>, key: &[u8], created: bool) {
+    if created {
+        now.notify(STREAM, "xgroup-createconsumer", key);
+    }
 }
 
 /// Looks a consumer up (refreshing its seen time) or creates it.
@@ -955,6 +981,7 @@ fn xgroup_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error
         let s = stream_mut(t, now, key)?.expect("exists");
         s.groups
             .insert(Bytes::copy_from(group), Group { last_id: id, entries_read, ..Group::default() });
+        now.notify(STREAM, "xgroup-create", key);
         return Ok(Reply::ok());
     }
     if is(sub, "setid") && (a.len() == 5 || a.len() == 7) {
@@ -963,6 +990,7 @@ fn xgroup_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error
         let g = s.groups.get_mut(group).expect("checked");
         g.last_id = id;
         g.entries_read = entries_read;
+        now.notify(STREAM, "xgroup-setid", key);
         return Ok(Reply::ok());
     }
     if is(sub, "destroy") && a.len() == 4 {
@@ -971,6 +999,7 @@ fn xgroup_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error
         }
         let s = stream_mut(t, now, key)?.expect("exists");
         s.groups.remove(group);
+        now.notify(STREAM, "xgroup-destroy", key);
         t.signal_ready(key);
         return Ok(Reply::Int(1));
     }
@@ -982,6 +1011,7 @@ fn xgroup_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error
         let g = s.groups.get_mut(group).expect("checked");
         g.consumers
             .insert(Bytes::copy_from(a[4]), Consumer { seen_time: now.ms(), ..Consumer::default() });
+        now.notify(STREAM, "xgroup-createconsumer", key);
         return Ok(Reply::Int(1));
     }
     if is(sub, "delconsumer") && a.len() == 5 {
@@ -994,6 +1024,7 @@ fn xgroup_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error
         for id in &c.pel {
             g.pel.remove(id);
         }
+        now.notify(STREAM, "xgroup-delconsumer", key);
         return Ok(Reply::Int(c.pel.len() as i64));
     }
     Err(subcommand_error(a))
@@ -1188,7 +1219,9 @@ fn xclaim_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error
             continue;
         }
         if !have_consumer {
+            let created = !g.consumers.contains_key(&name[..]);
             consumer_mut(&mut g, &name, now_ms as u64);
+            consumer_created(now, a[1], created);
             have_consumer = true;
         }
         if old != name {
@@ -1265,7 +1298,9 @@ fn xautoclaim_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, E
             continue;
         }
         if !have_consumer {
+            let created = !g.consumers.contains_key(&name[..]);
             consumer_mut(&mut g, &name, now_ms as u64);
+            consumer_created(now, a[1], created);
             have_consumer = true;
         }
         let old = g.pel[&id].consumer.clone();
