@@ -295,3 +295,22 @@ fn streams_notify_with_redis_s_names() {
         ]))
     );
 }
+
+/// Lowering the budget evicts at once, as Redis evicts when `CONFIG SET maxmemory` goes below
+/// what it holds (its test "Keyspace notifications: evicted events"): the key is gone and
+/// its `evicted` event published before any other command runs.
+#[test]
+fn a_lower_budget_evicts_at_once() {
+    let cluster =
+        Cluster::builder().primaries(1).eviction_policy(EvictionPolicy::AllKeysLru).build().unwrap();
+    let client = cluster.client();
+    run(&client, "CONFIG SET notify-keyspace-events Ee");
+    let sub = client.subscribe(&["__keyevent@0__:evicted"]).unwrap();
+    run(&client, "SET foo bar");
+    client.set_max_memory(Some(1), EvictionPolicy::AllKeysLru);
+    let evicted: Vec<String> = sub.try_iter().map(|m| text(&m.payload)).collect();
+    assert_eq!(evicted, ["foo"]);
+    assert_eq!(client.stats().total.evictions, 1);
+    client.set_max_memory(None, EvictionPolicy::NoEviction);
+    assert_eq!(client.dbsize(), 0);
+}

@@ -47,11 +47,16 @@ impl Client {
     }
 
     /// Sets the memory budget (None: unlimited) and policy, as `CONFIG SET maxmemory` and
-    /// `maxmemory-policy` do. Nodes recount what they hold and evict on their next writes.
+    /// `maxmemory-policy` do. Nodes recount what they hold and, over a lower budget, evict
+    /// down to it now by the policy (as Redis does when `CONFIG SET` lowers `maxmemory`);
+    /// under `noeviction` they refuse growing writes instead.
     pub fn set_max_memory(&self, limit: Option<usize>, policy: EvictionPolicy) {
         self.registry.budget.set(limit, policy);
         for n in self.registry.primaries() {
             n.recount();
+            // Nothing evictable (noeviction, or a volatile policy without TTLs) is not an
+            // error here: the next growing write is refused, as in Redis.
+            let _ = n.make_room(None);
         }
     }
 
