@@ -122,13 +122,28 @@ pub(crate) fn run_locked(
     }
 }
 
-/// What blocking command `name` waits for (which ready keys serve it).
-pub(crate) fn waits_for(name: &str) -> WaitsFor {
-    match name {
+/// What a blocked caller of command `spec` (run by `f`, its timeout at `timeout`) with words
+/// `a` runs when a key it waits on is ready: the command again, and the first time it finds
+/// nothing, a pin of what the wait is for (the stream reads' `$`).
+pub(crate) fn serve_blocked(spec: &Spec, f: BlockFn, timeout: TimeoutArg, a: &[&[u8]]) -> Serve {
+    let mut words: Vec<Box<[u8]>> = a.iter().map(|w| Box::from(*w)).collect();
+    let mut pin = timeout.pin();
+    let waits_for = match spec.name {
         "bzpopmin" | "bzpopmax" | "bzmpop" => WaitsFor::ZSet,
         "xread" => WaitsFor::Stream,
         "xreadgroup" => WaitsFor::Group,
         _ => WaitsFor::List,
+    };
+    Serve {
+        waits_for,
+        run: Box::new(move |db, now| {
+            let a: Vec<&[u8]> = words.iter().map(|w| &**w).collect();
+            let served = f(db, now, &a).transpose();
+            if let (None, Some(p)) = (&served, pin.take()) {
+                p(db, now, &mut words);
+            }
+            served
+        }),
     }
 }
 
@@ -362,20 +377,7 @@ impl Client {
             return self.write_cmd(slot, usize::MAX, spec.grows, &keys, write)?;
         }
         let keys = spec.keys(a)?.into_iter().map(Box::from).collect();
-        let mut words: Vec<Box<[u8]>> = a.iter().map(|w| Box::from(*w)).collect();
-        let mut pin = timeout_arg.pin();
-        let serve = Serve {
-            waits_for: waits_for(spec.name),
-            run: Box::new(move |db, now| {
-                let a: Vec<&[u8]> = words.iter().map(|w| &**w).collect();
-                let served = f(db, now, &a).transpose();
-                // The first try found nothing: pin what the wait is for (the stream reads' `$`).
-                if let (None, Some(p)) = (&served, pin.take()) {
-                    p(db, now, &mut words);
-                }
-                served
-            }),
-        };
+        let serve = serve_blocked(spec, f, timeout_arg, a);
         let (id, outcome) =
             self.learn(self.registry.block(slot, keys, self.via(slot), serve, spec.grows, None))?;
         let rx = match outcome {

@@ -289,22 +289,9 @@ impl Client {
             if let Some((node, _)) = self.pinned {
                 self.replica_gate(node, spec, slot)?;
             }
-            let mut pin = timeout.pin();
+            let serve = super::serve_blocked(spec, f, timeout, args);
             let timeout = timeout.parse(args)?;
             let keys = spec.keys(args)?.into_iter().map(Box::from).collect();
-            let mut words: Vec<Box<[u8]>> = args.iter().map(|w| Box::from(*w)).collect();
-            let serve = crate::node::Serve {
-                waits_for: super::waits_for(spec.name),
-                run: Box::new(move |db, now| {
-                    let a: Vec<&[u8]> = words.iter().map(|w| &**w).collect();
-                    let served = f(db, now, &a).transpose();
-                    // The first try found nothing: pin what the wait is for (the stream reads' `$`).
-                    if let (None, Some(p)) = (&served, pin.take()) {
-                        p(db, now, &mut words);
-                    }
-                    served
-                }),
-            };
             let (id, outcome) = self.learn(self.registry.block(
                 slot,
                 keys,
