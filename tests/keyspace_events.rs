@@ -314,3 +314,35 @@ fn a_lower_budget_evicts_at_once() {
     client.set_max_memory(None, EvictionPolicy::NoEviction);
     assert_eq!(client.dbsize(), 0);
 }
+
+/// `n`: a `new` event where a command adds a key, before the command's own event for it, and
+/// none for a key written again (Redis's test "Keyspace notifications: new key test"); a
+/// replica applying the write publishes nothing more.
+#[test]
+fn new_keys_notify_once_before_their_command_s_event() {
+    let cluster = Cluster::builder().primaries(2).replicas(1).build().unwrap();
+    let client = cluster.client();
+    run(&client, "CONFIG SET notify-keyspace-events KEn$");
+    let sub = client.psubscribe(&["__key*__:*"]).unwrap();
+    run(&client, "SET foo bar");
+    run(&client, "SET foo baz");
+    run(&client, "MSET {m}a 1 {m}b 2 {m}a 3");
+    run(&client, "DEL foo");
+    run(&client, "SET foo again");
+    client.wait(1, std::time::Duration::from_secs(5)).unwrap();
+    assert_eq!(
+        events(&sub),
+        ev(&[
+            ("foo", "new"),
+            ("foo", "set"),
+            ("foo", "set"),
+            ("{m}a", "new"),
+            ("{m}a", "set"),
+            ("{m}b", "new"),
+            ("{m}b", "set"),
+            ("{m}a", "set"),
+            ("foo", "new"),
+            ("foo", "set"),
+        ])
+    );
+}

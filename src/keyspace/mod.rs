@@ -170,6 +170,17 @@ impl<'a> Now<'a> {
         self.events.borrow_mut().get_or_insert_with(Box::default).push(event);
     }
 
+    /// Records a `new` event for each key in `created`, before the first event this command
+    /// recorded for that key (a key is added before the command's event about it).
+    pub(crate) fn note_created(&self, created: Vec<Box<[u8]>>) {
+        let mut events = self.events.borrow_mut();
+        let list = events.get_or_insert_with(Box::default);
+        for key in created {
+            let at = list.iter().position(|e| e.key == key).unwrap_or(list.len());
+            list.insert(at, events::KeyEvent { class: events::NEW, name: "new", key });
+        }
+    }
+
     /// The notification classes this command records.
     pub(crate) fn notify_flags(&self) -> u32 {
         self.notify
@@ -363,11 +374,18 @@ struct Extra {
     dirty: Vec<Box<[u8]>>,
     /// The table was cleared since the last drain (emitted before the dirty keys).
     cleared: bool,
+    /// Keys this write created, while `new` keyspace events are on (see
+    /// [`Table::record_created`]).
+    created: Option<Vec<Box<[u8]>>>,
 }
 
 impl Extra {
     fn is_idle(&self) -> bool {
-        self.blocked.is_empty() && self.ready.is_empty() && self.watched.is_empty() && !self.tracking
+        self.blocked.is_empty()
+            && self.ready.is_empty()
+            && self.watched.is_empty()
+            && !self.tracking
+            && self.created.is_none()
     }
 }
 
@@ -568,12 +586,13 @@ impl Table {
         let cost = entry_cost(key, &value, expire_at);
         match self.map.get_mut_hashed(hash, key) {
             Some(e) => {
-                let stream = matches!(e.value, Value::Stream(_));
+                let mut stream = false;
                 if matches!(e.value, Value::Str(Str::Inline { .. })) {
                     // A short string owns nothing to free: the common SET over a SET skips the
                     // out-of-line drop of a `Value`.
                     std::mem::forget(std::mem::replace(&mut e.value, value));
                 } else {
+                    stream = matches!(e.value, Value::Stream(_));
                     e.value = value;
                 }
                 self.entry_bytes = self.entry_bytes - e.cost as usize + cost as usize;
@@ -594,6 +613,9 @@ impl Table {
                 let stamp = Stamp::from_raw(self.fresh_stamp);
                 let moved = self.map.insert_new(hash, key, Entry { value, expire_at, cost, stamp });
                 self.added |= if moved { ADDED_KEY | RESHAPED } else { ADDED_KEY };
+                if let Some(created) = self.extra.as_mut().and_then(|x| x.created.as_mut()) {
+                    created.push(key.into());
+                }
                 if expire_at != 0 {
                     self.expires.insert((expire_at, Key::from(key)));
                     self.added |= ADDED_TTL;
@@ -885,6 +907,22 @@ impl Table {
     #[inline]
     pub(crate) fn has_extra(&self) -> bool {
         self.extra.is_some()
+    }
+
+    /// Records the keys the coming write creates, for its `new` keyspace events (Redis
+    /// publishes one where a key is added, before the command's own event for it).
+    pub(crate) fn record_created(&mut self) {
+        self.extra.get_or_insert_with(Box::default).created.get_or_insert_with(Vec::new);
+    }
+
+    /// The keys created since [`Table::record_created`]; recording stops.
+    pub(crate) fn take_created(&mut self) -> Vec<Box<[u8]>> {
+        let Some(x) = self.extra.as_mut() else { return Vec::new() };
+        let created = x.created.take().unwrap_or_default();
+        if x.is_idle() {
+            self.extra = None;
+        }
+        created
     }
 
     /// Starts or stops recording modified keys for replication (see [`Table::take_dirty`]).

@@ -252,6 +252,10 @@ impl Node {
         if now.access() != crate::keyspace::Access::None {
             table.prepare(now.access(), now.stamp_ms());
         }
+        // A replica applying its primary's writes publishes nothing: the primary did.
+        if now.notify_flags() & crate::keyspace::events::NEW != 0 && !self.repl.is_replica() {
+            table.record_created();
+        }
         if self.budget.limit().is_some() {
             table.used()
         } else {
@@ -274,6 +278,10 @@ impl Node {
             }
             if table.has_dirty() {
                 self.replicate(slot as u16, table);
+            }
+            let created = table.take_created();
+            if !created.is_empty() {
+                now.note_created(created);
             }
         }
         // Every write, budget or not: a budget set later, or a replica promoted, finds the
