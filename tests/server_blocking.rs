@@ -147,3 +147,46 @@ fn ten_thousand_blocked_connections_in_a_server_process() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// Waits until `n` connections are blocked (`INFO clients`).
+fn until_blocked(probe: &mut Raw, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let info = probe.cmd(&["INFO", "clients"]);
+        if info.contains(&format!("blocked_clients:{n}\r\n")) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{info}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// `CLIENT UNBLOCK id [TIMEOUT|ERROR]` answers a waiting blocking command as its timeout
+/// would, or with Redis's `UNBLOCKED` error, once; a connection not waiting answers 0.
+#[test]
+fn client_unblock_answers_a_waiting_command() {
+    let (_cluster, server) = serve(1, 0, ServerConfig::default());
+    let addr = first(&server);
+    let mut waiter = Raw::connect(addr);
+    let mut probe = Raw::connect(addr);
+    let id = waiter.cmd(&["CLIENT", "ID"]);
+    let id = id.trim_start_matches(':').trim_end();
+    assert_eq!(probe.cmd(&["CLIENT", "UNBLOCK", id]), ":0\r\n", "not waiting");
+    waiter.send(b"*3\r\n$5\r\nBLPOP\r\n$5\r\nqueue\r\n$1\r\n0\r\n");
+    until_blocked(&mut probe, 1);
+    assert_eq!(probe.cmd(&["CLIENT", "UNBLOCK", id]), ":1\r\n");
+    assert_eq!(waiter.reply(), "*-1\r\n", "as its timeout would");
+    until_blocked(&mut probe, 0);
+    waiter.send(b"*3\r\n$5\r\nBLPOP\r\n$5\r\nqueue\r\n$1\r\n0\r\n");
+    until_blocked(&mut probe, 1);
+    assert_eq!(probe.cmd(&["CLIENT", "UNBLOCK", id, "ERROR"]), ":1\r\n");
+    assert_eq!(waiter.reply(), "-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n");
+    assert_eq!(probe.cmd(&["CLIENT", "UNBLOCK", id, "ERROR"]), ":0\r\n", "once");
+    assert_eq!(
+        probe.cmd(&["CLIENT", "UNBLOCK", id, "LATER"]),
+        "-ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR\r\n"
+    );
+    // The queue lost its waiter: a push stays in the list.
+    assert_eq!(probe.cmd(&["RPUSH", "queue", "x"]), ":1\r\n");
+    assert_eq!(waiter.cmd(&["LPOP", "queue"]), "$1\r\nx\r\n");
+}

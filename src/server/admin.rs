@@ -495,6 +495,30 @@ impl Conn {
                 Ok(Reply::Verbatim(Bytes::from(text.into_bytes())))
             }
             "kill" => self.client_kill(a),
+            "unblock" => {
+                arity(a.len() == 3 || a.len() == 4)?;
+                let how = match a.get(3).map(|w| lower(w)) {
+                    None => super::UNBLOCK_TIMEOUT,
+                    Some(w) if w == "timeout" => super::UNBLOCK_TIMEOUT,
+                    Some(w) if w == "error" => super::UNBLOCK_ERROR,
+                    Some(_) => {
+                        return Err(Error::msg("CLIENT UNBLOCK reason should be TIMEOUT or ERROR").into())
+                    }
+                };
+                let id = crate::bytes::parse_i64(a[2]).ok_or_else(Error::not_integer)?;
+                let target = self.shared.clients.lock().get(&(id as u64)).cloned();
+                let unblock = target.and_then(|t| t.unblock.lock().clone());
+                // Only a caller still waiting, and only once: a second UNBLOCK answers 0.
+                let asked = unblock.is_some_and(|u| {
+                    let first =
+                        u.how.compare_exchange(0, how, Ordering::AcqRel, Ordering::Acquire).is_ok();
+                    if first {
+                        u.wake.notify_one();
+                    }
+                    first
+                });
+                Ok(Reply::Int(i64::from(asked)))
+            }
             "setinfo" => {
                 arity(a.len() == 4)?;
                 let value = String::from_utf8_lossy(a[3]).into_owned();

@@ -10,7 +10,7 @@
 //! arrays.
 
 use super::resp::{self, Args, Frame, Limits, Nil, Parser};
-use super::{ClientEntry, ClientMeta, Shared};
+use super::{ClientEntry, ClientMeta, Shared, Unblock, UNBLOCK_ERROR};
 use crate::client::{is_blocking_command, BlockStart, Client, Session};
 use crate::error::Error;
 use crate::ids::NodeId;
@@ -18,7 +18,7 @@ use crate::reply::Reply;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -340,9 +340,12 @@ impl Conn {
         };
         let shared = self.shared.clone();
         shared.blocked.fetch_add(1, Ordering::Relaxed);
+        let unblock = Arc::new(Unblock { wake: notify.clone(), how: AtomicU8::new(0) });
+        *self.entry.unblock.lock() = Some(unblock.clone());
         // Takes the waiter off its queue if this future is dropped first (the client hung
-        // up, was killed, or the server stops).
-        let guard = CancelOnDrop { client: client.clone(), slot, id, done: false, shared };
+        // up, was killed, or the server stops), and `CLIENT UNBLOCK`'s handle off the entry.
+        let entry = self.entry.clone();
+        let guard = CancelOnDrop { client: client.clone(), slot, id, done: false, shared, entry };
         let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
         let resp3 = self.proto >= 3;
         let name = name.to_vec();
@@ -372,6 +375,9 @@ impl Conn {
                             }
                             Err(crossbeam_channel::TryRecvError::Empty) => {}
                         }
+                        if unblock.how.load(Ordering::Acquire) != 0 {
+                            break;
+                        }
                         let timer = async {
                             match deadline {
                                 Some(d) => tokio::time::sleep_until(d).await,
@@ -380,23 +386,29 @@ impl Conn {
                         };
                         tokio::select! {
                             _ = notify.notified() => continue,
-                            _ = timer => {}
+                            _ = timer => break,
                         }
-                        // Timed out: a reply that raced the timeout is taken, not cancelled.
-                        loop {
-                            if let Ok(r) = rx.try_recv() {
-                                guard.done = true;
-                                return r;
-                            }
-                            if client.block_cancel(slot, id) {
-                                guard.done = true;
-                                return Ok(Reply::Nil);
-                            }
-                            // Served meanwhile (the reply is on its way) or moving with its slot.
-                            tokio::select! {
-                                _ = notify.notified() => {}
-                                _ = tokio::time::sleep(Duration::from_millis(1)) => {}
-                            }
+                    }
+                    // Timed out, or `CLIENT UNBLOCK`: a reply that raced it is taken, not
+                    // cancelled.
+                    loop {
+                        if let Ok(r) = rx.try_recv() {
+                            guard.done = true;
+                            return r;
+                        }
+                        if client.block_cancel(slot, id) {
+                            guard.done = true;
+                            return match unblock.how.load(Ordering::Acquire) {
+                                UNBLOCK_ERROR => Err(Error::Coded(
+                                    "UNBLOCKED client unblocked via CLIENT UNBLOCK".into(),
+                                )),
+                                _ => Ok(Reply::Nil),
+                            };
+                        }
+                        // Served meanwhile (the reply is on its way) or moving with its slot.
+                        tokio::select! {
+                            _ = notify.notified() => {}
+                            _ = tokio::time::sleep(Duration::from_millis(1)) => {}
                         }
                     }
                 };
@@ -488,6 +500,7 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
         created: Instant::now(),
         meta: parking_lot::Mutex::new(ClientMeta { resp: 2, multi: -1, ..ClientMeta::default() }),
         kill: tokio::sync::Notify::new(),
+        unblock: parking_lot::Mutex::new(None),
     });
     shared.clients.lock().insert(id, entry.clone());
     // A node killed while this connection was being accepted: its watcher may have
@@ -703,6 +716,7 @@ struct CancelOnDrop {
     id: u64,
     done: bool,
     shared: Arc<Shared>,
+    entry: Arc<ClientEntry>,
 }
 
 impl Drop for CancelOnDrop {
@@ -711,6 +725,7 @@ impl Drop for CancelOnDrop {
             self.client.block_cancel(self.slot, self.id);
         }
         self.shared.blocked.fetch_sub(1, Ordering::Relaxed);
+        *self.entry.unblock.lock() = None;
     }
 }
 

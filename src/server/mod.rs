@@ -184,7 +184,22 @@ pub(crate) struct ClientEntry {
     pub(crate) meta: Mutex<ClientMeta>,
     /// Closes the connection: `CLIENT KILL`, or its node was killed.
     pub(crate) kill: Notify,
+    /// Set while the connection waits in a blocking command, for `CLIENT UNBLOCK`.
+    pub(crate) unblock: Mutex<Option<Arc<Unblock>>>,
 }
+
+/// How `CLIENT UNBLOCK` reaches a connection waiting in a blocking command.
+pub(crate) struct Unblock {
+    /// Wakes the waiting command (the same notification a serving write uses).
+    pub(crate) wake: Arc<Notify>,
+    /// 0 until `CLIENT UNBLOCK` asks; then `UNBLOCK_TIMEOUT` or `UNBLOCK_ERROR`.
+    pub(crate) how: std::sync::atomic::AtomicU8,
+}
+
+/// `CLIENT UNBLOCK id TIMEOUT` (the default): answered as if its timeout passed.
+pub(crate) const UNBLOCK_TIMEOUT: u8 = 1;
+/// `CLIENT UNBLOCK id ERROR`: answered `UNBLOCKED client unblocked via CLIENT UNBLOCK`.
+pub(crate) const UNBLOCK_ERROR: u8 = 2;
 
 /// The limits a connection reads on every batch, without a lock.
 pub(crate) struct HotLimits {
