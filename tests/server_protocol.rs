@@ -646,3 +646,26 @@ fn commands_a_cluster_refuses() {
     assert_eq!(c.cmd(&["MOVE", &here, "1"]), "-ERR MOVE is not allowed in cluster mode\r\n");
     assert!(c.cmd(&["MOVE", &there, "1"]).starts_with("-MOVED "), "redirected by its key first");
 }
+
+/// `INFO errorstats` counts error replies by code, those inside `EXEC` too, with
+/// `total_error_replies` in `INFO stats`, as redis-server counts the same requests; `CONFIG
+/// RESETSTAT` clears them.
+#[test]
+fn error_replies_are_counted_by_code() {
+    let (_cluster, server) = serve(1, 0, ServerConfig::default());
+    let mut c = Raw::connect(server.addresses()[0].1);
+    assert_eq!(c.cmd(&["SET", "{e}s", "x"]), "+OK\r\n");
+    assert!(c.cmd(&["GET"]).starts_with("-ERR"));
+    assert!(c.cmd(&["LPUSH", "{e}s", "x"]).starts_with("-WRONGTYPE"));
+    c.cmd(&["MULTI"]);
+    c.cmd(&["INCR", "{e}s"]);
+    assert!(c.cmd(&["EXEC"]).contains("-ERR value is not an integer"));
+    let stats = c.cmd(&["INFO", "errorstats"]);
+    assert!(
+        stats.contains("# Errorstats\r\nerrorstat_ERR:count=2\r\nerrorstat_WRONGTYPE:count=1\r\n"),
+        "{stats}"
+    );
+    assert!(c.cmd(&["INFO", "stats"]).contains("total_error_replies:3\r\n"));
+    assert_eq!(c.cmd(&["CONFIG", "RESETSTAT"]), "+OK\r\n");
+    assert!(!c.cmd(&["INFO", "errorstats"]).contains("errorstat_"));
+}

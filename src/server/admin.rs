@@ -147,8 +147,12 @@ impl Conn {
         match r {
             Ok(reply) => self.emit(out, &Ok(reply), Nil::Bulk),
             Err(Fail::Err(e)) => self.emit(out, &Err(e), Nil::Bulk),
-            Err(Fail::Coded(text)) if !self.muted => resp::push_error_text(out, text.as_bytes()),
-            Err(Fail::Coded(_)) => {}
+            Err(Fail::Coded(text)) => {
+                self.count_error(&text);
+                if !self.muted {
+                    resp::push_error_text(out, text.as_bytes());
+                }
+            }
         }
     }
 
@@ -669,6 +673,7 @@ impl Conn {
             "resetstat" => {
                 self.shared.client.command(&["CONFIG", "RESETSTAT"])?;
                 self.shared.commands_closed.store(0, Ordering::Relaxed);
+                self.shared.errors.lock().clear();
                 for c in self.shared.clients.lock().values() {
                     c.commands.store(0, Ordering::Relaxed);
                 }
@@ -851,7 +856,7 @@ impl Conn {
                 "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n\
                  instantaneous_ops_per_sec:0\r\nrejected_connections:{}\r\nexpired_keys:{}\r\n\
                  evicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\n\
-                 pubsub_patterns:{}\r\npubsubshard_channels:{}\r\n\r\n",
+                 pubsub_patterns:{}\r\npubsubshard_channels:{}\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\n\r\n",
                 shared.total_connections.load(Ordering::Relaxed),
                 shared.commands(),
                 shared.rejected_connections.load(Ordering::Relaxed),
@@ -862,7 +867,15 @@ impl Conn {
                 pubsub.channels,
                 pubsub.patterns,
                 pubsub.shard_channels,
+                shared.errors.lock().values().sum::<u64>(),
             );
+        }
+        if show("errorstats") {
+            out.push_str("# Errorstats\r\n");
+            for (code, n) in shared.errors.lock().iter() {
+                let _ = write!(out, "errorstat_{code}:count={n}\r\n");
+            }
+            out.push_str("\r\n");
         }
         if show("replication") {
             let offset = |id: NodeId| shared.cluster.replication_offset(id).unwrap_or(0);

@@ -113,7 +113,33 @@ impl Conn {
     }
 
     /// Appends `r` as this connection's protocol encodes it, unless replies are muted.
+    /// Counts an error reply under its code (the first word of its text), as Redis's
+    /// `INFO errorstats` does, whether or not the client reads replies.
+    pub(crate) fn count_error(&self, text: &str) {
+        let code = text.split(' ').next().unwrap_or_default();
+        *self.shared.errors.lock().entry(code.to_string()).or_insert(0) += 1;
+    }
+
+    /// Counts the error replies in `r`: itself, or those among `EXEC`'s replies.
+    fn count_errors(&self, r: &Result<Reply, Error>) {
+        match r {
+            Err(e) => self.count_error(&e.to_string()),
+            Ok(Reply::Array(items)) => self.count_nested_errors(items),
+            Ok(_) => {}
+        }
+    }
+
+    /// Counts the errors among a transaction's replies.
+    fn count_nested_errors(&self, items: &[Reply]) {
+        for item in items {
+            if let Reply::Error(e) = item {
+                self.count_error(&e.to_string());
+            }
+        }
+    }
+
     pub(crate) fn emit(&self, out: &mut Vec<u8>, r: &Result<Reply, Error>, nil: Nil) {
+        self.count_errors(r);
         // Pub/sub frames (messages and (un)subscribe confirmations, pushes in both protocols)
         // reach a client that turned replies off, as Redis sends them past `CLIENT REPLY`.
         if self.muted && !matches!(r, Ok(Reply::Push(_))) {
@@ -307,6 +333,7 @@ impl Conn {
                     items.insert(at.min(items.len()), reply);
                     nils.insert(at.min(nils.len()), Nil::Bulk);
                 }
+                self.count_nested_errors(items);
                 if !self.muted {
                     let addr = |id: NodeId| self.shared.addr_of(id);
                     resp::encode_each(out, items, &nils, self.proto, &addr);

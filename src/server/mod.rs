@@ -236,6 +236,9 @@ pub(crate) struct Shared {
     pub(crate) commands_closed: AtomicU64,
     pub(crate) total_connections: AtomicU64,
     pub(crate) rejected_connections: AtomicU64,
+    /// Error replies sent, by error code (`ERR`, `WRONGTYPE`, `MOVED`, ...): `INFO
+    /// errorstats` and `total_error_replies`. Errors are rare; a lock per one is cheap.
+    pub(crate) errors: Mutex<std::collections::BTreeMap<String, u64>>,
     pub(crate) blocked: AtomicUsize,
     pub(crate) started: Instant,
     /// The address each node listens on (kept across a kill and restart).
@@ -381,6 +384,7 @@ impl Cluster {
             next_client: AtomicU64::new(1),
             connected: AtomicUsize::new(0),
             commands_closed: AtomicU64::new(0),
+            errors: Mutex::new(std::collections::BTreeMap::new()),
             total_connections: AtomicU64::new(0),
             rejected_connections: AtomicU64::new(0),
             blocked: AtomicUsize::new(0),
