@@ -915,14 +915,10 @@ impl Table {
         self.extra.get_or_insert_with(Box::default).created.get_or_insert_with(Vec::new);
     }
 
-    /// The keys created since [`Table::record_created`]; recording stops.
+    /// The keys created since [`Table::record_created`]; recording stops. The rarely used
+    /// state stays allocated (as after any other use of it): a write never frees it.
     pub(crate) fn take_created(&mut self) -> Vec<Box<[u8]>> {
-        let Some(x) = self.extra.as_mut() else { return Vec::new() };
-        let created = x.created.take().unwrap_or_default();
-        if x.is_idle() {
-            self.extra = None;
-        }
-        created
+        self.extra.as_mut().and_then(|x| x.created.take()).unwrap_or_default()
     }
 
     /// Starts or stops recording modified keys for replication (see [`Table::take_dirty`]).
