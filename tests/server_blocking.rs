@@ -24,6 +24,19 @@ fn rss() -> Option<usize> {
         .and_then(|n| n.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
+/// Waits until `n` connections are blocked (`INFO clients`), for at most `timeout`.
+fn until_blocked(probe: &mut Raw, n: usize, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let info = probe.cmd(&["INFO", "clients"]);
+        if info.contains(&format!("blocked_clients:{n}\r\n")) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{info}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
 #[test]
 fn blocked_connections_cost_memory_not_threads() {
     let (cluster, server) = serve(1, 0, ServerConfig::default());
@@ -40,15 +53,7 @@ fn blocked_connections_cost_memory_not_threads() {
         .collect();
     // Every one is queued: INFO counts them.
     let mut probe = Raw::connect(addr);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let info = probe.cmd(&["INFO", "clients"]);
-        if info.contains(&format!("blocked_clients:{n}\r\n")) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{info}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    until_blocked(&mut probe, n, Duration::from_secs(20));
     eprintln!("{n} blocked connections: resident memory {:?} KiB -> {:?} KiB", rss_before, rss());
     if let (Some(before), Some(now)) = (before, threads()) {
         assert!(now < before + 20, "{n} blocked connections took threads: {before} -> {now}");
@@ -56,15 +61,7 @@ fn blocked_connections_cost_memory_not_threads() {
     // A hung-up waiter is taken off the queue: the first push goes to the next one.
     drop(waiting.remove(0));
     let store = cluster.client();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let info = probe.cmd(&["INFO", "clients"]);
-        if info.contains(&format!("blocked_clients:{}\r\n", n - 1)) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{info}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    until_blocked(&mut probe, n - 1, Duration::from_secs(10));
     for i in 0..n - 1 {
         // Each push is served at once: the list holds one element for an instant.
         assert_eq!(probe.cmd(&["RPUSH", "queue", &i.to_string()]), ":1\r\n");
@@ -127,15 +124,7 @@ fn ten_thousand_blocked_connections_in_a_server_process() {
         conns.push(s);
     }
     let mut probe = Raw::connect(addr);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let info = probe.cmd(&["INFO", "clients"]);
-        if info.contains(&format!("blocked_clients:{n}\r\n")) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{info}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    until_blocked(&mut probe, n, Duration::from_secs(60));
     let (threads, rss) = proc_status(pid).unwrap();
     eprintln!(
         "{n} blocked: threads {threads_before} -> {threads}, resident {rss_before} KiB -> {rss} KiB \
@@ -146,19 +135,6 @@ fn ten_thousand_blocked_connections_in_a_server_process() {
     drop(conns);
     let _ = child.kill();
     let _ = child.wait();
-}
-
-/// Waits until `n` connections are blocked (`INFO clients`).
-fn until_blocked(probe: &mut Raw, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let info = probe.cmd(&["INFO", "clients"]);
-        if info.contains(&format!("blocked_clients:{n}\r\n")) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{info}");
-        std::thread::sleep(Duration::from_millis(2));
-    }
 }
 
 /// `CLIENT UNBLOCK id [TIMEOUT|ERROR]` answers a waiting blocking command as its timeout
@@ -173,12 +149,12 @@ fn client_unblock_answers_a_waiting_command() {
     let id = id.trim_start_matches(':').trim_end();
     assert_eq!(probe.cmd(&["CLIENT", "UNBLOCK", id]), ":0\r\n", "not waiting");
     waiter.send(b"*3\r\n$5\r\nBLPOP\r\n$5\r\nqueue\r\n$1\r\n0\r\n");
-    until_blocked(&mut probe, 1);
+    until_blocked(&mut probe, 1, Duration::from_secs(20));
     assert_eq!(probe.cmd(&["CLIENT", "UNBLOCK", id]), ":1\r\n");
     assert_eq!(waiter.reply(), "*-1\r\n", "as its timeout would");
-    until_blocked(&mut probe, 0);
+    until_blocked(&mut probe, 0, Duration::from_secs(20));
     waiter.send(b"*3\r\n$5\r\nBLPOP\r\n$5\r\nqueue\r\n$1\r\n0\r\n");
-    until_blocked(&mut probe, 1);
+    until_blocked(&mut probe, 1, Duration::from_secs(20));
     assert_eq!(probe.cmd(&["CLIENT", "UNBLOCK", id, "ERROR"]), ":1\r\n");
     assert_eq!(waiter.reply(), "-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n");
     assert_eq!(probe.cmd(&["CLIENT", "UNBLOCK", id, "ERROR"]), ":0\r\n", "once");

@@ -34,8 +34,9 @@ fn parse_score(s: &str) -> Option<f64> {
     }
 }
 
-/// `[k1, v1, k2, v2, ...]` as the map `{k1: v1, k2: v2, ...}`.
-fn map(r: Reply) -> Reply {
+/// An array reply of an even length as its consecutive pairs, through `f`; any other reply
+/// as it is.
+fn by_pairs(r: Reply, f: impl Fn(Vec<(Reply, Reply)>) -> Reply) -> Reply {
     match r {
         Reply::Array(items) if items.len() % 2 == 0 => {
             let mut out = Vec::with_capacity(items.len() / 2);
@@ -43,10 +44,15 @@ fn map(r: Reply) -> Reply {
             while let (Some(k), Some(v)) = (it.next(), it.next()) {
                 out.push((k, v));
             }
-            Reply::Map(out)
+            f(out)
         }
         other => other,
     }
+}
+
+/// `[k1, v1, k2, v2, ...]` as the map `{k1: v1, k2: v2, ...}`.
+fn map(r: Reply) -> Reply {
+    by_pairs(r, Reply::Map)
 }
 
 /// Each element of an array reply through `f`.
@@ -99,17 +105,7 @@ fn geo_result(r: Reply) -> Reply {
 
 /// `[m1, s1, m2, s2, ...]` as `[[m1, d1], [m2, d2], ...]`.
 fn pairs(r: Reply) -> Reply {
-    match r {
-        Reply::Array(items) if items.len() % 2 == 0 => {
-            let mut out = Vec::with_capacity(items.len() / 2);
-            let mut it = items.into_iter();
-            while let (Some(m), Some(s)) = (it.next(), it.next()) {
-                out.push(Reply::Array(vec![m, double(s)]));
-            }
-            Reply::Array(out)
-        }
-        other => other,
-    }
+    by_pairs(r, |p| Reply::Array(p.into_iter().map(|(m, s)| Reply::Array(vec![m, double(s)])).collect()))
 }
 
 /// `[m, s]` as `[m, d]`.
@@ -168,17 +164,9 @@ pub(crate) fn shape(name: &[u8], args: &[&[u8]], r: Reply) -> Reply {
             Reply::Array(items) => Reply::Set(items),
             other => other,
         },
-        b"hrandfield" if has_word(args, "withvalues") => match r {
-            Reply::Array(items) if items.len() % 2 == 0 => {
-                let mut out = Vec::with_capacity(items.len() / 2);
-                let mut it = items.into_iter();
-                while let (Some(f), Some(v)) = (it.next(), it.next()) {
-                    out.push(Reply::Array(vec![f, v]));
-                }
-                Reply::Array(out)
-            }
-            other => other,
-        },
+        b"hrandfield" if has_word(args, "withvalues") => {
+            by_pairs(r, |p| Reply::Array(p.into_iter().map(|(f, v)| Reply::Array(vec![f, v])).collect()))
+        }
         b"zscore" | b"zincrby" => double(r),
         b"zadd" if has_word(args, "incr") => double(r),
         b"zmscore" => match r {
