@@ -93,7 +93,10 @@ fn batches_stay_linearizable_per_key_through_moves_and_failovers() {
     let c = Cluster::builder()
         .primaries(3)
         .replicas(1)
-        .node_timeout(Duration::from_millis(50))
+        // Failovers here are the lossless `CLUSTER FAILOVER` below; a short node timeout
+        // would let a loaded machine's scheduling stall fail a primary over and lose the
+        // writes its replica had not applied yet, which this test would report.
+        .node_timeout(Duration::from_secs(10))
         .retry_budget(Duration::from_secs(5))
         .build()
         .unwrap();
