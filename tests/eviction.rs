@@ -255,6 +255,19 @@ fn stats_info_and_introspection() {
     client.set("idle", "v").unwrap();
     clock.advance(Duration::from_secs(3));
     assert_eq!(client.command(&["OBJECT", "IDLETIME", "idle"]).unwrap(), Reply::Int(3));
+    // Asking about a key is no access (Redis's LOOKUP_NOTOUCH), though it counts as a hit.
+    let hits = client.stats().total.hits;
+    for cmd in ["TTL", "PTTL", "EXPIRETIME", "PEXPIRETIME", "TYPE", "EXISTS", "OBJECT", "MEMORY"] {
+        let words: &[&str] = match cmd {
+            "OBJECT" => &["OBJECT", "ENCODING", "idle"],
+            "MEMORY" => &["MEMORY", "USAGE", "idle"],
+            _ => &[cmd, "idle"],
+        };
+        client.command(words).unwrap();
+        assert_eq!(client.command(&["OBJECT", "IDLETIME", "idle"]).unwrap(), Reply::Int(3), "{cmd}");
+    }
+    // As redis-server counts them: all but MEMORY USAGE (and each IDLETIME asked here).
+    assert_eq!(client.stats().total.hits, hits + 7 + 8, "counted as hits");
     client.get("idle").unwrap();
     assert_eq!(
         client.command(&["OBJECT", "IDLETIME", "idle"]).unwrap(),

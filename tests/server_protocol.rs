@@ -669,3 +669,89 @@ fn error_replies_are_counted_by_code() {
     assert_eq!(c.cmd(&["CONFIG", "RESETSTAT"]), "+OK\r\n");
     assert!(!c.cmd(&["INFO", "errorstats"]).contains("errorstat_"));
 }
+
+/// `INFO commandstats`: calls, rejected calls (a redirect, the arity) and failed calls (an
+/// error while running), per subcommand for container commands, counted as redis-server
+/// 7.0.15 counts the same requests (checked by hand against it): commands inside `EXEC` are
+/// calls of their own, an aborted `EXEC` fails, a queued command is counted when it runs,
+/// a blocked command counts when it blocks and fails if it is answered with an error,
+/// pipelined `GET`s (served as one batch) count one by one, and an unknown command makes
+/// no line. `CONFIG RESETSTAT` clears them; `INFO cpu` reports the process's CPU time.
+#[test]
+fn commands_are_counted_as_redis_counts_them() {
+    let (cluster, server) = serve(2, 0, ServerConfig::default());
+    let (id, addr) = server.addresses()[0];
+    let here = |p: &str| {
+        (0..).map(|i| format!("{p}{i}")).find(|k| cluster.slot_owner(key_slot(k)) == Some(id)).unwrap()
+    };
+    let there =
+        (0..).map(|i| format!("t{i}")).find(|k| cluster.slot_owner(key_slot(k)) != Some(id)).unwrap();
+    let (s, l) = (here("s"), here("l"));
+    let mut c = Raw::connect(addr);
+    assert_eq!(c.cmd(&["SET", &s, "x"]), "+OK\r\n");
+    assert!(c.cmd(&["GET"]).starts_with("-ERR wrong number"));
+    assert!(c.cmd(&["GET", &there]).starts_with("-MOVED"));
+    assert!(c.cmd(&["LPUSH", &s, "x"]).starts_with("-WRONGTYPE"));
+    assert!(c.cmd(&["NOSUCH"]).starts_with("-ERR unknown command"));
+    assert!(c.cmd(&["CONFIG", "GET", "maxmemory"]).starts_with("*2"));
+    assert!(c.cmd(&["CONFIG", "NOSUCH"]).starts_with("-ERR unknown subcommand"));
+    // A transaction whose INCR fails, and one aborted by a queued arity error.
+    for (words, reply) in
+        [(&["MULTI"][..], "+OK"), (&["INCR", &s], "+QUEUED"), (&["GET", &s], "+QUEUED")]
+    {
+        assert!(c.cmd(words).starts_with(reply));
+    }
+    assert!(c.cmd(&["EXEC"]).contains("-ERR value is not an integer"));
+    c.cmd(&["MULTI"]);
+    assert!(c.cmd(&["GET"]).starts_with("-ERR wrong number"));
+    assert!(c.cmd(&["EXEC"]).starts_with("-EXECABORT"));
+    // A blocking pop that times out, and one unblocked with an error.
+    assert_eq!(c.cmd(&["BLPOP", &l, "0.01"]), "*-1\r\n");
+    let mut other = Raw::connect(addr);
+    let my_id = c.cmd(&["CLIENT", "ID"]);
+    c.send(format!("*3\r\n$5\r\nBLPOP\r\n${}\r\n{l}\r\n$1\r\n0\r\n", l.len()).as_bytes());
+    let my_id = my_id.trim_start_matches(':').trim();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while other.cmd(&["CLIENT", "UNBLOCK", my_id, "ERROR"]) != ":1\r\n" {
+        assert!(Instant::now() < deadline, "the BLPOP never blocked");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert!(c.reply().starts_with("-UNBLOCKED"));
+    // Three pipelined GETs, then INFO in the same pipeline: it sees them.
+    let get = format!("*2\r\n$3\r\nGET\r\n${}\r\n{s}\r\n", s.len());
+    c.send(format!("{get}{get}{get}*2\r\n$4\r\nINFO\r\n$12\r\ncommandstats\r\n").as_bytes());
+    for _ in 0..3 {
+        assert_eq!(c.reply(), "$1\r\nx\r\n");
+    }
+    let stats = c.reply();
+    let line = |name: &str| {
+        let prefix = format!("cmdstat_{name}:");
+        let l =
+            stats.lines().find(|l| l.starts_with(&prefix)).unwrap_or_else(|| panic!("{name}: {stats}"));
+        // calls=N,usec=N,usec_per_call=F,rejected_calls=N,failed_calls=N
+        let field = |f: &str| l.split([':', ',']).find_map(|kv| kv.strip_prefix(f)).unwrap().to_string();
+        (field("calls="), field("rejected_calls="), field("failed_calls="))
+    };
+    let n = |a: u32, b: u32, c: u32| (a.to_string(), b.to_string(), c.to_string());
+    assert_eq!(line("set"), n(1, 0, 0));
+    // GET: 1 inside EXEC + 3 pipelined; rejected: the arity twice, the MOVED once.
+    assert_eq!(line("get"), n(4, 3, 0));
+    assert_eq!(line("lpush"), n(1, 0, 1));
+    assert_eq!(line("incr"), n(1, 0, 1));
+    assert_eq!(line("exec"), n(2, 0, 1));
+    assert_eq!(line("multi"), n(2, 0, 0));
+    assert_eq!(line("blpop"), n(2, 0, 1));
+    assert_eq!(line("config|get"), n(1, 0, 0));
+    assert!(!stats.contains("nosuch"), "{stats}");
+    assert!(stats.contains("usec_per_call="), "{stats}");
+    let cpu = c.cmd(&["INFO", "cpu"]);
+    let user: f64 = cpu
+        .lines()
+        .find_map(|l| l.strip_prefix("used_cpu_user:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{cpu}"));
+    assert!(user > 0.0, "the server has run for a while: {cpu}");
+    assert!(!c.cmd(&["INFO"]).contains("# Commandstats"), "not in the default sections");
+    assert_eq!(c.cmd(&["CONFIG", "RESETSTAT"]), "+OK\r\n");
+    assert!(!c.cmd(&["INFO", "commandstats"]).contains("cmdstat_get"));
+}

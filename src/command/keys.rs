@@ -24,7 +24,7 @@ pub(crate) fn del<K: AsRef<[u8]>>(t: &mut Db<'_>, now: &Now<'_>, keys: &[K]) -> 
 
 /// `EXISTS`: how many of `keys` exist, counting repeats.
 pub(crate) fn exists<K: AsRef<[u8]>>(t: &View<'_>, now: &Now<'_>, keys: &[K]) -> usize {
-    keys.iter().filter(|k| t.contains(k.as_ref(), now)).count()
+    keys.iter().filter(|k| t.peek(k.as_ref(), now).is_some()).count()
 }
 
 /// The condition flags of `EXPIRE`.
@@ -124,7 +124,7 @@ pub(crate) fn pexpireat_cmd(t: &mut Db<'_>, now: &Now<'_>, a: &[&[u8]]) -> Resul
 
 /// Remaining time to live in ms: `Err(-2)` if missing, `Err(-1)` if no TTL.
 pub(crate) fn pttl(t: &View<'_>, now: &Now<'_>, key: &[u8]) -> Result<u64, i64> {
-    let e = t.get(key, now).ok_or(-2)?;
+    let e = t.peek(key, now).ok_or(-2)?;
     let at = e.expire_at().ok_or(-1)?;
     Ok(at.saturating_sub(now.ms()))
 }
@@ -138,7 +138,7 @@ pub(crate) fn pttl_cmd(t: &View<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply
 }
 
 fn expire_time(t: &View<'_>, now: &Now<'_>, key: &[u8]) -> Result<u64, i64> {
-    let e = t.get(key, now).ok_or(-2)?;
+    let e = t.peek(key, now).ok_or(-2)?;
     e.expire_at().ok_or(-1)
 }
 
@@ -283,7 +283,8 @@ pub(crate) fn object_cmd(t: &View<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Rep
             String::from_utf8_lossy(a[1])
         )));
     }
-    let Some(e) = t.table(a[2]).get_raw(a[2]).filter(|e| Table::is_live(e, now)) else {
+    // Counted as a hit or miss, as Redis's `OBJECT` lookup is; the access is not stamped.
+    let Some(e) = t.peek(a[2], now) else {
         return Ok(Reply::Nil);
     };
     Ok(match sub.as_str() {
@@ -329,15 +330,16 @@ pub(crate) fn memory_cmd(t: &View<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Rep
         }
         _ => return Err(Error::syntax()),
     }
+    // Redis reads the key's size as it is: no hit or miss counted, no access stamped.
     let table = t.table(a[2]);
-    Ok(match table.get(a[2], now) {
+    Ok(match table.get_raw(a[2]).filter(|e| Table::is_live(e, now)) {
         Some(e) => Reply::Int((e.cost() + table.slot_bytes()) as i64),
         None => Reply::Nil,
     })
 }
 
 pub(crate) fn type_cmd(t: &View<'_>, now: &Now<'_>, a: &[&[u8]]) -> Result<Reply, Error> {
-    let name = t.get(a[1], now).map_or("none", |e| e.value.type_name());
+    let name = t.peek(a[1], now).map_or("none", |e| e.value.type_name());
     Ok(Reply::Simple(name.into()))
 }
 

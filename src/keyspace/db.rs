@@ -42,6 +42,11 @@ impl<'a> View<'a> {
         self.table(key).get(key, now)
     }
 
+    /// See [`Table::peek`].
+    pub(crate) fn peek(&self, key: &[u8], now: &Now<'_>) -> Option<&'a Entry> {
+        self.table(key).peek(key, now)
+    }
+
     /// The live entries at `keys`, in order, looked up [`PREFETCH_RUN`] at a time with their
     /// memory loads started first (see [`Table::prefetch`]).
     pub(crate) fn get_each<K: AsRef<[u8]>, R>(
@@ -61,11 +66,6 @@ impl<'a> View<'a> {
             out.extend(chunk.iter().map(|k| f(self.get(k.as_ref(), now))));
         }
         out
-    }
-
-    /// See [`Table::contains`].
-    pub(crate) fn contains(&self, key: &[u8], now: &Now<'_>) -> bool {
-        self.table(key).contains(key, now)
     }
 }
 

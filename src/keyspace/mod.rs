@@ -492,6 +492,23 @@ impl Table {
     /// cost GET about 20 instructions of call and saved registers.
     #[inline(always)]
     pub(crate) fn get_hashed(&self, key: &[u8], hash: u64, now: &Now<'_>) -> Option<&Entry> {
+        let e = self.lookup(key, hash, now)?;
+        if now.access != Access::None {
+            e.stamp.touch(now.access, now.stamp_ms());
+        }
+        Some(e)
+    }
+
+    /// [`Table::get`] that leaves the key's access stamp as it was: Redis's
+    /// `LOOKUP_NOTOUCH`, which `TTL`, `TYPE` and `EXISTS` read with, so asking about a key
+    /// changes neither its `OBJECT IDLETIME` nor how eviction ranks it.
+    pub(crate) fn peek(&self, key: &[u8], now: &Now<'_>) -> Option<&Entry> {
+        self.lookup(key, scan_hash(key), now)
+    }
+
+    /// A live key's entry, the lookup counted as a hit or a miss.
+    #[inline(always)]
+    fn lookup(&self, key: &[u8], hash: u64, now: &Now<'_>) -> Option<&Entry> {
         let Some(e) = self.map.get_hashed(hash, key) else {
             now.misses.set(now.misses.get() + 1);
             return None;
@@ -502,9 +519,6 @@ impl Table {
             return None;
         }
         now.hits.set(now.hits.get() + 1);
-        if now.access != Access::None {
-            e.stamp.touch(now.access, now.stamp_ms());
-        }
         Some(e)
     }
 

@@ -212,7 +212,11 @@ impl Conn {
             }
             b"command" => command(a).map_err(Fail::from),
             b"config" => self.config(a),
-            b"info" => Ok(Reply::Verbatim(Bytes::from(self.info(a).into_bytes()))),
+            b"info" => {
+                // This connection's counters since its batch began count too.
+                self.publish();
+                Ok(Reply::Verbatim(Bytes::from(self.info(a).into_bytes())))
+            }
             b"randomkey" if a.len() == 1 => {
                 Ok(self.shared.client.random_key_at(self.node).map_or(Reply::Nil, Reply::Bulk))
             }
@@ -259,6 +263,7 @@ impl Conn {
         self.queued.clear();
         self.server_queued.clear();
         self.queued_nil.clear();
+        self.queued_names.clear();
         self.proto = 2;
         self.reply_mode = ReplyMode::On;
         self.authed = self.shared.params.lock().requirepass.is_none();
@@ -674,6 +679,8 @@ impl Conn {
                 self.shared.client.command(&["CONFIG", "RESETSTAT"])?;
                 self.shared.commands_closed.store(0, Ordering::Relaxed);
                 self.shared.errors.lock().clear();
+                self.shared.command_stats.lock().clear();
+                self.stats.clear();
                 for c in self.shared.clients.lock().values() {
                     c.commands.store(0, Ordering::Relaxed);
                 }
@@ -870,13 +877,6 @@ impl Conn {
                 shared.errors.lock().values().sum::<u64>(),
             );
         }
-        if show("errorstats") {
-            out.push_str("# Errorstats\r\n");
-            for (code, n) in shared.errors.lock().iter() {
-                let _ = write!(out, "errorstat_{code}:count={n}\r\n");
-            }
-            out.push_str("\r\n");
-        }
         if show("replication") {
             let offset = |id: NodeId| shared.cluster.replication_offset(id).unwrap_or(0);
             match self.role() {
@@ -920,15 +920,17 @@ impl Conn {
                 }
             }
         }
+        if show("cpu") {
+            super::stats::write_cpu(&mut out);
+        }
         // Not in the default set, as in Redis: with `INFO all`, `everything` or by name.
-        let extra = wanted.iter().any(|w| matches!(w.as_str(), "all" | "everything" | "commandstats"));
-        if extra {
-            out.push_str("# Commandstats\r\n");
-            for (name, calls) in &stats.commands {
-                let _ = write!(
-                    out,
-                    "cmdstat_{name}:calls={calls},usec=0,usec_per_call=0.00,rejected_calls=0,failed_calls=0\r\n"
-                );
+        if wanted.iter().any(|w| matches!(w.as_str(), "all" | "everything" | "commandstats")) {
+            super::stats::write_commandstats(&mut out, &shared.command_stats.lock());
+        }
+        if show("errorstats") {
+            out.push_str("# Errorstats\r\n");
+            for (code, n) in shared.errors.lock().iter() {
+                let _ = write!(out, "errorstat_{code}:count={n}\r\n");
             }
             out.push_str("\r\n");
         }

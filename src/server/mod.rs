@@ -8,6 +8,7 @@
 //!   `READONLY`); pushes (pub/sub) enter through its push channel;
 //! - `pubsub`: a connection's subscriptions: subscribe mode, message frames, the pub/sub
 //!   output-buffer limit, `sunsubscribe` when a shard channel's slot leaves the node;
+//! - `stats`: what `INFO commandstats` and `INFO cpu` report;
 //! - `admin`: the connection and server commands (`HELLO`, `CLIENT`, `COMMAND`, `CONFIG`,
 //!   `INFO`, the node-local `CLUSTER` subcommands);
 //! - this file: [`ServerConfig`], [`Server`], the listeners, and the watcher that closes a
@@ -21,6 +22,7 @@ mod conn;
 mod pubsub;
 mod resp;
 mod resp3;
+mod stats;
 
 use crate::client::Client;
 use crate::cluster::Cluster;
@@ -239,6 +241,9 @@ pub(crate) struct Shared {
     /// Error replies sent, by error code (`ERR`, `WRONGTYPE`, `MOVED`, ...): `INFO
     /// errorstats` and `total_error_replies`. Errors are rare; a lock per one is cheap.
     pub(crate) errors: Mutex<std::collections::BTreeMap<String, u64>>,
+    /// `INFO commandstats`: calls, time, rejections and failures by command, added by each
+    /// connection once per batch of requests.
+    pub(crate) command_stats: Mutex<std::collections::BTreeMap<String, stats::CommandStat>>,
     pub(crate) blocked: AtomicUsize,
     pub(crate) started: Instant,
     /// The address each node listens on (kept across a kill and restart).
@@ -385,6 +390,7 @@ impl Cluster {
             connected: AtomicUsize::new(0),
             commands_closed: AtomicU64::new(0),
             errors: Mutex::new(std::collections::BTreeMap::new()),
+            command_stats: Mutex::new(std::collections::BTreeMap::new()),
             total_connections: AtomicU64::new(0),
             rejected_connections: AtomicU64::new(0),
             blocked: AtomicUsize::new(0),
