@@ -415,6 +415,66 @@ fn client_kill_closes_the_connection_named() {
     assert_eq!(a.cmd(&["CLIENT", "KILL", "ID", &id]), ":0\r\n");
     assert_eq!(a.cmd(&["CLIENT", "KILL", "1.2.3.4:5"]), "-ERR No such client\r\n");
     assert_eq!(a.cmd(&["PING"]), "+PONG\r\n");
+    // Redis's errors, option by option (Redis's Tcl unit/introspection).
+    for (words, error) in [
+        (&["CLIENT", "KILL"][..], "-ERR wrong number of arguments for 'client|kill' command"),
+        (&["CLIENT", "KILL", "ID", "10", "wrong_arg"], "-ERR syntax error"),
+        (&["CLIENT", "KILL", "ID", "str"], "-ERR client-id should be greater than 0"),
+        (&["CLIENT", "KILL", "ID", "0"], "-ERR client-id should be greater than 0"),
+        (&["CLIENT", "KILL", "TYPE", "wrong_type"], "-ERR Unknown client type 'wrong_type'"),
+        (&["CLIENT", "KILL", "USER", "wrong_user"], "-ERR No such user 'wrong_user'"),
+        (&["CLIENT", "KILL", "SKIPME", "yes_or_no"], "-ERR syntax error"),
+    ] {
+        assert_eq!(a.cmd(words), format!("{error}\r\n"), "{words:?}");
+    }
+}
+
+/// `CLIENT LIST`/`INFO` show a connection as Redis does: the running command by its full
+/// name and its bytes (`qbuf`, `argv-mem`), subscriptions (`sub`, `psub`, flag `P`), a
+/// transaction (`multi`, flag `x`), a blocked command (flag `b`), `READONLY` (flag `r`);
+/// `TYPE pubsub` lists the subscribed and `KILL TYPE pubsub` closes them.
+#[test]
+fn client_list_shows_each_connection_as_it_is() {
+    let (_cluster, server) = serve(1, 0, ServerConfig::default());
+    let mut c = Raw::connect(first(&server));
+    let info = c.cmd(&["CLIENT", "INFO"]);
+    // 26 bytes: the request itself, `*2\r\n$6\r\nCLIENT\r\n$4\r\nINFO\r\n`.
+    assert!(info.contains(" flags=N ") && info.contains(" multi=-1 qbuf=26 "), "{info}");
+    assert!(info.contains(" argv-mem=10 ") && info.contains(" cmd=client|info "), "{info}");
+    let mut sub = Raw::connect(first(&server));
+    sub.cmd(&["SUBSCRIBE", "a", "b"]);
+    sub.reply();
+    sub.cmd(&["PSUBSCRIBE", "p*"]);
+    let mut blocked = Raw::connect(first(&server));
+    blocked.send(b"*3\r\n$5\r\nBLPOP\r\n$4\r\n{l}l\r\n$1\r\n0\r\n");
+    let line_of = |list: &str, cmd: &str| {
+        list.lines().find(|l| l.contains(&format!(" cmd={cmd} "))).map(str::to_string)
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let list = loop {
+        let list = c.cmd(&["CLIENT", "LIST"]);
+        if line_of(&list, "blpop").is_some_and(|l| l.contains(" flags=b ")) {
+            break list;
+        }
+        assert!(Instant::now() < deadline, "the BLPOP never showed as blocked: {list}");
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let subscribed = line_of(&list, "psubscribe").unwrap_or_else(|| panic!("{list}"));
+    assert!(subscribed.contains(" flags=P ") && subscribed.contains(" sub=2 psub=1 ssub=0 "), "{list}");
+    // Inside MULTI, CLIENT INFO runs at EXEC, which shows as the running command.
+    c.cmd(&["MULTI"]);
+    c.cmd(&["SET", "k", "v"]);
+    assert_eq!(c.cmd(&["CLIENT", "INFO"]), "+QUEUED\r\n");
+    let replies = c.cmd(&["EXEC"]);
+    assert!(replies.contains(" flags=x ") && replies.contains(" multi=2 "), "{replies}");
+    assert!(replies.contains(" argv-mem=4 ") && replies.contains(" cmd=exec "), "{replies}");
+    let pubsub = c.cmd(&["CLIENT", "LIST", "TYPE", "pubsub"]);
+    assert_eq!(pubsub.matches("id=").count(), 1, "{pubsub}");
+    assert!(c.cmd(&["CLIENT", "LIST", "TYPE", "normal"]).contains(" cmd=blpop "));
+    assert_eq!(c.cmd(&["CLIENT", "KILL", "TYPE", "pubsub"]), ":1\r\n");
+    assert!(sub.closed());
+    c.cmd(&["READONLY"]);
+    assert!(c.cmd(&["CLIENT", "INFO"]).contains(" flags=r "));
 }
 
 #[test]

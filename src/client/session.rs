@@ -105,6 +105,11 @@ impl Session {
         self.queued.is_some()
     }
 
+    /// True after `READONLY`: this session's reads go to replicas.
+    pub(crate) fn reads_replicas(&self) -> bool {
+        self.client.read_from == ReadFrom::Replica
+    }
+
     /// The last replicated write this session made (primary, offset), what its `WAIT`
     /// waits for.
     #[cfg(feature = "server")]

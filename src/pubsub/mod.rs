@@ -532,6 +532,13 @@ impl Subscriber {
         self.subs.lock().count(Kind::Channel)
     }
 
+    /// Channels, patterns and shard channels subscribed, each apart (`CLIENT LIST`'s `sub`,
+    /// `psub` and `ssub`).
+    pub(crate) fn counts_apart(&self) -> (usize, usize, usize) {
+        let s = self.subs.lock();
+        (s.channels.len(), s.patterns.len(), s.shards.len())
+    }
+
     /// Shard channels subscribed.
     pub(crate) fn shard_count(&self) -> usize {
         self.subs.lock().count(Kind::Shard)

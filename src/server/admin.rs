@@ -404,21 +404,30 @@ impl Conn {
         }
     }
 
-    /// One `CLIENT LIST` line.
-    fn client_line(&self, e: &super::ClientEntry) -> String {
+    /// One `CLIENT LIST` line. `running` is the asking connection's running command (its
+    /// `argv-mem`), for its own line.
+    fn client_line(&self, e: &super::ClientEntry, running: Option<&[&[u8]]>) -> String {
         let m = e.meta.lock();
         let idle = m.last_active.map_or(e.created.elapsed(), |t| t.elapsed()).as_secs();
         let flags = if m.flags.is_empty() { "N" } else { m.flags.as_str() };
+        // During `EXEC`, the running command is `EXEC` (Redis's `argv-mem` then).
+        let running = if self.exec_running.is_some() { Some(&[&b"exec"[..]][..]) } else { running };
+        let argv_mem: usize =
+            running.filter(|_| e.id == self.entry.id).map_or(0, |a| a.iter().map(|w| w.len()).sum());
+        let (sub, psub, ssub) = m.subs;
         format!(
-            "id={} addr={} laddr={} fd=-1 name={} age={} idle={idle} flags={flags} db=0 sub=0 psub=0 \
-             ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 \
-             omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd=-1 name={} age={} idle={idle} flags={flags} db=0 sub={sub} \
+             psub={psub} ssub={ssub} multi={} qbuf={} qbuf-free={} argv-mem={argv_mem} multi-mem=0 \
+             rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 \
+             resp={} lib-name={} lib-ver={}",
             e.id,
             e.addr,
             e.laddr,
             m.name,
             e.created.elapsed().as_secs(),
             m.multi,
+            m.qbuf,
+            m.qbuf_free,
             if m.last_cmd.is_empty() { "NULL" } else { &m.last_cmd },
             m.resp,
             m.lib_name,
@@ -452,30 +461,20 @@ impl Conn {
             }
             "info" => {
                 arity(a.len() == 2)?;
+                // This connection's line shows it as it is now, running this command.
+                self.publish();
                 Ok(Reply::Verbatim(Bytes::from(
-                    format!("{}\n", self.client_line(&self.entry)).into_bytes(),
+                    format!("{}\n", self.client_line(&self.entry, Some(a))).into_bytes(),
                 )))
             }
             "list" => {
                 let mut ids: Option<Vec<u64>> = None;
+                let mut kind = None;
                 let mut i = 2;
                 while i < a.len() {
                     match lower(a[i]).as_str() {
                         "type" if i + 1 < a.len() => {
-                            let t = lower(a[i + 1]);
-                            if !matches!(
-                                t.as_str(),
-                                "normal" | "master" | "replica" | "slave" | "pubsub"
-                            ) {
-                                return Err(Error::Command(format!(
-                                    "Unknown client type '{}'",
-                                    String::from_utf8_lossy(a[i + 1])
-                                ))
-                                .into());
-                            }
-                            if t != "normal" {
-                                ids = Some(Vec::new());
-                            }
+                            kind = Some(client_type(&String::from_utf8_lossy(a[i + 1]))?);
                             i += 2;
                         }
                         "id" if i + 1 < a.len() => {
@@ -492,12 +491,15 @@ impl Conn {
                         _ => return Err(Error::syntax().into()),
                     }
                 }
+                self.publish();
                 let mut entries: Vec<_> = self.shared.clients.lock().values().cloned().collect();
                 entries.sort_by_key(|e| e.id);
                 let mut text = String::new();
                 for e in entries {
-                    if ids.as_ref().map_or(true, |ids| ids.contains(&e.id)) {
-                        text.push_str(&self.client_line(&e));
+                    if ids.as_ref().map_or(true, |ids| ids.contains(&e.id))
+                        && kind.map_or(true, |k| k == type_of(&e))
+                    {
+                        text.push_str(&self.client_line(&e, Some(a)));
                         text.push('\n');
                     }
                 }
@@ -590,6 +592,9 @@ impl Conn {
 
     /// `CLIENT KILL addr` (old form) or `CLIENT KILL filter value ...`.
     fn client_kill(&mut self, a: &[&[u8]]) -> Res {
+        if a.len() < 3 {
+            return Err(arity_err("client|kill").into());
+        }
         let entries: Vec<_> = self.shared.clients.lock().values().cloned().collect();
         if a.len() == 3 {
             let addr = String::from_utf8_lossy(a[2]);
@@ -601,13 +606,13 @@ impl Conn {
                 None => Err(Error::msg("No such client").into()),
             };
         }
-        if a.len() < 4 || a.len() % 2 != 0 {
-            return Err(Error::syntax().into());
-        }
+        // Options in pairs, each checked as Redis checks it, in order; an option without
+        // its value is a syntax error.
         let mut skipme = true;
         let mut filters: Vec<(String, String)> = Vec::new();
         for pair in a[2..].chunks(2) {
-            let (k, v) = (lower(pair[0]), String::from_utf8_lossy(pair[1]).into_owned());
+            let [k, v] = pair else { return Err(Error::syntax().into()) };
+            let (k, v) = (lower(k), String::from_utf8_lossy(v).into_owned());
             match k.as_str() {
                 "skipme" => match v.to_ascii_lowercase().as_str() {
                     "yes" => skipme = true,
@@ -615,12 +620,19 @@ impl Conn {
                     _ => return Err(Error::syntax().into()),
                 },
                 "id" => {
-                    if v.parse::<u64>().ok().filter(|id| *id > 0).is_none() {
+                    if v.parse::<i64>().ok().filter(|id| *id > 0).is_none() {
                         return Err(Error::msg("client-id should be greater than 0").into());
                     }
                     filters.push((k, v));
                 }
-                "addr" | "laddr" | "user" | "type" | "maxage" => filters.push((k, v)),
+                "type" => {
+                    client_type(&v)?;
+                    filters.push((k, v));
+                }
+                "user" if v != "default" => {
+                    return Err(Error::Command(format!("No such user '{v}'")).into());
+                }
+                "addr" | "laddr" | "user" | "maxage" => filters.push((k, v)),
                 _ => return Err(Error::syntax().into()),
             }
         }
@@ -634,7 +646,7 @@ impl Conn {
                 "addr" => e.addr.to_string() == *v,
                 "laddr" => e.laddr.to_string() == *v,
                 "user" => v == "default",
-                "type" => v.eq_ignore_ascii_case("normal"),
+                "type" => client_type(v).is_ok_and(|t| t == type_of(&e)),
                 "maxage" => v.parse::<u64>().is_ok_and(|age| e.created.elapsed().as_secs() >= age),
                 _ => false,
             });
@@ -1151,5 +1163,34 @@ fn command(a: &[&[u8]]) -> Result<Reply, Error> {
         }
         "count" | "getkeys" => Err(arity_err(&format!("command|{sub}"))),
         _ => Err(unknown_sub("COMMAND", a[1])),
+    }
+}
+
+/// The kinds of client `CLIENT LIST TYPE` and `CLIENT KILL TYPE` name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ClientType {
+    Normal,
+    /// A replica's or primary's replication link: slotstore's replication runs in process,
+    /// so no connection is one.
+    Link,
+    PubSub,
+}
+
+/// A client type by Redis's name.
+fn client_type(name: &str) -> Result<ClientType, Fail> {
+    match name.to_ascii_lowercase().as_str() {
+        "normal" => Ok(ClientType::Normal),
+        "master" | "replica" | "slave" => Ok(ClientType::Link),
+        "pubsub" => Ok(ClientType::PubSub),
+        _ => Err(Error::Command(format!("Unknown client type '{name}'")).into()),
+    }
+}
+
+/// The type of the client `e` is: subscribed connections are `pubsub`.
+fn type_of(e: &super::ClientEntry) -> ClientType {
+    if e.meta.lock().flags.contains('P') {
+        ClientType::PubSub
+    } else {
+        ClientType::Normal
     }
 }

@@ -105,6 +105,9 @@ pub(crate) struct Conn {
     reply_error: Cell<Option<Outcome>>,
     /// The running command was queued by `MULTI`: `EXEC` counts it.
     queued_now: bool,
+    /// Bytes read and not yet run, the running command's included, and the read buffer's
+    /// room (`CLIENT LIST`'s `qbuf`, `qbuf-free`), as of the running command.
+    pub(crate) qbuf: (usize, usize),
     /// The running command's statistics name (reused: no allocation per command).
     stat_name: String,
     /// When the running command began: when the previous one ended, or when this batch of
@@ -112,6 +115,9 @@ pub(crate) struct Conn {
     /// second showed in the server's profile (5% of its time in `clock_gettime`). A
     /// command's time thus includes parsing it, which Redis's does not.
     pub(crate) started: Instant,
+    /// While `EXEC` runs the server commands it queued: how many commands it holds (the
+    /// connection still shows as in `MULTI`, as Redis shows it during `EXEC`).
+    pub(crate) exec_running: Option<usize>,
     /// The statistics names of the commands queued since `MULTI`, in order.
     pub(crate) queued_names: Vec<Option<String>>,
     /// The statistics name of the command this connection is blocked in.
@@ -198,15 +204,18 @@ impl Conn {
             }
             None => &b"\xff"[..],
         };
-        if self.last_cmd != lower {
+        // `CLIENT LIST`'s `cmd`: the full name (`client|list`), as Redis shows it.
+        let named = write_full_name(&mut self.stat_name, lower, args);
+        let shown = if named { self.stat_name.as_bytes() } else { lower };
+        if self.last_cmd != shown {
             self.last_cmd.clear();
-            self.last_cmd.extend_from_slice(lower);
+            self.last_cmd.extend_from_slice(shown);
         }
         self.reply_error.set(None);
         self.queued_now = false;
         let step = self.dispatch(lower, args, out);
         let usec = self.lap();
-        if write_full_name(&mut self.stat_name, lower, args) {
+        if named {
             let outcome = match self.reply_error.get() {
                 _ if self.queued_now => Outcome::Uncounted,
                 Some(o) => o,
@@ -288,8 +297,9 @@ impl Conn {
     }
 
     /// Publishes what this connection did since the last call (a batch of requests): the
-    /// command count, the last command and the time, for `INFO` and `CLIENT LIST`. Once per
-    /// batch, not per command, so pipelined requests touch no shared counter.
+    /// command count, the last command, the time and the state `CLIENT LIST` shows, for
+    /// `INFO` and `CLIENT LIST`. Once per batch, not per command, so pipelined requests
+    /// touch no shared counter.
     pub(crate) fn publish(&mut self) {
         if !self.stats.is_empty() {
             self.stats.drain_into(&mut self.shared.command_stats.lock());
@@ -303,6 +313,36 @@ impl Conn {
         if m.last_cmd.as_bytes() != self.last_cmd.as_slice() {
             m.last_cmd = String::from_utf8_lossy(&self.last_cmd).into_owned();
         }
+        self.describe(&mut m, false);
+    }
+
+    /// Writes this connection's state as `CLIENT LIST` shows it into `m`.
+    fn describe(&self, m: &mut ClientMeta, blocked: bool) {
+        m.subs = self.pubsub.as_ref().map_or((0, 0, 0), |p| p.counts_apart());
+        let in_multi = self.session.in_transaction() || self.exec_running.is_some();
+        m.multi = match self.exec_running {
+            Some(n) => n as i64,
+            None if in_multi => self.queued.len() as i64,
+            None => -1,
+        };
+        m.flags.clear();
+        // Redis's letters, in its order.
+        for (on, letter) in [
+            (m.subs != (0, 0, 0), 'P'),
+            (in_multi, 'x'),
+            (blocked, 'b'),
+            (self.session.reads_replicas(), 'r'),
+        ] {
+            if on {
+                m.flags.push(letter);
+            }
+        }
+        (m.qbuf, m.qbuf_free) = self.qbuf;
+    }
+
+    /// Shows this connection as blocked (or no longer) in `CLIENT LIST`.
+    fn show_blocked(&self, blocked: bool) {
+        self.describe(&mut self.entry.meta.lock(), blocked);
     }
 
     /// Routes one request: connection and server commands here (`admin`), blocking commands
@@ -408,12 +448,14 @@ impl Conn {
                         *item = super::resp3::shape(&lower, &a, reply);
                     }
                 }
+                self.exec_running = Some(queued.len());
                 for (at, words) in server_queued {
                     let a: Vec<&[u8]> = words.iter().map(Vec::as_slice).collect();
                     let reply = self.queued_admin(&a);
                     items.insert(at.min(items.len()), reply);
                     nils.insert(at.min(nils.len()), Nil::Bulk);
                 }
+                self.exec_running = None;
                 self.count_nested_errors(items);
                 // Each command EXEC ran is a call of its own, failed if it answered an
                 // error; their time is EXEC's, which runs them as one step.
@@ -651,7 +693,9 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
         queued_now: false,
         queued_names: Vec::new(),
         blocked_name: None,
+        exec_running: None,
         stat_name: String::new(),
+        qbuf: (0, 0),
         started: Instant::now(),
         pubsub: None,
     };
@@ -712,6 +756,7 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
                 continue;
             }
             let step = {
+                conn.qbuf = (inbuf.len() - base, inbuf.capacity() - inbuf.len());
                 let args = frame.args.slices(&inbuf[base..]);
                 conn.execute(&args, &mut out)
             };
@@ -726,6 +771,8 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
                 Step::Wait(mut pending, nil) => {
                     // `CLIENT REPLY OFF|SKIP` covers the reply that comes later, too.
                     let muted = conn.reply_mode == ReplyMode::Off || conn.skipped;
+                    conn.publish();
+                    conn.show_blocked(true);
                     if !write_out(&mut wr, &out, &entry).await {
                         break 'conn;
                     }
@@ -753,6 +800,7 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
                     conn.emit(&mut out, &r, nil);
                     conn.muted = false;
                     conn.count_unblocked(&r);
+                    conn.show_blocked(false);
                     conn.started = Instant::now();
                 }
             }
@@ -763,6 +811,7 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
                 out.clear();
             }
         }
+        conn.qbuf = (inbuf.len() - start, inbuf.capacity() - inbuf.len());
         conn.publish();
         if !out.is_empty() {
             if !write_out(&mut wr, &out, &entry).await {

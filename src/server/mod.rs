@@ -220,8 +220,17 @@ pub(crate) struct ClientMeta {
     pub(crate) last_cmd: String,
     pub(crate) last_active: Option<Instant>,
     pub(crate) resp: u8,
+    /// Redis's flag letters (`P` subscribed, `x` in `MULTI`, `b` blocked, `r` `READONLY`);
+    /// empty for none (`N`).
     pub(crate) flags: String,
+    /// Commands queued since `MULTI`; -1 outside a transaction.
     pub(crate) multi: i64,
+    /// Channels, patterns and shard channels subscribed.
+    pub(crate) subs: (usize, usize, usize),
+    /// Bytes read and not yet run (the running command's included), and the room left in
+    /// the read buffer.
+    pub(crate) qbuf: usize,
+    pub(crate) qbuf_free: usize,
 }
 
 /// State every connection and listener shares.

@@ -36,6 +36,11 @@ pub(crate) struct PubSub {
 }
 
 impl PubSub {
+    /// Channels, patterns and shard channels subscribed, each apart.
+    pub(crate) fn counts_apart(&self) -> (usize, usize, usize) {
+        self.subscriber.counts_apart()
+    }
+
     /// Channels and patterns, and shard channels, subscribed.
     fn counts(&self) -> (usize, usize) {
         (self.subscriber.count(), self.subscriber.shard_count())
