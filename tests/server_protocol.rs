@@ -815,3 +815,56 @@ fn commands_are_counted_as_redis_counts_them() {
     assert_eq!(c.cmd(&["CONFIG", "RESETSTAT"]), "+OK\r\n");
     assert!(!c.cmd(&["INFO", "commandstats"]).contains("cmdstat_get"));
 }
+
+/// `MONITOR` shows what other connections run, in Redis's line format and order: the client's
+/// own words (quoted, escaped), commands `EXEC` runs before the `EXEC`, pipelined `GET`s one
+/// by one, passwords as `(redacted)`; not what was refused before running, nor
+/// administrative commands. `RESET` ends it.
+#[test]
+fn monitor_shows_what_runs() {
+    let (_cluster, server) = serve(2, 0, ServerConfig::default());
+    let mut mon = Raw::connect(first(&server));
+    assert_eq!(mon.cmd(&["MONITOR"]), "+OK\r\n");
+    let mut c = Raw::connect(first(&server));
+    assert_eq!(c.cmd(&["set", "k", "a \"b\"\n"]), "+OK\r\n");
+    assert!(c.cmd(&["GET"]).starts_with("-ERR wrong number"));
+    c.cmd(&["CONFIG", "GET", "maxmemory"]);
+    c.cmd(&["MULTI"]);
+    c.cmd(&["INCR", "n"]);
+    c.cmd(&["TIME"]);
+    c.cmd(&["EXEC"]);
+    c.send(b"get k\r\nGET n\r\n");
+    c.reply();
+    c.reply();
+    assert!(c.cmd(&["AUTH", "secret"]).starts_with("-ERR"));
+    let addr = c.cmd(&["CLIENT", "INFO"]);
+    let addr = addr.split(" addr=").nth(1).and_then(|r| r.split(' ').next()).unwrap().to_string();
+    let expected = [
+        r#""set" "k" "a \"b\"\n""#,
+        r#""MULTI""#,
+        r#""INCR" "n""#,
+        r#""TIME""#,
+        r#""EXEC""#,
+        r#""get" "k""#,
+        r#""GET" "n""#,
+        r#""AUTH" "(redacted)""#,
+        r#""CLIENT" "INFO""#,
+    ];
+    for words in expected {
+        let line = mon.line();
+        let (head, rest) = line.split_once("] ").unwrap_or_else(|| panic!("{line}"));
+        // +<seconds>.<6 digits> [0 <address>
+        let (stamp, who) = head.split_once(" [0 ").unwrap();
+        let (secs, micros) = stamp.trim_start_matches('+').split_once('.').unwrap();
+        assert!(secs.parse::<u64>().is_ok() && micros.len() == 6, "{line}");
+        assert_eq!(who, addr);
+        assert_eq!(rest, format!("{words}\r\n"));
+    }
+    // A node's monitor sees that node's commands only.
+    let (_, other_port) = server.addresses()[1];
+    let mut elsewhere = Raw::connect(other_port);
+    elsewhere.cmd(&["PING"]);
+    assert_eq!(mon.cmd(&["RESET"]), "+RESET\r\n");
+    c.cmd(&["SET", "after", "reset"]);
+    assert_eq!(mon.cmd(&["PING"]), "+PONG\r\n", "no more lines after RESET");
+}

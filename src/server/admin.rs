@@ -164,6 +164,9 @@ impl Conn {
         }
         let r = self.admin_reply(name, a)?;
         self.emit_res(out, r);
+        if std::mem::take(&mut self.close_after_reply) {
+            return Some(Step::Close);
+        }
         Some(Step::Done)
     }
 
@@ -257,8 +260,10 @@ impl Conn {
     }
 
     fn reset(&mut self) {
-        // Unsubscribes from everything (the subscriber leaves the hub when dropped).
+        // Unsubscribes from everything (the subscriber leaves the hub when dropped), and
+        // leaves MONITOR mode.
         self.pubsub = None;
+        self.shared.unmonitor(self.entry.id);
         self.session = self.shared.client.at_node(self.node).session();
         self.queued.clear();
         self.server_queued.clear();
@@ -599,6 +604,11 @@ impl Conn {
         if a.len() == 3 {
             let addr = String::from_utf8_lossy(a[2]);
             return match entries.iter().find(|e| e.addr.to_string() == addr) {
+                // The old form may name the asking connection itself.
+                Some(e) if e.id == self.entry.id => {
+                    self.close_after_reply = true;
+                    Ok(Reply::ok())
+                }
                 Some(e) => {
                     e.kill.notify_one();
                     Ok(Reply::ok())
@@ -650,7 +660,10 @@ impl Conn {
                 "maxage" => v.parse::<u64>().is_ok_and(|age| e.created.elapsed().as_secs() >= age),
                 _ => false,
             });
-            if matches {
+            if matches && e.id == self.entry.id {
+                self.close_after_reply = true;
+                killed += 1;
+            } else if matches {
                 e.kill.notify_one();
                 killed += 1;
             }

@@ -115,6 +115,9 @@ pub(crate) struct Conn {
     /// second showed in the server's profile (5% of its time in `clock_gettime`). A
     /// command's time thus includes parsing it, which Redis's does not.
     pub(crate) started: Instant,
+    /// `CLIENT KILL` named this connection: it closes once its reply is written (a kill
+    /// notified to itself could close it first).
+    pub(crate) close_after_reply: bool,
     /// While `EXEC` runs the server commands it queued: how many commands it holds (the
     /// connection still shows as in `MULTI`, as Redis shows it during `EXEC`).
     pub(crate) exec_running: Option<usize>,
@@ -222,6 +225,13 @@ impl Conn {
                 None => Outcome::Ran,
             };
             self.stats.record(&self.stat_name, outcome, usec);
+            // Monitors see what ran (a queued command when EXEC runs it).
+            if self.shared.monitored()
+                && matches!(outcome, Outcome::Ran | Outcome::Failed)
+                && super::monitor::shown(&self.stat_name)
+            {
+                self.shared.feed_monitors(self.node, self.entry.addr, args);
+            }
             // A blocked command's call counts now; an error it is answered with later
             // counts as its failure then (Redis's `updateStatsOnUnblock`).
             if matches!(step, Step::Wait(..)) {
@@ -264,12 +274,13 @@ impl Conn {
     /// Runs pipelined `GET key` requests together, their lookups overlapped (see
     /// `Client::get_pipelined`), appending the replies in request order: the same bytes
     /// and counts as running them one by one.
-    fn execute_gets(&mut self, keys: &[&[u8]], out: &mut Vec<u8>) {
+    fn execute_gets(&mut self, requests: &[[&[u8]; 2]], out: &mut Vec<u8>) {
+        let keys: Vec<&[u8]> = requests.iter().map(|[_, key]| *key).collect();
         // A lone GET takes the one-key path: nothing to overlap.
-        let batch = if keys.len() > 1 { self.session.get_pipelined(keys) } else { None };
+        let batch = if keys.len() > 1 { self.session.get_pipelined(&keys) } else { None };
         let Some(replies) = batch else {
-            for key in keys {
-                self.execute(&[b"GET", key], out);
+            for request in requests {
+                self.execute(request, out);
             }
             return;
         };
@@ -288,6 +299,13 @@ impl Conn {
             }
         }
         self.stats.record_many("get", keys.len() as u64 - rejected, failed, rejected, usec);
+        if self.shared.monitored() {
+            for (request, r) in requests.iter().zip(&replies) {
+                if !r.as_ref().is_err_and(|e| Outcome::of_error(&e.to_string()) == Outcome::Rejected) {
+                    self.shared.feed_monitors(self.node, self.entry.addr, request);
+                }
+            }
+        }
         for (key, mut r) in keys.iter().zip(replies) {
             if self.proto >= 3 {
                 r = r.map(|reply| super::resp3::shape(b"get", &[b"get", key], reply));
@@ -390,8 +408,9 @@ impl Conn {
             let r = self.session.command(args);
             // Remember what was queued, so EXEC's replies get their RESP3 shapes.
             if matches!(&r, Ok(Reply::Simple(s)) if s == "QUEUED") {
-                let words =
-                    if self.proto >= 3 { args.iter().map(|a| a.to_vec()).collect() } else { Vec::new() };
+                // The words, for RESP3's shapes and for monitors, when EXEC runs it.
+                let keep = self.proto >= 3 || self.shared.monitored();
+                let words = if keep { args.iter().map(|a| a.to_vec()).collect() } else { Vec::new() };
                 self.queued.push(words);
                 self.queued_nil.push(nil_of(name, args));
                 self.queued_now = true;
@@ -413,6 +432,11 @@ impl Conn {
                 }
             }
             b"wait" => return self.wait(args, out),
+            b"monitor" if args.len() == 1 => {
+                self.shared.monitor(self.entry.id, self.node, self.push_tx.clone());
+                self.emit(out, &Ok(Reply::ok()), Nil::Bulk);
+                return Step::Done;
+            }
             _ if is_blocking_command(name) => return self.blocking(name, args, out),
             _ => {}
         }
@@ -449,6 +473,8 @@ impl Conn {
                     }
                 }
                 self.exec_running = Some(queued.len());
+                let server_words: Vec<(usize, Vec<Vec<u8>>)> =
+                    if self.shared.monitored() { server_queued.clone() } else { Vec::new() };
                 for (at, words) in server_queued {
                     let a: Vec<&[u8]> = words.iter().map(Vec::as_slice).collect();
                     let reply = self.queued_admin(&a);
@@ -458,19 +484,35 @@ impl Conn {
                 self.exec_running = None;
                 self.count_nested_errors(items);
                 // Each command EXEC ran is a call of its own, failed if it answered an
-                // error; their time is EXEC's, which runs them as one step.
-                for (name, item) in names.iter().zip(items.iter()) {
+                // error; their time is EXEC's, which runs them as one step. Monitors see
+                // them, in order, before the EXEC.
+                let monitored = self.shared.monitored();
+                for (i, (name, item)) in names.iter().zip(items.iter()).enumerate() {
                     let outcome = match item {
                         Reply::Error(e) => Outcome::of_error(&e.to_string()),
                         _ => Outcome::Ran,
                     };
-                    if let Some(name) = name {
-                        self.stats.record(name, outcome, 0);
+                    let Some(name) = name else { continue };
+                    self.stats.record(name, outcome, 0);
+                    if monitored && outcome != Outcome::Uncounted && super::monitor::shown(name) {
+                        let words = match queued.get(i).filter(|w| !w.is_empty()) {
+                            Some(w) => w,
+                            None => match server_words.iter().find(|(at, _)| *at == i) {
+                                Some((_, w)) => w,
+                                None => continue,
+                            },
+                        };
+                        let a: Vec<&[u8]> = words.iter().map(Vec::as_slice).collect();
+                        self.shared.feed_monitors(self.node, self.entry.addr, &a);
                     }
                 }
                 if !self.muted {
                     let addr = |id: NodeId| self.shared.addr_of(id);
                     resp::encode_each(out, items, &nils, self.proto, &addr);
+                }
+                // A queued CLIENT KILL that named this connection.
+                if std::mem::take(&mut self.close_after_reply) {
+                    return Step::Close;
                 }
                 return Step::Done;
             }
@@ -693,6 +735,7 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
         queued_now: false,
         queued_names: Vec::new(),
         blocked_name: None,
+        close_after_reply: false,
         exec_running: None,
         stat_name: String::new(),
         qbuf: (0, 0),
@@ -713,9 +756,14 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
         let flush_gets =
             |conn: &mut Conn, gets: &mut Vec<(usize, Frame)>, inbuf: &[u8], out: &mut Vec<u8>| {
                 if !gets.is_empty() {
-                    let keys: Vec<&[u8]> =
-                        gets.iter().filter_map(|(base, f)| f.args.get(1, &inbuf[*base..])).collect();
-                    conn.execute_gets(&keys, out);
+                    let requests: Vec<[&[u8]; 2]> = gets
+                        .iter()
+                        .filter_map(|(base, f)| {
+                            let buf = &inbuf[*base..];
+                            Some([f.args.get(0, buf)?, f.args.get(1, buf)?])
+                        })
+                        .collect();
+                    conn.execute_gets(&requests, out);
                     gets.clear();
                 }
             };
@@ -882,6 +930,9 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
     }
     conn.publish();
     drop(conn);
+    if shared.monitored() {
+        shared.unmonitor(id);
+    }
     shared.clients.lock().remove(&id);
     shared.commands_closed.fetch_add(entry.commands.load(Ordering::Relaxed), Ordering::Relaxed);
     shared.connected.fetch_sub(1, Ordering::AcqRel);

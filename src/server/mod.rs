@@ -8,7 +8,7 @@
 //!   `READONLY`); pushes (pub/sub) enter through its push channel;
 //! - `pubsub`: a connection's subscriptions: subscribe mode, message frames, the pub/sub
 //!   output-buffer limit, `sunsubscribe` when a shard channel's slot leaves the node;
-//! - `stats`: what `INFO commandstats` and `INFO cpu` report;
+//! - `stats`: what `INFO commandstats` and `INFO cpu` report; `monitor`: `MONITOR`'s lines;
 //! - `admin`: the connection and server commands (`HELLO`, `CLIENT`, `COMMAND`, `CONFIG`,
 //!   `INFO`, the node-local `CLUSTER` subcommands);
 //! - this file: [`ServerConfig`], [`Server`], the listeners, and the watcher that closes a
@@ -19,6 +19,7 @@
 
 mod admin;
 mod conn;
+mod monitor;
 mod pubsub;
 mod resp;
 mod resp3;
@@ -253,6 +254,9 @@ pub(crate) struct Shared {
     /// `INFO commandstats`: calls, time, rejections and failures by command, added by each
     /// connection once per batch of requests.
     pub(crate) command_stats: Mutex<std::collections::BTreeMap<String, stats::CommandStat>>,
+    /// Connections in `MONITOR` mode, and how many (read by every command).
+    pub(crate) monitors: Mutex<monitor::Monitors>,
+    pub(crate) monitoring: AtomicUsize,
     pub(crate) blocked: AtomicUsize,
     pub(crate) started: Instant,
     /// The address each node listens on (kept across a kill and restart).
@@ -400,6 +404,8 @@ impl Cluster {
             commands_closed: AtomicU64::new(0),
             errors: Mutex::new(std::collections::BTreeMap::new()),
             command_stats: Mutex::new(std::collections::BTreeMap::new()),
+            monitors: Mutex::new(Vec::new()),
+            monitoring: AtomicUsize::new(0),
             total_connections: AtomicU64::new(0),
             rejected_connections: AtomicU64::new(0),
             blocked: AtomicUsize::new(0),

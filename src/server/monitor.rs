@@ -1,0 +1,224 @@
+//! `MONITOR`: every command the server runs, as one line to each monitoring connection, in
+//! Redis's format: `+<unix seconds>.<micros> [0 <client address>] "word" "word"`.
+//!
+//! A command is fed once it has run (failed or not), in the order the connection ran it:
+//! those an `EXEC` runs come before the `EXEC`; commands refused before running (a redirect,
+//! the arity), unknown ones and administrative ones (`CONFIG`, `CLIENT LIST`, `CLUSTER
+//! SETSLOT`, ...) are not fed; passwords show as `(redacted)`. With no monitor, a command
+//! pays one relaxed load.
+
+use super::Shared;
+use crate::ids::NodeId;
+use crate::reply::Reply;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::sync::mpsc;
+
+/// The monitoring connections: (client id, the node whose port it is on, where its lines
+/// go). A monitor sees its node's commands, as each Redis Cluster node's `MONITOR` does.
+pub(crate) type Monitors = Vec<(u64, NodeId, mpsc::UnboundedSender<Reply>)>;
+
+/// Redis 7.0's administrative commands (`CMD_ADMIN`), by statistics name, that slotstore
+/// has: MONITOR never shows them.
+const ADMIN: &[&str] = &[
+    "client|kill",
+    "client|list",
+    "client|no-evict",
+    "client|pause",
+    "client|unblock",
+    "client|unpause",
+    "config|get",
+    "config|resetstat",
+    "config|rewrite",
+    "config|set",
+    "failover",
+    "monitor",
+    "replicaof",
+    "slaveof",
+    "save",
+    "bgsave",
+    "shutdown",
+];
+
+/// The `CLUSTER` subcommands Redis marks administrative.
+const ADMIN_CLUSTER: &[&str] = &[
+    "addslots",
+    "addslotsrange",
+    "bumpepoch",
+    "count-failure-reports",
+    "delslots",
+    "delslotsrange",
+    "failover",
+    "flushslots",
+    "forget",
+    "meet",
+    "replicas",
+    "replicate",
+    "reset",
+    "saveconfig",
+    "set-config-epoch",
+    "setslot",
+    "slaves",
+];
+
+/// True if a command with statistics name `name` is shown to monitors.
+pub(crate) fn shown(name: &str) -> bool {
+    match name.strip_prefix("cluster|") {
+        Some(sub) => !ADMIN_CLUSTER.contains(&sub),
+        None => !ADMIN.contains(&name),
+    }
+}
+
+impl Shared {
+    /// True if some connection is monitoring (one relaxed load).
+    #[inline]
+    pub(crate) fn monitored(&self) -> bool {
+        self.monitoring.load(Ordering::Relaxed) > 0
+    }
+
+    /// Makes connection `id`, on `node`'s port, a monitor; its lines go to `tx`. Twice is
+    /// once.
+    pub(crate) fn monitor(&self, id: u64, node: NodeId, tx: mpsc::UnboundedSender<Reply>) {
+        let mut m = self.monitors.lock();
+        if !m.iter().any(|(i, ..)| *i == id) {
+            m.push((id, node, tx));
+            self.monitoring.store(m.len(), Ordering::Relaxed);
+        }
+    }
+
+    /// Connection `id` monitors no more (it closed, or sent `RESET`).
+    pub(crate) fn unmonitor(&self, id: u64) {
+        let mut m = self.monitors.lock();
+        m.retain(|(i, ..)| *i != id);
+        self.monitoring.store(m.len(), Ordering::Relaxed);
+    }
+
+    /// Sends the line of command `args`, run on `node` by the client at `addr`, to the
+    /// node's monitors.
+    pub(crate) fn feed_monitors(&self, node: NodeId, addr: SocketAddr, args: &[&[u8]]) {
+        let line = Reply::Simple(line(SystemTime::now(), addr, args));
+        let mut m = self.monitors.lock();
+        // A monitor whose connection is gone is dropped here too.
+        m.retain(|(_, on, tx)| *on != node || tx.send(line.clone()).is_ok());
+        self.monitoring.store(m.len(), Ordering::Relaxed);
+    }
+}
+
+/// A command's monitor line, without the leading `+` and the line end the encoder adds.
+fn line(at: SystemTime, addr: SocketAddr, args: &[&[u8]]) -> String {
+    let since = at.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let mut out = format!("{}.{:06} [0 {addr}]", since.as_secs(), since.subsec_micros());
+    let secret = redacted(args);
+    for (arg, secret) in args.iter().zip(secret) {
+        out.push(' ');
+        if secret {
+            out.push_str("\"(redacted)\"");
+        } else {
+            repr(&mut out, arg);
+        }
+    }
+    out
+}
+
+/// Which words of `args` are passwords (Redis's `redactClientCommandArgument`): every word
+/// of `AUTH`, the two after `HELLO`'s `AUTH`, `MIGRATE`'s `AUTH` password and `AUTH2` user
+/// and password.
+fn redacted(args: &[&[u8]]) -> Vec<bool> {
+    let is = |i: usize, word: &str| args.get(i).is_some_and(|a| a.eq_ignore_ascii_case(word.as_bytes()));
+    let mut secret = vec![false; args.len()];
+    if is(0, "auth") {
+        secret[1..].iter_mut().for_each(|s| *s = true);
+    } else if is(0, "hello") {
+        // HELLO [protover [AUTH username password] [SETNAME name]]
+        for i in (2..args.len()).filter(|&i| is(i, "auth")) {
+            secret.iter_mut().skip(i + 1).take(2).for_each(|s| *s = true);
+        }
+    } else if is(0, "migrate") {
+        // MIGRATE host port key db timeout [COPY] [REPLACE] [AUTH pw | AUTH2 user pw] [KEYS ...]
+        let mut i = 6;
+        while i < args.len() {
+            let n = if is(i, "auth") {
+                1
+            } else if is(i, "auth2") {
+                2
+            } else if is(i, "keys") {
+                break;
+            } else {
+                0
+            };
+            secret.iter_mut().skip(i + 1).take(n).for_each(|s| *s = true);
+            i += 1 + n;
+        }
+    }
+    secret
+}
+
+/// `arg` as Redis's `sdscatrepr` quotes it: printable ASCII as is, `\` and `"` escaped, the
+/// usual control characters by name, any other byte as `\xhh`.
+fn repr(out: &mut String, arg: &[u8]) {
+    out.push('"');
+    for &b in arg {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b'"' => out.push_str("\\\""),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            7 => out.push_str("\\a"),
+            8 => out.push_str("\\b"),
+            b' '..=b'~' => out.push(char::from(b)),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn words(line: &str) -> Vec<&str> {
+        line.split_once("] ").map_or(vec![], |(_, w)| w.split(' ').collect())
+    }
+
+    #[test]
+    fn lines_are_redis_lines() {
+        let at = UNIX_EPOCH + Duration::from_micros(1_339_518_083_107_412);
+        let addr: SocketAddr = "127.0.0.1:60866".parse().unwrap();
+        assert_eq!(
+            line(at, addr, &[b"set", b"k", b"a \"b\"\n\x01\xff"]),
+            r#"1339518083.107412 [0 127.0.0.1:60866] "set" "k" "a \"b\"\n\x01\xff""#
+        );
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        let addr: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let l = |a: &[&[u8]]| line(UNIX_EPOCH, addr, a);
+        assert_eq!(words(&l(&[b"auth", b"u", b"p"])), ["\"auth\"", "\"(redacted)\"", "\"(redacted)\""]);
+        assert_eq!(
+            words(&l(&[b"HELLO", b"2", b"AUTH", b"u", b"p", b"SETNAME", b"n"])),
+            [
+                "\"HELLO\"",
+                "\"2\"",
+                "\"AUTH\"",
+                "\"(redacted)\"",
+                "\"(redacted)\"",
+                "\"SETNAME\"",
+                "\"n\""
+            ]
+        );
+        let m = l(&[b"migrate", b"h", b"1", b"key", b"9", b"5000", b"AUTH2", b"u", b"p"]);
+        assert!(m.ends_with(r#""5000" "AUTH2" "(redacted)" "(redacted)""#), "{m}");
+        let m = l(&[b"migrate", b"h", b"1", b"key", b"9", b"5000", b"AUTH", b"p", b"KEYS", b"a"]);
+        assert!(m.ends_with(r#""AUTH" "(redacted)" "KEYS" "a""#), "{m}");
+    }
+
+    #[test]
+    fn administrative_commands_are_not_shown() {
+        assert!(shown("set") && shown("client|info") && shown("cluster|info"));
+        assert!(!shown("config|set") && !shown("cluster|setslot") && !shown("client|list"));
+    }
+}
