@@ -106,6 +106,7 @@ impl Session {
     }
 
     /// True after `READONLY`: this session's reads go to replicas.
+    #[cfg(feature = "server")]
     pub(crate) fn reads_replicas(&self) -> bool {
         self.client.read_from == ReadFrom::Replica
     }

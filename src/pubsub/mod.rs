@@ -534,6 +534,7 @@ impl Subscriber {
 
     /// Channels, patterns and shard channels subscribed, each apart (`CLIENT LIST`'s `sub`,
     /// `psub` and `ssub`).
+    #[cfg(feature = "server")]
     pub(crate) fn counts_apart(&self) -> (usize, usize, usize) {
         let s = self.subs.lock();
         (s.channels.len(), s.patterns.len(), s.shards.len())
