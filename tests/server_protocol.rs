@@ -868,3 +868,28 @@ fn monitor_shows_what_runs() {
     c.cmd(&["SET", "after", "reset"]);
     assert_eq!(mon.cmd(&["PING"]), "+PONG\r\n", "no more lines after RESET");
 }
+
+/// `<container> HELP` lists the subcommands, `HELP` last, as Redis lays it out; `HELP` with
+/// more words is the arity error Redis gives (Redis's Tcl unit/type/stream).
+#[test]
+fn container_commands_answer_help() {
+    let (_cluster, server) = serve(1, 0, ServerConfig::default());
+    let mut c = Raw::connect(first(&server));
+    for name in
+        ["XGROUP", "XINFO", "OBJECT", "CLIENT", "CONFIG", "CLUSTER", "COMMAND", "MEMORY", "PUBSUB"]
+    {
+        let help = c.cmd(&[name, "help"]);
+        assert!(
+            help.contains(&format!(
+                "+{name} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n"
+            )),
+            "{help}"
+        );
+        assert!(help.ends_with("+HELP\r\n+    Print this help.\r\n"), "{help}");
+        assert_eq!(
+            c.cmd(&[name, "HELP", "xxx"]),
+            format!("-ERR wrong number of arguments for '{}|help' command\r\n", name.to_lowercase())
+        );
+    }
+    assert!(c.cmd(&["XINFO", "HELP"]).contains("+STREAM <key> [FULL [COUNT <count>]]\r\n"));
+}

@@ -388,6 +388,20 @@ impl Conn {
                 }
             }
         }
+        // `<container> HELP` (Redis answers `HELP` with more words by the arity error).
+        if args.len() >= 2 && args[1].eq_ignore_ascii_case(b"help") && !self.session.in_transaction() {
+            if let Some(help) = super::help::help(name) {
+                let r = match args.len() {
+                    2 => Ok(help),
+                    _ => Err(Error::Command(format!(
+                        "wrong number of arguments for '{}|help' command",
+                        String::from_utf8_lossy(name)
+                    ))),
+                };
+                self.emit(out, &r, Nil::Bulk);
+                return Step::Done;
+            }
+        }
         if super::pubsub::is_pubsub_word(name) && !self.session.in_transaction() {
             self.pubsub_command(name, args, out);
             return Step::Done;

@@ -9,6 +9,7 @@
 //! - `pubsub`: a connection's subscriptions: subscribe mode, message frames, the pub/sub
 //!   output-buffer limit, `sunsubscribe` when a shard channel's slot leaves the node;
 //! - `stats`: what `INFO commandstats` and `INFO cpu` report; `monitor`: `MONITOR`'s lines;
+//!   `help`: the container commands' `HELP`;
 //! - `admin`: the connection and server commands (`HELLO`, `CLIENT`, `COMMAND`, `CONFIG`,
 //!   `INFO`, the node-local `CLUSTER` subcommands);
 //! - this file: [`ServerConfig`], [`Server`], the listeners, and the watcher that closes a
@@ -19,6 +20,7 @@
 
 mod admin;
 mod conn;
+mod help;
 mod monitor;
 mod pubsub;
 mod resp;
