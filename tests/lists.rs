@@ -748,6 +748,43 @@ fn a_ready_key_serves_only_callers_waiting_for_its_type() {
     assert_eq!(id, 3);
 }
 
+/// A caller blocked on several keys is served from the key that became ready, whatever its
+/// other keys hold, as Redis serves it: a first key that became a string meanwhile does not
+/// answer `WRONGTYPE`, and of two keys a transaction fills, the one signalled first serves
+/// (also for `BLMPOP`, `BZPOPMIN` and multi-stream `XREAD`).
+#[test]
+fn a_caller_on_several_keys_is_served_from_the_ready_key() {
+    let c = store();
+    let (tx, rx) = mpsc::channel();
+    let exec = |lines: &[&str]| {
+        let mut s = c.session();
+        for line in ["MULTI"].iter().chain(lines).chain(&["EXEC"]) {
+            s.command(&line.split(' ').collect::<Vec<_>>()).unwrap();
+        }
+    };
+    spawn_waiter(&c, "BLPOP {n}a {n}b 20".into(), &tx, 0);
+    exec(&["LPUSH {n}a x", "SET {n}a str", "LPUSH {n}b y"]);
+    let (_, reply) = rx.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert_eq!(reply.replace('\n', "|"), "1) \"{n}b\"|2) \"y\"");
+    c.command(&["DEL", "{n}a", "{n}b"]).unwrap();
+
+    spawn_waiter(&c, "BLMPOP 20 2 {n}a {n}b LEFT COUNT 5".into(), &tx, 1);
+    exec(&["RPUSH {n}b 1 2", "RPUSH {n}a 3"]);
+    let (_, reply) = rx.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert_eq!(reply.replace('\n', "|"), "1) \"{n}b\"|2) 1) \"1\"|   2) \"2\"");
+    assert_eq!(c.lrange("{n}a", 0, -1).unwrap(), ["3"]);
+
+    spawn_waiter(&c, "BZPOPMIN {n}z1 {n}z2 20".into(), &tx, 2);
+    exec(&["ZADD {n}z2 2 m", "ZADD {n}z1 1 k"]);
+    let (_, reply) = rx.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert_eq!(reply.replace('\n', "|"), "1) \"{n}z2\"|2) \"m\"|3) \"2\"");
+
+    spawn_waiter(&c, "XREAD BLOCK 20000 STREAMS {n}s1 {n}s2 $ $".into(), &tx, 3);
+    exec(&["XADD {n}s2 1-1 f v", "XADD {n}s1 1-1 f v"]);
+    let (_, reply) = rx.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert!(reply.contains("{n}s2") && !reply.contains("{n}s1"), "{reply}");
+}
+
 /// A caller naming one key twice (`BLPOP a b b a`) is served once, a list made by
 /// `SORT ... STORE` serves a caller blocked on it, and `FLUSHALL` tells a consumer-group
 /// reader its stream is gone (Redis's tests "BLPOP with same key multiple times should work",

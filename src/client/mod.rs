@@ -123,12 +123,14 @@ pub(crate) fn run_locked(
 }
 
 /// What a blocked caller of command `spec` (run by `f`, its timeout at `timeout`) with words
-/// `a` runs when a key it waits on is ready: the command again, and the first time it finds
-/// nothing, a pin of what the wait is for (the stream reads' `$`).
+/// `a` runs when a key it waits on is ready: the command again, over that key alone (Redis
+/// serves a blocked caller from the key that became ready, whatever its other keys hold),
+/// and the first time it finds nothing, a pin of what the wait is for (the stream reads' `$`).
 pub(crate) fn serve_blocked(spec: &Spec, f: BlockFn, timeout: TimeoutArg, a: &[&[u8]]) -> Serve {
     let mut words: Vec<Box<[u8]>> = a.iter().map(|w| Box::from(*w)).collect();
     let mut pin = timeout.pin();
-    let waits_for = match spec.name {
+    let name = spec.name;
+    let waits_for = match name {
         "bzpopmin" | "bzpopmax" | "bzmpop" => WaitsFor::ZSet,
         "xread" => WaitsFor::Stream,
         "xreadgroup" => WaitsFor::Group,
@@ -136,14 +138,51 @@ pub(crate) fn serve_blocked(spec: &Spec, f: BlockFn, timeout: TimeoutArg, a: &[&
     };
     Serve {
         waits_for,
-        run: Box::new(move |db, now| {
-            let a: Vec<&[u8]> = words.iter().map(|w| &**w).collect();
+        run: Box::new(move |db, now, ready| {
+            let all: Vec<&[u8]> = words.iter().map(|w| &**w).collect();
+            let a = ready.and_then(|key| only_key(name, &all, key)).unwrap_or(all);
             let served = f(db, now, &a).transpose();
             if let (None, Some(p)) = (&served, pin.take()) {
                 p(db, now, &mut words);
             }
             served
         }),
+    }
+}
+
+/// The words of blocking command `name` with its keys narrowed to `key` (and, for the
+/// stream reads, that key's ID); None if the command waits on one key anyway, or `key` is
+/// not one of its keys.
+fn only_key<'a>(name: &str, a: &[&'a [u8]], key: &'a [u8]) -> Option<Vec<&'a [u8]>> {
+    match name {
+        // BLPOP key [key ...] timeout
+        "blpop" | "brpop" | "bzpopmin" | "bzpopmax" => {
+            let last = a.len().checked_sub(1)?;
+            a.get(1..last)?.contains(&key).then(|| vec![a[0], key, a[last]])
+        }
+        // BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]
+        "blmpop" | "bzmpop" => {
+            let n = crate::bytes::parse_i64(a.get(2)?).and_then(|n| usize::try_from(n).ok())?;
+            let keys = a.get(3..3 + n)?;
+            keys.contains(&key).then(|| [&a[..2], &[&b"1"[..], key][..], &a[3 + n..]].concat())
+        }
+        // XREAD [COUNT n] [BLOCK ms] STREAMS key [key ...] id [id ...], and XREADGROUP's
+        // GROUP group consumer and NOACK before STREAMS.
+        "xread" | "xreadgroup" => {
+            let mut i = 1;
+            while !a.get(i)?.eq_ignore_ascii_case(b"streams") {
+                i += match a[i].to_ascii_lowercase().as_slice() {
+                    b"count" | b"block" => 2,
+                    b"group" => 3,
+                    _ => 1,
+                };
+            }
+            let rest = &a[i + 1..];
+            let n = rest.len() / 2;
+            let at = rest[..n].iter().position(|k| *k == key)?;
+            Some([&a[..=i], &[key, rest[n + at]][..]].concat())
+        }
+        _ => None,
     }
 }
 

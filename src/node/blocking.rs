@@ -36,9 +36,10 @@ impl WaitsFor {
     }
 }
 
-/// A blocked caller's command, tried again: `None` if it still cannot be served, else its
-/// reply.
-pub(crate) type Retry = Box<dyn FnMut(&mut Db<'_>, &Now<'_>) -> Option<Result<Reply, Error>> + Send>;
+/// A blocked caller's command, tried over all its keys (None) or, woken by a key that became
+/// ready, over that key: `None` if it still cannot be served, else its reply.
+pub(crate) type Retry =
+    Box<dyn FnMut(&mut Db<'_>, &Now<'_>, Option<&[u8]>) -> Option<Result<Reply, Error>> + Send>;
 
 /// What a blocked caller runs when one of its keys is ready.
 pub(crate) struct Serve {
@@ -145,7 +146,9 @@ impl Blocked {
                     if !w.serve.waits_for.tried_on(kind) {
                         continue;
                     }
-                    let Some(reply) = (w.serve.run)(&mut Db::One(table), now) else { break };
+                    let Some(reply) = (w.serve.run)(&mut Db::One(table), now, Some(&key)) else {
+                        break;
+                    };
                     if let Some(w) = self.take(id, table) {
                         w.answer(reply);
                     }

@@ -365,7 +365,7 @@ impl Node {
             v => return Err((serve, Miss::Redirect(v))),
         }
         let before = self.before_write(table, &now);
-        let first = (serve.run)(&mut Db::One(table), &now);
+        let first = (serve.run)(&mut Db::One(table), &now, None);
         self.after_write(slot, table, &now, before);
         self.publish_events(&now);
         if let Some(reply) = first {
@@ -600,7 +600,7 @@ mod tests {
         // Waits on `ready` (absent on `a`), and when served stores 1000 bytes under `big`.
         let serve = Serve {
             waits_for: WaitsFor::Group,
-            run: Box::new(|db, _| {
+            run: Box::new(|db, _, _| {
                 let Db::One(t) = db else { return None };
                 t.get_raw(b"ready")?;
                 t.insert(b"big", Value::Str(Str::from(vec![b'x'; 1000])), None);
