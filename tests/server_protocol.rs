@@ -893,3 +893,65 @@ fn container_commands_answer_help() {
     }
     assert!(c.cmd(&["XINFO", "HELP"]).contains("+STREAM <key> [FULL [COUNT <count>]]\r\n"));
 }
+
+/// `SLOWLOG`: with `slowlog-log-slower-than 0` every command that ran is logged, newest
+/// first, with Redis's entry shape (id, unix time, microseconds, words, client address,
+/// client name), words past 32 and bytes past 128 shortened as Redis shortens them, passwords
+/// redacted; `slowlog-max-len` bounds it; `EXEC`'s commands are logged, `EXEC` is not; a
+/// negative threshold logs nothing. Each node keeps its own log and its own `INFO`
+/// counters.
+#[test]
+fn slowlog_logs_what_ran_slower_than_the_threshold() {
+    let (_cluster, server) = serve(2, 0, ServerConfig::default());
+    let mut c = Raw::connect(first(&server));
+    assert_eq!(c.cmd(&["SLOWLOG", "LEN"]), ":0\r\n", "10 ms by default: nothing here is that slow");
+    assert_eq!(c.cmd(&["CONFIG", "SET", "slowlog-log-slower-than", "0"]), "+OK\r\n");
+    assert_eq!(c.cmd(&["CLIENT", "SETNAME", "logger"]), "+OK\r\n");
+    let many: Vec<String> = (0..40).map(|i| i.to_string()).collect();
+    let mut words = vec!["SADD", "{s}set"];
+    words.extend(many.iter().map(String::as_str));
+    c.cmd(&words);
+    let long = "A".repeat(130);
+    c.cmd(&["SADD", "{s}set", &long]);
+    c.cmd(&["MULTI"]);
+    c.cmd(&["INCR", "{s}n"]);
+    c.cmd(&["EXEC"]);
+    c.cmd(&["AUTH", "x"]);
+    let log = c.cmd(&["SLOWLOG", "GET", "5"]);
+    let entries: Vec<&str> = log.split("*6\r\n").skip(1).collect();
+    assert_eq!(entries.len(), 5, "{log}");
+    assert!(entries[0].contains("$4\r\nAUTH\r\n$10\r\n(redacted)\r\n"), "{log}");
+    assert!(
+        entries[1].contains("*2\r\n$4\r\nINCR\r\n$4\r\n{s}n\r\n"),
+        "EXEC's command, not EXEC: {log}"
+    );
+    assert!(entries[2].contains("$5\r\nMULTI\r\n"), "{log}");
+    assert!(
+        entries[3].contains(&format!("${}\r\n{}... (2 more bytes)\r\n", 128 + 18, &long[..128])),
+        "{log}"
+    );
+    assert!(
+        entries[4].contains("$23\r\n... (11 more arguments)\r\n") && entries[4].contains("*32\r\n"),
+        "{log}"
+    );
+    assert!(entries[0].ends_with("$6\r\nlogger\r\n"), "the client's name last: {log}");
+    assert_eq!(c.cmd(&["SLOWLOG", "GET", "-2"]), "-ERR count should be greater than or equal to -1\r\n");
+    assert_eq!(c.cmd(&["CONFIG", "SET", "slowlog-max-len", "3"]), "+OK\r\n");
+    c.cmd(&["PING"]);
+    assert_eq!(c.cmd(&["SLOWLOG", "LEN"]), ":3\r\n");
+    // The other node's port has a log and counters of its own.
+    let mut other = Raw::connect(server.addresses()[1].1);
+    assert_eq!(other.cmd(&["SLOWLOG", "LEN"]), ":0\r\n", "logged once it has run");
+    assert_eq!(other.cmd(&["SLOWLOG", "LEN"]), ":1\r\n", "the threshold is server-wide");
+    assert!(!other.cmd(&["INFO", "commandstats"]).contains("cmdstat_sadd"));
+    assert!(other.cmd(&["INFO", "stats"]).contains("total_commands_processed:3\r\n"));
+    assert_eq!(c.cmd(&["CONFIG", "SET", "slowlog-log-slower-than", "-1"]), "+OK\r\n");
+    assert_eq!(c.cmd(&["SLOWLOG", "RESET"]), "+OK\r\n");
+    c.cmd(&["PING"]);
+    assert_eq!(c.cmd(&["SLOWLOG", "LEN"]), ":0\r\n");
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "slowlog-log-slower-than", "-2"]),
+        "-ERR CONFIG SET failed (possibly related to argument 'slowlog-log-slower-than') - argument \
+         must be between -1 and 9223372036854775807 inclusive\r\n"
+    );
+}

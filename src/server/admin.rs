@@ -215,6 +215,7 @@ impl Conn {
             }
             b"command" => command(a).map_err(Fail::from),
             b"config" => self.config(a),
+            b"slowlog" => self.slowlog(a),
             b"info" => {
                 // This connection's counters since its batch began count too.
                 self.publish();
@@ -671,6 +672,47 @@ impl Conn {
         Ok(Reply::Int(killed))
     }
 
+    /// `SLOWLOG GET [count] | LEN | RESET`, of this node.
+    fn slowlog(&mut self, a: &[&[u8]]) -> Res {
+        if a.len() < 2 {
+            return Err(arity_err("slowlog").into());
+        }
+        let sub = lower(a[1]);
+        let arity = |n: usize| {
+            if a.len() == n {
+                Ok(())
+            } else {
+                Err(Fail::Err(arity_err(&format!("slowlog|{sub}"))))
+            }
+        };
+        match sub.as_str() {
+            "len" => arity(2)
+                .map(|()| Reply::Int(self.shared.counters(self.node, |c| c.slowlog.len()) as i64)),
+            "reset" => arity(2).map(|()| {
+                self.shared.counters(self.node, |c| c.slowlog.reset());
+                Reply::ok()
+            }),
+            "get" if a.len() <= 3 => {
+                let count = match a.get(2) {
+                    None => Some(10),
+                    Some(n) => match crate::bytes::parse_i64(n) {
+                        Some(-1) => None,
+                        Some(n) if n >= 0 => Some(n as usize),
+                        _ => {
+                            return Err(Error::msg("count should be greater than or equal to -1").into())
+                        }
+                    },
+                };
+                Ok(self.shared.counters(self.node, |c| c.slowlog.get(count)))
+            }
+            _ => Err(Error::Command(format!(
+                "unknown subcommand or wrong number of arguments for '{}'. Try SLOWLOG HELP.",
+                String::from_utf8_lossy(a[1])
+            ))
+            .into()),
+        }
+    }
+
     /// `CONFIG GET|SET|RESETSTAT|REWRITE`.
     fn config(&mut self, a: &[&[u8]]) -> Res {
         if a.len() < 2 {
@@ -702,11 +744,15 @@ impl Conn {
             }
             "resetstat" => {
                 self.shared.client.command(&["CONFIG", "RESETSTAT"])?;
-                self.shared.commands_closed.store(0, Ordering::Relaxed);
-                self.shared.errors.lock().clear();
-                self.shared.command_stats.lock().clear();
+                // This node's counters, as a Redis Cluster node resets its own (the slow
+                // log stays, as in Redis).
+                self.shared.counters(self.node, |c| {
+                    c.commands_closed = 0;
+                    c.errors.clear();
+                    c.commands.clear();
+                });
                 self.stats.clear();
-                for c in self.shared.clients.lock().values() {
+                for c in self.shared.clients.lock().values().filter(|c| c.node == self.node) {
                     c.commands.store(0, Ordering::Relaxed);
                 }
                 Ok(Reply::ok())
@@ -787,6 +833,18 @@ impl Conn {
                 "timeout" => timeout = Duration::from_secs(number()?),
                 "proto-max-bulk-len" => bulk = mem()?,
                 "client-query-buffer-limit" => qbuf = mem()?,
+                // Read by every connection (see `HotLimits`): checked here.
+                "slowlog-log-slower-than" | "slowlog-max-len" => {
+                    let n = value
+                        .parse::<i64>()
+                        .map_err(|_| fail(&name, "argument couldn't be parsed into an integer"))?;
+                    let min = if name == "slowlog-max-len" { 0 } else { -1 };
+                    if n < min {
+                        let why = format!("argument must be between {min} and {} inclusive", i64::MAX);
+                        return Err(fail(&name, &why));
+                    }
+                    store.push((name, value))
+                }
                 _ if ACCEPTED.iter().any(|(n, _)| *n == name) => store.push((name, value)),
                 _ => {
                     return Err(Error::Command(format!(
@@ -846,7 +904,7 @@ impl Conn {
                 "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\n\
                  client_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\n\
                  blocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n\r\n",
-                shared.connected.load(Ordering::Relaxed),
+                shared.clients.lock().values().filter(|c| c.node == self.node).count(),
                 p.maxclients,
                 shared.blocked.load(Ordering::Relaxed),
             );
@@ -890,7 +948,7 @@ impl Conn {
                  evicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\n\
                  pubsub_patterns:{}\r\npubsubshard_channels:{}\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\n\r\n",
                 shared.total_connections.load(Ordering::Relaxed),
-                shared.commands(),
+                shared.commands(self.node),
                 shared.rejected_connections.load(Ordering::Relaxed),
                 stats.expired,
                 stats.evictions,
@@ -899,7 +957,7 @@ impl Conn {
                 pubsub.channels,
                 pubsub.patterns,
                 pubsub.shard_channels,
-                shared.errors.lock().values().sum::<u64>(),
+                shared.counters(self.node, |c| c.errors.values().sum::<u64>()),
             );
         }
         if show("replication") {
@@ -950,13 +1008,15 @@ impl Conn {
         }
         // Not in the default set, as in Redis: with `INFO all`, `everything` or by name.
         if wanted.iter().any(|w| matches!(w.as_str(), "all" | "everything" | "commandstats")) {
-            super::stats::write_commandstats(&mut out, &shared.command_stats.lock());
+            shared.counters(self.node, |c| super::stats::write_commandstats(&mut out, &c.commands));
         }
         if show("errorstats") {
             out.push_str("# Errorstats\r\n");
-            for (code, n) in shared.errors.lock().iter() {
-                let _ = write!(out, "errorstat_{code}:count={n}\r\n");
-            }
+            shared.counters(self.node, |c| {
+                for (code, n) in &c.errors {
+                    let _ = write!(out, "errorstat_{code}:count={n}\r\n");
+                }
+            });
             out.push_str("\r\n");
         }
         if show("cluster") {

@@ -28,8 +28,18 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 /// Server commands a transaction queues and runs at `EXEC` (Redis queues them too).
-const QUEUED_HERE: &[&[u8]] =
-    &[b"client", b"info", b"time", b"config", b"command", b"lastsave", b"role", b"randomkey", b"select"];
+const QUEUED_HERE: &[&[u8]] = &[
+    b"client",
+    b"info",
+    b"time",
+    b"config",
+    b"command",
+    b"lastsave",
+    b"role",
+    b"randomkey",
+    b"select",
+    b"slowlog",
+];
 
 /// Pending replies past this size are written before more requests run.
 pub(crate) const OUT_FLUSH: usize = 64 * 1024;
@@ -55,6 +65,14 @@ pub(crate) enum Step {
     Close,
     /// Write the output, wait for this reply, then go on, its nils written as the `Nil` says.
     Wait(Pending, Nil),
+}
+
+/// A command this connection is blocked in: its statistics name, words, and the time it
+/// ran before it blocked.
+struct Blocked {
+    name: String,
+    words: Vec<Vec<u8>>,
+    usec: u64,
 }
 
 /// `CLIENT REPLY` modes.
@@ -124,7 +142,7 @@ pub(crate) struct Conn {
     /// The statistics names of the commands queued since `MULTI`, in order.
     pub(crate) queued_names: Vec<Option<String>>,
     /// The statistics name of the command this connection is blocked in.
-    blocked_name: Option<String>,
+    blocked: Option<Blocked>,
     /// Subscriptions, from the first `(P|S)SUBSCRIBE` on (see `server::pubsub`).
     pub(crate) pubsub: Option<super::pubsub::PubSub>,
 }
@@ -146,7 +164,7 @@ impl Conn {
     /// `INFO errorstats` does, whether or not the client reads replies.
     pub(crate) fn count_error(&self, text: &str) {
         let code = text.split(' ').next().unwrap_or_default();
-        *self.shared.errors.lock().entry(code.to_string()).or_insert(0) += 1;
+        self.shared.counters(self.node, |c| *c.errors.entry(code.to_string()).or_insert(0) += 1);
     }
 
     /// Counts the error replies in `r`: itself, or those among `EXEC`'s replies.
@@ -192,7 +210,6 @@ impl Conn {
 
     /// Runs one request (`args` not empty), appending its reply to `out`.
     fn execute(&mut self, args: &[&[u8]], out: &mut Vec<u8>) -> Step {
-        self.commands += 1;
         self.muted = self.reply_mode != ReplyMode::On;
         self.skipped = self.reply_mode == ReplyMode::Skip;
         if self.skipped {
@@ -217,6 +234,8 @@ impl Conn {
         self.reply_error.set(None);
         self.queued_now = false;
         let step = self.dispatch(lower, args, out);
+        // Counted once run, as Redis counts it: `INFO` does not count itself.
+        self.commands += 1;
         let usec = self.lap();
         if named {
             let outcome = match self.reply_error.get() {
@@ -225,6 +244,10 @@ impl Conn {
                 None => Outcome::Ran,
             };
             self.stats.record(&self.stat_name, outcome, usec);
+            let waits = matches!(step, Step::Wait(..));
+            if !waits {
+                self.log_if_slow(&self.stat_name, outcome, usec, args);
+            }
             // Monitors see what ran (a queued command when EXEC runs it).
             if self.shared.monitored()
                 && matches!(outcome, Outcome::Ran | Outcome::Failed)
@@ -233,13 +256,34 @@ impl Conn {
                 self.shared.feed_monitors(self.node, self.entry.addr, args);
             }
             // A blocked command's call counts now; an error it is answered with later
-            // counts as its failure then (Redis's `updateStatsOnUnblock`).
-            if matches!(step, Step::Wait(..)) {
-                self.blocked_name = Some(self.stat_name.clone());
+            // counts as its failure then, and it is logged as slow then (Redis's
+            // `updateStatsOnUnblock`), with the time it ran, not the time it waited.
+            if waits {
+                let words = args.iter().map(|a| a.to_vec()).collect();
+                self.blocked = Some(Blocked { name: self.stat_name.clone(), words, usec });
             }
         }
         self.muted = false;
         step
+    }
+
+    /// Logs a command that ran for at least `slowlog-log-slower-than` in the node's slow
+    /// log (all but `EXEC`, whose commands are logged one by one, as Redis logs them).
+    fn log_if_slow(&self, name: &str, outcome: Outcome, usec: u64, args: &[&[u8]]) {
+        let slower = self.shared.hot.slowlog_slower_than.load(Ordering::Relaxed);
+        let slow = slower >= 0 && usec >= slower as u64;
+        if slow && matches!(outcome, Outcome::Ran | Outcome::Failed) && name != "exec" {
+            let max_len = self.shared.hot.slowlog_max_len.load(Ordering::Relaxed);
+            let name = self.entry.meta.lock().name.clone();
+            let peer = self.entry.addr.to_string();
+            self.shared.counters(self.node, |c| c.slowlog.push(max_len, usec, args, peer, name));
+        }
+    }
+
+    /// True if queued commands' words are kept for `EXEC`'s monitor lines and slow log
+    /// entries (RESP3 keeps them anyway, for its reply shapes).
+    fn keep_queued_words(&self) -> bool {
+        self.shared.monitored() || self.shared.hot.slowlog_slower_than.load(Ordering::Relaxed) == 0
     }
 
     /// Microseconds since [`Conn::started`], which moves to now.
@@ -250,13 +294,18 @@ impl Conn {
         usec
     }
 
-    /// Counts a blocked command's late error reply (see [`Conn::execute`]).
+    /// Counts a blocked command once answered (see [`Conn::execute`]).
     fn count_unblocked(&mut self, r: &Result<Reply, Error>) {
-        if let (Some(name), Err(e)) = (self.blocked_name.take(), r) {
-            if Outcome::of_error(&e.to_string()) != Outcome::Uncounted {
-                self.stats.record_failed_later(&name);
+        let Some(b) = self.blocked.take() else { return };
+        let mut outcome = Outcome::Ran;
+        if let Err(e) = r {
+            outcome = Outcome::of_error(&e.to_string());
+            if outcome != Outcome::Uncounted {
+                self.stats.record_failed_later(&b.name);
             }
         }
+        let words: Vec<&[u8]> = b.words.iter().map(Vec::as_slice).collect();
+        self.log_if_slow(&b.name, outcome, b.usec, &words);
     }
 
     /// True if a request of `args` is `GET key` and this connection would run it with
@@ -320,12 +369,12 @@ impl Conn {
     /// touch no shared counter.
     pub(crate) fn publish(&mut self) {
         if !self.stats.is_empty() {
-            self.stats.drain_into(&mut self.shared.command_stats.lock());
+            self.shared.counters(self.node, |c| self.stats.drain_into(&mut c.commands));
         }
-        if self.commands == 0 {
-            return;
+        let commands = std::mem::take(&mut self.commands);
+        if commands > 0 {
+            self.entry.commands.fetch_add(commands, Ordering::Relaxed);
         }
-        self.entry.commands.fetch_add(std::mem::take(&mut self.commands), Ordering::Relaxed);
         let mut m = self.entry.meta.lock();
         m.last_active = Some(Instant::now());
         if m.last_cmd.as_bytes() != self.last_cmd.as_slice() {
@@ -423,7 +472,7 @@ impl Conn {
             // Remember what was queued, so EXEC's replies get their RESP3 shapes.
             if matches!(&r, Ok(Reply::Simple(s)) if s == "QUEUED") {
                 // The words, for RESP3's shapes and for monitors, when EXEC runs it.
-                let keep = self.proto >= 3 || self.shared.monitored();
+                let keep = self.proto >= 3 || self.keep_queued_words();
                 let words = if keep { args.iter().map(|a| a.to_vec()).collect() } else { Vec::new() };
                 self.queued.push(words);
                 self.queued_nil.push(nil_of(name, args));
@@ -440,7 +489,7 @@ impl Conn {
             }
             b"hello" | b"auth" | b"select" | b"client" | b"reset" | b"time" | b"command" | b"config"
             | b"info" | b"randomkey" | b"function" | b"script" | b"lastsave" | b"role" | b"cluster"
-            | b"flushall" | b"flushdb" | b"replicaof" | b"slaveof" | b"failover" => {
+            | b"flushall" | b"flushdb" | b"replicaof" | b"slaveof" | b"failover" | b"slowlog" => {
                 if let Some(step) = self.admin(name, args, out) {
                     return step;
                 }
@@ -488,7 +537,7 @@ impl Conn {
                 }
                 self.exec_running = Some(queued.len());
                 let server_words: Vec<(usize, Vec<Vec<u8>>)> =
-                    if self.shared.monitored() { server_queued.clone() } else { Vec::new() };
+                    if self.keep_queued_words() { server_queued.clone() } else { Vec::new() };
                 for (at, words) in server_queued {
                     let a: Vec<&[u8]> = words.iter().map(Vec::as_slice).collect();
                     let reply = self.queued_admin(&a);
@@ -499,7 +548,8 @@ impl Conn {
                 self.count_nested_errors(items);
                 // Each command EXEC ran is a call of its own, failed if it answered an
                 // error; their time is EXEC's, which runs them as one step. Monitors see
-                // them, in order, before the EXEC.
+                // them, in order, before the EXEC, and a slow log logging every command
+                // logs them.
                 let monitored = self.shared.monitored();
                 for (i, (name, item)) in names.iter().zip(items.iter()).enumerate() {
                     let outcome = match item {
@@ -508,15 +558,16 @@ impl Conn {
                     };
                     let Some(name) = name else { continue };
                     self.stats.record(name, outcome, 0);
+                    let words = match queued.get(i).filter(|w| !w.is_empty()) {
+                        Some(w) => w,
+                        None => match server_words.iter().find(|(at, _)| *at == i) {
+                            Some((_, w)) => w,
+                            None => continue,
+                        },
+                    };
+                    let a: Vec<&[u8]> = words.iter().map(Vec::as_slice).collect();
+                    self.log_if_slow(name, outcome, 0, &a);
                     if monitored && outcome != Outcome::Uncounted && super::monitor::shown(name) {
-                        let words = match queued.get(i).filter(|w| !w.is_empty()) {
-                            Some(w) => w,
-                            None => match server_words.iter().find(|(at, _)| *at == i) {
-                                Some((_, w)) => w,
-                                None => continue,
-                            },
-                        };
-                        let a: Vec<&[u8]> = words.iter().map(Vec::as_slice).collect();
                         self.shared.feed_monitors(self.node, self.entry.addr, &a);
                     }
                 }
@@ -748,7 +799,7 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
         reply_error: Cell::new(None),
         queued_now: false,
         queued_names: Vec::new(),
-        blocked_name: None,
+        blocked: None,
         close_after_reply: false,
         exec_running: None,
         stat_name: String::new(),
@@ -948,7 +999,7 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
         shared.unmonitor(id);
     }
     shared.clients.lock().remove(&id);
-    shared.commands_closed.fetch_add(entry.commands.load(Ordering::Relaxed), Ordering::Relaxed);
+    shared.counters(node, |c| c.commands_closed += entry.commands.load(Ordering::Relaxed));
     shared.connected.fetch_sub(1, Ordering::AcqRel);
 }
 

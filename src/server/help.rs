@@ -89,6 +89,16 @@ const PUBSUB: Subcommands = &[
     ("SHARDNUMSUB [<shardchannel> ...]", "Return the number of subscribers of each shard channel."),
 ];
 
+const SLOWLOG: Subcommands = &[
+    ("GET [<count>]", "Return the newest <count> entries of the slow log (default 10, -1: all)."),
+    (
+        "    Each entry is made of:",
+        "    id, timestamp, time in microseconds, arguments array, client IP and port, client name",
+    ),
+    ("LEN", "Return the number of entries in the slow log."),
+    ("RESET", "Empty the slow log."),
+];
+
 const XGROUP: Subcommands = &[
     (
         "CREATE <key> <groupname> <id|$> [MKSTREAM] [ENTRIESREAD <n>]",
@@ -119,6 +129,7 @@ fn subcommands(name: &[u8]) -> Option<Subcommands> {
         b"memory" => MEMORY,
         b"object" => OBJECT,
         b"pubsub" => PUBSUB,
+        b"slowlog" => SLOWLOG,
         b"xgroup" => XGROUP,
         b"xinfo" => XINFO,
         _ => return None,

@@ -212,6 +212,9 @@ pub(crate) struct HotLimits {
     pub(crate) client_query_buffer_limit: AtomicUsize,
     /// Idle timeout, milliseconds (0: none).
     pub(crate) timeout_ms: AtomicU64,
+    /// `slowlog-log-slower-than` (microseconds; negative: no slow log) and `slowlog-max-len`.
+    pub(crate) slowlog_slower_than: std::sync::atomic::AtomicI64,
+    pub(crate) slowlog_max_len: AtomicUsize,
 }
 
 /// The parts of a [`ClientEntry`] that change.
@@ -246,16 +249,12 @@ pub(crate) struct Shared {
     pub(crate) clients: Mutex<HashMap<u64, Arc<ClientEntry>>>,
     next_client: AtomicU64,
     pub(crate) connected: AtomicUsize,
-    /// Commands run by connections that have closed (open ones count their own).
-    pub(crate) commands_closed: AtomicU64,
     pub(crate) total_connections: AtomicU64,
     pub(crate) rejected_connections: AtomicU64,
-    /// Error replies sent, by error code (`ERR`, `WRONGTYPE`, `MOVED`, ...): `INFO
-    /// errorstats` and `total_error_replies`. Errors are rare; a lock per one is cheap.
-    pub(crate) errors: Mutex<std::collections::BTreeMap<String, u64>>,
-    /// `INFO commandstats`: calls, time, rejections and failures by command, added by each
-    /// connection once per batch of requests.
-    pub(crate) command_stats: Mutex<std::collections::BTreeMap<String, stats::CommandStat>>,
+    /// Each node's `INFO errorstats` (errors are rare: a lock per one is cheap),
+    /// `commandstats` (added by each connection once per batch of requests), closed
+    /// connections' command counts and slow log.
+    pub(crate) counters: Mutex<HashMap<NodeId, stats::NodeCounters>>,
     /// Connections in `MONITOR` mode, and how many (read by every command).
     pub(crate) monitors: Mutex<monitor::Monitors>,
     pub(crate) monitoring: AtomicUsize,
@@ -275,10 +274,21 @@ impl Shared {
         self.next_client.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Commands run since the start (or `CONFIG RESETSTAT`).
-    pub(crate) fn commands(&self) -> u64 {
-        let open: u64 = self.clients.lock().values().map(|c| c.commands.load(Ordering::Relaxed)).sum();
-        open + self.commands_closed.load(Ordering::Relaxed)
+    /// Commands `node`'s port ran since the start (or `CONFIG RESETSTAT` there).
+    pub(crate) fn commands(&self, node: NodeId) -> u64 {
+        let open: u64 = self
+            .clients
+            .lock()
+            .values()
+            .filter(|c| c.node == node)
+            .map(|c| c.commands.load(Ordering::Relaxed))
+            .sum();
+        open + self.counters.lock().get(&node).map_or(0, |c| c.commands_closed)
+    }
+
+    /// Runs `f` on `node`'s counters.
+    pub(crate) fn counters<R>(&self, node: NodeId, f: impl FnOnce(&mut stats::NodeCounters) -> R) -> R {
+        f(self.counters.lock().entry(node).or_default())
     }
 
     /// Copies the limits of `p` where connections read them.
@@ -287,6 +297,11 @@ impl Shared {
         self.hot.client_query_buffer_limit.store(p.client_query_buffer_limit, Ordering::Relaxed);
         let ms = u64::try_from(p.timeout.as_millis()).unwrap_or(u64::MAX);
         self.hot.timeout_ms.store(ms, Ordering::Relaxed);
+        let set = |name: &str| p.other.get(name).and_then(|v| v.parse::<i64>().ok());
+        let slower = set("slowlog-log-slower-than").unwrap_or(10_000);
+        self.hot.slowlog_slower_than.store(slower, Ordering::Relaxed);
+        let max_len = set("slowlog-max-len").unwrap_or(128).max(0) as usize;
+        self.hot.slowlog_max_len.store(max_len, Ordering::Relaxed);
     }
 
     /// The port node `id` listens on, if it is served.
@@ -399,13 +414,13 @@ impl Cluster {
                 timeout_ms: AtomicU64::new(
                     u64::try_from(config.timeout.as_millis()).unwrap_or(u64::MAX),
                 ),
+                slowlog_slower_than: std::sync::atomic::AtomicI64::new(10_000),
+                slowlog_max_len: AtomicUsize::new(128),
             },
             clients: Mutex::new(HashMap::new()),
             next_client: AtomicU64::new(1),
             connected: AtomicUsize::new(0),
-            commands_closed: AtomicU64::new(0),
-            errors: Mutex::new(std::collections::BTreeMap::new()),
-            command_stats: Mutex::new(std::collections::BTreeMap::new()),
+            counters: Mutex::new(HashMap::new()),
             monitors: Mutex::new(Vec::new()),
             monitoring: AtomicUsize::new(0),
             total_connections: AtomicU64::new(0),

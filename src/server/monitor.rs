@@ -123,8 +123,8 @@ fn line(at: SystemTime, addr: SocketAddr, args: &[&[u8]]) -> String {
 
 /// Which words of `args` are passwords (Redis's `redactClientCommandArgument`): every word
 /// of `AUTH`, the two after `HELLO`'s `AUTH`, `MIGRATE`'s `AUTH` password and `AUTH2` user
-/// and password.
-fn redacted(args: &[&[u8]]) -> Vec<bool> {
+/// and password, the value of `CONFIG SET requirepass|masterauth`.
+pub(crate) fn redacted(args: &[&[u8]]) -> Vec<bool> {
     let is = |i: usize, word: &str| args.get(i).is_some_and(|a| a.eq_ignore_ascii_case(word.as_bytes()));
     let mut secret = vec![false; args.len()];
     if is(0, "auth") {
@@ -133,6 +133,12 @@ fn redacted(args: &[&[u8]]) -> Vec<bool> {
         // HELLO [protover [AUTH username password] [SETNAME name]]
         for i in (2..args.len()).filter(|&i| is(i, "auth")) {
             secret.iter_mut().skip(i + 1).take(2).for_each(|s| *s = true);
+        }
+    } else if is(0, "config") && is(1, "set") {
+        for i in (2..args.len()).step_by(2) {
+            if is(i, "requirepass") || is(i, "masterauth") {
+                secret.iter_mut().skip(i + 1).take(1).for_each(|s| *s = true);
+            }
         }
     } else if is(0, "migrate") {
         // MIGRATE host port key db timeout [COPY] [REPLACE] [AUTH pw | AUTH2 user pw] [KEYS ...]

@@ -1,13 +1,116 @@
-//! What `INFO commandstats` and `INFO cpu` report: per command, its calls, their time, and
-//! the calls rejected before running or failed while running; the process's CPU time.
+//! What a node's port reports about the commands it served: `INFO commandstats` (per
+//! command, its calls, their time, and the calls rejected before running or failed while
+//! running), `INFO errorstats`, `SLOWLOG`; and `INFO cpu`, the process's CPU time.
 //!
-//! A connection counts into a [`CommandStats`] of its own and adds it to the server's once
-//! per batch of requests (as it publishes its command count), so pipelined requests touch no
+//! Each node keeps its own, as each Redis Cluster node does ([`NodeCounters`]). A connection
+//! counts commands into a [`CommandStats`] of its own and adds it to its node's once per
+//! batch of requests (as it publishes its command count), so pipelined requests touch no
 //! shared counter; `INFO` first adds the asking connection's, so a pipeline sees its own
 //! earlier commands.
 
-use std::collections::{BTreeMap, HashMap};
+use crate::reply::Reply;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt::Write as _;
+
+/// One node's counters.
+#[derive(Debug, Default)]
+pub(crate) struct NodeCounters {
+    /// Error replies by code (`ERR`, `WRONGTYPE`, `MOVED`, ...): `INFO errorstats`.
+    pub(crate) errors: BTreeMap<String, u64>,
+    /// `INFO commandstats`, by command name.
+    pub(crate) commands: BTreeMap<String, CommandStat>,
+    /// Commands run by this node's connections that have closed (open ones count their own).
+    pub(crate) commands_closed: u64,
+    pub(crate) slowlog: Slowlog,
+}
+
+/// Words of a command a slow log entry keeps, at most (the last one then says how many
+/// more there were), and bytes of each word (Redis's `SLOWLOG_ENTRY_MAX_ARGC`/`_STRING`).
+const SLOW_ARGS: usize = 32;
+const SLOW_BYTES: usize = 128;
+
+/// One `SLOWLOG GET` entry.
+#[derive(Debug, Clone)]
+struct SlowEntry {
+    id: u64,
+    /// Unix seconds when it was logged.
+    time: u64,
+    usec: u64,
+    words: Vec<Vec<u8>>,
+    peer: String,
+    name: String,
+}
+
+/// A node's slow log: the commands that took at least `slowlog-log-slower-than`
+/// microseconds, newest first, at most `slowlog-max-len` of them.
+#[derive(Debug, Default)]
+pub(crate) struct Slowlog {
+    entries: VecDeque<SlowEntry>,
+    next_id: u64,
+}
+
+impl Slowlog {
+    /// Logs command `args` that took `usec`, run by the client at `peer` named `name`,
+    /// keeping at most `max_len` entries. Passwords are logged as `(redacted)`, long words
+    /// and long commands shortened as Redis shortens them.
+    pub(crate) fn push(
+        &mut self,
+        max_len: usize,
+        usec: u64,
+        args: &[&[u8]],
+        peer: String,
+        name: String,
+    ) {
+        let secret = super::monitor::redacted(args);
+        let mut words: Vec<Vec<u8>> = Vec::with_capacity(args.len().min(SLOW_ARGS));
+        for (i, (arg, secret)) in args.iter().zip(secret).enumerate() {
+            if args.len() > SLOW_ARGS && i == SLOW_ARGS - 1 {
+                words.push(format!("... ({} more arguments)", args.len() - i).into_bytes());
+                break;
+            }
+            words.push(match arg.len() {
+                _ if secret => b"(redacted)".to_vec(),
+                n if n > SLOW_BYTES => {
+                    let mut w = arg[..SLOW_BYTES].to_vec();
+                    w.extend_from_slice(format!("... ({} more bytes)", n - SLOW_BYTES).as_bytes());
+                    w
+                }
+                _ => arg.to_vec(),
+            });
+        }
+        let time = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.entries.push_front(SlowEntry { id: self.next_id, time, usec, words, peer, name });
+        self.next_id += 1;
+        self.entries.truncate(max_len);
+    }
+
+    /// Entries logged now (a lowered `slowlog-max-len` trims at the next entry, as in
+    /// Redis).
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub(crate) fn reset(&mut self) {
+        self.entries.clear();
+    }
+
+    /// `SLOWLOG GET`'s reply: the newest `count` entries (all if None).
+    pub(crate) fn get(&self, count: Option<usize>) -> Reply {
+        let entry = |e: &SlowEntry| {
+            Reply::Array(vec![
+                Reply::Int(e.id as i64),
+                Reply::Int(e.time as i64),
+                Reply::Int(e.usec as i64),
+                Reply::Array(e.words.iter().map(Reply::bulk).collect()),
+                Reply::bulk(&e.peer),
+                Reply::bulk(&e.name),
+            ])
+        };
+        Reply::Array(self.entries.iter().take(count.unwrap_or(usize::MAX)).map(entry).collect())
+    }
+}
 
 /// One command's counters, as Redis's `cmdstat_<name>` line shows them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
