@@ -165,4 +165,15 @@ fn client_unblock_answers_a_waiting_command() {
     // The queue lost its waiter: a push stays in the list.
     assert_eq!(probe.cmd(&["RPUSH", "queue", "x"]), ":1\r\n");
     assert_eq!(waiter.cmd(&["LPOP", "queue"]), "$1\r\nx\r\n");
+    // WAIT for a replica that does not exist (no timeout) is a blocked client too: it is
+    // answered with the replicas that acknowledged (none), or the error.
+    for (how, reply) in
+        [("TIMEOUT", ":0\r\n"), ("ERROR", "-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n")]
+    {
+        waiter.send(b"*3\r\n$4\r\nWAIT\r\n$1\r\n1\r\n$1\r\n0\r\n");
+        until_blocked(&mut probe, 1, Duration::from_secs(20));
+        assert_eq!(probe.cmd(&["CLIENT", "UNBLOCK", id, how]), ":1\r\n");
+        assert_eq!(waiter.reply(), reply);
+        until_blocked(&mut probe, 0, Duration::from_secs(20));
+    }
 }

@@ -717,11 +717,24 @@ impl Conn {
         let write = self.session.last_write();
         let client = self.session.client().clone();
         let deadline = (timeout_ms > 0).then(|| Instant::now() + Duration::from_millis(timeout_ms));
+        // A blocked client, as Redis counts it, that `CLIENT UNBLOCK` can end.
+        let unblock =
+            Arc::new(Unblock { wake: Arc::new(tokio::sync::Notify::new()), how: AtomicU8::new(0) });
+        *self.entry.unblock.lock() = Some(unblock.clone());
+        self.shared.blocked.fetch_add(1, Ordering::Relaxed);
+        let done = WaitDone { shared: self.shared.clone(), entry: self.entry.clone() };
         Step::Wait(
             Box::pin(async move {
+                let _done = done;
                 loop {
                     let acked = client.acked(write, n);
-                    if acked >= n || deadline.is_some_and(|d| Instant::now() >= d) {
+                    let how = unblock.how.load(Ordering::Acquire);
+                    if how == UNBLOCK_ERROR {
+                        return Err(Error::Coded(
+                            "UNBLOCKED client unblocked via CLIENT UNBLOCK".into(),
+                        ));
+                    }
+                    if acked >= n || how != 0 || deadline.is_some_and(|d| Instant::now() >= d) {
                         return Ok(Reply::Int(acked as i64));
                     }
                     // Replicas apply within microseconds to milliseconds: poll on a timer,
@@ -1001,6 +1014,19 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
     shared.clients.lock().remove(&id);
     shared.counters(node, |c| c.commands_closed += entry.commands.load(Ordering::Relaxed));
     shared.connected.fetch_sub(1, Ordering::AcqRel);
+}
+
+/// A `WAIT` that ended (or was dropped): no longer blocked, no longer unblockable.
+struct WaitDone {
+    shared: Arc<Shared>,
+    entry: Arc<ClientEntry>,
+}
+
+impl Drop for WaitDone {
+    fn drop(&mut self) {
+        self.shared.blocked.fetch_sub(1, Ordering::Relaxed);
+        *self.entry.unblock.lock() = None;
+    }
 }
 
 /// A blocked command's waiter, taken off its queue unless it was answered.
