@@ -955,3 +955,42 @@ fn slowlog_logs_what_ran_slower_than_the_threshold() {
          must be between -1 and 9223372036854775807 inclusive\r\n"
     );
 }
+
+/// `CLIENT PAUSE ms WRITE` holds writes (shown blocked) while reads go on, until `CLIENT
+/// UNPAUSE`; `ALL` holds every command until its time is up, `UNPAUSE` included; bad
+/// arguments get Redis's errors.
+#[test]
+fn client_pause_holds_commands_until_unpaused() {
+    let (_cluster, server) = serve(1, 0, ServerConfig::default());
+    let addr = first(&server);
+    let (mut admin, mut writer, mut reader) =
+        (Raw::connect(addr), Raw::connect(addr), Raw::connect(addr));
+    assert_eq!(admin.cmd(&["CLIENT", "PAUSE", "60000", "WRITE"]), "+OK\r\n");
+    writer.send(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !admin
+        .cmd(&["CLIENT", "LIST"])
+        .lines()
+        .any(|l| l.contains(" flags=b ") && l.contains(" qbuf=27 "))
+    {
+        assert!(Instant::now() < deadline, "the SET never showed as postponed");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert_eq!(reader.cmd(&["GET", "k"]), "$-1\r\n", "reads run, the write waits");
+    assert_eq!(admin.cmd(&["CLIENT", "UNPAUSE"]), "+OK\r\n");
+    assert_eq!(writer.reply(), "+OK\r\n");
+    assert_eq!(reader.cmd(&["GET", "k"]), "$1\r\nv\r\n");
+
+    let started = Instant::now();
+    assert_eq!(admin.cmd(&["CLIENT", "PAUSE", "300"]), "+OK\r\n");
+    assert_eq!(reader.cmd(&["GET", "k"]), "$1\r\nv\r\n", "answered once the pause is over");
+    assert!(started.elapsed() >= Duration::from_millis(300), "ALL held the read");
+    for (words, error) in [
+        (&["CLIENT", "PAUSE", "10", "NOW"][..], "-ERR CLIENT PAUSE mode must be WRITE or ALL"),
+        (&["CLIENT", "PAUSE", "-1"], "-ERR timeout is negative"),
+        (&["CLIENT", "PAUSE", "x"], "-ERR timeout is not an integer or out of range"),
+        (&["CLIENT", "PAUSE"], "-ERR wrong number of arguments for 'client|pause' command"),
+    ] {
+        assert_eq!(admin.cmd(words), format!("{error}\r\n"), "{words:?}");
+    }
+}

@@ -592,6 +592,28 @@ impl Conn {
                 }
             }
             "getredir" => Ok(Reply::Int(-1)),
+            "pause" => {
+                arity(a.len() == 3 || a.len() == 4)?;
+                let all = match a.get(3).map(|w| lower(w)) {
+                    None => true,
+                    Some(m) if m == "all" => true,
+                    Some(m) if m == "write" => false,
+                    Some(_) => return Err(Error::msg("CLIENT PAUSE mode must be WRITE or ALL").into()),
+                };
+                let ms = crate::bytes::parse_i64(a[2])
+                    .ok_or_else(|| Error::msg("timeout is not an integer or out of range"))?;
+                if ms < 0 {
+                    return Err(Error::msg("timeout is negative").into());
+                }
+                let until = std::time::Instant::now() + Duration::from_millis(ms as u64);
+                self.shared.pause_clients(until, all);
+                Ok(Reply::ok())
+            }
+            "unpause" => {
+                arity(a.len() == 2)?;
+                self.shared.unpause_clients();
+                Ok(Reply::ok())
+            }
             _ => Err(unknown_sub("CLIENT", a[1]).into()),
         }
     }

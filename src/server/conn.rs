@@ -308,11 +308,37 @@ impl Conn {
         self.log_if_slow(&b.name, outcome, b.usec, &words);
     }
 
+    /// True if command `args` writes, as `CLIENT PAUSE WRITE` counts it (Redis's write and
+    /// may-replicate commands): the store's writes and blocking commands, `FLUSHALL`,
+    /// `PUBLISH`, and an `EXEC` whose transaction holds one.
+    fn writes(&self, args: &[&[u8]]) -> bool {
+        let name = args[0].to_ascii_lowercase();
+        let writer = |name: &[u8]| {
+            matches!(name, b"flushall" | b"flushdb" | b"publish" | b"spublish" | b"pfcount")
+                || crate::command::lookup(name).is_some_and(|s| {
+                    matches!(
+                        s.handler,
+                        crate::command::Handler::Write(_) | crate::command::Handler::Blocking(..)
+                    )
+                })
+        };
+        match name.as_slice() {
+            b"exec" => self
+                .queued_names
+                .iter()
+                .flatten()
+                .any(|n| writer(n.split('|').next().unwrap_or_default().as_bytes())),
+            _ => writer(&name),
+        }
+    }
+
     /// True if a request of `args` is `GET key` and this connection would run it with
     /// nothing around it (authenticated, not subscribed, replies on, no transaction): a run
     /// of such pipelined requests is served as one batch ([`Conn::execute_gets`]).
     fn batchable_get(&self, args: &Args, buf: &[u8]) -> bool {
-        args.len() == 2
+        // Under `CLIENT PAUSE` every request takes the one-by-one path, which waits.
+        !self.shared.paused.load(Ordering::Relaxed)
+            && args.len() == 2
             && args.get(0, buf).is_some_and(|n| n.eq_ignore_ascii_case(b"get"))
             && self.authed
             && self.reply_mode == ReplyMode::On
@@ -881,6 +907,41 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
                 }
                 continue;
             }
+            // `CLIENT PAUSE`: the request waits, with the replies before it written, until
+            // the pause ends (or the client goes).
+            loop {
+                // Registered before the pause is read, so an UNPAUSE between is not missed.
+                let unpaused = shared.unpaused.notified();
+                tokio::pin!(unpaused);
+                unpaused.as_mut().enable();
+                let Some(until) = ({
+                    let args = frame.args.slices(&inbuf[base..]);
+                    shared.postponed_until(|| conn.writes(&args))
+                }) else {
+                    break;
+                };
+                if !write_out(&mut wr, &out, &entry).await {
+                    break 'conn;
+                }
+                out.clear();
+                // Shown blocked (`b`, and in `blocked_clients`) meanwhile, as Redis shows a
+                // postponed client.
+                conn.qbuf = (inbuf.len() - base, inbuf.capacity() - inbuf.len());
+                conn.publish();
+                conn.show_blocked(true);
+                let _blocked = BlockedCount::new(&shared);
+                tokio::select! {
+                    _ = &mut unpaused => {}
+                    _ = tokio::time::sleep_until(until.into()) => {}
+                    n = read_more(&mut rd, &mut inbuf, 512) => {
+                        let limit = shared.hot.client_query_buffer_limit.load(Ordering::Relaxed);
+                        if n == 0 || inbuf.len() > limit {
+                            break 'conn;
+                        }
+                    }
+                    _ = entry.kill.notified() => break 'conn,
+                }
+            }
             let step = {
                 conn.qbuf = (inbuf.len() - base, inbuf.capacity() - inbuf.len());
                 let args = frame.args.slices(&inbuf[base..]);
@@ -1014,6 +1075,22 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
     shared.clients.lock().remove(&id);
     shared.counters(node, |c| c.commands_closed += entry.commands.load(Ordering::Relaxed));
     shared.connected.fetch_sub(1, Ordering::AcqRel);
+}
+
+/// One more blocked client in `INFO`, while it lives.
+struct BlockedCount<'a>(&'a Shared);
+
+impl<'a> BlockedCount<'a> {
+    fn new(shared: &'a Shared) -> BlockedCount<'a> {
+        shared.blocked.fetch_add(1, Ordering::Relaxed);
+        BlockedCount(shared)
+    }
+}
+
+impl Drop for BlockedCount<'_> {
+    fn drop(&mut self) {
+        self.0.blocked.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// A `WAIT` that ended (or was dropped): no longer blocked, no longer unblockable.

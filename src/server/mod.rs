@@ -251,6 +251,12 @@ pub(crate) struct Shared {
     pub(crate) connected: AtomicUsize,
     pub(crate) total_connections: AtomicU64,
     pub(crate) rejected_connections: AtomicU64,
+    /// `CLIENT PAUSE`: until when, and whether every command waits (`ALL`) or only those
+    /// that write (`WRITE`); `paused` is the flag every request reads first.
+    pub(crate) pause: Mutex<Option<(Instant, bool)>>,
+    pub(crate) paused: std::sync::atomic::AtomicBool,
+    /// Woken by `CLIENT UNPAUSE`.
+    pub(crate) unpaused: Notify,
     /// Each node's `INFO errorstats` (errors are rare: a lock per one is cheap),
     /// `commandstats` (added by each connection once per batch of requests), closed
     /// connections' command counts and slow log.
@@ -284,6 +290,39 @@ impl Shared {
             .map(|c| c.commands.load(Ordering::Relaxed))
             .sum();
         open + self.counters.lock().get(&node).map_or(0, |c| c.commands_closed)
+    }
+
+    /// Pauses the server's clients until `until`: every command (`all`) or those that
+    /// write. A pause already on is extended, and widened to all commands, never shortened.
+    pub(crate) fn pause_clients(&self, until: Instant, all: bool) {
+        let mut p = self.pause.lock();
+        let (until, all) = match *p {
+            Some((u, a)) => (u.max(until), a || all),
+            None => (until, all),
+        };
+        *p = Some((until, all));
+        self.paused.store(true, Ordering::Release);
+    }
+
+    /// Ends a pause (`CLIENT UNPAUSE`, or its time is up) and wakes the postponed.
+    pub(crate) fn unpause_clients(&self) {
+        *self.pause.lock() = None;
+        self.paused.store(false, Ordering::Release);
+        self.unpaused.notify_waiters();
+    }
+
+    /// Until when a command must wait for a pause (None: it runs now); `writes` tells
+    /// whether it writes (asked only under a `WRITE` pause).
+    pub(crate) fn postponed_until(&self, writes: impl FnOnce() -> bool) -> Option<Instant> {
+        if !self.paused.load(Ordering::Acquire) {
+            return None;
+        }
+        let (until, all) = (*self.pause.lock())?;
+        if Instant::now() >= until {
+            self.unpause_clients();
+            return None;
+        }
+        (all || writes()).then_some(until)
     }
 
     /// Runs `f` on `node`'s counters.
@@ -421,6 +460,9 @@ impl Cluster {
             next_client: AtomicU64::new(1),
             connected: AtomicUsize::new(0),
             counters: Mutex::new(HashMap::new()),
+            pause: Mutex::new(None),
+            paused: std::sync::atomic::AtomicBool::new(false),
+            unpaused: Notify::new(),
             monitors: Mutex::new(Vec::new()),
             monitoring: AtomicUsize::new(0),
             total_connections: AtomicU64::new(0),
