@@ -171,8 +171,8 @@ fn digits(mut n: usize) -> usize {
     d
 }
 
-/// Quotes bytes as redis-cli does (`sdscatrepr`).
-fn push_repr(out: &mut String, bytes: &[u8]) {
+/// Quotes bytes as redis-cli does (`sdscatrepr`; `MONITOR` quotes words so too).
+pub(crate) fn push_repr(out: &mut String, bytes: &[u8]) {
     out.push('"');
     for &b in bytes {
         match b {

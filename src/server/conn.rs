@@ -69,7 +69,7 @@ pub(crate) enum Step {
 
 /// A command this connection is blocked in: its statistics name, words, and the time it
 /// ran before it blocked.
-struct Blocked {
+struct BlockedCall {
     name: String,
     words: Vec<Vec<u8>>,
     usec: u64,
@@ -142,7 +142,7 @@ pub(crate) struct Conn {
     /// The statistics names of the commands queued since `MULTI`, in order.
     pub(crate) queued_names: Vec<Option<String>>,
     /// The statistics name of the command this connection is blocked in.
-    blocked: Option<Blocked>,
+    blocked: Option<BlockedCall>,
     /// Subscriptions, from the first `(P|S)SUBSCRIBE` on (see `server::pubsub`).
     pub(crate) pubsub: Option<super::pubsub::PubSub>,
 }
@@ -260,7 +260,7 @@ impl Conn {
             // `updateStatsOnUnblock`), with the time it ran, not the time it waited.
             if waits {
                 let words = args.iter().map(|a| a.to_vec()).collect();
-                self.blocked = Some(Blocked { name: self.stat_name.clone(), words, usec });
+                self.blocked = Some(BlockedCall { name: self.stat_name.clone(), words, usec });
             }
         }
         self.muted = false;

@@ -115,7 +115,7 @@ fn line(at: SystemTime, addr: SocketAddr, args: &[&[u8]]) -> String {
         if secret {
             out.push_str("\"(redacted)\"");
         } else {
-            repr(&mut out, arg);
+            crate::reply::push_repr(&mut out, arg);
         }
     }
     out
@@ -158,26 +158,6 @@ pub(crate) fn redacted(args: &[&[u8]]) -> Vec<bool> {
         }
     }
     secret
-}
-
-/// `arg` as Redis's `sdscatrepr` quotes it: printable ASCII as is, `\` and `"` escaped, the
-/// usual control characters by name, any other byte as `\xhh`.
-fn repr(out: &mut String, arg: &[u8]) {
-    out.push('"');
-    for &b in arg {
-        match b {
-            b'\\' => out.push_str("\\\\"),
-            b'"' => out.push_str("\\\""),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            7 => out.push_str("\\a"),
-            8 => out.push_str("\\b"),
-            b' '..=b'~' => out.push(char::from(b)),
-            _ => out.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    out.push('"');
 }
 
 #[cfg(test)]
