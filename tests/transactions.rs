@@ -307,4 +307,31 @@ fn watch_and_queueing_as_redis_on_flushall_smove_and_oom() {
     assert!(abort.starts_with("EXECABORT"), "{abort}");
     client.set_max_memory(None, slotstore::EvictionPolicy::NoEviction);
     assert_eq!(client.command(&["EXISTS", "{f}y", "{f}l"]).unwrap(), Reply::Int(0));
+
+    // Over the budget by the time of EXEC: a transaction with a growing write is refused
+    // whole (Redis's tests "EXEC with at least one use-memory command should fail" and
+    // "EXEC with only read commands should not be rejected when OOM").
+    client.set("{f}x", "value").unwrap();
+    for (queue, allowed) in [(&["SET {f}z 1", "GET {f}x"][..], false), (&["GET {f}x", "PING"], true)] {
+        run("MULTI").unwrap();
+        for cmd in queue {
+            assert_eq!(run(cmd).unwrap(), Reply::Simple("QUEUED".into()));
+        }
+        client.set_max_memory(Some(1), slotstore::EvictionPolicy::NoEviction);
+        let r = run("EXEC");
+        client.set_max_memory(None, slotstore::EvictionPolicy::NoEviction);
+        if allowed {
+            assert_eq!(
+                r.unwrap(),
+                Reply::Array(vec![Reply::bulk("value"), Reply::Simple("PONG".into())])
+            );
+        } else {
+            assert_eq!(
+                r.unwrap_err().to_string(),
+                "EXECABORT Transaction discarded because of: OOM command not allowed when used memory > \
+                 'maxmemory'."
+            );
+        }
+    }
+    assert_eq!(client.command(&["EXISTS", "{f}z"]).unwrap(), Reply::Int(0), "nothing of it ran");
 }

@@ -326,10 +326,36 @@ impl Session {
 
     fn exec(&mut self) -> Result<Reply, Error> {
         let queued = self.queued.take().ok_or_else(|| Error::msg("EXEC without MULTI"))?;
-        let result = if self.refused { Err(Error::ExecAbort) } else { self.run(&queued) };
+        let result = if self.refused {
+            Err(Error::ExecAbort)
+        } else {
+            self.make_room(&queued).and_then(|()| self.run(&queued))
+        };
         self.unwatch();
         self.asking_multi = false;
         result
+    }
+
+    /// Over the budget, a transaction holding a write that may grow memory is refused whole
+    /// at `EXEC`, as Redis refuses it (after evicting what the policy lets it); one of reads
+    /// and shrinking writes alone runs.
+    fn make_room(&self, queued: &[Vec<Box<[u8]>>]) -> Result<(), Error> {
+        for c in queued {
+            let a: Vec<&[u8]> = c.iter().map(|w| &**w).collect();
+            let spec = lookup(a[0]).expect("checked when queued");
+            if !spec.grows {
+                continue;
+            }
+            for slot in spec.slots(&a)? {
+                self.client.registry.make_room_for(slot).map_err(|e| match e {
+                    Error::OutOfMemory => {
+                        Error::Coded(format!("EXECABORT Transaction discarded because of: {e}"))
+                    }
+                    e => e,
+                })?;
+            }
+        }
+        Ok(())
     }
 
     /// Runs the queue under the locks of every slot it and the watched keys touch.

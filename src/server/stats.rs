@@ -159,6 +159,8 @@ impl Outcome {
             "MOVED" | "ASK" | "TRYAGAIN" | "CROSSSLOT" | "CLUSTERDOWN" | "OOM" | "NOAUTH" | "NOPERM"
             | "READONLY" | "LOADING" | "MASTERDOWN" => Outcome::Rejected,
             "ERR" if text.starts_with("ERR wrong number of arguments") => Outcome::Rejected,
+            // `EXEC` refused for memory (Redis's `rejectCommand` of a transaction).
+            "EXECABORT" if text.contains("because of: OOM") => Outcome::Rejected,
             "ERR"
                 if text.starts_with("ERR unknown command")
                     || text.starts_with("ERR unknown subcommand") =>
