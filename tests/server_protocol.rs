@@ -899,7 +899,7 @@ fn container_commands_answer_help() {
 /// client name), words past 32 and bytes past 128 shortened as Redis shortens them, passwords
 /// redacted; `slowlog-max-len` bounds it; `EXEC`'s commands are logged, `EXEC` is not; a
 /// negative threshold logs nothing. Each node keeps its own log and its own `INFO`
-/// counters.
+/// counters, `blocked_clients` included.
 #[test]
 fn slowlog_logs_what_ran_slower_than_the_threshold() {
     let (_cluster, server) = serve(2, 0, ServerConfig::default());
@@ -945,6 +945,18 @@ fn slowlog_logs_what_ran_slower_than_the_threshold() {
     assert_eq!(other.cmd(&["SLOWLOG", "LEN"]), ":1\r\n", "the threshold is server-wide");
     assert!(!other.cmd(&["INFO", "commandstats"]).contains("cmdstat_sadd"));
     assert!(other.cmd(&["INFO", "stats"]).contains("total_commands_processed:3\r\n"));
+    // A WAIT that cannot be met (no replicas) blocks on its node only.
+    let mut waiter = Raw::connect(first(&server));
+    let id = waiter.cmd(&["CLIENT", "ID"]);
+    waiter.send(b"*3\r\n$4\r\nWAIT\r\n$1\r\n1\r\n$1\r\n0\r\n");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !c.cmd(&["INFO", "clients"]).contains("blocked_clients:1\r\n") {
+        assert!(Instant::now() < deadline, "the WAIT never blocked");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert!(other.cmd(&["INFO", "clients"]).contains("blocked_clients:0\r\n"));
+    assert_eq!(c.cmd(&["CLIENT", "UNBLOCK", id.trim_start_matches(':').trim()]), ":1\r\n");
+    assert_eq!(waiter.reply(), ":0\r\n");
     assert_eq!(c.cmd(&["CONFIG", "SET", "slowlog-log-slower-than", "-1"]), "+OK\r\n");
     assert_eq!(c.cmd(&["SLOWLOG", "RESET"]), "+OK\r\n");
     c.cmd(&["PING"]);

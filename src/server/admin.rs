@@ -928,7 +928,7 @@ impl Conn {
                  blocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n\r\n",
                 shared.clients.lock().values().filter(|c| c.node == self.node).count(),
                 p.maxclients,
-                shared.blocked.load(Ordering::Relaxed),
+                shared.counters(self.node, |c| c.blocked),
             );
         }
         if show("memory") {

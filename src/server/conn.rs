@@ -633,7 +633,7 @@ impl Conn {
             BlockStart::Waiting { slot, id, rx, timeout } => (slot, id, rx, timeout),
         };
         let shared = self.shared.clone();
-        shared.blocked.fetch_add(1, Ordering::Relaxed);
+        shared.count_blocked(self.node, true);
         let unblock = Arc::new(Unblock { wake: notify.clone(), how: AtomicU8::new(0) });
         *self.entry.unblock.lock() = Some(unblock.clone());
         // Takes the waiter off its queue if this future is dropped first (the client hung
@@ -747,7 +747,7 @@ impl Conn {
         let unblock =
             Arc::new(Unblock { wake: Arc::new(tokio::sync::Notify::new()), how: AtomicU8::new(0) });
         *self.entry.unblock.lock() = Some(unblock.clone());
-        self.shared.blocked.fetch_add(1, Ordering::Relaxed);
+        self.shared.count_blocked(self.node, true);
         let done = WaitDone { shared: self.shared.clone(), entry: self.entry.clone() };
         Step::Wait(
             Box::pin(async move {
@@ -909,6 +909,7 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
             }
             // `CLIENT PAUSE`: the request waits, with the replies before it written, until
             // the pause ends (or the client goes).
+            let mut held = false;
             loop {
                 // Registered before the pause is read, so an UNPAUSE between is not missed.
                 let unpaused = shared.unpaused.notified();
@@ -920,6 +921,7 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
                 }) else {
                     break;
                 };
+                held = true;
                 if !write_out(&mut wr, &out, &entry).await {
                     break 'conn;
                 }
@@ -929,7 +931,7 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
                 conn.qbuf = (inbuf.len() - base, inbuf.capacity() - inbuf.len());
                 conn.publish();
                 conn.show_blocked(true);
-                let _blocked = BlockedCount::new(&shared);
+                let _blocked = BlockedCount::new(&shared, conn.node);
                 tokio::select! {
                     _ = &mut unpaused => {}
                     _ = tokio::time::sleep_until(until.into()) => {}
@@ -941,6 +943,9 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
                     }
                     _ = entry.kill.notified() => break 'conn,
                 }
+            }
+            if held {
+                conn.show_blocked(false);
             }
             let step = {
                 conn.qbuf = (inbuf.len() - base, inbuf.capacity() - inbuf.len());
@@ -1078,18 +1083,18 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
 }
 
 /// One more blocked client in `INFO`, while it lives.
-struct BlockedCount<'a>(&'a Shared);
+struct BlockedCount<'a>(&'a Shared, NodeId);
 
 impl<'a> BlockedCount<'a> {
-    fn new(shared: &'a Shared) -> BlockedCount<'a> {
-        shared.blocked.fetch_add(1, Ordering::Relaxed);
-        BlockedCount(shared)
+    fn new(shared: &'a Shared, node: NodeId) -> BlockedCount<'a> {
+        shared.count_blocked(node, true);
+        BlockedCount(shared, node)
     }
 }
 
 impl Drop for BlockedCount<'_> {
     fn drop(&mut self) {
-        self.0.blocked.fetch_sub(1, Ordering::Relaxed);
+        self.0.count_blocked(self.1, false);
     }
 }
 
@@ -1101,7 +1106,7 @@ struct WaitDone {
 
 impl Drop for WaitDone {
     fn drop(&mut self) {
-        self.shared.blocked.fetch_sub(1, Ordering::Relaxed);
+        self.shared.count_blocked(self.entry.node, false);
         *self.entry.unblock.lock() = None;
     }
 }
@@ -1121,7 +1126,7 @@ impl Drop for CancelOnDrop {
         if !self.done {
             self.client.block_cancel(self.slot, self.id);
         }
-        self.shared.blocked.fetch_sub(1, Ordering::Relaxed);
+        self.shared.count_blocked(self.entry.node, false);
         *self.entry.unblock.lock() = None;
     }
 }

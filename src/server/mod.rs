@@ -264,7 +264,6 @@ pub(crate) struct Shared {
     /// Connections in `MONITOR` mode, and how many (read by every command).
     pub(crate) monitors: Mutex<monitor::Monitors>,
     pub(crate) monitoring: AtomicUsize,
-    pub(crate) blocked: AtomicUsize,
     pub(crate) started: Instant,
     /// The address each node listens on (kept across a kill and restart).
     pub(crate) ports: Mutex<HashMap<NodeId, SocketAddr>>,
@@ -323,6 +322,13 @@ impl Shared {
             return None;
         }
         (all || writes()).then_some(until)
+    }
+
+    /// One more (`true`) or one fewer blocked connection on `node`'s port.
+    pub(crate) fn count_blocked(&self, node: NodeId, more: bool) {
+        self.counters(node, |c| {
+            c.blocked = if more { c.blocked + 1 } else { c.blocked.saturating_sub(1) }
+        });
     }
 
     /// Runs `f` on `node`'s counters.
@@ -467,7 +473,6 @@ impl Cluster {
             monitoring: AtomicUsize::new(0),
             total_connections: AtomicU64::new(0),
             rejected_connections: AtomicU64::new(0),
-            blocked: AtomicUsize::new(0),
             started: Instant::now(),
             ports: Mutex::new(ports),
             bind_ip: ip,

@@ -22,6 +22,9 @@ pub(crate) struct NodeCounters {
     /// Commands run by this node's connections that have closed (open ones count their own).
     pub(crate) commands_closed: u64,
     pub(crate) slowlog: Slowlog,
+    /// Connections waiting in a blocking command, `WAIT` or a `CLIENT PAUSE`
+    /// (`blocked_clients`).
+    pub(crate) blocked: usize,
 }
 
 /// Words of a command a slow log entry keeps, at most (the last one then says how many
