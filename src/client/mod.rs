@@ -1162,3 +1162,44 @@ impl Client {
         Ok(removed)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::only_key;
+
+    fn words(line: &str) -> Vec<&[u8]> {
+        line.split(' ').map(str::as_bytes).collect()
+    }
+
+    fn narrowed(name: &str, line: &str, key: &str) -> Option<String> {
+        let a = words(line);
+        let key = a.iter().copied().find(|w| *w == key.as_bytes()).unwrap_or(key.as_bytes());
+        only_key(name, &a, key)
+            .map(|w| w.iter().map(|b| String::from_utf8_lossy(b)).collect::<Vec<_>>().join(" "))
+    }
+
+    #[test]
+    fn a_blocked_command_narrows_to_the_ready_key() {
+        assert_eq!(narrowed("blpop", "BLPOP a b c 5", "b").as_deref(), Some("BLPOP b 5"));
+        assert_eq!(narrowed("bzpopmin", "BZPOPMIN a b 0", "a").as_deref(), Some("BZPOPMIN a 0"));
+        assert_eq!(
+            narrowed("blmpop", "BLMPOP 0 3 a b c RIGHT COUNT 2", "c").as_deref(),
+            Some("BLMPOP 0 1 c RIGHT COUNT 2")
+        );
+        assert_eq!(narrowed("bzmpop", "BZMPOP 1 2 a b MIN", "a").as_deref(), Some("BZMPOP 1 1 a MIN"));
+        assert_eq!(
+            narrowed("xread", "XREAD COUNT 2 BLOCK 0 STREAMS a b 1-0 2-0", "b").as_deref(),
+            Some("XREAD COUNT 2 BLOCK 0 STREAMS b 2-0")
+        );
+        // A group or consumer named like an option or STREAMS is skipped as a word of GROUP.
+        assert_eq!(
+            narrowed("xreadgroup", "XREADGROUP GROUP streams count NOACK BLOCK 0 STREAMS a b > >", "b")
+                .as_deref(),
+            Some("XREADGROUP GROUP streams count NOACK BLOCK 0 STREAMS b >")
+        );
+        // One source key anyway, or a key the command does not name: the words as they are.
+        assert_eq!(narrowed("blmove", "BLMOVE a b LEFT LEFT 0", "a"), None);
+        assert_eq!(narrowed("blpop", "BLPOP a b 0", "z"), None);
+        assert_eq!(narrowed("blmpop", "BLMPOP 0 9 a LEFT", "a"), None, "a bad numkeys");
+    }
+}
