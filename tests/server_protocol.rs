@@ -1006,3 +1006,29 @@ fn client_pause_holds_commands_until_unpaused() {
         assert_eq!(admin.cmd(words), format!("{error}\r\n"), "{words:?}");
     }
 }
+
+/// A monitor that stops reading is closed once `MONITOR` lines pile up for it (as Redis
+/// closes a client past its output buffer limit), instead of the server holding them all;
+/// the connection whose commands it watched goes on.
+#[test]
+fn a_monitor_that_does_not_read_is_closed() {
+    let (_cluster, server) = serve(1, 0, ServerConfig::default());
+    let addr = first(&server);
+    let mut mon = Raw::connect(addr);
+    assert_eq!(mon.cmd(&["MONITOR"]), "+OK\r\n");
+    let mut c = Raw::connect(addr);
+    // Well past the lines a monitor may have waiting plus what the sockets buffer.
+    let batch = "PING\r\n".repeat(10_000);
+    let mut sent = 0;
+    let mut closed = false;
+    while sent < 2_000_000 && !closed {
+        c.send(batch.as_bytes());
+        for _ in 0..10_000 {
+            assert_eq!(c.line(), "+PONG\r\n");
+        }
+        sent += 10_000;
+        closed = sent % 200_000 == 0 && c.cmd(&["CLIENT", "LIST"]).matches("id=").count() == 1;
+    }
+    assert!(closed, "the monitor is still open after {sent} commands");
+    assert_eq!(c.cmd(&["PING"]), "+PONG\r\n");
+}

@@ -5,9 +5,9 @@
 //! replies therefore stops being read (backpressure): its memory stays at one read buffer
 //! and at most [`OUT_FLUSH`] of pending replies, where Redis 7.0 lets the output grow.
 //!
-//! Pushes (pub/sub messages) reach a connection through its push channel
-//! ([`Conn::push_sender`]); the loop writes them between requests, as RESP3 pushes or RESP2
-//! arrays.
+//! Pub/sub messages reach a connection through its subscriber's outbox (`server::pubsub`),
+//! `MONITOR` lines through its push channel (`Conn::push_tx`); the loop writes both between
+//! requests.
 
 use super::resp::{self, Args, Frame, Limits, Nil, Parser};
 use super::stats::{full_name, write_full_name, CommandStats, Outcome};
@@ -47,6 +47,11 @@ pub(crate) const OUT_FLUSH: usize = 64 * 1024;
 /// Pipelined `GET`s served as one batch at most: as many lookups as the CPU overlaps well
 /// (see `node/batch.rs`).
 const GET_BATCH: usize = 32;
+
+/// `MONITOR` lines waiting to be written to a monitor at most: one that reads slower than
+/// the server runs commands is closed past this, as Redis closes a monitor past its output
+/// buffer limit, instead of growing without bound.
+pub(crate) const MONITOR_LINES: usize = 100_000;
 
 /// The smallest read.
 const READ_CHUNK: usize = 16 * 1024;
@@ -110,8 +115,9 @@ pub(crate) struct Conn {
     /// each reply as its command would).
     pub(crate) queued_nil: Vec<Nil>,
     pub(crate) parser: Parser,
-    /// Where pushes for this connection are sent (pub/sub delivers here).
-    push_tx: mpsc::UnboundedSender<Reply>,
+    /// Where `MONITOR` lines for this connection are sent: at most [`MONITOR_LINES`]
+    /// waiting, past which the monitor is closed (see `Shared::feed_monitors`).
+    push_tx: mpsc::Sender<Reply>,
     /// Commands run since the last [`Conn::publish`].
     commands: u64,
     /// The last command's lowercase name.
@@ -148,12 +154,6 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    /// A sender of pushes to this connection (pub/sub messages, invalidations).
-    #[allow(dead_code)]
-    pub(crate) fn push_sender(&self) -> mpsc::UnboundedSender<Reply> {
-        self.push_tx.clone()
-    }
-
     pub(crate) fn limits(&self) -> Limits {
         let max_bulk = self.shared.hot.proto_max_bulk_len.load(Ordering::Relaxed);
         Limits { max_bulk, authed: self.authed }
@@ -442,7 +442,7 @@ impl Conn {
     /// and `WAIT` to an async wait, everything else to the session. Pub/sub (`SUBSCRIBE` &
     /// co) belongs here too, before the session: a subscribed RESP2 connection may only send
     /// the (un)subscribe commands, `PING`, `QUIT` and `RESET`, and its messages go out
-    /// through [`Conn::push_sender`].
+    /// through its subscriber's outbox.
     fn dispatch(&mut self, name: &[u8], args: &[&[u8]], out: &mut Vec<u8>) -> Step {
         if !self.authed && !matches!(name, b"auth" | b"hello" | b"quit" | b"reset") {
             self.note_error_reply("NOAUTH");
@@ -522,7 +522,7 @@ impl Conn {
             }
             b"wait" => return self.wait(args, out),
             b"monitor" if args.len() == 1 => {
-                self.shared.monitor(self.entry.id, self.node, self.push_tx.clone());
+                self.shared.monitor(self.entry.clone(), self.node, self.push_tx.clone());
                 self.emit(out, &Ok(Reply::ok()), Nil::Bulk);
                 return Step::Done;
             }
@@ -815,7 +815,7 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
     if shared.client.node_is_down(node) {
         entry.kill.notify_one();
     }
-    let (push_tx, mut push_rx) = mpsc::unbounded_channel();
+    let (push_tx, mut push_rx) = mpsc::channel(MONITOR_LINES);
     let authed = shared.params.lock().requirepass.is_none();
     let mut conn = Conn {
         session: shared.client.at_node(node).session(),

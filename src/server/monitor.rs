@@ -7,17 +7,18 @@
 //! SETSLOT`, ...) are not fed; passwords show as `(redacted)`. With no monitor, a command
 //! pays one relaxed load.
 
-use super::Shared;
+use super::{ClientEntry, Shared};
 use crate::ids::NodeId;
 use crate::reply::Reply;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
 
-/// The monitoring connections: (client id, the node whose port it is on, where its lines
+/// The monitoring connections: (the client, the node whose port it is on, where its lines
 /// go). A monitor sees its node's commands, as each Redis Cluster node's `MONITOR` does.
-pub(crate) type Monitors = Vec<(u64, NodeId, mpsc::UnboundedSender<Reply>)>;
+pub(crate) type Monitors = Vec<(Arc<ClientEntry>, NodeId, mpsc::Sender<Reply>)>;
 
 /// Redis 7.0's administrative commands (`CMD_ADMIN`), by statistics name, that slotstore
 /// has: MONITOR never shows them.
@@ -77,12 +78,12 @@ impl Shared {
         self.monitoring.load(Ordering::Relaxed) > 0
     }
 
-    /// Makes connection `id`, on `node`'s port, a monitor; its lines go to `tx`. Twice is
-    /// once.
-    pub(crate) fn monitor(&self, id: u64, node: NodeId, tx: mpsc::UnboundedSender<Reply>) {
+    /// Makes connection `client`, on `node`'s port, a monitor; its lines go to `tx`. Twice
+    /// is once.
+    pub(crate) fn monitor(&self, client: Arc<ClientEntry>, node: NodeId, tx: mpsc::Sender<Reply>) {
         let mut m = self.monitors.lock();
-        if !m.iter().any(|(i, ..)| *i == id) {
-            m.push((id, node, tx));
+        if !m.iter().any(|(c, ..)| c.id == client.id) {
+            m.push((client, node, tx));
             self.monitoring.store(m.len(), Ordering::Relaxed);
         }
     }
@@ -90,7 +91,7 @@ impl Shared {
     /// Connection `id` monitors no more (it closed, or sent `RESET`).
     pub(crate) fn unmonitor(&self, id: u64) {
         let mut m = self.monitors.lock();
-        m.retain(|(i, ..)| *i != id);
+        m.retain(|(c, ..)| c.id != id);
         self.monitoring.store(m.len(), Ordering::Relaxed);
     }
 
@@ -99,8 +100,19 @@ impl Shared {
     pub(crate) fn feed_monitors(&self, node: NodeId, addr: SocketAddr, args: &[&[u8]]) {
         let line = Reply::Simple(line(SystemTime::now(), addr, args));
         let mut m = self.monitors.lock();
-        // A monitor whose connection is gone is dropped here too.
-        m.retain(|(_, on, tx)| *on != node || tx.send(line.clone()).is_ok());
+        // A monitor whose connection is gone is dropped here too, and one that lets
+        // `MONITOR_LINES` wait is closed.
+        m.retain(|(client, on, tx)| {
+            *on != node
+                || match tx.try_send(line.clone()) {
+                    Ok(()) => true,
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        client.kill.notify_one();
+                        false
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => false,
+                }
+        });
         self.monitoring.store(m.len(), Ordering::Relaxed);
     }
 }
