@@ -39,7 +39,14 @@ const SERVER_COMMANDS: &[(&str, i32, &[&str])] = &[
     ("replicaof", 3, &["admin", "noscript", "stale", "no_async_loading"]),
     ("slaveof", 3, &["admin", "noscript", "stale", "no_async_loading"]),
     ("failover", -1, &["admin", "noscript", "stale"]),
+    ("monitor", 1, &["admin", "noscript", "loading", "stale"]),
+    ("slowlog", -2, &[]),
 ];
+
+/// True if the server answers command `name` (lowercase) itself.
+pub(crate) fn is_server_command(name: &str) -> bool {
+    SERVER_COMMANDS.iter().any(|(n, ..)| *n == name)
+}
 
 fn lower(a: &[u8]) -> String {
     String::from_utf8_lossy(a).to_ascii_lowercase()

@@ -22,6 +22,10 @@ const CLIENT: Subcommands = &[
     ("LIST [TYPE <type>] [ID <id> [<id> ...]]", "List connections, all or those matching."),
     ("NO-EVICT (ON|OFF)", "Accepted, with no effect: no connection is evicted."),
     ("NO-TOUCH (ON|OFF)", "Accepted, with no effect."),
+    (
+        "PAUSE <timeout> [WRITE|ALL]",
+        "Hold clients' commands (all, or those that write) for <timeout> ms.",
+    ),
     ("REPLY (ON|OFF|SKIP)", "Send replies, send none, or skip the next command's."),
     ("SETINFO (LIB-NAME|LIB-VER) <value>", "Record the client library's name or version."),
     ("SETNAME <name>", "Name this connection."),
@@ -29,6 +33,7 @@ const CLIENT: Subcommands = &[
         "UNBLOCK <client-id> [TIMEOUT|ERROR]",
         "Answer a connection blocked in a command, as a timeout or an error.",
     ),
+    ("UNPAUSE", "End a pause."),
 ];
 
 const CLUSTER: Subcommands = &[
@@ -49,6 +54,7 @@ const CLUSTER: Subcommands = &[
         "Change <slot>'s state, as a migration does.",
     ),
     ("SHARDS", "Return the cluster's shards, their slots and nodes."),
+    ("SLAVES <node-id>", "Return the replicas of <node-id> (the old name of REPLICAS)."),
     ("SLOTS", "Return the cluster's slot ranges and the nodes serving them."),
 ];
 
@@ -118,6 +124,19 @@ const XINFO: Subcommands = &[
         "Return information about a stream (FULL: with its entries and groups).",
     ),
 ];
+
+/// True if `sub` (lowercase) is a subcommand of container command `name` (lowercase); None
+/// for a command without a subcommand table here.
+pub(crate) fn has_subcommand(name: &[u8], sub: &str) -> Option<bool> {
+    let subs = subcommands(name)?;
+    // A subcommand is the first word of its syntax (option rows are indented).
+    Some(
+        sub == "help"
+            || subs
+                .iter()
+                .any(|(syntax, _)| syntax.split(' ').next() == Some(sub.to_ascii_uppercase().as_str())),
+    )
+}
 
 /// The subcommands of container command `name` (lowercase); None for other commands.
 fn subcommands(name: &[u8]) -> Option<Subcommands> {

@@ -200,9 +200,11 @@ pub(crate) fn write_full_name(out: &mut String, lower: &[u8], args: &[&[u8]]) ->
     };
     out.push_str(name);
     match args.get(1) {
-        Some(sub) if CONTAINERS.contains(&name) => {
-            // A subcommand that ran is one of the command's own, but its words come from
-            // the client: only plain ones make a line.
+        // Per subcommand where the subcommands are known here (see `server::help`); a
+        // container without a table counts under its own name.
+        Some(sub) if CONTAINERS.contains(&name) && super::help::has_subcommand(lower, "").is_some() => {
+            // The client's word: only a plain one makes a line (and `record` keeps a new
+            // name only if it is a subcommand).
             let plain = !sub.is_empty()
                 && sub.len() <= 32
                 && sub.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-');
@@ -217,6 +219,18 @@ pub(crate) fn write_full_name(out: &mut String, lower: &[u8], args: &[&[u8]]) ->
     }
 }
 
+/// True if `name` (a [`full_name`]) names a command (and subcommand) the server has: only
+/// these get a line, so clients' words cannot grow the statistics without bound.
+fn known(name: &str) -> bool {
+    let (cmd, sub) = match name.split_once('|') {
+        Some((cmd, sub)) => (cmd, Some(sub)),
+        None => (name, None),
+    };
+    let command =
+        crate::command::lookup(cmd.as_bytes()).is_some() || super::admin::is_server_command(cmd);
+    command && sub.map_or(true, |sub| super::help::has_subcommand(cmd.as_bytes(), sub) == Some(true))
+}
+
 /// Counters by command name.
 #[derive(Debug, Default)]
 pub(crate) struct CommandStats {
@@ -229,7 +243,7 @@ impl CommandStats {
     pub(crate) fn record(&mut self, name: &str, outcome: Outcome, usec: u64) {
         let stat = match self.by_name.get_mut(name) {
             Some(s) => s,
-            None if outcome == Outcome::Uncounted => return,
+            None if outcome == Outcome::Uncounted || !known(name) => return,
             None => self.by_name.entry(name.to_string()).or_default(),
         };
         match outcome {
@@ -347,6 +361,26 @@ mod tests {
         assert_eq!(full_name(b"config", &[b"CONFIG"]).as_deref(), Some("config"));
         assert_eq!(full_name(b"config", &[b"CONFIG", b"a\r\nb"]), None);
         assert_eq!(full_name(b"\xff", &[b"\xff"]), None);
+    }
+
+    #[test]
+    fn only_commands_and_subcommands_the_server_has_get_a_line() {
+        let mut s = CommandStats::default();
+        for name in ["get", "config|get", "client|list", "multi", "monitor", "slowlog|len", "subscribe"]
+        {
+            s.record(name, Outcome::Rejected, 0);
+        }
+        // A client's words: an arity error of `MEMORY foo`, an unknown command refused
+        // before authentication.
+        s.record("memory|foo", Outcome::Rejected, 0);
+        s.record("nosuch", Outcome::Rejected, 0);
+        let mut total = BTreeMap::new();
+        s.drain_into(&mut total);
+        let names: Vec<&str> = total.keys().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            ["client|list", "config|get", "get", "monitor", "multi", "slowlog|len", "subscribe"]
+        );
     }
 
     #[test]
