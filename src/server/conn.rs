@@ -365,18 +365,18 @@ impl Conn {
             self.last_cmd.clear();
             self.last_cmd.extend_from_slice(b"get");
         }
-        let (mut failed, mut rejected) = (0, 0);
-        for r in &replies {
-            match r.as_ref().map_err(|e| Outcome::of_error(&e.to_string())) {
-                Err(Outcome::Rejected) => rejected += 1,
-                Err(_) => failed += 1,
-                Ok(_) => {}
-            }
-        }
+        // Each GET's outcome, once: counted, and (if it ran) shown to monitors.
+        let outcomes: Vec<Outcome> = replies
+            .iter()
+            .map(|r| r.as_ref().map_or_else(|e| Outcome::of_error(&e.to_string()), |_| Outcome::Ran))
+            .collect();
+        let count = |o: Outcome| outcomes.iter().filter(|x| **x == o).count() as u64;
+        let rejected = count(Outcome::Rejected);
+        let failed = keys.len() as u64 - rejected - count(Outcome::Ran);
         self.stats.record_many("get", keys.len() as u64 - rejected, failed, rejected, usec);
         if self.shared.monitored() {
-            for (request, r) in requests.iter().zip(&replies) {
-                if !r.as_ref().is_err_and(|e| Outcome::of_error(&e.to_string()) == Outcome::Rejected) {
+            for (request, o) in requests.iter().zip(&outcomes) {
+                if *o != Outcome::Rejected {
                     self.shared.feed_monitors(self.node, self.entry.addr, request);
                 }
             }
