@@ -280,8 +280,13 @@ static FAMILIES: &[&[Spec]] = &[
     streams::COMMANDS,
 ];
 
-fn index() -> &'static HashMap<&'static [u8], (usize, &'static Spec)> {
-    static INDEX: OnceLock<HashMap<&'static [u8], (usize, &'static Spec)>> = OnceLock::new();
+/// The command table by name, hashed with ahash rather than std's SipHash: every command run
+/// by name (each request the server runs, twice) looks its name up here. The table is fixed,
+/// so no client's names can crowd it.
+type Index = HashMap<&'static [u8], (usize, &'static Spec), ahash::RandomState>;
+
+fn index() -> &'static Index {
+    static INDEX: OnceLock<Index> = OnceLock::new();
     INDEX.get_or_init(|| {
         FAMILIES
             .iter()
