@@ -681,6 +681,109 @@ fn pipelined_gets_answer_as_single_gets_do() {
     }
 }
 
+/// Pipelined `SET`s are served as batches: the same replies, in the same order, as the same
+/// requests sent one at a time (`OK`, `MOVED` for keys another node owns), in RESP2 and
+/// RESP3; a run of `GET`s between them reads what the `SET`s before it wrote, a key set
+/// twice in one run keeps its last value, a `SET` over a list replaces it, a watcher of a
+/// key the batch writes has its transaction aborted, and each counts as one `set`.
+#[test]
+fn pipelined_sets_write_as_single_sets_do() {
+    let (cluster, server) = serve(3, 0, ServerConfig::default());
+    let (id, addr) = server.addresses()[0];
+    let client = cluster.client();
+    let keys: Vec<String> = (0..120).map(|i| format!("s{i}")).collect();
+    let mine: Vec<&String> =
+        keys.iter().filter(|k| cluster.slot_owner(key_slot(k)) == Some(id)).collect();
+    let list = mine[3].clone();
+    let set =
+        |k: &str, v: &str| format!("*3\r\n$3\r\nSET\r\n${}\r\n{k}\r\n${}\r\n{v}\r\n", k.len(), v.len());
+    let get = |k: &str| format!("*2\r\n$3\r\nGET\r\n${}\r\n{k}\r\n", k.len());
+    for proto in ["2", "3"] {
+        for k in &keys {
+            client.del(&[k]).unwrap();
+        }
+        client.rpush(&list, &["a list"]).unwrap();
+        let mut one = Raw::connect(addr);
+        let mut pipe = Raw::connect(addr);
+        let mut watcher = Raw::connect(addr);
+        one.cmd(&["HELLO", proto]);
+        pipe.cmd(&["HELLO", proto]);
+        assert_eq!(watcher.cmd(&["WATCH", mine[0]]), "+OK\r\n");
+        let calls = |c: &mut Raw| -> u64 {
+            let info = c.cmd(&["INFO", "commandstats"]);
+            let Some(at) = info.find("cmdstat_set:calls=") else { return 0 };
+            info[at + "cmdstat_set:calls=".len()..].split(',').next().unwrap().parse().unwrap()
+        };
+        let start = calls(&mut one);
+        let singles: Vec<String> = keys.iter().map(|k| one.cmd(&["SET", k, "one"])).collect();
+        let before = calls(&mut one);
+        for k in &keys {
+            client.del(&[k]).unwrap();
+        }
+        client.rpush(&list, &["a list"]).unwrap();
+        // One write: SETs, a run of GETs of keys just set, the rest of the SETs, and the
+        // first key of this node set once more in the last run.
+        let mut request: String = keys[..60].iter().map(|k| set(k, &format!("v-{k}"))).collect();
+        request.extend(mine[..4].iter().map(|k| get(k)));
+        request.extend(keys[60..].iter().map(|k| set(k, &format!("v-{k}"))));
+        request.push_str(&set(mine[0], "last"));
+        pipe.send(request.as_bytes());
+        let mut piped: Vec<String> = (0..60).map(|_| pipe.reply()).collect();
+        let read: Vec<String> = (0..4).map(|_| pipe.reply()).collect();
+        piped.extend((60..keys.len()).map(|_| pipe.reply()));
+        assert_eq!(pipe.reply(), "+OK\r\n");
+        assert_eq!(piped, singles, "RESP{proto}");
+        assert_eq!(calls(&mut one) - before, before - start + 1, "counted as one by one");
+        assert!(
+            singles.iter().any(|r| r == "+OK\r\n") && singles.iter().any(|r| r.starts_with("-MOVED"))
+        );
+        for (k, r) in mine.iter().zip(&read) {
+            let v = format!("v-{k}");
+            let want =
+                if keys[..60].contains(k) { format!("${}\r\n{v}\r\n", v.len()) } else { r.clone() };
+            assert_eq!(*r, want, "GET {k} after its SET");
+        }
+        for k in &keys {
+            let want = match cluster.slot_owner(key_slot(k)) {
+                _ if k == mine[0] => Some("last".to_string()),
+                Some(owner) if owner == id => Some(format!("v-{k}")),
+                _ => None,
+            };
+            assert_eq!(
+                client.get(k).unwrap().map(|v| String::from_utf8(v.to_vec()).unwrap()),
+                want,
+                "{k}"
+            );
+        }
+        assert_eq!(one.cmd(&["TYPE", &list]), "+string\r\n");
+        watcher.cmd(&["MULTI"]);
+        watcher.cmd(&["GET", mine[0]]);
+        assert_eq!(watcher.cmd(&["EXEC"]), "*-1\r\n", "WATCH saw the batch");
+    }
+}
+
+/// Under a memory budget a pipeline of `SET`s is checked request by request, as Redis checks
+/// `maxmemory` before each command: the `SET` that crosses the budget runs, the ones after it
+/// get `OOM`.
+#[test]
+fn pipelined_sets_meet_the_budget_one_by_one() {
+    let (cluster, server) = serve(1, 0, ServerConfig::default());
+    let mut c = Raw::connect(first(&server));
+    assert_eq!(c.cmd(&["CONFIG", "SET", "maxmemory-policy", "noeviction"]), "+OK\r\n");
+    let limit = cluster.memory_used() + 100;
+    assert_eq!(c.cmd(&["CONFIG", "SET", "maxmemory", &limit.to_string()]), "+OK\r\n");
+    let value = "x".repeat(1000);
+    let request: String = (0..8)
+        .map(|i| format!("*3\r\n$3\r\nSET\r\n$2\r\nb{i}\r\n${}\r\n{value}\r\n", value.len()))
+        .collect();
+    c.send(request.as_bytes());
+    let replies: Vec<String> = (0..8).map(|_| c.reply()).collect();
+    assert_eq!(replies[0], "+OK\r\n");
+    for r in &replies[1..] {
+        assert_eq!(r, "-OOM command not allowed when used memory > 'maxmemory'.\r\n");
+    }
+}
+
 /// What Redis Cluster refuses because replication and databases are the cluster's business,
 /// refused in its words (checked against a real Redis Cluster); and `MOVE`, a write, is
 /// redirected by its key first, as any write is.
@@ -935,6 +1038,15 @@ fn slowlog_logs_what_ran_slower_than_the_threshold() {
         "{log}"
     );
     assert!(entries[0].ends_with("$6\r\nlogger\r\n"), "the client's name last: {log}");
+    // Pipelined SETs and GETs, served as batches, are logged one by one too.
+    let (set, get) =
+        ("*3\r\n$3\r\nSET\r\n$4\r\n{s}k\r\n$1\r\nv\r\n", "*2\r\n$3\r\nGET\r\n$4\r\n{s}k\r\n");
+    c.send(format!("{set}{set}{set}{get}{get}{get}").as_bytes());
+    let replies: Vec<String> = (0..6).map(|_| c.reply()).collect();
+    assert_eq!(replies, [&["+OK\r\n"; 3][..], &["$1\r\nv\r\n"; 3][..]].concat());
+    let log = c.cmd(&["SLOWLOG", "GET", "6"]);
+    assert_eq!(log.matches("*2\r\n$3\r\nGET\r\n$4\r\n{s}k\r\n").count(), 3, "{log}");
+    assert_eq!(log.matches("*3\r\n$3\r\nSET\r\n$4\r\n{s}k\r\n$1\r\nv\r\n").count(), 3, "{log}");
     assert_eq!(c.cmd(&["SLOWLOG", "GET", "-2"]), "-ERR count should be greater than or equal to -1\r\n");
     assert_eq!(c.cmd(&["CONFIG", "SET", "slowlog-max-len", "3"]), "+OK\r\n");
     c.cmd(&["PING"]);

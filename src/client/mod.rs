@@ -1070,6 +1070,44 @@ impl Client {
         out.into_inner()
     }
 
+    /// Pipelined `SET key value`s (a server connection's run of them): one reply per pair,
+    /// each what [`Client::command`] answers for `SET key value` on this client (`OK`, or
+    /// for a pinned client the redirect), with the writes batched as in
+    /// [`Client::set_many`]. Each pair counts as one `set`.
+    ///
+    /// Under a memory budget each `SET` runs alone: a batch makes room once per slot of a
+    /// run, and Redis checks the budget before every command (a pipeline past the budget
+    /// gets `OOM` from the command that crosses it on).
+    #[cfg(feature = "server")]
+    pub(crate) fn set_pipelined(&self, pairs: &[[&[u8]; 2]]) -> Vec<Result<Reply, Error>> {
+        let one = |[key, value]: [&[u8]; 2]| self.command(&[&b"set"[..], key, value]);
+        let asking = matches!(self.pinned, Some((_, true)));
+        if asking || self.raw.is_some() || self.registry.budget.limit().is_some() {
+            return pairs.iter().map(|p| one(*p)).collect();
+        }
+        let only = self.pinned.map(|(node, _)| node);
+        let keys: Vec<&[u8]> = pairs.iter().map(|[key, _]| *key).collect();
+        // Values are copied before any lock is taken, as `set` copies them.
+        let values: Vec<std::cell::Cell<Option<Value>>> =
+            pairs.iter().map(|[_, v]| Some(Value::Str(Str::new(v))).into()).collect();
+        let out = std::cell::RefCell::new(vec![Ok(Reply::ok()); pairs.len()]);
+        let served = self.registry.write_many_batched(
+            &keys,
+            (cmd_id!("set"), Count::PerKey),
+            only,
+            |i, t, now| {
+                t.insert(keys[i], values[i].take().expect("one write per key"), None);
+                now.notify(crate::keyspace::events::STRING, "set", keys[i]);
+            },
+            |i| {
+                out.borrow_mut()[i] = one(pairs[i]);
+                Ok(())
+            },
+        );
+        debug_assert!(served.is_ok(), "every pair's own reply holds its error");
+        out.into_inner()
+    }
+
     /// `MGET` split by slot, one locked read per slot.
     fn mget_by_slot<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Option<Bytes>>, Error> {
         let mut out = vec![None; keys.len()];
@@ -1126,7 +1164,8 @@ impl Client {
         };
         self.registry.write_many_batched(
             &keys,
-            cmd_id!("mset"),
+            (cmd_id!("mset"), Count::PerSlot),
+            None,
             |i, t, now| store(t, now, i),
             // What the batch hands back is written one key at a time, by the rules of `SET`.
             |i| {

@@ -127,13 +127,7 @@ impl Session {
         if self.queued.is_some() || self.asking {
             return None;
         }
-        let before = crate::node::last_write();
-        let reply = self.client.command(args);
-        let after = crate::node::last_write();
-        if after != before {
-            self.last_write = after;
-        }
-        Some(reply)
+        Some(self.noting_write(|c| c.command(args)))
     }
 
     /// A run of pipelined `GET key` requests, batched (see `Client::get_pipelined`): one
@@ -145,6 +139,30 @@ impl Session {
             return None;
         }
         Some(self.client.get_pipelined(keys))
+    }
+
+    /// A run of pipelined `SET key value` requests, batched (see `Client::set_pipelined`):
+    /// one reply per pair. None while a transaction or an `ASKING` is open (then each runs
+    /// through [`Session::command`]).
+    #[cfg(feature = "server")]
+    pub(crate) fn set_pipelined(&mut self, pairs: &[[&[u8]; 2]]) -> Option<Vec<Result<Reply, Error>>> {
+        if self.queued.is_some() || self.asking {
+            return None;
+        }
+        Some(self.noting_write(|c| c.set_pipelined(pairs)))
+    }
+
+    /// `f` on the client, keeping `WAIT`'s record of this session's last write as
+    /// [`Session::command`] does.
+    #[cfg(feature = "server")]
+    fn noting_write<R>(&mut self, f: impl FnOnce(&Client) -> R) -> R {
+        let before = crate::node::last_write();
+        let r = f(&self.client);
+        let after = crate::node::last_write();
+        if after != before {
+            self.last_write = after;
+        }
+        r
     }
 
     /// The client this session runs on.

@@ -53,13 +53,24 @@ trait Access<'a> {
     fn table(guard: &Self::Guard) -> &Table;
 }
 
-/// How a batched read counts its command.
+/// How a batch counts its command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Count {
     /// Once per slot read: a cluster client's `MGET` split by slot.
     PerSlot,
-    /// Once per key: pipelined `GET`s.
+    /// Once per key: pipelined `GET`s and `SET`s.
     PerKey,
+}
+
+impl Count {
+    /// Counts `cmd` for the `keys` of one slot a batch served, with their lookups.
+    fn add(self, node: &Node, cmd: usize, keys: usize, now: &Now<'_>) {
+        node.count(cmd, now);
+        if self == Count::PerKey && keys > 1 {
+            let counter = super::stats::FIRST_COMMAND.saturating_add(cmd);
+            node.stats.add(counter, keys as u64 - 1);
+        }
+    }
 }
 
 /// Read locks, on any node or (`only`) on one.
@@ -81,7 +92,10 @@ impl<'a> Access<'a> for Read {
     }
 }
 
-struct Write;
+/// Write locks, on any node or (`only`) on one.
+struct Write {
+    only: Option<NodeId>,
+}
 
 impl<'a> Access<'a> for Write {
     type Guard = parking_lot::RwLockWriteGuard<'a, Option<Table>>;
@@ -90,7 +104,7 @@ impl<'a> Access<'a> for Write {
     /// one run's values, as a Redis `MSET` can. A node out of memory hands its keys back
     /// for the one-key path to answer `OOM`.
     fn prepare(&self, node: &Node) -> bool {
-        node.make_room(None).is_ok()
+        self.only.map_or(true, |id| id == node.id) && node.make_room(None).is_ok()
     }
     fn lock(&self, node: &'a Node, slot: u16) -> Option<Self::Guard> {
         let guard = node.cells[usize::from(slot)].0.try_write()?;
@@ -134,11 +148,7 @@ impl Registry {
                 for p in probes {
                     f(p.at, table.get_hashed(keys[p.at].as_ref(), p.hash, &now));
                 }
-                node.count(cmd, &now);
-                if count == Count::PerKey && probes.len() > 1 {
-                    let counter = super::stats::FIRST_COMMAND.saturating_add(cmd);
-                    node.stats.add(counter, probes.len() as u64 - 1);
-                }
+                count.add(node, cmd, probes.len(), &now);
                 if now.saw_expired() {
                     expired.push((node, slot, now.ms()));
                 }
@@ -157,20 +167,22 @@ impl Registry {
     /// slot, with the bookkeeping of a one-key write around each slot's keys (access stamps,
     /// blocked callers, replication, memory, keyspace events); `one(i)` serves the others on
     /// the caller's one-key path, after each run, so a key given twice ends with its last
-    /// value whichever path served each.
+    /// value whichever path served each. `cmd` is counted as `count` says; `only` as for
+    /// [`Registry::read_many`].
     ///
     /// # Errors
     /// The first error of `one`.
     pub(crate) fn write_many_batched<K: AsRef<[u8]>>(
         &self,
         keys: &[K],
-        cmd: usize,
+        (cmd, count): (usize, Count),
+        only: Option<NodeId>,
         mut f: impl FnMut(usize, &mut Table, &Now<'_>),
         one: impl FnMut(usize) -> Result<(), Error>,
     ) -> Result<(), Error> {
         self.batches(
             keys,
-            &Write,
+            &Write { only },
             |node, slot, guard, probes| {
                 let table = guard.as_mut().expect("checked when locked");
                 let now = node.write_now();
@@ -180,7 +192,7 @@ impl Registry {
                 }
                 node.after_write(usize::from(slot), table, &now, before);
                 node.publish_events(&now);
-                node.count(cmd, &now);
+                count.add(node, cmd, probes.len(), &now);
             },
             one,
         )

@@ -44,9 +44,33 @@ const QUEUED_HERE: &[&[u8]] = &[
 /// Pending replies past this size are written before more requests run.
 pub(crate) const OUT_FLUSH: usize = 64 * 1024;
 
-/// Pipelined `GET`s served as one batch at most: as many lookups as the CPU overlaps well
-/// (see `node/batch.rs`).
-const GET_BATCH: usize = 32;
+/// Pipelined `GET`s or `SET`s served as one batch at most: as many keys as the CPU overlaps
+/// well (see `node/batch.rs`).
+const BATCH: usize = 32;
+
+/// A request a run of pipelined ones is batched for: `GET key` or `SET key value`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Batched {
+    Get,
+    Set,
+}
+
+impl Batched {
+    fn name(self) -> &'static str {
+        match self {
+            Batched::Get => "get",
+            Batched::Set => "set",
+        }
+    }
+
+    /// The request's words: the name and the key, and for `SET` the value.
+    fn words(self) -> usize {
+        match self {
+            Batched::Get => 2,
+            Batched::Set => 3,
+        }
+    }
+}
 
 /// `MONITOR` lines waiting to be written to a monitor at most: one that reads slower than
 /// the server runs commands is closed past this, as Redis closes a monitor past its output
@@ -332,58 +356,78 @@ impl Conn {
         }
     }
 
-    /// True if a request of `args` is `GET key` and this connection would run it with
-    /// nothing around it (authenticated, not subscribed, replies on, no transaction): a run
-    /// of such pipelined requests is served as one batch ([`Conn::execute_gets`]).
-    fn batchable_get(&self, args: &Args, buf: &[u8]) -> bool {
+    /// The batch a request of `args` may join: `GET key` or `SET key value` on a connection
+    /// that would run it with nothing around it (authenticated, not subscribed, replies on,
+    /// no transaction). A run of such pipelined requests is served as one batch
+    /// ([`Conn::execute_batch`]).
+    fn batchable(&self, args: &Args, buf: &[u8]) -> Option<Batched> {
         // Under `CLIENT PAUSE` every request takes the one-by-one path, which waits.
-        !self.shared.paused.load(Ordering::Relaxed)
-            && args.len() == 2
-            && args.get(0, buf).is_some_and(|n| n.eq_ignore_ascii_case(b"get"))
+        let plain = !self.shared.paused.load(Ordering::Relaxed)
             && self.authed
             && self.reply_mode == ReplyMode::On
             && !self.in_subscribe_mode()
-            && !self.session.in_transaction()
+            && !self.session.in_transaction();
+        let name = args.get(0, buf).filter(|_| plain)?;
+        match args.len() {
+            2 if name.eq_ignore_ascii_case(b"get") => Some(Batched::Get),
+            3 if name.eq_ignore_ascii_case(b"set") => Some(Batched::Set),
+            _ => None,
+        }
     }
 
-    /// Runs pipelined `GET key` requests together, their lookups overlapped (see
-    /// `Client::get_pipelined`), appending the replies in request order: the same bytes
-    /// and counts as running them one by one.
-    fn execute_gets(&mut self, requests: &[[&[u8]; 2]], out: &mut Vec<u8>) {
-        let keys: Vec<&[u8]> = requests.iter().map(|[_, key]| *key).collect();
-        // A lone GET takes the one-key path: nothing to overlap.
-        let batch = if keys.len() > 1 { self.session.get_pipelined(&keys) } else { None };
+    /// Runs pipelined requests of one kind together, their keys' memory misses overlapped
+    /// (see `Client::get_pipelined`, `Client::set_pipelined`), appending the replies in
+    /// request order: the same bytes, counts, monitor lines and slow log as running them one
+    /// by one. Each request is `kind.words()` long.
+    fn execute_batch(&mut self, kind: Batched, requests: &[[&[u8]; 3]], out: &mut Vec<u8>) {
+        let n = kind.words();
+        // A lone request takes the one-key path: nothing to overlap.
+        let batch = match kind {
+            _ if requests.len() < 2 => None,
+            Batched::Get => {
+                let keys: Vec<&[u8]> = requests.iter().map(|r| r[1]).collect();
+                self.session.get_pipelined(&keys)
+            }
+            Batched::Set => {
+                let pairs: Vec<[&[u8]; 2]> = requests.iter().map(|r| [r[1], r[2]]).collect();
+                self.session.set_pipelined(&pairs)
+            }
+        };
         let Some(replies) = batch else {
             for request in requests {
-                self.execute(request, out);
+                self.execute(&request[..n], out);
             }
             return;
         };
         let usec = self.lap();
-        self.commands += keys.len() as u64;
-        if self.last_cmd != b"get" {
+        let name = kind.name();
+        self.commands += requests.len() as u64;
+        if self.last_cmd != name.as_bytes() {
             self.last_cmd.clear();
-            self.last_cmd.extend_from_slice(b"get");
+            self.last_cmd.extend_from_slice(name.as_bytes());
         }
-        // Each GET's outcome, once: counted, and (if it ran) shown to monitors.
+        // Each request's outcome, once: counted, and (if it ran) shown to monitors and
+        // logged if slow, with the batch's time shared out.
         let outcomes: Vec<Outcome> = replies
             .iter()
             .map(|r| r.as_ref().map_or_else(|e| Outcome::of_error(&e.to_string()), |_| Outcome::Ran))
             .collect();
         let count = |o: Outcome| outcomes.iter().filter(|x| **x == o).count() as u64;
-        let rejected = count(Outcome::Rejected);
-        let failed = keys.len() as u64 - rejected - count(Outcome::Ran);
-        self.stats.record_many("get", keys.len() as u64 - rejected, failed, rejected, usec);
-        if self.shared.monitored() {
-            for (request, o) in requests.iter().zip(&outcomes) {
-                if *o != Outcome::Rejected {
-                    self.shared.feed_monitors(self.node, self.entry.addr, request);
+        let (total, rejected) = (requests.len() as u64, count(Outcome::Rejected));
+        let failed = total - rejected - count(Outcome::Ran);
+        self.stats.record_many(name, total - rejected, failed, rejected, usec);
+        let monitored = self.shared.monitored();
+        for (request, &o) in requests.iter().zip(&outcomes) {
+            if o != Outcome::Rejected {
+                if monitored {
+                    self.shared.feed_monitors(self.node, self.entry.addr, &request[..n]);
                 }
+                self.log_if_slow(name, o, usec / total, &request[..n]);
             }
         }
-        for (key, mut r) in keys.iter().zip(replies) {
+        for (request, mut r) in requests.iter().zip(replies) {
             if self.proto >= 3 {
-                r = r.map(|reply| super::resp3::shape(b"get", &[b"get", key], reply));
+                r = r.map(|reply| super::resp3::shape(name.as_bytes(), &request[..n], reply));
             }
             self.emit(out, &r, Nil::Bulk);
         }
@@ -854,28 +898,32 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
         // Run every complete request the buffer holds.
         conn.started = Instant::now();
         let mut limits = conn.limits();
-        // Pipelined `GET key` requests waiting to run as one batch: (where the request
-        // starts in `inbuf`, the request). Run before anything else runs or is written.
-        let mut gets: Vec<(usize, Frame)> = Vec::new();
-        let flush_gets =
-            |conn: &mut Conn, gets: &mut Vec<(usize, Frame)>, inbuf: &[u8], out: &mut Vec<u8>| {
-                if !gets.is_empty() {
-                    let requests: Vec<[&[u8]; 2]> = gets
-                        .iter()
-                        .filter_map(|(base, f)| {
-                            let buf = &inbuf[*base..];
-                            Some([f.args.get(0, buf)?, f.args.get(1, buf)?])
-                        })
-                        .collect();
-                    conn.execute_gets(&requests, out);
-                    gets.clear();
-                }
-            };
+        // Pipelined requests of one kind waiting to run as one batch: their kind and (where
+        // each starts in `inbuf`, the request). Run before anything else runs or is written.
+        let mut batch: (Option<Batched>, Vec<(usize, Frame)>) = (None, Vec::new());
+        let flush = |conn: &mut Conn,
+                     (kind, pending): &mut (Option<Batched>, Vec<(usize, Frame)>),
+                     inbuf: &[u8],
+                     out: &mut Vec<u8>| {
+            let Some(kind) = kind.take() else { return };
+            let requests: Vec<[&[u8]; 3]> = pending
+                .iter()
+                .filter_map(|(base, f)| {
+                    let word = |i: usize| f.args.get(i, &inbuf[*base..]);
+                    Some([word(0)?, word(1)?, word(2).unwrap_or_default()])
+                })
+                .collect();
+            conn.execute_batch(kind, &requests, out);
+            pending.clear();
+        };
         loop {
             let parsed = conn.parser.parse(&inbuf[start..], limits);
-            let get = matches!(&parsed, Ok(Some(f)) if conn.batchable_get(&f.args, &inbuf[start..]));
-            if !get {
-                flush_gets(&mut conn, &mut gets, &inbuf, &mut out);
+            let kind = match &parsed {
+                Ok(Some(f)) => conn.batchable(&f.args, &inbuf[start..]),
+                _ => None,
+            };
+            if kind.is_none() || kind != batch.0 {
+                flush(&mut conn, &mut batch, &inbuf, &mut out);
             }
             let frame = match parsed {
                 Ok(Some(frame)) => frame,
@@ -893,12 +941,13 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
             if frame.args.is_empty() {
                 continue;
             }
-            if get {
-                gets.push((base, frame));
-                if gets.len() < GET_BATCH {
+            if kind.is_some() {
+                batch.0 = kind;
+                batch.1.push((base, frame));
+                if batch.1.len() < BATCH {
                     continue;
                 }
-                flush_gets(&mut conn, &mut gets, &inbuf, &mut out);
+                flush(&mut conn, &mut batch, &inbuf, &mut out);
                 if out.len() >= OUT_FLUSH {
                     if !write_out(&mut wr, &out, &entry).await {
                         break 'conn;
