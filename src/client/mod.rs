@@ -319,27 +319,37 @@ impl Client {
     /// command runs atomically across them instead); `CLUSTERDOWN` when a slot is not served.
     /// A failed command changes nothing.
     pub fn command<A: AsRef<[u8]>>(&self, args: &[A]) -> Result<Reply, Error> {
-        let args: Vec<&[u8]> = args.iter().map(AsRef::as_ref).collect();
+        // The words as byte slices: on the stack up to eight of them (nearly every command),
+        // so running a command by name allocates nothing for them.
+        let mut small: [&[u8]; 8] = [&[]; 8];
+        let owned: Vec<&[u8]>;
+        let args: &[&[u8]] = if args.len() <= small.len() {
+            small.iter_mut().zip(args).for_each(|(s, a)| *s = a.as_ref());
+            &small[..args.len()]
+        } else {
+            owned = args.iter().map(AsRef::as_ref).collect();
+            &owned
+        };
         let Some((id, spec)) = args.first().and_then(|name| lookup_id(name)) else {
-            return Err(unknown_command(&args));
+            return Err(unknown_command(args));
         };
         spec.check_arity(args.len())?;
         if let Handler::Keyless(k) = spec.handler {
-            if let Some(r) = self.pinned.and_then(|(node, _)| self.keyless_at(node, k, &args)) {
+            if let Some(r) = self.pinned.and_then(|(node, _)| self.keyless_at(node, k, args)) {
                 return r;
             }
-            return self.keyless(k, &args);
+            return self.keyless(k, args);
         }
-        let slot = match spec.slot(&args) {
+        let slot = match spec.slot(args) {
             Ok(Some(slot)) => slot,
             // A keyed command always has a key once its arity checked out.
             Ok(None) => return Err(Error::arity(spec.name)),
             Err(Error::CrossSlot)
                 if self.allow_cross_slot && !matches!(spec.handler, Handler::Blocking(..)) =>
             {
-                let slots = spec.slots(&args)?;
-                let keys = spec.keys(&args)?;
-                return self.write_many(&slots, &keys, |db, now| run_locked(spec, db, now, &args))?;
+                let slots = spec.slots(args)?;
+                let keys = spec.keys(args)?;
+                return self.write_many(&slots, &keys, |db, now| run_locked(spec, db, now, args))?;
             }
             Err(e) => return Err(e),
         };
@@ -348,14 +358,14 @@ impl Client {
         }
         match spec.handler {
             Handler::Read(f) => {
-                let keys = spec.keys(&args)?;
-                self.read_cmd(slot, id, &keys, |v, now| f(v, now, &args))?
+                let keys = spec.key_words(args)?;
+                self.read_cmd(slot, id, &keys[..], |v, now| f(v, now, args))?
             }
             Handler::Write(f) => {
-                let keys = spec.keys(&args)?;
-                self.write_cmd(slot, id, spec.grows, &keys, |db, now| f(db, now, &args))?
+                let keys = spec.key_words(args)?;
+                self.write_cmd(slot, id, spec.grows, &keys[..], |db, now| f(db, now, args))?
             }
-            Handler::Blocking(f, timeout) => self.blocking(slot, spec, f, timeout, &args),
+            Handler::Blocking(f, timeout) => self.blocking(slot, spec, f, timeout, args),
             Handler::Keyless(_) => unreachable!("handled above"),
         }
     }

@@ -27,6 +27,7 @@ use crate::error::Error;
 use crate::keyspace::{Db, Now, View};
 use crate::reply::Reply;
 use crate::slot::key_slot;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -240,10 +241,28 @@ impl Spec {
         }
     }
 
+    /// [`Spec::keys`], borrowed from `args` when the keys are adjacent words (nearly every
+    /// command: one key, or `DEL a b c`), collected otherwise (`MSET`'s every other word, a
+    /// key count). Every command run by name asks for its keys twice (its slot, its
+    /// lookup); a vector each time was two allocations per command.
+    ///
+    /// # Errors
+    /// As [`Spec::keys`].
+    pub(crate) fn key_words<'b, 'a>(&self, args: &'b [&'a [u8]]) -> Result<Cow<'b, [&'a [u8]]>, Error> {
+        match self.keys {
+            KeySpec::Range { first, last, step } if step <= 1 => {
+                let last = if last < 0 { args.len() as isize + last } else { last };
+                let end = if first == 0 { 0 } else { (last + 1).max(0) as usize };
+                Ok(Cow::Borrowed(args.get(first..end.min(args.len())).unwrap_or_default()))
+            }
+            _ => self.keys(args).map(Cow::Owned),
+        }
+    }
+
     /// The one slot all keys hash to; `CROSSSLOT` if they span slots. Keyless specs give None.
     pub(crate) fn slot(&self, args: &[&[u8]]) -> Result<Option<u16>, Error> {
         let mut slot = None;
-        for key in self.keys(args)? {
+        for &key in self.key_words(args)?.iter() {
             let s = key_slot(key);
             match slot {
                 None => slot = Some(s),
