@@ -562,14 +562,16 @@ impl Table {
 
     /// Looks up a live key for writing, deleting it first if it has expired.
     pub(crate) fn get_mut(&mut self, key: &[u8], now: &Now<'_>) -> Option<&mut Entry> {
-        if self.map.get(key)?.is_expired(now) {
+        // Hashed once for both lookups: a long key's hash is about 50 instructions.
+        let hash = scan_hash(key);
+        if self.map.get_hashed(hash, key)?.is_expired(now) {
             self.remove(key);
             now.notify(events::EXPIRED, "expired", key);
             return None;
         }
         // A caller that asks for a key mutably means to change it: `WATCH` must see that.
         self.touch(key);
-        let e = self.map.get_mut(key)?;
+        let e = self.map.get_mut_hashed(hash, key)?;
         if now.access != Access::None {
             e.stamp.touch(now.access, now.stamp_ms());
         }
