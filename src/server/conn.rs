@@ -914,7 +914,7 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
                 })
                 .collect();
             conn.execute_batch(kind, &requests, out);
-            pending.clear();
+            pending.drain(..).for_each(|(_, f)| conn.parser.recycle(f.args));
         };
         loop {
             let parsed = conn.parser.parse(&inbuf[start..], limits);
@@ -995,11 +995,9 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
             if held {
                 conn.show_blocked(false);
             }
-            let step = {
-                conn.qbuf = (inbuf.len() - base, inbuf.capacity() - inbuf.len());
-                let args = frame.args.slices(&inbuf[base..]);
-                conn.execute(&args, &mut out)
-            };
+            conn.qbuf = (inbuf.len() - base, inbuf.capacity() - inbuf.len());
+            let step = frame.args.with_slices(&inbuf[base..], |args| conn.execute(args, &mut out));
+            conn.parser.recycle(frame.args);
             // AUTH/HELLO may have changed what the next request may be.
             limits.authed = conn.authed;
             match step {

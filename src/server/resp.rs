@@ -45,6 +45,20 @@ impl Args {
         }
     }
 
+    /// `f` of the arguments as slices of `buf`, gathered on the stack when there are at most
+    /// eight of them (nearly every request): [`Args::slices`] without its allocation.
+    pub(crate) fn with_slices<R>(&self, buf: &[u8], f: impl FnOnce(&[&[u8]]) -> R) -> R {
+        let n = self.len();
+        if n > 8 {
+            return f(&self.slices(buf));
+        }
+        let mut small: [&[u8]; 8] = [&[]; 8];
+        for (i, s) in small.iter_mut().enumerate().take(n) {
+            *s = self.get(i, buf).unwrap_or_default();
+        }
+        f(&small[..n])
+    }
+
     /// How many arguments there are.
     pub(crate) fn len(&self) -> usize {
         match self {
@@ -93,7 +107,15 @@ struct Partial {
 #[derive(Debug, Default)]
 pub(crate) struct Parser {
     partial: Option<Partial>,
+    /// Argument lists of requests already run, handed back by [`Parser::recycle`] for the
+    /// next requests: a vector per request was an allocation and a free per request.
+    spare: Vec<Vec<(usize, usize)>>,
 }
+
+/// Argument lists a parser keeps for reuse at most (a batch of pipelined requests is
+/// recycled at once), and the longest it keeps.
+const SPARE_LISTS: usize = 64;
+const SPARE_ARGS: usize = 64;
 
 /// Redis's `string2ll`: an optional `-`, then digits without a leading zero (`0` alone is
 /// fine), nothing else, no overflow.
@@ -121,6 +143,16 @@ fn parse_ll(s: &[u8]) -> Option<i64> {
 }
 
 impl Parser {
+    /// Takes back the argument list of a request that has run, for a later request to reuse.
+    pub(crate) fn recycle(&mut self, args: Args) {
+        if let Args::Ranges(mut list) = args {
+            if self.spare.len() < SPARE_LISTS && list.capacity() <= SPARE_ARGS {
+                list.clear();
+                self.spare.push(list);
+            }
+        }
+    }
+
     /// Bytes the request being read needs in all, from its start, when known (a bulk whose
     /// header has arrived): the reader reserves that much instead of growing step by step.
     pub(crate) fn need(&self) -> Option<usize> {
@@ -163,7 +195,9 @@ impl Parser {
                 }
                 let want = n as usize;
                 // Never trust the count for memory: grow as arguments arrive.
-                Partial { want, args: Vec::with_capacity(want.min(1024)), pos: cr + 2, bulk: None }
+                let mut args = self.spare.pop().unwrap_or_default();
+                args.reserve(want.min(1024));
+                Partial { want, args, pos: cr + 2, bulk: None }
             }
         };
         while p.args.len() < p.want {
@@ -510,6 +544,41 @@ mod tests {
 
     fn words(ws: &[&str]) -> Vec<Vec<u8>> {
         ws.iter().map(|w| w.as_bytes().to_vec()).collect()
+    }
+
+    /// Argument lists handed back are reused by later requests without leftovers, a long
+    /// one is not kept, and `with_slices` gives the words on both of its paths.
+    #[test]
+    fn recycled_argument_lists_start_empty() {
+        let mut p = Parser::default();
+        let input = b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\nb\r\n*2\r\n$3\r\nGET\r\n$1\r\nx\r\n";
+        let first = p.parse(input, LIM).unwrap().unwrap();
+        let at = first.len;
+        first.args.with_slices(input, |a| assert_eq!(a, [&b"SET"[..], b"a", b"b"]));
+        p.recycle(first.args);
+        assert_eq!(p.spare.len(), 1);
+        let second = p.parse(&input[at..], LIM).unwrap().unwrap();
+        assert!(p.spare.is_empty(), "the list was reused");
+        assert_eq!(second.args.slices(&input[at..]), [&b"GET"[..], b"x"]);
+        p.recycle(second.args);
+        // A request arriving in two pieces, parsed into a reused list.
+        let piece = b"*2\r\n$4\r\nECHO\r\n$5\r\nhel";
+        assert_eq!(p.parse(piece, LIM).unwrap(), None);
+        let whole = b"*2\r\n$4\r\nECHO\r\n$5\r\nhello\r\n";
+        let echo = p.parse(whole, LIM).unwrap().unwrap();
+        assert_eq!(echo.args.slices(whole), [&b"ECHO"[..], b"hello"]);
+        // Seventy words: `with_slices` past its stack array, a list past the kept length.
+        let many: Vec<u8> = std::iter::once(b"*70\r\n".to_vec())
+            .chain((0..70).map(|i| format!("${}\r\n{i}\r\n", i.to_string().len()).into_bytes()))
+            .flatten()
+            .collect();
+        let long = p.parse(&many, LIM).unwrap().unwrap();
+        long.args.with_slices(&many, |a| {
+            assert_eq!(a.len(), 70);
+            assert_eq!(a[69], b"69");
+        });
+        p.recycle(long.args);
+        assert!(p.spare.is_empty(), "a 70-word list is let go");
     }
 
     #[test]
