@@ -762,6 +762,124 @@ fn pipelined_sets_write_as_single_sets_do() {
     }
 }
 
+/// Pipelined single-key writes (`INCR`, `HSET`, `LPUSH`, `EXPIRE`, `DEL`, ...) are served as
+/// batches, one command per run: the replies, in order, and the state they leave are those of
+/// the same requests sent one at a time (values, `WRONGTYPE`, a bad integer, `MOVED` for keys
+/// another node owns, an arity error, an inline request among them), in RESP2 and RESP3, and
+/// each counts as one call.
+#[test]
+fn pipelined_writes_answer_as_single_writes_do() {
+    let (cluster, server) = serve(3, 0, ServerConfig::default());
+    let (id, addr) = server.addresses()[0];
+    let client = cluster.client();
+    let keys: Vec<String> = (0..60).map(|i| format!("w{i}")).collect();
+    let inline =
+        (0..).map(|i| format!("in{i}")).find(|k| cluster.slot_owner(key_slot(k)) == Some(id)).unwrap();
+    let mut script: Vec<Vec<String>> = Vec::new();
+    let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<String>>();
+    for round in 0..2 {
+        script.extend(keys.iter().map(|k| words(&["INCR", k])));
+        script.extend(
+            keys.iter().map(|k| words(&["HSET", &format!("h{k}"), "f", &round.to_string(), "g", "x"])),
+        );
+        script.extend(keys.iter().map(|k| words(&["LPUSH", &format!("l{k}"), "a", "b"])));
+    }
+    script.extend(keys.iter().map(|k| words(&["INCR", &format!("l{k}")])));
+    script.extend(keys.iter().map(|k| words(&["INCRBY", k, "x"])));
+    script.push(words(&["INCR"]));
+    script.extend(keys.iter().map(|k| words(&["EXPIRE", &format!("h{k}"), "100"])));
+    script.extend(keys[..30].iter().map(|k| words(&["DEL", k])));
+    let encode = |w: &[String]| {
+        let mut e = format!("*{}\r\n", w.len());
+        w.iter().for_each(|a| e.push_str(&format!("${}\r\n{a}\r\n", a.len())));
+        e
+    };
+    let reset = || {
+        for k in &keys {
+            for key in [k.clone(), format!("h{k}"), format!("l{k}")] {
+                client.del(&[key]).unwrap();
+            }
+        }
+    };
+    let state = || -> Vec<String> {
+        let mut c = Raw::connect(addr);
+        keys.iter()
+            .flat_map(|k| [k.clone(), format!("h{k}"), format!("l{k}")])
+            .map(|k| {
+                let kind = c.cmd(&["TYPE", &k]);
+                let value = match kind.as_str() {
+                    "+string\r\n" => c.cmd(&["GET", &k]),
+                    "+hash\r\n" => c.cmd(&["HGETALL", &k]),
+                    "+list\r\n" => c.cmd(&["LRANGE", &k, "0", "-1"]),
+                    _ => String::new(),
+                };
+                let ttl = c.cmd(&["TTL", &k]);
+                format!("{kind} {value} {}", ttl.starts_with(":-") || ttl.starts_with('-'))
+            })
+            .collect()
+    };
+    let calls = |c: &mut Raw, name: &str| -> u64 {
+        let info = c.cmd(&["INFO", "commandstats"]);
+        let tag = format!("cmdstat_{name}:calls=");
+        let Some(at) = info.find(&tag) else { return 0 };
+        info[at + tag.len()..].split(',').next().unwrap().parse().unwrap()
+    };
+    for proto in ["2", "3"] {
+        reset();
+        let mut one = Raw::connect(addr);
+        one.cmd(&["HELLO", proto]);
+        let before = (calls(&mut one, "incr"), calls(&mut one, "hset"));
+        let singles: Vec<String> =
+            script.iter().map(|w| one.cmd(&w.iter().map(String::as_str).collect::<Vec<_>>())).collect();
+        let after = (calls(&mut one, "incr"), calls(&mut one, "hset"));
+        let after_singles = state();
+        reset();
+        let mut pipe = Raw::connect(addr);
+        pipe.cmd(&["HELLO", proto]);
+        let mut request: String = script.iter().map(|w| encode(w)).collect();
+        // An inline request in the middle of the first run of INCRs.
+        let at = request.match_indices("*2\r\n$4\r\nINCR").nth(10).unwrap().0;
+        request.insert_str(at, &format!("INCR {inline}\r\n"));
+        pipe.send(request.as_bytes());
+        let mut piped: Vec<String> = (0..script.len() + 1).map(|_| pipe.reply()).collect();
+        assert_eq!(piped.remove(10), ":1\r\n");
+        assert_eq!(piped, singles, "RESP{proto}");
+        client.del(&[&inline]).unwrap();
+        assert_eq!(state(), after_singles, "the same state, RESP{proto}");
+        let counted = (calls(&mut one, "incr"), calls(&mut one, "hset"));
+        assert_eq!(
+            (counted.0 - after.0 - 1, counted.1 - after.1),
+            (after.0 - before.0, after.1 - before.1)
+        );
+        for kind in ["-WRONGTYPE", "-MOVED", "-ERR value is not an integer", "-ERR wrong number"] {
+            assert!(singles.iter().any(|r| r.starts_with(kind)), "no {kind:?} in RESP{proto}");
+        }
+    }
+}
+
+/// A pipeline of pushes to a list a `BLPOP` waits on serves the waiter after the first push,
+/// before the next one runs, as Redis does: the waiter gets the first value and the pushes
+/// answer 1, 1, 2, ... (batched, every push ran before the waiter was served: it got the
+/// last value and the pushes answered 1 to 5).
+#[test]
+fn pipelined_pushes_serve_a_blocked_caller_in_order() {
+    let (_cluster, server) = serve(1, 0, ServerConfig::default());
+    let mut waiter = Raw::connect(first(&server));
+    let mut c = Raw::connect(first(&server));
+    waiter.send(b"*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$1\r\n0\r\n");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !c.cmd(&["INFO", "clients"]).contains("blocked_clients:1\r\n") {
+        assert!(Instant::now() < deadline, "the BLPOP never blocked");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let pushes: String =
+        (0..5).map(|i| format!("*3\r\n$5\r\nLPUSH\r\n$1\r\nq\r\n$2\r\nv{i}\r\n")).collect();
+    c.send(pushes.as_bytes());
+    let replies: Vec<String> = (0..5).map(|_| c.reply()).collect();
+    assert_eq!(replies, [":1\r\n", ":1\r\n", ":2\r\n", ":3\r\n", ":4\r\n"]);
+    assert_eq!(waiter.reply(), "*2\r\n$1\r\nq\r\n$2\r\nv0\r\n");
+}
+
 /// Under a memory budget a pipeline of `SET`s is checked request by request, as Redis checks
 /// `maxmemory` before each command: the `SET` that crosses the budget runs, the ones after it
 /// get `OOM`.

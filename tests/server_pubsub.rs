@@ -330,6 +330,35 @@ fn keyspace_notifications_reach_resp_subscribers() {
     assert_eq!(sub.reply(), frame(false, &["message", "__keyevent@0__:set", "k"], None));
 }
 
+/// Keyspace events of pipelined writes leave in the requests' order, as each request's would
+/// run alone: pipelines of SETs and of INCRs over keys in many slots (which a batch would
+/// serve slot by slot).
+#[test]
+fn keyspace_events_of_a_pipeline_keep_its_order() {
+    let (_cluster, server) = serve(1, 0, ServerConfig::default());
+    let a = server.addresses()[0].1;
+    let mut writer = Raw::connect(a);
+    assert_eq!(writer.cmd(&["CONFIG", "SET", "notify-keyspace-events", "E$"]), "+OK\r\n");
+    let mut sub = Raw::connect(a);
+    for event in ["set", "incrby"] {
+        let channel = format!("__keyevent@0__:{event}");
+        assert_eq!(sub.cmd(&["SUBSCRIBE", &channel]), frame(false, &["subscribe", &channel], Some(1)));
+        let keys: Vec<String> = (0..40).map(|i| format!("e{event}{i}")).collect();
+        let request: Vec<u8> = keys
+            .iter()
+            .flat_map(|k| if event == "set" { req(&["SET", k, "1"]) } else { req(&["INCR", k]) })
+            .collect();
+        writer.send(&request);
+        for _ in &keys {
+            writer.reply();
+        }
+        for k in &keys {
+            assert_eq!(sub.reply(), frame(false, &["message", &channel, k], None), "{event}");
+        }
+        sub.cmd(&["UNSUBSCRIBE", &channel]);
+    }
+}
+
 /// Pub/sub frames reach a client that turned replies off, in both protocols, as Redis sends
 /// them past `CLIENT REPLY` (its test "PubSub messages with CLIENT REPLY OFF"); the reply
 /// to an ordinary command stays silent.

@@ -1058,11 +1058,15 @@ impl Client {
         let one = |key: &[u8]| self.command(&[&b"get"[..], key]);
         // After `ASKING`, for a raw client or a replica reader the one-key path's rules apply.
         let asking = matches!(self.pinned, Some((_, true)));
-        if asking || self.raw.is_some() || self.read_from != ReadFrom::Primary {
+        if asking
+            || self.raw.is_some()
+            || self.read_from != ReadFrom::Primary
+            || !self.batch_keeps_order()
+        {
             return keys.iter().map(|k| one(k)).collect();
         }
         let only = self.pinned.map(|(node, _)| node);
-        let out = std::cell::RefCell::new(vec![Ok(Reply::Nil); keys.len()]);
+        let out = std::cell::RefCell::new((0..keys.len()).map(|_| Ok(Reply::Nil)).collect::<Vec<_>>());
         let served = self.registry.read_many(
             keys,
             (cmd_id!("get"), Count::PerKey),
@@ -1080,6 +1084,14 @@ impl Client {
         out.into_inner()
     }
 
+    /// True if pipelined requests served as a batch are seen as if run one by one: a batch
+    /// runs its keys slot by slot, so with keyspace notifications on, the events of keys in
+    /// different slots would leave in slot order instead of the requests' order.
+    #[cfg(feature = "server")]
+    fn batch_keeps_order(&self) -> bool {
+        self.registry.budget.hub.notify_effective() == 0
+    }
+
     /// Pipelined `SET key value`s (a server connection's run of them): one reply per pair,
     /// each what [`Client::command`] answers for `SET key value` on this client (`OK`, or
     /// for a pinned client the redirect), with the writes batched as in
@@ -1092,7 +1104,11 @@ impl Client {
     pub(crate) fn set_pipelined(&self, pairs: &[[&[u8]; 2]]) -> Vec<Result<Reply, Error>> {
         let one = |[key, value]: [&[u8]; 2]| self.command(&[&b"set"[..], key, value]);
         let asking = matches!(self.pinned, Some((_, true)));
-        if asking || self.raw.is_some() || self.registry.budget.limit().is_some() {
+        if asking
+            || self.raw.is_some()
+            || self.registry.budget.limit().is_some()
+            || !self.batch_keeps_order()
+        {
             return pairs.iter().map(|p| one(*p)).collect();
         }
         let only = self.pinned.map(|(node, _)| node);
@@ -1100,7 +1116,7 @@ impl Client {
         // Values are copied before any lock is taken, as `set` copies them.
         let values: Vec<std::cell::Cell<Option<Value>>> =
             pairs.iter().map(|[_, v]| Some(Value::Str(Str::new(v))).into()).collect();
-        let out = std::cell::RefCell::new(vec![Ok(Reply::ok()); pairs.len()]);
+        let out = std::cell::RefCell::new((0..pairs.len()).map(|_| Ok(Reply::ok())).collect::<Vec<_>>());
         let served = self.registry.write_many_batched(
             &keys,
             (cmd_id!("set"), Count::PerKey),
@@ -1115,6 +1131,54 @@ impl Client {
             },
         );
         debug_assert!(served.is_ok(), "every pair's own reply holds its error");
+        out.into_inner()
+    }
+
+    /// Pipelined requests of one single-key writing command (a server connection's run of
+    /// `INCR`s, `HSET`s, `LPUSH`es, ...; see `command::single_key_write`): one reply per
+    /// request, each what [`Client::command`] answers for it on this client, with the writes
+    /// batched as in [`Client::set_many`]. Each counts as one call of the command.
+    ///
+    /// Under a memory budget each request runs alone, as [`Client::set_pipelined`] says why.
+    #[cfg(feature = "server")]
+    pub(crate) fn write_pipelined(&self, requests: &[&[&[u8]]]) -> Vec<Result<Reply, Error>> {
+        let one = |words: &[&[u8]]| self.command(words);
+        let one_by_one = || requests.iter().map(|r| one(r)).collect();
+        let asking = matches!(self.pinned, Some((_, true)));
+        if asking
+            || self.raw.is_some()
+            || self.registry.budget.limit().is_some()
+            || !self.batch_keeps_order()
+        {
+            return one_by_one();
+        }
+        let Some((id, spec)) = requests.first().and_then(|r| crate::command::single_key_write(r)) else {
+            return one_by_one();
+        };
+        let Handler::Write(f) = spec.handler else { return one_by_one() };
+        // Every request must be that command with its one key (the caller checked).
+        let mut keys: Vec<&[u8]> = Vec::with_capacity(requests.len());
+        for r in requests {
+            let same = r[0].eq_ignore_ascii_case(spec.name.as_bytes());
+            match spec.key_words(r) {
+                Ok(k) if same && k.len() == 1 => keys.push(k[0]),
+                _ => return one_by_one(),
+            }
+        }
+        let only = self.pinned.map(|(node, _)| node);
+        let out =
+            std::cell::RefCell::new((0..requests.len()).map(|_| Ok(Reply::Nil)).collect::<Vec<_>>());
+        let served = self.registry.write_many_batched(
+            &keys,
+            (id, Count::PerKey),
+            only,
+            |i, t, now| out.borrow_mut()[i] = f(&mut Db::One(t), now, requests[i]),
+            |i| {
+                out.borrow_mut()[i] = one(requests[i]);
+                Ok(())
+            },
+        );
+        debug_assert!(served.is_ok(), "every request's own reply holds its error");
         out.into_inner()
     }
 

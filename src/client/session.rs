@@ -152,6 +152,20 @@ impl Session {
         Some(self.noting_write(|c| c.set_pipelined(pairs)))
     }
 
+    /// A run of pipelined requests of one single-key writing command, batched (see
+    /// `Client::write_pipelined`): one reply per request. None while a transaction or an
+    /// `ASKING` is open (then each runs through [`Session::command`]).
+    #[cfg(feature = "server")]
+    pub(crate) fn write_pipelined(
+        &mut self,
+        requests: &[&[&[u8]]],
+    ) -> Option<Vec<Result<Reply, Error>>> {
+        if self.queued.is_some() || self.asking {
+            return None;
+        }
+        Some(self.noting_write(|c| c.write_pipelined(requests)))
+    }
+
     /// `f` on the client, keeping `WAIT`'s record of this session's last write as
     /// [`Session::command`] does.
     #[cfg(feature = "server")]

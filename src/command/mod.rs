@@ -325,6 +325,18 @@ pub(crate) fn lookup_id(name: &[u8]) -> Option<(usize, &'static Spec)> {
     index().get(&*lower).copied()
 }
 
+/// The command `args` runs if it is a whole single-key write (`INCR k`, `HSET k f v`,
+/// `LPUSH k a b`, `DEL k`): its index in the table and its spec, when it writes, its arity
+/// holds and its words name exactly one key. A run of such pipelined requests can be served
+/// as one batch (see `Client::write_pipelined`).
+#[cfg(feature = "server")]
+pub(crate) fn single_key_write(args: &[&[u8]]) -> Option<(usize, &'static Spec)> {
+    let (id, spec) = lookup_id(args.first()?)?;
+    let writes = matches!(spec.handler, Handler::Write(_));
+    (writes && spec.check_arity(args.len()).is_ok() && spec.key_words(args).ok()?.len() == 1)
+        .then_some((id, spec))
+}
+
 /// Finds a command by name, case-insensitively.
 pub(crate) fn lookup(name: &[u8]) -> Option<&'static Spec> {
     lookup_id(name).map(|(_, s)| s)

@@ -106,9 +106,13 @@ impl<'a> Access<'a> for Write {
     fn prepare(&self, node: &Node) -> bool {
         self.only.map_or(true, |id| id == node.id) && node.make_room(None).is_ok()
     }
+    /// Not a slot with blocked callers either: a write there may serve one (an `LPUSH` a
+    /// `BLPOP` waits for), and it must be served after that very write, before the next one
+    /// runs (pipelined `LPUSH q a`, `LPUSH q b` give the waiter `a` and answer 1 and 1), as
+    /// the one-key path does.
     fn lock(&self, node: &'a Node, slot: u16) -> Option<Self::Guard> {
         let guard = node.cells[usize::from(slot)].0.try_write()?;
-        servable(node, &guard).then_some(guard)
+        (servable(node, &guard) && !node.has_blocked(usize::from(slot))).then_some(guard)
     }
     fn table(guard: &Self::Guard) -> &Table {
         guard.as_ref().expect("checked when locked")

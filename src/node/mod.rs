@@ -390,6 +390,11 @@ impl Node {
         Some(cancelled)
     }
 
+    /// True if callers are blocked on keys of `slot` (asked with the slot's cell locked).
+    pub(super) fn has_blocked(&self, slot: usize) -> bool {
+        self.blocked.lock().get(&(slot as u16)).is_some_and(|b| !b.is_empty())
+    }
+
     /// Takes `slot`'s blocked callers, to move them with the slot.
     fn take_blocked(&self, slot: usize) -> Option<Blocked> {
         self.blocked.lock().remove(&(slot as u16))

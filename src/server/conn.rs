@@ -48,11 +48,14 @@ pub(crate) const OUT_FLUSH: usize = 64 * 1024;
 /// well (see `node/batch.rs`).
 const BATCH: usize = 32;
 
-/// A request a run of pipelined ones is batched for: `GET key` or `SET key value`.
+/// A request a run of pipelined ones is batched for: `GET key`, `SET key value`, or another
+/// single-key write (`INCR k`, `HSET k f v`, ...: one command per run, by its index in the
+/// command table and its name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Batched {
     Get,
     Set,
+    Write { id: usize, name: &'static str },
 }
 
 impl Batched {
@@ -60,14 +63,7 @@ impl Batched {
         match self {
             Batched::Get => "get",
             Batched::Set => "set",
-        }
-    }
-
-    /// The request's words: the name and the key, and for `SET` the value.
-    fn words(self) -> usize {
-        match self {
-            Batched::Get => 2,
-            Batched::Set => 3,
+            Batched::Write { name, .. } => name,
         }
     }
 }
@@ -356,10 +352,10 @@ impl Conn {
         }
     }
 
-    /// The batch a request of `args` may join: `GET key` or `SET key value` on a connection
-    /// that would run it with nothing around it (authenticated, not subscribed, replies on,
-    /// no transaction). A run of such pipelined requests is served as one batch
-    /// ([`Conn::execute_batch`]).
+    /// The batch a request of `args` may join: `GET key`, `SET key value` or another
+    /// single-key write, on a connection that would run it with nothing around it
+    /// (authenticated, not subscribed, replies on, no transaction). A run of such pipelined
+    /// requests is served as one batch ([`Conn::execute_batch`]).
     fn batchable(&self, args: &Args, buf: &[u8]) -> Option<Batched> {
         // Under `CLIENT PAUSE` every request takes the one-by-one path, which waits.
         let plain = !self.shared.paused.load(Ordering::Relaxed)
@@ -371,16 +367,21 @@ impl Conn {
         match args.len() {
             2 if name.eq_ignore_ascii_case(b"get") => Some(Batched::Get),
             3 if name.eq_ignore_ascii_case(b"set") => Some(Batched::Set),
+            // Not a container's `HELP`, which the server answers itself.
+            n if n >= 2 && !args.get(1, buf).is_some_and(|a| a.eq_ignore_ascii_case(b"help")) => args
+                .with_slices(buf, |words| {
+                    let (id, spec) = crate::command::single_key_write(words)?;
+                    Some(Batched::Write { id, name: spec.name })
+                }),
             _ => None,
         }
     }
 
     /// Runs pipelined requests of one kind together, their keys' memory misses overlapped
-    /// (see `Client::get_pipelined`, `Client::set_pipelined`), appending the replies in
-    /// request order: the same bytes, counts, monitor lines and slow log as running them one
-    /// by one. Each request is `kind.words()` long.
-    fn execute_batch(&mut self, kind: Batched, requests: &[[&[u8]; 3]], out: &mut Vec<u8>) {
-        let n = kind.words();
+    /// (see `Client::get_pipelined`, `Client::set_pipelined`, `Client::write_pipelined`),
+    /// appending the replies in request order: the same bytes, counts, monitor lines and slow
+    /// log as running them one by one.
+    fn execute_batch(&mut self, kind: Batched, requests: &[&[&[u8]]], out: &mut Vec<u8>) {
         // A lone request takes the one-key path: nothing to overlap.
         let batch = match kind {
             _ if requests.len() < 2 => None,
@@ -392,10 +393,11 @@ impl Conn {
                 let pairs: Vec<[&[u8]; 2]> = requests.iter().map(|r| [r[1], r[2]]).collect();
                 self.session.set_pipelined(&pairs)
             }
+            Batched::Write { .. } => self.session.write_pipelined(requests),
         };
         let Some(replies) = batch else {
             for request in requests {
-                self.execute(&request[..n], out);
+                self.execute(request, out);
             }
             return;
         };
@@ -420,14 +422,14 @@ impl Conn {
         for (request, &o) in requests.iter().zip(&outcomes) {
             if o != Outcome::Rejected {
                 if monitored {
-                    self.shared.feed_monitors(self.node, self.entry.addr, &request[..n]);
+                    self.shared.feed_monitors(self.node, self.entry.addr, request);
                 }
-                self.log_if_slow(name, o, usec / total, &request[..n]);
+                self.log_if_slow(name, o, usec / total, request);
             }
         }
         for (request, mut r) in requests.iter().zip(replies) {
             if self.proto >= 3 {
-                r = r.map(|reply| super::resp3::shape(name.as_bytes(), &request[..n], reply));
+                r = r.map(|reply| super::resp3::shape(name.as_bytes(), request, reply));
             }
             self.emit(out, &r, Nil::Bulk);
         }
@@ -906,13 +908,17 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
                      inbuf: &[u8],
                      out: &mut Vec<u8>| {
             let Some(kind) = kind.take() else { return };
-            let requests: Vec<[&[u8]; 3]> = pending
-                .iter()
-                .filter_map(|(base, f)| {
-                    let word = |i: usize| f.args.get(i, &inbuf[*base..]);
-                    Some([word(0)?, word(1)?, word(2).unwrap_or_default()])
-                })
-                .collect();
+            // Every request's words in one list, a few allocations per batch.
+            let mut words: Vec<&[u8]> = Vec::with_capacity(pending.len() * 4);
+            let mut spans = Vec::with_capacity(pending.len());
+            for (base, f) in pending.iter() {
+                let start = words.len();
+                words.extend(
+                    (0..f.args.len()).map(|i| f.args.get(i, &inbuf[*base..]).unwrap_or_default()),
+                );
+                spans.push(start..words.len());
+            }
+            let requests: Vec<&[&[u8]]> = spans.into_iter().map(|r| &words[r]).collect();
             conn.execute_batch(kind, &requests, out);
             pending.drain(..).for_each(|(_, f)| conn.parser.recycle(f.args));
         };
