@@ -1092,23 +1092,28 @@ impl Client {
         self.registry.budget.hub.notify_effective() == 0
     }
 
+    /// True if pipelined writes may be served as a batch on this client: not after `ASKING`
+    /// nor on a raw client (the one-key path's redirect rules apply), and not under a memory
+    /// budget: a batch makes room once per slot of a run, and Redis checks the budget before
+    /// every command (a pipeline past the budget gets `OOM` from the command that crosses
+    /// it on).
+    #[cfg(feature = "server")]
+    fn may_batch_writes(&self) -> bool {
+        !matches!(self.pinned, Some((_, true)))
+            && self.raw.is_none()
+            && self.registry.budget.limit().is_none()
+            && self.batch_keeps_order()
+    }
+
     /// Pipelined `SET key value`s (a server connection's run of them): one reply per pair,
     /// each what [`Client::command`] answers for `SET key value` on this client (`OK`, or
     /// for a pinned client the redirect), with the writes batched as in
-    /// [`Client::set_many`]. Each pair counts as one `set`.
-    ///
-    /// Under a memory budget each `SET` runs alone: a batch makes room once per slot of a
-    /// run, and Redis checks the budget before every command (a pipeline past the budget
-    /// gets `OOM` from the command that crosses it on).
+    /// [`Client::set_many`] (when [`Client::may_batch_writes`]). Each pair counts as one
+    /// `set`.
     #[cfg(feature = "server")]
     pub(crate) fn set_pipelined(&self, pairs: &[[&[u8]; 2]]) -> Vec<Result<Reply, Error>> {
         let one = |[key, value]: [&[u8]; 2]| self.command(&[&b"set"[..], key, value]);
-        let asking = matches!(self.pinned, Some((_, true)));
-        if asking
-            || self.raw.is_some()
-            || self.registry.budget.limit().is_some()
-            || !self.batch_keeps_order()
-        {
+        if !self.may_batch_writes() {
             return pairs.iter().map(|p| one(*p)).collect();
         }
         let only = self.pinned.map(|(node, _)| node);
@@ -1137,19 +1142,13 @@ impl Client {
     /// Pipelined requests of one single-key writing command (a server connection's run of
     /// `INCR`s, `HSET`s, `LPUSH`es, ...; see `command::single_key_write`): one reply per
     /// request, each what [`Client::command`] answers for it on this client, with the writes
-    /// batched as in [`Client::set_many`]. Each counts as one call of the command.
-    ///
-    /// Under a memory budget each request runs alone, as [`Client::set_pipelined`] says why.
+    /// batched as in [`Client::set_many`] (when [`Client::may_batch_writes`]). Each counts as
+    /// one call of the command.
     #[cfg(feature = "server")]
     pub(crate) fn write_pipelined(&self, requests: &[&[&[u8]]]) -> Vec<Result<Reply, Error>> {
         let one = |words: &[&[u8]]| self.command(words);
         let one_by_one = || requests.iter().map(|r| one(r)).collect();
-        let asking = matches!(self.pinned, Some((_, true)));
-        if asking
-            || self.raw.is_some()
-            || self.registry.budget.limit().is_some()
-            || !self.batch_keeps_order()
-        {
+        if !self.may_batch_writes() {
             return one_by_one();
         }
         let Some((id, spec)) = requests.first().and_then(|r| crate::command::single_key_write(r)) else {
@@ -1159,7 +1158,8 @@ impl Client {
         // Every request must be that command with its one key (the caller checked).
         let mut keys: Vec<&[u8]> = Vec::with_capacity(requests.len());
         for r in requests {
-            let same = r[0].eq_ignore_ascii_case(spec.name.as_bytes());
+            let same =
+                r[0].eq_ignore_ascii_case(spec.name.as_bytes()) && spec.check_arity(r.len()).is_ok();
             match spec.key_words(r) {
                 Ok(k) if same && k.len() == 1 => keys.push(k[0]),
                 _ => return one_by_one(),

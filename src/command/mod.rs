@@ -300,7 +300,7 @@ static FAMILIES: &[&[Spec]] = &[
 ];
 
 /// The command table by name, hashed with ahash rather than std's SipHash: every command run
-/// by name (each request the server runs, twice) looks its name up here. The table is fixed,
+/// by name (each request the server runs) looks its name up here. The table is fixed,
 /// so no client's names can crowd it.
 type Index = HashMap<&'static [u8], (usize, &'static Spec), ahash::RandomState>;
 

@@ -44,8 +44,8 @@ const QUEUED_HERE: &[&[u8]] = &[
 /// Pending replies past this size are written before more requests run.
 pub(crate) const OUT_FLUSH: usize = 64 * 1024;
 
-/// Pipelined `GET`s or `SET`s served as one batch at most: as many keys as the CPU overlaps
-/// well (see `node/batch.rs`).
+/// Pipelined requests of one kind (see [`Batched`]) served as one batch at most: as many keys
+/// as the CPU overlaps well (see `node/batch.rs`).
 const BATCH: usize = 32;
 
 /// A request a run of pipelined ones is batched for: `GET key`, `SET key value`, or another
@@ -418,9 +418,9 @@ impl Conn {
         let (total, rejected) = (requests.len() as u64, count(Outcome::Rejected));
         let failed = total - rejected - count(Outcome::Ran);
         self.stats.record_many(name, total - rejected, failed, rejected, usec);
-        let monitored = self.shared.monitored();
+        let monitored = self.shared.monitored() && super::monitor::shown(name);
         for (request, &o) in requests.iter().zip(&outcomes) {
-            if o != Outcome::Rejected {
+            if matches!(o, Outcome::Ran | Outcome::Failed) {
                 if monitored {
                     self.shared.feed_monitors(self.node, self.entry.addr, request);
                 }
@@ -431,7 +431,7 @@ impl Conn {
             if self.proto >= 3 {
                 r = r.map(|reply| super::resp3::shape(name.as_bytes(), request, reply));
             }
-            self.emit(out, &r, Nil::Bulk);
+            self.emit(out, &r, nil_of(name.as_bytes(), request));
         }
     }
 
