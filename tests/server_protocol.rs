@@ -855,6 +855,18 @@ fn pipelined_writes_answer_as_single_writes_do() {
             assert!(singles.iter().any(|r| r.starts_with(kind)), "no {kind:?} in RESP{proto}");
         }
     }
+    // A container's single-key writes keep their statistics per subcommand.
+    let mut c = Raw::connect(addr);
+    let streams: Vec<String> = (0..)
+        .map(|i| format!("s{i}"))
+        .filter(|k| cluster.slot_owner(key_slot(k)) == Some(id))
+        .take(3)
+        .collect();
+    let request: String =
+        streams.iter().map(|k| encode(&words(&["XGROUP", "CREATE", k, "g", "$", "MKSTREAM"]))).collect();
+    c.send(request.as_bytes());
+    assert!((0..3).all(|_| c.reply() == "+OK\r\n"));
+    assert!(c.cmd(&["INFO", "commandstats"]).contains("cmdstat_xgroup|create:calls=3,"));
 }
 
 /// A pipeline of pushes to a list a `BLPOP` waits on serves the waiter after the first push,

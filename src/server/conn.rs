@@ -367,12 +367,13 @@ impl Conn {
         match args.len() {
             2 if name.eq_ignore_ascii_case(b"get") => Some(Batched::Get),
             3 if name.eq_ignore_ascii_case(b"set") => Some(Batched::Set),
-            // Not a container's `HELP`, which the server answers itself.
-            n if n >= 2 && !args.get(1, buf).is_some_and(|a| a.eq_ignore_ascii_case(b"help")) => args
-                .with_slices(buf, |words| {
-                    let (id, spec) = crate::command::single_key_write(words)?;
-                    Some(Batched::Write { id, name: spec.name })
-                }),
+            // Not a container (`XGROUP CREATE`): its statistics and `CLIENT LIST` name are
+            // per subcommand, and its `HELP` is the server's.
+            n if n >= 2 => args.with_slices(buf, |words| {
+                let (id, spec) = crate::command::single_key_write(words)?;
+                (!super::stats::is_container(spec.name))
+                    .then_some(Batched::Write { id, name: spec.name })
+            }),
             _ => None,
         }
     }

@@ -182,6 +182,11 @@ const CONTAINERS: &[&str] = &[
     "object", "pubsub", "script", "slowlog", "xgroup", "xinfo",
 ];
 
+/// True for a container command (its statistics and `CLIENT LIST` name are per subcommand).
+pub(crate) fn is_container(name: &str) -> bool {
+    CONTAINERS.contains(&name)
+}
+
 /// The name a command's statistics go under: `lower` (the command's lowercase name), or
 /// `container|subcommand`. None for a name no statistics line could show.
 pub(crate) fn full_name(lower: &[u8], args: &[&[u8]]) -> Option<String> {
