@@ -171,9 +171,30 @@ pub(crate) struct Conn {
     blocked: Option<BlockedCall>,
     /// Subscriptions, from the first `(P|S)SUBSCRIBE` on (see `server::pubsub`).
     pub(crate) pubsub: Option<super::pubsub::PubSub>,
+    /// The command the last request named, as the client spelled it (up to 16 bytes) and
+    /// the table's entry for it: [`Conn::batchable`] asks of every request, and a pipeline
+    /// names one command again and again.
+    last_spec: ([u8; 16], usize, Option<(usize, &'static crate::command::Spec)>),
 }
 
 impl Conn {
+    /// The command table's entry for `name`, remembered for the next request.
+    fn spec_of(&mut self, name: &[u8]) -> Option<(usize, &'static crate::command::Spec)> {
+        let (buf, len, spec) = &mut self.last_spec;
+        if *len == name.len() && buf.get(..name.len()) == Some(name) {
+            return *spec;
+        }
+        *spec = crate::command::lookup_id(name);
+        match buf.get_mut(..name.len()) {
+            Some(b) => {
+                b.copy_from_slice(name);
+                *len = name.len();
+            }
+            None => *len = usize::MAX,
+        }
+        *spec
+    }
+
     pub(crate) fn limits(&self) -> Limits {
         let max_bulk = self.shared.hot.proto_max_bulk_len.load(Ordering::Relaxed);
         Limits { max_bulk, authed: self.authed }
@@ -356,7 +377,7 @@ impl Conn {
     /// single-key write, on a connection that would run it with nothing around it
     /// (authenticated, not subscribed, replies on, no transaction). A run of such pipelined
     /// requests is served as one batch ([`Conn::execute_batch`]).
-    fn batchable(&self, args: &Args, buf: &[u8]) -> Option<Batched> {
+    fn batchable(&mut self, args: &Args, buf: &[u8]) -> Option<Batched> {
         // Under `CLIENT PAUSE` every request takes the one-by-one path, which waits.
         let plain = !self.shared.paused.load(Ordering::Relaxed)
             && self.authed
@@ -367,13 +388,18 @@ impl Conn {
         match args.len() {
             2 if name.eq_ignore_ascii_case(b"get") => Some(Batched::Get),
             3 if name.eq_ignore_ascii_case(b"set") => Some(Batched::Set),
-            // Not a container (`XGROUP CREATE`): its statistics and `CLIENT LIST` name are
-            // per subcommand, and its `HELP` is the server's.
-            n if n >= 2 => args.with_slices(buf, |words| {
-                let (id, spec) = crate::command::single_key_write(words)?;
-                (!super::stats::is_container(spec.name))
+            // A write, and not a container (`XGROUP CREATE`): its statistics and `CLIENT
+            // LIST` name are per subcommand, and its `HELP` is the server's.
+            n if n >= 2 => {
+                let (id, spec) = self.spec_of(name)?;
+                let write = matches!(spec.handler, crate::command::Handler::Write(_));
+                if !write || super::stats::is_container(spec.name) {
+                    return None;
+                }
+                let one_key = |words: &[&[u8]]| spec.key_words(words).is_ok_and(|k| k.len() == 1);
+                (spec.check_arity(n).is_ok() && args.with_slices(buf, one_key))
                     .then_some(Batched::Write { id, name: spec.name })
-            }),
+            }
             _ => None,
         }
     }
@@ -892,6 +918,7 @@ pub(crate) async fn run(shared: Arc<Shared>, node: NodeId, mut stream: TcpStream
         qbuf: (0, 0),
         started: Instant::now(),
         pubsub: None,
+        last_spec: ([0; 16], usize::MAX, None),
     };
     let (mut rd, mut wr) = stream.split();
     let mut inbuf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
