@@ -633,6 +633,14 @@ fn query_buffer_and_bulk_limits_set_at_run_time() {
     assert_eq!(admin.cmd(&["PING"]), "+PONG\r\n");
 }
 
+/// The calls `INFO commandstats` counts for command `name` on `c`'s node (0 with no line).
+fn cmdstat_calls(c: &mut Raw, name: &str) -> u64 {
+    let info = c.cmd(&["INFO", "commandstats"]);
+    let tag = format!("cmdstat_{name}:calls=");
+    let Some(at) = info.find(&tag) else { return 0 };
+    info[at + tag.len()..].split(',').next().unwrap().parse().unwrap()
+}
+
 /// Pipelined `GET`s are served as batches: the same bytes, in the same order, as the same
 /// requests sent one at a time (strings, nil, `WRONGTYPE`, `MOVED` for keys another node
 /// owns, inline requests among them), in RESP2 and RESP3, and each counts as one `get`.
@@ -652,11 +660,7 @@ fn pipelined_gets_answer_as_single_gets_do() {
         let mut pipe = Raw::connect(first(&server));
         assert!(one.cmd(&["HELLO", proto]).starts_with(if proto == "2" { "*" } else { "%" }));
         pipe.cmd(&["HELLO", proto]);
-        let calls = |c: &mut Raw| -> u64 {
-            let info = c.cmd(&["INFO", "commandstats"]);
-            let Some(at) = info.find("cmdstat_get:calls=") else { return 0 };
-            info[at + "cmdstat_get:calls=".len()..].split(',').next().unwrap().parse().unwrap()
-        };
+        let calls = |c: &mut Raw| cmdstat_calls(c, "get");
         let start = calls(&mut one);
         let singles: Vec<String> = keys.iter().map(|k| one.cmd(&["GET", k])).collect();
         let before = calls(&mut one);
@@ -709,11 +713,7 @@ fn pipelined_sets_write_as_single_sets_do() {
         one.cmd(&["HELLO", proto]);
         pipe.cmd(&["HELLO", proto]);
         assert_eq!(watcher.cmd(&["WATCH", mine[0]]), "+OK\r\n");
-        let calls = |c: &mut Raw| -> u64 {
-            let info = c.cmd(&["INFO", "commandstats"]);
-            let Some(at) = info.find("cmdstat_set:calls=") else { return 0 };
-            info[at + "cmdstat_set:calls=".len()..].split(',').next().unwrap().parse().unwrap()
-        };
+        let calls = |c: &mut Raw| cmdstat_calls(c, "set");
         let start = calls(&mut one);
         let singles: Vec<String> = keys.iter().map(|k| one.cmd(&["SET", k, "one"])).collect();
         let before = calls(&mut one);
@@ -818,12 +818,7 @@ fn pipelined_writes_answer_as_single_writes_do() {
             })
             .collect()
     };
-    let calls = |c: &mut Raw, name: &str| -> u64 {
-        let info = c.cmd(&["INFO", "commandstats"]);
-        let tag = format!("cmdstat_{name}:calls=");
-        let Some(at) = info.find(&tag) else { return 0 };
-        info[at + tag.len()..].split(',').next().unwrap().parse().unwrap()
-    };
+    let calls = cmdstat_calls;
     for proto in ["2", "3"] {
         reset();
         let mut one = Raw::connect(addr);

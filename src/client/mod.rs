@@ -1158,10 +1158,8 @@ impl Client {
         // Every request must be that command with its one key (the caller checked).
         let mut keys: Vec<&[u8]> = Vec::with_capacity(requests.len());
         for r in requests {
-            let same =
-                r[0].eq_ignore_ascii_case(spec.name.as_bytes()) && spec.check_arity(r.len()).is_ok();
-            match spec.key_words(r) {
-                Ok(k) if same && k.len() == 1 => keys.push(k[0]),
+            match spec.only_key(r) {
+                Some(key) if r[0].eq_ignore_ascii_case(spec.name.as_bytes()) => keys.push(key),
                 _ => return one_by_one(),
             }
         }

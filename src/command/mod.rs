@@ -259,6 +259,17 @@ impl Spec {
         }
     }
 
+    /// The key of `args` if its arity holds and its words name exactly one key (what a
+    /// pipelined request needs to join a batch, see [`single_key_write`]).
+    #[cfg(feature = "server")]
+    pub(crate) fn only_key<'a>(&self, args: &[&'a [u8]]) -> Option<&'a [u8]> {
+        self.check_arity(args.len()).ok()?;
+        match self.key_words(args).ok()?.as_ref() {
+            [key] => Some(*key),
+            _ => None,
+        }
+    }
+
     /// The one slot all keys hash to; `CROSSSLOT` if they span slots. Keyless specs give None.
     pub(crate) fn slot(&self, args: &[&[u8]]) -> Result<Option<u16>, Error> {
         let mut slot = None;
@@ -332,9 +343,7 @@ pub(crate) fn lookup_id(name: &[u8]) -> Option<(usize, &'static Spec)> {
 #[cfg(feature = "server")]
 pub(crate) fn single_key_write(args: &[&[u8]]) -> Option<(usize, &'static Spec)> {
     let (id, spec) = lookup_id(args.first()?)?;
-    let writes = matches!(spec.handler, Handler::Write(_));
-    (writes && spec.check_arity(args.len()).is_ok() && spec.key_words(args).ok()?.len() == 1)
-        .then_some((id, spec))
+    (matches!(spec.handler, Handler::Write(_)) && spec.only_key(args).is_some()).then_some((id, spec))
 }
 
 /// Finds a command by name, case-insensitively.

@@ -396,8 +396,7 @@ impl Conn {
                 if !write || super::stats::is_container(spec.name) {
                     return None;
                 }
-                let one_key = |words: &[&[u8]]| spec.key_words(words).is_ok_and(|k| k.len() == 1);
-                (spec.check_arity(n).is_ok() && args.with_slices(buf, one_key))
+                args.with_slices(buf, |words| spec.only_key(words).is_some())
                     .then_some(Batched::Write { id, name: spec.name })
             }
             _ => None,
